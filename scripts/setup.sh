@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project needs (only the missing ones) and
+# builds everything with CMake into build/. Idempotent: a second run installs
+# nothing, prints one line, and rebuilds only what changed.
+#
+# Environment:
+#   EGRESS_BUILD_DIR   build folder (default: <repo>/build)
+#   EGRESS_BUILD_TYPE  CMake build type (default: RelWithDebInfo)
+#   EGRESS_SKIP_BUILD  set to 1 to install packages only
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${EGRESS_BUILD_DIR:-$repo/build}"
+build_type="${EGRESS_BUILD_TYPE:-RelWithDebInfo}"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+missing=()
+while read -r pkg; do
+  [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+  status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done < "$repo/scripts/packages.txt"
+
+if ((${#missing[@]})); then
+  if [[ $EUID -ne 0 ]]; then
+    log "missing packages: ${missing[*]}; run as root (or install them) first"
+    exit 1
+  fi
+  log "installing ${#missing[@]} Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  log "packages installed"
+else
+  log "all Debian packages present"
+fi
+
+[[ "${EGRESS_SKIP_BUILD:-0}" == 1 ]] && exit 0
+
+jobs="$(nproc)"
+if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
+  log "configuring $build_dir ($build_type)"
+  cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+fi
+log "building with $jobs jobs"
+cmake --build "$build_dir" -j "$jobs" -- --no-print-directory 2>&1 | grep -vE '^\[ *[0-9]+%\] (Building|Linking|Built target|Generating|Running)' || true
+# grep swallows the exit code of the pipe: check the build really succeeded.
+cmake --build "$build_dir" -j "$jobs" >/dev/null
+log "build ready in $build_dir"

@@ -1,0 +1,160 @@
+#include "service/accounts_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "service/accounts_validation.h"
+#include "service/paging.h"
+
+namespace egress {
+namespace {
+
+using egress::v1::Account;
+using egress::v1::Node;
+
+constexpr char kNodesToken[] = "nodes";
+constexpr char kAccountsToken[] = "accounts";
+
+// Until callers authenticate (see the service issue), changes are recorded
+// as made by the admin API.
+Actor AdminActor(grpc::ServerContext*) { return Actor{"admin"}; }
+
+// The RPC edge: logs failures that are ours (not the caller's) and converts.
+grpc::Status Finish(absl::string_view method, const absl::Status& status) {
+  if (!status.ok() && (status.code() == absl::StatusCode::kInternal ||
+                       status.code() == absl::StatusCode::kUnavailable ||
+                       status.code() == absl::StatusCode::kDeadlineExceeded)) {
+    LogError("rpc_failed", {{"method", method},
+                            {"code", absl::StatusCodeToString(status.code())},
+                            {"message", status.message()}});
+  }
+  return ToGrpcStatus(status);
+}
+
+}  // namespace
+
+grpc::Status AccountsServiceImpl::UpsertNode(grpc::ServerContext* context,
+                                             const egress::v1::UpsertNodeRequest* request,
+                                             Node* response) {
+  absl::Status status = [&]() -> absl::Status {
+    if (!request->has_node()) return absl::InvalidArgumentError("node: is required");
+    EGRESS_ASSIGN_OR_RETURN(NodeSpec spec, NodeSpecFromProto(request->node()));
+    EGRESS_ASSIGN_OR_RETURN(NodeRecord record, store_.UpsertNode(spec, AdminActor(context)));
+    NodeToProto(record, response);
+    LogInfo("node_upserted", {{"node_id", spec.node_id}, {"rule_version", record.rule_version}});
+    return absl::OkStatus();
+  }();
+  return Finish("UpsertNode", status);
+}
+
+grpc::Status AccountsServiceImpl::GetNode(grpc::ServerContext*,
+                                          const egress::v1::GetNodeRequest* request,
+                                          Node* response) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->node_id(), "node_id"));
+    EGRESS_ASSIGN_OR_RETURN(NodeRecord record, store_.GetNode(request->node_id()));
+    NodeToProto(record, response);
+    return absl::OkStatus();
+  }();
+  return Finish("GetNode", status);
+}
+
+grpc::Status AccountsServiceImpl::ListNodes(grpc::ServerContext*,
+                                            const egress::v1::ListNodesRequest* request,
+                                            egress::v1::ListNodesResponse* response) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(int page_size, ResolvePageSize(request->page_size(), "page_size"));
+    EGRESS_ASSIGN_OR_RETURN(std::string after,
+                            DecodePageToken(request->page_token(), kNodesToken, "page_token"));
+    if (!after.empty()) EGRESS_RETURN_IF_ERROR(ValidateIdField(after, "page_token"));
+    // One extra row tells whether another page follows.
+    EGRESS_ASSIGN_OR_RETURN(std::vector<NodeRecord> nodes, store_.ListNodes(after, page_size + 1));
+    const bool more = static_cast<int>(nodes.size()) > page_size;
+    if (more) nodes.resize(page_size);
+    for (const NodeRecord& node : nodes) NodeToProto(node, response->add_nodes());
+    if (more) response->set_next_page_token(EncodePageToken(kNodesToken, nodes.back().spec.node_id));
+    return absl::OkStatus();
+  }();
+  return Finish("ListNodes", status);
+}
+
+grpc::Status AccountsServiceImpl::DeleteNode(grpc::ServerContext* context,
+                                             const egress::v1::DeleteNodeRequest* request,
+                                             egress::v1::DeleteNodeResponse*) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->node_id(), "node_id"));
+    EGRESS_RETURN_IF_ERROR(store_.DeleteNode(request->node_id(), AdminActor(context)));
+    LogInfo("node_deleted", {{"node_id", request->node_id()}});
+    return absl::OkStatus();
+  }();
+  return Finish("DeleteNode", status);
+}
+
+grpc::Status AccountsServiceImpl::UpsertAccount(grpc::ServerContext* context,
+                                                const egress::v1::UpsertAccountRequest* request,
+                                                Account* response) {
+  absl::Status status = [&]() -> absl::Status {
+    if (!request->has_account()) return absl::InvalidArgumentError("account: is required");
+    EGRESS_ASSIGN_OR_RETURN(AccountSpec spec, AccountSpecFromProto(request->account()));
+    EGRESS_ASSIGN_OR_RETURN(AccountRecord record, store_.UpsertAccount(spec, AdminActor(context)));
+    AccountToProto(record, response);
+    LogInfo("account_upserted",
+            {{"account_id", spec.account_id}, {"node_id", spec.node_id}, {"uid", spec.uid}});
+    return absl::OkStatus();
+  }();
+  return Finish("UpsertAccount", status);
+}
+
+grpc::Status AccountsServiceImpl::GetAccount(grpc::ServerContext*,
+                                             const egress::v1::GetAccountRequest* request,
+                                             Account* response) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
+    EGRESS_ASSIGN_OR_RETURN(AccountRecord record, store_.GetAccount(request->account_id()));
+    AccountToProto(record, response);
+    return absl::OkStatus();
+  }();
+  return Finish("GetAccount", status);
+}
+
+grpc::Status AccountsServiceImpl::ListAccounts(grpc::ServerContext*,
+                                               const egress::v1::ListAccountsRequest* request,
+                                               egress::v1::ListAccountsResponse* response) {
+  absl::Status status = [&]() -> absl::Status {
+    if (!request->node_id().empty()) {
+      EGRESS_RETURN_IF_ERROR(ValidateIdField(request->node_id(), "node_id"));
+    }
+    EGRESS_ASSIGN_OR_RETURN(int page_size, ResolvePageSize(request->page_size(), "page_size"));
+    EGRESS_ASSIGN_OR_RETURN(std::string after,
+                            DecodePageToken(request->page_token(), kAccountsToken, "page_token"));
+    if (!after.empty()) EGRESS_RETURN_IF_ERROR(ValidateIdField(after, "page_token"));
+    EGRESS_ASSIGN_OR_RETURN(std::vector<AccountRecord> accounts,
+                            store_.ListAccounts(request->node_id(), after, page_size + 1));
+    const bool more = static_cast<int>(accounts.size()) > page_size;
+    if (more) accounts.resize(page_size);
+    for (const AccountRecord& account : accounts) {
+      AccountToProto(account, response->add_accounts());
+    }
+    if (more) {
+      response->set_next_page_token(
+          EncodePageToken(kAccountsToken, accounts.back().spec.account_id));
+    }
+    return absl::OkStatus();
+  }();
+  return Finish("ListAccounts", status);
+}
+
+grpc::Status AccountsServiceImpl::DeleteAccount(grpc::ServerContext* context,
+                                                const egress::v1::DeleteAccountRequest* request,
+                                                egress::v1::DeleteAccountResponse*) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
+    EGRESS_RETURN_IF_ERROR(store_.DeleteAccount(request->account_id(), AdminActor(context)));
+    LogInfo("account_deleted", {{"account_id", request->account_id()}});
+    return absl::OkStatus();
+  }();
+  return Finish("DeleteAccount", status);
+}
+
+}  // namespace egress

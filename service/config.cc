@@ -1,0 +1,30 @@
+#include "service/config.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/civil_day.h"
+
+namespace egress {
+
+absl::Status ValidateConfig(const ServiceConfig& config) {
+  if (config.listen_address.empty()) return absl::InvalidArgumentError("--listen is empty");
+  if (config.database.empty()) {
+    return absl::InvalidArgumentError(
+        "--database is empty: give a libpq connection string such as "
+        "\"host=/run/postgresql dbname=egress\" (or set EGRESS_DATABASE)");
+  }
+  if (absl::Status zone = LoadTimeZone(config.time_zone).status(); !zone.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--time-zone: ", zone.message()));
+  }
+  if (config.db_pool_size < 1 || config.db_pool_size > 1000) {
+    return absl::InvalidArgumentError("--db-pool-size must be 1..1000");
+  }
+  if (config.database_wait < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--database-wait must not be negative");
+  }
+  if (config.shutdown_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--shutdown-grace must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace egress

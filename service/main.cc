@@ -1,0 +1,139 @@
+// egress-service: the central gRPC service. See README.md for the picture.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "service/config.h"
+#include "service/server.h"
+#include "service/storage/database.h"
+#include "service/storage/migrations.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "host:port for gRPC (agents, gateway, other services, egressctl). Port 0 picks a free "
+          "port; the chosen address is printed.");
+ABSL_FLAG(std::string, database, "",
+          "PostgreSQL connection string (libpq key=value or postgresql:// URI). "
+          "Default: the EGRESS_DATABASE environment variable.");
+ABSL_FLAG(std::string, time_zone, "UTC",
+          "IANA time zone whose civil days group the daily connection counts, e.g. "
+          "Europe/Moscow. Announced to every agent.");
+ABSL_FLAG(int, db_pool_size, 16, "Maximum PostgreSQL connections this replica opens.");
+ABSL_FLAG(absl::Duration, database_wait, absl::Seconds(60),
+          "How long to retry an unreachable database at start-up before exiting.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM/SIGINT, how long calls in flight may take to finish.");
+ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning, error.");
+
+namespace egress {
+namespace {
+
+absl::StatusOr<ServiceConfig> ConfigFromFlags() {
+  ServiceConfig config;
+  config.listen_address = absl::GetFlag(FLAGS_listen);
+  config.database = absl::GetFlag(FLAGS_database);
+  if (config.database.empty()) {
+    if (const char* env = std::getenv("EGRESS_DATABASE")) config.database = env;
+  }
+  config.time_zone = absl::GetFlag(FLAGS_time_zone);
+  config.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  config.database_wait = absl::GetFlag(FLAGS_database_wait);
+  config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
+    return absl::InvalidArgumentError("--log-level must be debug, info, warning or error");
+  }
+  absl::Status valid = ValidateConfig(config);
+  if (!valid.ok()) return valid;
+  return config;
+}
+
+// Retries with backoff until the database answers or `wait` has passed, so
+// the service and PostgreSQL can be started together (docker-compose).
+absl::StatusOr<std::unique_ptr<Database>> ConnectWithRetry(const ServiceConfig& config) {
+  DatabaseOptions options;
+  options.conninfo = config.database;
+  options.pool_size = config.db_pool_size;
+  const absl::Time give_up = absl::Now() + config.database_wait;
+  absl::Duration delay = absl::Milliseconds(200);
+  while (true) {
+    absl::StatusOr<std::unique_ptr<Database>> database = Database::Connect(options);
+    if (database.ok() || database.status().code() != absl::StatusCode::kUnavailable ||
+        absl::Now() + delay > give_up) {
+      return database;
+    }
+    LogWarning("database_unreachable", {{"error", database.status().message()},
+                                        {"retry_in", absl::FormatDuration(delay)}});
+    absl::SleepFor(delay);
+    delay = std::min(delay * 2, absl::Seconds(5));
+  }
+}
+
+int Run() {
+  absl::StatusOr<ServiceConfig> config = ConfigFromFlags();
+  if (!config.ok()) {
+    std::cerr << "egress-service: " << config.status().message() << "\n";
+    return 2;
+  }
+  SetMinLogLevel(config->log_level);
+
+  // Block the stop signals in every thread (gRPC's included); main waits for
+  // them with sigwait, so shutdown runs on a normal thread, not in a handler.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<Database>> database = ConnectWithRetry(*config);
+  if (!database.ok()) {
+    LogError("database_connect_failed", {{"error", database.status().message()}});
+    return 1;
+  }
+  absl::StatusOr<MigrationReport> migrated = ApplyMigrations(**database, EmbeddedMigrations());
+  if (!migrated.ok()) {
+    LogError("migration_failed", {{"error", migrated.status().message()}});
+    return 1;
+  }
+  LogInfo("schema_ready",
+          {{"schema_version", migrated->schema_version}, {"applied", migrated->applied}});
+
+  ServerOptions options;
+  options.listen_address = config->listen_address;
+  absl::StatusOr<std::unique_ptr<EgressServer>> server = EgressServer::Start(options, database->get());
+  if (!server.ok()) {
+    LogError("listen_failed", {{"error", server.status().message()}});
+    return 1;
+  }
+  LogInfo("listening", {{"address", (*server)->address()}, {"time_zone", config->time_zone}});
+  std::printf("egress-service listening on %s\n", (*server)->address().c_str());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  LogInfo("shutting_down", {{"signal", signal_number},
+                            {"grace", absl::FormatDuration(config->shutdown_grace)}});
+  (*server)->Shutdown(absl::Now() + config->shutdown_grace);
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace egress
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "egress-service: the central egress gRPC service.\n"
+      "Stores the agents' daily connection counts in PostgreSQL and serves the panel,\n"
+      "admin and antivirus APIs (egress.v1), gRPC health and server reflection.\n"
+      "Usage: egress-service --database='host=/run/postgresql dbname=egress' "
+      "[--listen=127.0.0.1:50051] [--time-zone=UTC]");
+  absl::ParseCommandLine(argc, argv);
+  return egress::Run();
+}

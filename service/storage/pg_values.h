@@ -1,0 +1,34 @@
+// Conversions between our value types and PostgreSQL parameters / results.
+// Parameters are always passed separately from SQL text, never spliced in.
+#ifndef EGRESS_SERVICE_STORAGE_PG_VALUES_H_
+#define EGRESS_SERVICE_STORAGE_PG_VALUES_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/ip_address.h"
+
+namespace egress {
+
+// A text-form array parameter ("{a,b}") with every element double-quoted and
+// escaped, for `$n::text[]`, `$n::cidr[]`, ... (libpqxx 6 has no array
+// parameters; PostgreSQL parses this literal server-side).
+std::string PgArrayLiteral(const std::vector<std::string>& elements);
+
+// Timestamps cross the boundary as int8 microseconds since the Unix epoch
+// (absl::ToUnixMicros / absl::FromUnixMicros): read with
+// `(extract(epoch FROM col) * 1000000)::int8`, written with
+// `'epoch'::timestamptz + $n::int8 * interval '1 microsecond'`; both exact.
+
+// Parses an inet/cidr value read back from PostgreSQL; INTERNAL if the
+// database holds something we would never have written.
+absl::StatusOr<IpAddress> IpFromPg(absl::string_view text);
+absl::StatusOr<IpNetwork> NetworkFromPg(absl::string_view text);
+
+}  // namespace egress
+
+#endif  // EGRESS_SERVICE_STORAGE_PG_VALUES_H_

@@ -1,0 +1,47 @@
+#include "tools/egressctl/commands.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/grpc_status.h"
+#include "tools/egressctl/accounts_commands.h"
+#include "tools/egressctl/reflection_client.h"
+
+namespace egress::ctl {
+
+const char kCommandsHelp[] = R"(Commands:
+  nodes upsert NODE_ID [--server-ipv4=IP] [--server-ipv6=IP] [--exempt=CIDR,...]
+  nodes get NODE_ID | nodes list | nodes delete NODE_ID
+  accounts upsert ACCOUNT_ID --node=NODE_ID --uid=UID [--dedicated-ip=IP[@RFC3339],...]
+  accounts get ACCOUNT_ID | accounts list [--node=NODE_ID] | accounts delete ACCOUNT_ID
+  health                 the server's gRPC health status
+  services               the services the server lists through gRPC reflection
+Exit status: 0 ok, 1 the server refused or failed the call, 2 bad usage.)";
+
+int RunCommand(const std::vector<std::string>& args, const CommandOptions& options,
+               CommandContext& context) {
+  if (args.empty()) {
+    *context.err << "egressctl: missing command\n" << kCommandsHelp << "\n";
+    return kExitUsage;
+  }
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  const std::string& group = args[0];
+  if (group == "nodes") return RunNodesCommand(rest, options, context);
+  if (group == "accounts") return RunAccountsCommand(rest, options, context);
+  if (group == "health") {
+    absl::StatusOr<std::string> health = CheckHealth(context.channel, "", context.timeout);
+    if (!health.ok()) return ReportRpcError(ToGrpcStatus(health.status()), context);
+    *context.out << *health << "\n";
+    return *health == "SERVING" ? kExitOk : kExitRpcError;
+  }
+  if (group == "services") {
+    absl::StatusOr<std::vector<std::string>> services =
+        ListServicesByReflection(context.channel, context.timeout);
+    if (!services.ok()) return ReportRpcError(ToGrpcStatus(services.status()), context);
+    for (const std::string& service : *services) *context.out << service << "\n";
+    return kExitOk;
+  }
+  *context.err << "egressctl: unknown command \"" << group << "\"\n" << kCommandsHelp << "\n";
+  return kExitUsage;
+}
+
+}  // namespace egress::ctl

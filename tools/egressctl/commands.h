@@ -1,0 +1,51 @@
+// egressctl's verbs, independent of flag parsing (main.cc fills the options).
+#ifndef EGRESS_TOOLS_EGRESSCTL_COMMANDS_H_
+#define EGRESS_TOOLS_EGRESSCTL_COMMANDS_H_
+
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "tools/egressctl/output.h"
+
+namespace egress::ctl {
+
+// Values of the verb-specific flags; empty/zero when not given.
+struct CommandOptions {
+  std::string node;
+  int64_t uid = -1;
+  std::string server_ipv4;
+  std::string server_ipv6;
+  std::vector<std::string> exempt;
+  // "IP" or "IP@RFC3339-time" (order time; default now).
+  std::vector<std::string> dedicated_ips;
+};
+
+struct CommandContext {
+  std::shared_ptr<grpc::Channel> channel;
+  OutputFormat format = OutputFormat::kTable;
+  absl::Duration timeout = absl::Seconds(10);
+  std::ostream* out;
+  std::ostream* err;
+};
+
+// Exit codes: 0 success; 1 the server refused or failed the call (its gRPC
+// status is printed); 2 bad usage.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRpcError = 1;
+inline constexpr int kExitUsage = 2;
+
+// Runs one command line: `args` are the positional words after the flags,
+// e.g. {"accounts", "upsert", "u1001"}.
+int RunCommand(const std::vector<std::string>& args, const CommandOptions& options,
+               CommandContext& context);
+
+// The verbs, for --help.
+extern const char kCommandsHelp[];
+
+}  // namespace egress::ctl
+
+#endif  // EGRESS_TOOLS_EGRESSCTL_COMMANDS_H_

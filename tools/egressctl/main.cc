@@ -1,0 +1,60 @@
+// egressctl: admin command line for egress-service.
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "tools/egressctl/commands.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:50051",
+          "egress-service address (host:port). Default from EGRESS_SERVER if set.");
+ABSL_FLAG(std::string, output, "table", "Output format: table or json.");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call.");
+ABSL_FLAG(std::string, node, "", "Node id (accounts upsert; filter of accounts list).");
+ABSL_FLAG(int64_t, uid, -1, "Linux uid of the account on its node (accounts upsert).");
+ABSL_FLAG(std::string, server_ipv4, "", "Node's own IPv4 address (nodes upsert).");
+ABSL_FLAG(std::string, server_ipv6, "", "Node's own IPv6 address (nodes upsert).");
+ABSL_FLAG(std::vector<std::string>, exempt, {},
+          "Comma-separated CIDRs never blocked nor recorded (nodes upsert).");
+ABSL_FLAG(std::vector<std::string>, dedicated_ip, {},
+          "Comma-separated dedicated IPs, each IP or IP@RFC3339-order-time (accounts upsert). "
+          "The first ordered of each family is the account's egress address.");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(absl::StrCat(
+      "egressctl: administer egress-service (nodes, accounts, health).\n"
+      "Usage: egressctl [--server=HOST:PORT] [--output=table|json] COMMAND ...\n",
+      egress::ctl::kCommandsHelp));
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args(positional.begin() + 1, positional.end());
+
+  egress::ctl::CommandContext context;
+  context.out = &std::cout;
+  context.err = &std::cerr;
+  context.timeout = absl::GetFlag(FLAGS_timeout);
+  const std::string output = absl::GetFlag(FLAGS_output);
+  if (output == "json") {
+    context.format = egress::ctl::OutputFormat::kJson;
+  } else if (output != "table") {
+    std::cerr << "egressctl: --output must be table or json\n";
+    return egress::ctl::kExitUsage;
+  }
+  std::string server = absl::GetFlag(FLAGS_server);
+  if (const char* env = std::getenv("EGRESS_SERVER");
+      env != nullptr && server == "127.0.0.1:50051") {
+    server = env;
+  }
+  context.channel = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+
+  egress::ctl::CommandOptions options;
+  options.node = absl::GetFlag(FLAGS_node);
+  options.uid = absl::GetFlag(FLAGS_uid);
+  options.server_ipv4 = absl::GetFlag(FLAGS_server_ipv4);
+  options.server_ipv6 = absl::GetFlag(FLAGS_server_ipv6);
+  options.exempt = absl::GetFlag(FLAGS_exempt);
+  options.dedicated_ips = absl::GetFlag(FLAGS_dedicated_ip);
+  return egress::ctl::RunCommand(args, options, context);
+}
