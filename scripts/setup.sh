@@ -42,8 +42,16 @@ if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
   log "configuring $build_dir ($build_type)"
   cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
 fi
-log "building with $jobs jobs"
-cmake --build "$build_dir" -j "$jobs" -- --no-print-directory 2>&1 | grep -vE '^\[ *[0-9]+%\] (Building|Linking|Built target|Generating|Running)' || true
-# grep swallows the exit code of the pipe: check the build really succeeded.
-cmake --build "$build_dir" -j "$jobs" >/dev/null
+mkdir -p "$build_dir"
+log "building with $jobs jobs (full log: $build_dir/build.log)"
+# One line per finished target as progress; compiler diagnostics pass through.
+set +o pipefail
+cmake --build "$build_dir" -j "$jobs" 2>&1 | tee "$build_dir/build.log" |
+  grep --line-buffered -E 'Built target|error|warning|Error' | sed -u 's/^/[build] /' >&2
+status=${PIPESTATUS[0]}
+set -o pipefail
+if [[ $status -ne 0 ]]; then
+  log "build FAILED (exit $status); see $build_dir/build.log"
+  exit "$status"
+fi
 log "build ready in $build_dir"

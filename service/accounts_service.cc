@@ -73,7 +73,8 @@ grpc::Status AccountsServiceImpl::ListNodes(grpc::ServerContext*,
     const bool more = static_cast<int>(nodes.size()) > page_size;
     if (more) nodes.resize(page_size);
     for (const NodeRecord& node : nodes) NodeToProto(node, response->add_nodes());
-    if (more) response->set_next_page_token(EncodePageToken(kNodesToken, nodes.back().spec.node_id));
+    if (more)
+      response->set_next_page_token(EncodePageToken(kNodesToken, nodes.back().spec.node_id));
     return absl::OkStatus();
   }();
   return Finish("ListNodes", status);

@@ -13,18 +13,21 @@ class AccountsServiceImpl final : public egress::v1::AccountsService::Service {
  public:
   explicit AccountsServiceImpl(AccountsStore* store) : store_(*store) {}
 
-  grpc::Status UpsertNode(grpc::ServerContext* context, const egress::v1::UpsertNodeRequest* request,
+  grpc::Status UpsertNode(grpc::ServerContext* context,
+                          const egress::v1::UpsertNodeRequest* request,
                           egress::v1::Node* response) override;
   grpc::Status GetNode(grpc::ServerContext* context, const egress::v1::GetNodeRequest* request,
                        egress::v1::Node* response) override;
   grpc::Status ListNodes(grpc::ServerContext* context, const egress::v1::ListNodesRequest* request,
                          egress::v1::ListNodesResponse* response) override;
-  grpc::Status DeleteNode(grpc::ServerContext* context, const egress::v1::DeleteNodeRequest* request,
+  grpc::Status DeleteNode(grpc::ServerContext* context,
+                          const egress::v1::DeleteNodeRequest* request,
                           egress::v1::DeleteNodeResponse* response) override;
   grpc::Status UpsertAccount(grpc::ServerContext* context,
                              const egress::v1::UpsertAccountRequest* request,
                              egress::v1::Account* response) override;
-  grpc::Status GetAccount(grpc::ServerContext* context, const egress::v1::GetAccountRequest* request,
+  grpc::Status GetAccount(grpc::ServerContext* context,
+                          const egress::v1::GetAccountRequest* request,
                           egress::v1::Account* response) override;
   grpc::Status ListAccounts(grpc::ServerContext* context,
                             const egress::v1::ListAccountsRequest* request,

@@ -12,8 +12,7 @@ namespace egress {
 namespace {
 
 // A server address: given family, a real unicast host address.
-absl::StatusOr<std::optional<IpAddress>> ServerIp(const std::string& text,
-                                                  IpAddress::Family family,
+absl::StatusOr<std::optional<IpAddress>> ServerIp(const std::string& text, IpAddress::Family family,
                                                   absl::string_view field) {
   if (text.empty()) return std::nullopt;
   absl::StatusOr<IpAddress> ip = IpAddress::Parse(text);
@@ -23,8 +22,8 @@ absl::StatusOr<std::optional<IpAddress>> ServerIp(const std::string& text,
                                             " address, got ", QuoteForMessage(text)));
   }
   if (ip->IsUnspecified() || ip->IsLoopback()) {
-    return InvalidField(field, absl::StrCat(QuoteForMessage(text),
-                                            " cannot be a server's public address"));
+    return InvalidField(
+        field, absl::StrCat(QuoteForMessage(text), " cannot be a server's public address"));
   }
   return *ip;
 }
@@ -94,8 +93,8 @@ absl::StatusOr<AccountSpec> AccountSpecFromProto(const egress::v1::Account& acco
       return InvalidField(absl::StrCat(field, ".ip"),
                           absl::StrCat(ip->ToString(), " is listed twice"));
     }
-    EGRESS_ASSIGN_OR_RETURN(absl::Time ordered,
-                            TimeFromProto(dedicated.order_time(), absl::StrCat(field, ".order_time")));
+    EGRESS_ASSIGN_OR_RETURN(absl::Time ordered, TimeFromProto(dedicated.order_time(),
+                                                              absl::StrCat(field, ".order_time")));
     spec.dedicated_ips.push_back(DedicatedIp{*ip, ordered});
   }
   return spec;

@@ -6,10 +6,9 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/command_line.h"
 #include "common/log.h"
 #include "service/config.h"
 #include "service/server.h"
@@ -68,8 +67,8 @@ absl::StatusOr<std::unique_ptr<Database>> ConnectWithRetry(const ServiceConfig& 
         absl::Now() + delay > give_up) {
       return database;
     }
-    LogWarning("database_unreachable", {{"error", database.status().message()},
-                                        {"retry_in", absl::FormatDuration(delay)}});
+    LogWarning("database_unreachable",
+               {{"error", database.status().message()}, {"retry_in", absl::FormatDuration(delay)}});
     absl::SleepFor(delay);
     delay = std::min(delay * 2, absl::Seconds(5));
   }
@@ -106,7 +105,8 @@ int Run() {
 
   ServerOptions options;
   options.listen_address = config->listen_address;
-  absl::StatusOr<std::unique_ptr<EgressServer>> server = EgressServer::Start(options, database->get());
+  absl::StatusOr<std::unique_ptr<EgressServer>> server =
+      EgressServer::Start(options, database->get());
   if (!server.ok()) {
     LogError("listen_failed", {{"error", server.status().message()}});
     return 1;
@@ -117,8 +117,8 @@ int Run() {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  LogInfo("shutting_down", {{"signal", signal_number},
-                            {"grace", absl::FormatDuration(config->shutdown_grace)}});
+  LogInfo("shutting_down",
+          {{"signal", signal_number}, {"grace", absl::FormatDuration(config->shutdown_grace)}});
   (*server)->Shutdown(absl::Now() + config->shutdown_grace);
   LogInfo("stopped");
   return 0;
@@ -128,12 +128,13 @@ int Run() {
 }  // namespace egress
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "egress-service: the central egress gRPC service.\n"
+  egress::ParseCommandLine(
+      argc, argv,
+      "the central egress gRPC service.\n"
       "Stores the agents' daily connection counts in PostgreSQL and serves the panel,\n"
       "admin and antivirus APIs (egress.v1), gRPC health and server reflection.\n"
       "Usage: egress-service --database='host=/run/postgresql dbname=egress' "
-      "[--listen=127.0.0.1:50051] [--time-zone=UTC]");
-  absl::ParseCommandLine(argc, argv);
+      "[--listen=127.0.0.1:50051] [--time-zone=UTC]\n"
+      "Flags may be spelled with dashes or underscores.");
   return egress::Run();
 }

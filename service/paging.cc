@@ -16,9 +16,9 @@ constexpr size_t kMaxTokenBytes = 1024;
 absl::StatusOr<int> ResolvePageSize(int64_t page_size, absl::string_view field) {
   if (page_size == 0) return kDefaultPageSize;
   if (page_size < 0 || page_size > kMaxPageSize) {
-    return InvalidField(field, absl::StrCat("must be 1..", kMaxPageSize,
-                                            " (or 0 for the default of ", kDefaultPageSize,
-                                            "), got ", page_size));
+    return InvalidField(field,
+                        absl::StrCat("must be 1..", kMaxPageSize, " (or 0 for the default of ",
+                                     kDefaultPageSize, "), got ", page_size));
   }
   return static_cast<int>(page_size);
 }

@@ -31,7 +31,8 @@ absl::Status StatusFromException(const std::exception& error) {
     // starting up); 53: insufficient resources.
     if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57") ||
         absl::StartsWith(state, "53")) {
-      return absl::UnavailableError(absl::StrCat("database unavailable (", state, "): ", sql->what()));
+      return absl::UnavailableError(
+          absl::StrCat("database unavailable (", state, "): ", sql->what()));
     }
     if (IsRetryable(*sql)) {
       return absl::AbortedError(absl::StrCat("database conflict (", state, "): ", sql->what()));
@@ -138,8 +139,7 @@ absl::Status Database::Transact(const TransactionBody& body) {
   return last;
 }
 
-absl::Status Database::WithConnection(
-    const std::function<absl::Status(pqxx::connection&)>& body) {
+absl::Status Database::WithConnection(const std::function<absl::Status(pqxx::connection&)>& body) {
   absl::StatusOr<std::unique_ptr<pqxx::connection>> connection = Acquire();
   if (!connection.ok()) return connection.status();
   absl::Status status;

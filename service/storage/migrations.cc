@@ -22,8 +22,8 @@ absl::StatusOr<MigrationReport> ApplyMigrations(Database& database,
                                                 const std::vector<Migration>& migrations) {
   for (size_t i = 1; i < migrations.size(); ++i) {
     if (migrations[i].version <= migrations[i - 1].version) {
-      return absl::InternalError(absl::StrCat("migration versions out of order at ",
-                                              migrations[i].name));
+      return absl::InternalError(
+          absl::StrCat("migration versions out of order at ", migrations[i].name));
     }
   }
   MigrationReport report;

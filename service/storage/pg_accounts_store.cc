@@ -173,8 +173,7 @@ std::optional<std::string> AccountJson(pqxx::work& txn, const std::string& accou
 
 // Bumps the node's rule version, marks the account as changed at that
 // version, and tells every replica that the node's rule set changed.
-void RecordRuleChange(pqxx::work& txn, const std::string& node_id,
-                      const std::string* account_id) {
+void RecordRuleChange(pqxx::work& txn, const std::string& node_id, const std::string* account_id) {
   uint64_t version = txn.exec_params1(kBumpNodeVersion, node_id)[0].as<uint64_t>();
   if (account_id != nullptr) txn.exec_params(kMarkAccountChanged, *account_id, version);
   txn.exec_params(kNotifyRulesChanged, kRulesChangedChannel, node_id);
@@ -200,8 +199,8 @@ absl::StatusOr<NodeRecord> PgAccountsStore::UpsertNode(const NodeSpec& spec, con
     pqxx::result changed = txn.exec_params(kUpsertNode, spec.node_id, NullableText(ipv4),
                                            NullableText(ipv6), PgArrayLiteral(exempt));
     if (!changed.empty()) txn.exec_params(kNotifyRulesChanged, kRulesChangedChannel, spec.node_id);
-    pqxx::result row = txn.exec_params(absl::StrCat(kSelectNode, " WHERE n.node_id = $1"),
-                                       spec.node_id);
+    pqxx::result row =
+        txn.exec_params(absl::StrCat(kSelectNode, " WHERE n.node_id = $1"), spec.node_id);
     EGRESS_ASSIGN_OR_RETURN(node, NodeFromRow(row.at(0)));
     return absl::OkStatus();
   }));
@@ -211,8 +210,7 @@ absl::StatusOr<NodeRecord> PgAccountsStore::UpsertNode(const NodeSpec& spec, con
 absl::StatusOr<NodeRecord> PgAccountsStore::GetNode(const std::string& node_id) {
   NodeRecord node;
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    pqxx::result row =
-        txn.exec_params(absl::StrCat(kSelectNode, " WHERE n.node_id = $1"), node_id);
+    pqxx::result row = txn.exec_params(absl::StrCat(kSelectNode, " WHERE n.node_id = $1"), node_id);
     if (row.empty()) return NodeNotFound(node_id);
     EGRESS_ASSIGN_OR_RETURN(node, NodeFromRow(row[0]));
     return absl::OkStatus();
@@ -238,9 +236,8 @@ absl::Status PgAccountsStore::DeleteNode(const std::string& node_id, const Actor
     if (txn.exec_params(kLockNode, node_id).empty()) return NodeNotFound(node_id);
     const int64_t accounts = txn.exec_params1(kCountNodeAccounts, node_id)[0].as<int64_t>();
     if (accounts > 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("node \"", node_id, "\" still has ", accounts,
-                       " account(s); move or delete them first"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "node \"", node_id, "\" still has ", accounts, " account(s); move or delete them first"));
     }
     txn.exec_params(kDeleteNode, node_id);
     return absl::OkStatus();
@@ -263,9 +260,9 @@ absl::StatusOr<AccountRecord> PgAccountsStore::UpsertAccount(const AccountSpec& 
     }
     pqxx::result uid_owner = txn.exec_params(kUidOwner, spec.node_id, spec.uid, spec.account_id);
     if (!uid_owner.empty()) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "account.uid: uid ", spec.uid, " on node \"", spec.node_id, "\" belongs to account \"",
-          uid_owner[0][0].as<std::string>(), "\""));
+      return absl::AlreadyExistsError(absl::StrCat("account.uid: uid ", spec.uid, " on node \"",
+                                                   spec.node_id, "\" belongs to account \"",
+                                                   uid_owner[0][0].as<std::string>(), "\""));
     }
     if (!ips.empty()) {
       pqxx::result ip_owner =
@@ -297,8 +294,8 @@ absl::StatusOr<AccountRecord> PgAccountsStore::UpsertAccount(const AccountSpec& 
       txn.exec_params(kInsertAudit, spec.account_id, actor.name, "account.upsert",
                       NullableText(before), NullableText(after));
     }
-    pqxx::result rows = txn.exec_params(absl::StrCat(kSelectAccount, " WHERE a.account_id = $1"),
-                                        spec.account_id);
+    pqxx::result rows =
+        txn.exec_params(absl::StrCat(kSelectAccount, " WHERE a.account_id = $1"), spec.account_id);
     EGRESS_ASSIGN_OR_RETURN(std::vector<AccountRecord> accounts, AccountsFromResult(txn, rows));
     account = std::move(accounts.at(0));
     return absl::OkStatus();
@@ -319,15 +316,16 @@ absl::StatusOr<AccountRecord> PgAccountsStore::GetAccount(const std::string& acc
   return account;
 }
 
-absl::StatusOr<std::vector<AccountRecord>> PgAccountsStore::ListAccounts(
-    const std::string& node_id, const std::string& after, int limit) {
+absl::StatusOr<std::vector<AccountRecord>> PgAccountsStore::ListAccounts(const std::string& node_id,
+                                                                         const std::string& after,
+                                                                         int limit) {
   std::vector<AccountRecord> accounts;
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    pqxx::result rows = txn.exec_params(
-        absl::StrCat(kSelectAccount,
-                     " WHERE ($1 = '' OR a.node_id = $1) AND a.account_id > $2"
-                     " ORDER BY a.account_id LIMIT $3"),
-        node_id, after, limit);
+    pqxx::result rows =
+        txn.exec_params(absl::StrCat(kSelectAccount,
+                                     " WHERE ($1 = '' OR a.node_id = $1) AND a.account_id > $2"
+                                     " ORDER BY a.account_id LIMIT $3"),
+                        node_id, after, limit);
     EGRESS_ASSIGN_OR_RETURN(accounts, AccountsFromResult(txn, rows));
     return absl::OkStatus();
   }));

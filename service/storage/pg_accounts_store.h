@@ -20,8 +20,7 @@ class PgAccountsStore : public AccountsStore {
   absl::StatusOr<std::vector<NodeRecord>> ListNodes(const std::string& after, int limit) override;
   absl::Status DeleteNode(const std::string& node_id, const Actor& actor) override;
 
-  absl::StatusOr<AccountRecord> UpsertAccount(const AccountSpec& spec,
-                                              const Actor& actor) override;
+  absl::StatusOr<AccountRecord> UpsertAccount(const AccountSpec& spec, const Actor& actor) override;
   absl::StatusOr<AccountRecord> GetAccount(const std::string& account_id) override;
   absl::StatusOr<std::vector<AccountRecord>> ListAccounts(const std::string& node_id,
                                                           const std::string& after,

@@ -55,17 +55,16 @@ TEST_F(MigrationsTest, AppliesEveryMigrationOnceAndRecordsIt) {
   ASSERT_OK_AND_ASSIGN(MigrationReport second, ApplyMigrations(*database_, migrations));
   EXPECT_EQ(second.applied, 0);
   EXPECT_EQ(second.schema_version, migrations.back().version);
-  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations")[0][0].as<size_t>(),
-            migrations.size());
+  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations")[0][0].as<size_t>(), migrations.size());
 }
 
 TEST_F(MigrationsTest, SchemaCoversTheDesign) {
   ASSERT_THAT(ApplyMigrations(*database_, EmbeddedMigrations()), IsOk());
-  EXPECT_THAT(Column("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"),
-              IsSupersetOf({"nodes", "accounts", "dedicated_ips", "connection_daily",
-                            "account_day_totals", "node_day_losses", "ip_info", "block_rules",
-                            "account_locks", "antivirus_scans", "audit_log", "ingest_sequences",
-                            "schema_migrations"}));
+  EXPECT_THAT(
+      Column("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"),
+      IsSupersetOf({"nodes", "accounts", "dedicated_ips", "connection_daily", "account_day_totals",
+                    "node_day_losses", "ip_info", "block_rules", "account_locks", "antivirus_scans",
+                    "audit_log", "ingest_sequences", "schema_migrations"}));
   // The aggregates are range-partitioned by day.
   EXPECT_EQ(Query("SELECT partstrat FROM pg_partitioned_table "
                   "WHERE partrelid = 'connection_daily'::regclass")[0][0]
@@ -73,12 +72,13 @@ TEST_F(MigrationsTest, SchemaCoversTheDesign) {
             "r");
   // Every account-scoped table leads its primary key with account_id (Citus
   // distribution column, and every hot query keyed by account).
-  for (const std::string table : {"connection_daily", "account_day_totals", "block_rules",
-                                  "account_locks", "antivirus_scans", "audit_log",
-                                  "dedicated_ips"}) {
+  for (const std::string table :
+       {"connection_daily", "account_day_totals", "block_rules", "account_locks", "antivirus_scans",
+        "audit_log", "dedicated_ips"}) {
     EXPECT_EQ(Query("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
                     "i.indrelid AND a.attnum = i.indkey[0] WHERE i.indisprimary AND "
-                    "i.indrelid = '" + table + "'::regclass")[0][0]
+                    "i.indrelid = '" +
+                    table + "'::regclass")[0][0]
                   .as<std::string>(),
               "account_id")
         << table;
@@ -101,8 +101,9 @@ TEST_F(MigrationsTest, PartitionsAreCreatedAheadAndDroppedPastRetention) {
                      "WHERE i.inhparent = 'connection_daily'::regclass ORDER BY 1"),
               ::testing::ElementsAre("connection_daily_202601", "connection_daily_202602",
                                      "connection_daily_202603"));
-  Query("INSERT INTO connection_daily VALUES ('a', '2026-02-10', '192.0.2.1', 6, 443, 1, 1, "
-        "now(), now())");
+  Query(
+      "INSERT INTO connection_daily VALUES ('a', '2026-02-10', '192.0.2.1', 6, 443, 1, 1, "
+      "now(), now())");
   // A day without a partition is refused, not silently stored elsewhere.
   EXPECT_THROW(Query("INSERT INTO connection_daily VALUES ('a', '2026-07-10', '192.0.2.1', 6, "
                      "443, 1, 1, now(), now())"),
@@ -135,7 +136,8 @@ TEST_F(MigrationsTest, ConcurrentReplicasApplyEachMigrationOnce) {
   std::vector<std::thread> replicas;
   std::vector<absl::StatusOr<MigrationReport>> reports(4, absl::UnknownError("not run"));
   for (size_t i = 0; i < reports.size(); ++i) {
-    replicas.emplace_back([&, i] { reports[i] = ApplyMigrations(*database_, EmbeddedMigrations()); });
+    replicas.emplace_back(
+        [&, i] { reports[i] = ApplyMigrations(*database_, EmbeddedMigrations()); });
   }
   for (auto& replica : replicas) replica.join();
   int applied = 0;

@@ -200,10 +200,12 @@ TEST_F(PgAccountsStoreTest, DeleteAccountRemovesItsDataAndKeepsTheAudit) {
   alice.dedicated_ips = {{Ip("203.0.113.5"), absl::FromUnixSeconds(1700000000)}};
   ASSERT_THAT(store_->UpsertAccount(alice, admin_), IsOk());
   Scalar("SELECT egress_ensure_partitions('2026-01-01', 1)");
-  Scalar("WITH i AS (INSERT INTO connection_daily VALUES ('alice', '2026-01-02', '192.0.2.1', 6, "
-         "443, 1, 5, now(), now()) RETURNING 1) SELECT count(*) FROM i");
-  Scalar("WITH i AS (INSERT INTO block_rules (account_id, network, protocol, port, created_by) "
-         "VALUES ('alice', '192.0.2.1/32', 0, 0, 'test') RETURNING 1) SELECT count(*) FROM i");
+  Scalar(
+      "WITH i AS (INSERT INTO connection_daily VALUES ('alice', '2026-01-02', '192.0.2.1', 6, "
+      "443, 1, 5, now(), now()) RETURNING 1) SELECT count(*) FROM i");
+  Scalar(
+      "WITH i AS (INSERT INTO block_rules (account_id, network, protocol, port, created_by) "
+      "VALUES ('alice', '192.0.2.1/32', 0, 0, 'test') RETURNING 1) SELECT count(*) FROM i");
   ASSERT_THAT(store_->DeleteAccount("alice", admin_), IsOk());
   EXPECT_THAT(store_->GetAccount("alice"), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(Scalar("SELECT count(*) FROM connection_daily"), 0);

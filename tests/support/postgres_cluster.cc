@@ -112,8 +112,8 @@ absl::Status RunToCompletion(const std::vector<std::string>& argv, const RunAs& 
   while (waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return absl::InternalError(absl::StrCat(argv[0], " failed (status ", status, "):\n",
-                                            ReadFile(log_path)));
+    return absl::InternalError(
+        absl::StrCat(argv[0], " failed (status ", status, "):\n", ReadFile(log_path)));
   }
   return absl::OkStatus();
 }
@@ -167,8 +167,8 @@ absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start(
     return absl::InternalError(absl::StrCat("chown ", pattern, ": ", strerror(errno)));
   }
   absl::Status init = RunToCompletion(
-      {options.bin_dir + "/initdb", "-D", cluster->data_dir_, "-U", "postgres", "-A", "trust",
-       "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"},
+      {options.bin_dir + "/initdb", "-D", cluster->data_dir_, "-U", "postgres", "-A", "trust", "-E",
+       "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"},
       *run_as, cluster->root_dir_ + "/initdb.log");
   if (!init.ok()) return init;
   if (options.tcp) cluster->tcp_port_ = FreeTcpPort();
@@ -182,12 +182,32 @@ absl::Status PostgresCluster::StartServer() {
   if (!run_as.ok()) return run_as.status();
   const std::string port = absl::StrCat(tcp_port_ == 0 ? 5432 : tcp_port_);
   const std::string listen = tcp_port_ == 0 ? "listen_addresses=" : "listen_addresses=127.0.0.1";
-  absl::StatusOr<pid_t> pid = Spawn(
-      {options_.bin_dir + "/postgres", "-D", data_dir_, "-k", socket_dir_, "-p", port, "-c",
-       listen, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-       "-c", "shared_buffers=64MB", "-c", "max_connections=200", "-c", "log_min_messages=warning",
-       "-c", "log_min_error_statement=panic", "-c", "autovacuum=off"},
-      *run_as, root_dir_ + "/postgres.log");
+  absl::StatusOr<pid_t> pid = Spawn({options_.bin_dir + "/postgres",
+                                     "-D",
+                                     data_dir_,
+                                     "-k",
+                                     socket_dir_,
+                                     "-p",
+                                     port,
+                                     "-c",
+                                     listen,
+                                     "-c",
+                                     "fsync=off",
+                                     "-c",
+                                     "synchronous_commit=off",
+                                     "-c",
+                                     "full_page_writes=off",
+                                     "-c",
+                                     "shared_buffers=64MB",
+                                     "-c",
+                                     "max_connections=200",
+                                     "-c",
+                                     "log_min_messages=warning",
+                                     "-c",
+                                     "log_min_error_statement=panic",
+                                     "-c",
+                                     "autovacuum=off"},
+                                    *run_as, root_dir_ + "/postgres.log");
   if (!pid.ok()) return pid.status();
   server_pid_ = *pid;
   const std::string ping = ConnectionString("postgres");
@@ -200,8 +220,8 @@ absl::Status PostgresCluster::StartServer() {
           absl::StrCat("postgres exited at start:\n", ReadFile(root_dir_ + "/postgres.log")));
     }
     if (absl::Now() > give_up) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "postgres not ready after 60 s:\n", ReadFile(root_dir_ + "/postgres.log")));
+      return absl::DeadlineExceededError(
+          absl::StrCat("postgres not ready after 60 s:\n", ReadFile(root_dir_ + "/postgres.log")));
     }
     absl::SleepFor(absl::Milliseconds(20));
   }
@@ -304,8 +324,8 @@ std::string DumpAllTables(const std::string& conninfo) {
                  "ORDER BY tablename")) {
     const std::string name = table[0].as<std::string>();
     absl::StrAppend(&dump, "== ", name, "\n");
-    for (const pqxx::row& row : work.exec(absl::StrCat(
-             "SELECT t::text FROM ", name, " t ORDER BY 1"))) {
+    for (const pqxx::row& row :
+         work.exec(absl::StrCat("SELECT t::text FROM ", name, " t ORDER BY 1"))) {
       absl::StrAppend(&dump, row[0].as<std::string>(), "\n");
     }
   }

@@ -2,9 +2,8 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "common/command_line.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "tools/egressctl/commands.h"
@@ -24,12 +23,12 @@ ABSL_FLAG(std::vector<std::string>, dedicated_ip, {},
           "The first ordered of each family is the account's egress address.");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(absl::StrCat(
-      "egressctl: administer egress-service (nodes, accounts, health).\n"
-      "Usage: egressctl [--server=HOST:PORT] [--output=table|json] COMMAND ...\n",
-      egress::ctl::kCommandsHelp));
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  std::vector<std::string> args(positional.begin() + 1, positional.end());
+  const std::vector<std::string> args = egress::ParseCommandLine(
+      argc, argv,
+      absl::StrCat("administer egress-service (nodes, accounts, health).\n"
+                   "Usage: egressctl [--server=HOST:PORT] [--output=table|json] COMMAND ...\n",
+                   egress::ctl::kCommandsHelp,
+                   "\nFlags may be spelled with dashes or underscores."));
 
   egress::ctl::CommandContext context;
   context.out = &std::cout;

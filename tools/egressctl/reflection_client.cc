@@ -115,8 +115,8 @@ absl::StatusOr<std::vector<std::string>> ListServicesByReflection(
   const auto* reflection = response->GetReflection();
   const auto* list_field = response_type->FindFieldByName("list_services_response");
   if (!reflection->HasField(*response, list_field)) {
-    return absl::InternalError(absl::StrCat("unexpected reflection response: ",
-                                            response->ShortDebugString()));
+    return absl::InternalError(
+        absl::StrCat("unexpected reflection response: ", response->ShortDebugString()));
   }
   const Message& list = reflection->GetMessage(*response, list_field);
   const auto* service_field = list.GetDescriptor()->FindFieldByName("service");

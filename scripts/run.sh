@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Sets up (packages, build) and runs egress with its embedded default:
+#   - a PostgreSQL cluster of its own in var/pg (initdb on first run), on a
+#     unix socket in var/run, no TCP port;
+#   - egress-service on 127.0.0.1:50051 (migrations applied at start);
+#   - a demo node "demo-node" with accounts "demo-alice" and "demo-bob".
+# Ctrl-C (or SIGTERM) stops everything it started. Data stays in var/.
+#
+# Environment:
+#   EGRESS_VAR_DIR     data folder (default: <repo>/var)
+#   EGRESS_LISTEN      service address (default: 127.0.0.1:50051)
+#   EGRESS_TIME_ZONE   civil-day time zone (default: UTC)
+#   EGRESS_NO_DEMO=1   do not create the demo node and accounts
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${EGRESS_BUILD_DIR:-$repo/build}"
+var_dir="${EGRESS_VAR_DIR:-$repo/var}"
+listen="${EGRESS_LISTEN:-127.0.0.1:50051}"
+time_zone="${EGRESS_TIME_ZONE:-UTC}"
+pg_bin=/usr/lib/postgresql/15/bin
+log() { printf '[run] %s\n' "$*" >&2; }
+
+"$repo/scripts/setup.sh"
+
+mkdir -p "$var_dir/pg" "$var_dir/run" "$var_dir/log"
+var_dir="$(cd "$var_dir" && pwd)"
+# PostgreSQL refuses to run as root: as root, run it as `postgres`.
+as_pg=()
+pg_super="$(id -un)"
+if [[ $EUID -eq 0 ]]; then
+  pg_super=postgres
+  touch "$var_dir/log/postgres.log"
+  chown postgres:postgres "$var_dir/pg" "$var_dir/run" "$var_dir/log/postgres.log"
+  chmod 700 "$var_dir/pg"
+  as_pg=(runuser -u postgres --)
+  if ! "${as_pg[@]}" test -w "$var_dir/pg"; then
+    log "the postgres user cannot reach $var_dir (a parent folder is private);"
+    log "set EGRESS_VAR_DIR to a folder it can reach, e.g. EGRESS_VAR_DIR=/var/lib/egress"
+    exit 1
+  fi
+fi
+
+if [[ ! -f "$var_dir/pg/PG_VERSION" ]]; then
+  log "creating the PostgreSQL cluster in $var_dir/pg"
+  "${as_pg[@]}" "$pg_bin/initdb" -D "$var_dir/pg" -U "$pg_super" -A peer -E UTF8 \
+    --locale=C.UTF-8 --no-instructions >"$var_dir/log/initdb.log"
+fi
+
+service_pid=""
+cleanup() {
+  trap - INT TERM EXIT
+  if [[ -n "$service_pid" ]] && kill -0 "$service_pid" 2>/dev/null; then
+    log "stopping egress-service"
+    kill -TERM "$service_pid" 2>/dev/null || true
+    wait "$service_pid" 2>/dev/null || true
+  fi
+  if "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$var_dir/pg" status >/dev/null 2>&1; then
+    log "stopping PostgreSQL"
+    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$var_dir/pg" -m fast -w stop >/dev/null || true
+  fi
+}
+trap cleanup INT TERM EXIT
+
+log "starting PostgreSQL (socket in $var_dir/run, log $var_dir/log/postgres.log)"
+"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$var_dir/pg" -w -l "$var_dir/log/postgres.log" \
+  -o "-k $var_dir/run -c listen_addresses=''" start >/dev/null
+# Peer authentication: the service connects as the OS user it runs as, which
+# gets a role of its own owning the database.
+db_user="$(id -un)"
+psql_super=("${as_pg[@]}" psql -h "$var_dir/run" -U "$pg_super" -d postgres -v ON_ERROR_STOP=1 -qtA)
+if [[ -z "$("${psql_super[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = '$db_user'")" ]]; then
+  "${psql_super[@]}" -c "CREATE ROLE \"$db_user\" LOGIN"
+fi
+if [[ -z "$("${psql_super[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'egress'")" ]]; then
+  "${psql_super[@]}" -c "CREATE DATABASE egress OWNER \"$db_user\""
+fi
+
+log "starting egress-service on $listen (log $var_dir/log/service.log)"
+"$build_dir/service/egress-service" --listen="$listen" --time-zone="$time_zone" \
+  --database="host=$var_dir/run user=$db_user dbname=egress" >"$var_dir/log/service.out" 2> >(tee -a "$var_dir/log/service.log" >&2) &
+service_pid=$!
+for _ in $(seq 1 300); do
+  grep -q "listening on" "$var_dir/log/service.out" 2>/dev/null && break
+  kill -0 "$service_pid" 2>/dev/null || { log "egress-service exited; see above"; exit 1; }
+  sleep 0.1
+done
+address="$(sed -n 's/^egress-service listening on //p' "$var_dir/log/service.out")"
+
+ctl=("$build_dir/tools/egressctl/egressctl" --server="$address")
+if [[ "${EGRESS_NO_DEMO:-0}" != 1 ]]; then
+  "${ctl[@]}" nodes upsert demo-node --server-ipv4=198.51.100.10 --server-ipv6=2001:db8::10 \
+    --exempt=10.0.0.0/8 >/dev/null
+  "${ctl[@]}" accounts upsert demo-alice --node=demo-node --uid=2001 \
+    --dedicated-ip=203.0.113.5@2024-01-01T00:00:00Z >/dev/null
+  "${ctl[@]}" accounts upsert demo-bob --node=demo-node --uid=2002 >/dev/null
+fi
+
+cat >&2 <<MSG
+
+  egress is running.
+    egress-service (gRPC, health, reflection): $address
+    PostgreSQL:  socket $var_dir/run, database egress, data $var_dir/pg
+    logs:        $var_dir/log/
+  Try:
+    ${ctl[*]} accounts list
+    ${ctl[*]} services
+  Ctrl-C stops everything.
+
+MSG
+wait "$service_pid"

@@ -1,0 +1,137 @@
+// The real binaries end to end: egress-service on a real PostgreSQL,
+// administered with egressctl, stopped with SIGTERM.
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/postgres_cluster.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+
+namespace egress {
+namespace {
+
+using ::egress::testing::ChildProcess;
+using ::egress::testing::CommandResult;
+using ::egress::testing::FreshDatabase;
+using ::egress::testing::RunCommand;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class ServiceCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(service_, ChildProcess::Start({EGRESS_SERVICE_BIN, "--listen=127.0.0.1:0",
+                                                        "--database=" + FreshDatabase(),
+                                                        "--time-zone=Europe/Moscow"}));
+    ASSERT_OK_AND_ASSIGN(std::string line,
+                         service_->WaitForLine("egress-service listening on ", absl::Seconds(30)));
+    address_ = line.substr(line.rfind(' ') + 1);
+  }
+
+  CommandResult Ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {EGRESSCTL_BIN, "--server=" + address_});
+    return RunCommand(args);
+  }
+
+  std::unique_ptr<ChildProcess> service_;
+  std::string address_;
+};
+
+TEST_F(ServiceCliTest, EgressctlCreatesANodeAndTwoAccountsAndListsThem) {
+  CommandResult node = Ctl({"nodes", "upsert", "web-01", "--server-ipv4=198.51.100.10",
+                            "--server-ipv6=2001:db8::10", "--exempt=10.0.0.0/8,192.0.2.53/32"});
+  ASSERT_EQ(node.exit_code, 0) << node.err;
+  EXPECT_THAT(node.out, AllOf(HasSubstr("web-01"), HasSubstr("10.0.0.0/8,192.0.2.53/32")));
+
+  CommandResult alice = Ctl({"accounts", "upsert", "alice", "--node=web-01", "--uid=1001",
+                             "--dedicated-ip=203.0.113.5@2024-05-01T10:00:00Z"});
+  ASSERT_EQ(alice.exit_code, 0) << alice.err;
+  CommandResult bob = Ctl({"accounts", "upsert", "bob", "--node=web-01", "--uid=1002"});
+  ASSERT_EQ(bob.exit_code, 0) << bob.err;
+
+  CommandResult table = Ctl({"accounts", "list"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, AllOf(HasSubstr("ACCOUNT"), HasSubstr("alice"), HasSubstr("bob"),
+                               HasSubstr("203.0.113.5@2024-05-01T10:00:00Z"), HasSubstr("1002")));
+
+  CommandResult json = Ctl({"--output=json", "accounts", "list", "--node=web-01"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, AllOf(HasSubstr("\"accountId\": \"alice\""),
+                              HasSubstr("\"accountId\": \"bob\""), HasSubstr("\"uid\": 1001")));
+
+  CommandResult nodes = Ctl({"nodes", "list"});
+  ASSERT_EQ(nodes.exit_code, 0) << nodes.err;
+  EXPECT_THAT(nodes.out, HasSubstr("web-01"));
+}
+
+TEST_F(ServiceCliTest, ErrorsPrintTheStatusAndExitNonZero) {
+  CommandResult missing = Ctl({"accounts", "upsert", "alice", "--node=web-404", "--uid=1001"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("NOT_FOUND: account.node_id: node \"web-404\""));
+
+  CommandResult invalid = Ctl({"nodes", "upsert", "web-01", "--exempt=1.2.3.4/33"});
+  EXPECT_EQ(invalid.exit_code, 1);
+  EXPECT_THAT(invalid.err, HasSubstr("INVALID_ARGUMENT: node.exempt_networks[0]"));
+
+  CommandResult usage = Ctl({"accounts", "upsert", "alice", "--uid=1001"});
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_THAT(usage.err, HasSubstr("--node is required"));
+
+  CommandResult unknown = Ctl({"frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown command"));
+
+  CommandResult unreachable =
+      RunCommand({EGRESSCTL_BIN, "--server=127.0.0.1:1", "--timeout=2s", "nodes", "list"});
+  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_THAT(unreachable.err, HasSubstr("UNAVAILABLE"));
+}
+
+TEST_F(ServiceCliTest, HealthAndReflectionAnswer) {
+  CommandResult health = Ctl({"health"});
+  EXPECT_EQ(health.exit_code, 0) << health.err;
+  EXPECT_EQ(health.out, "SERVING\n");
+  CommandResult services = Ctl({"services"});
+  EXPECT_EQ(services.exit_code, 0) << services.err;
+  EXPECT_THAT(services.out,
+              AllOf(HasSubstr("egress.v1.AccountsService\n"), HasSubstr("grpc.health.v1.Health\n"),
+                    HasSubstr("grpc.reflection.v1alpha.ServerReflection\n")));
+}
+
+TEST_F(ServiceCliTest, SigtermStopsCleanly) {
+  service_->Signal(SIGTERM);
+  ASSERT_OK_AND_ASSIGN(int code, service_->Wait(absl::Seconds(20)));
+  EXPECT_EQ(code, 0);
+  EXPECT_THAT(service_->err(), AllOf(HasSubstr("event=shutting_down"), HasSubstr("event=stopped")));
+}
+
+TEST(ServiceFlagsTest, HelpExplainsTheFlags) {
+  CommandResult help = RunCommand({EGRESS_SERVICE_BIN, "--help"});
+  EXPECT_THAT(help.out + help.err,
+              AllOf(HasSubstr("--database"), HasSubstr("--listen"), HasSubstr("--time_zone"),
+                    HasSubstr("PostgreSQL connection string")));
+  CommandResult ctl_help = RunCommand({EGRESSCTL_BIN, "--help"});
+  EXPECT_THAT(ctl_help.out + ctl_help.err,
+              AllOf(HasSubstr("accounts upsert"), HasSubstr("--dedicated_ip")));
+}
+
+TEST(ServiceFlagsTest, BadConfigurationIsRefusedWithTheFlagNamed) {
+  CommandResult zone =
+      RunCommand({EGRESS_SERVICE_BIN, "--database=host=/nowhere", "--time-zone=Mars/Olympus_Mons"});
+  EXPECT_EQ(zone.exit_code, 2);
+  EXPECT_THAT(zone.err, HasSubstr("--time-zone"));
+  CommandResult no_db = RunCommand({EGRESS_SERVICE_BIN});
+  EXPECT_EQ(no_db.exit_code, 2);
+  EXPECT_THAT(no_db.err, HasSubstr("--database is empty"));
+  CommandResult unreachable =
+      RunCommand({EGRESS_SERVICE_BIN, "--database=host=/nowhere", "--database-wait=0s"});
+  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_THAT(unreachable.err,
+              AllOf(HasSubstr("database_connect_failed"), Not(HasSubstr("listening"))));
+}
+
+}  // namespace
+}  // namespace egress
