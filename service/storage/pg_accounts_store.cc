@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "service/storage/pg_values.h"
+#include "service/storage/rule_changes.h"
 
 namespace egress {
 namespace {
@@ -32,8 +33,6 @@ ON CONFLICT (node_id) DO UPDATE
  WHERE (n.server_ipv4, n.server_ipv6, n.exempt_networks)
        IS DISTINCT FROM (EXCLUDED.server_ipv4, EXCLUDED.server_ipv6, EXCLUDED.exempt_networks)
 RETURNING n.node_id)sql";
-
-constexpr char kNotifyRulesChanged[] = "SELECT pg_notify($1, $2)";
 
 constexpr char kCountNodeAccounts[] = "SELECT count(*) FROM accounts WHERE node_id = $1";
 constexpr char kDeleteNode[] = "DELETE FROM nodes WHERE node_id = $1";
@@ -81,16 +80,6 @@ constexpr char kInsertDedicatedIps[] = R"sql(
 INSERT INTO dedicated_ips (account_id, ip, ordered_at)
 SELECT $1, ip, 'epoch'::timestamptz + us * interval '1 microsecond'
   FROM unnest($2::inet[], $3::int8[]) AS t (ip, us))sql";
-
-constexpr char kBumpNodeVersion[] =
-    "UPDATE nodes SET rule_version = rule_version + 1 WHERE node_id = $1 RETURNING rule_version";
-
-constexpr char kMarkAccountChanged[] =
-    "UPDATE accounts SET rule_version = $2, updated_at = now() WHERE account_id = $1";
-
-constexpr char kInsertAudit[] = R"sql(
-INSERT INTO audit_log (account_id, actor, action, before, after)
-VALUES ($1, $2, $3, $4::jsonb, $5::jsonb))sql";
 
 constexpr char kDeleteAccountData[] = R"sql(
 WITH c AS (DELETE FROM connection_daily WHERE account_id = $1),
@@ -171,14 +160,6 @@ std::optional<std::string> AccountJson(pqxx::work& txn, const std::string& accou
   return result[0][0].as<std::string>();
 }
 
-// Bumps the node's rule version, marks the account as changed at that
-// version, and tells every replica that the node's rule set changed.
-void RecordRuleChange(pqxx::work& txn, const std::string& node_id, const std::string* account_id) {
-  uint64_t version = txn.exec_params1(kBumpNodeVersion, node_id)[0].as<uint64_t>();
-  if (account_id != nullptr) txn.exec_params(kMarkAccountChanged, *account_id, version);
-  txn.exec_params(kNotifyRulesChanged, kRulesChangedChannel, node_id);
-}
-
 absl::Status NodeNotFound(const std::string& node_id) {
   return absl::NotFoundError(absl::StrCat("node \"", node_id, "\" does not exist"));
 }
@@ -198,7 +179,8 @@ absl::StatusOr<NodeRecord> PgAccountsStore::UpsertNode(const NodeSpec& spec, con
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
     pqxx::result changed = txn.exec_params(kUpsertNode, spec.node_id, NullableText(ipv4),
                                            NullableText(ipv6), PgArrayLiteral(exempt));
-    if (!changed.empty()) txn.exec_params(kNotifyRulesChanged, kRulesChangedChannel, spec.node_id);
+    // The upsert bumped the version itself (only when something changed).
+    if (!changed.empty()) txn.exec_params("SELECT pg_notify($1, $2)", kRulesChangedChannel, spec.node_id);
     pqxx::result row =
         txn.exec_params(absl::StrCat(kSelectNode, " WHERE n.node_id = $1"), spec.node_id);
     EGRESS_ASSIGN_OR_RETURN(node, NodeFromRow(row.at(0)));
@@ -291,8 +273,7 @@ absl::StatusOr<AccountRecord> PgAccountsStore::UpsertAccount(const AccountSpec& 
       if (!previous.empty() && previous[0][0].as<std::string>() != spec.node_id) {
         RecordRuleChange(txn, previous[0][0].as<std::string>(), nullptr);
       }
-      txn.exec_params(kInsertAudit, spec.account_id, actor.name, "account.upsert",
-                      NullableText(before), NullableText(after));
+      InsertAuditEvent(txn, spec.account_id, actor.name, "account.upsert", before, after);
     }
     pqxx::result rows =
         txn.exec_params(absl::StrCat(kSelectAccount, " WHERE a.account_id = $1"), spec.account_id);
@@ -339,8 +320,7 @@ absl::Status PgAccountsStore::DeleteAccount(const std::string& account_id, const
     const std::optional<std::string> before = AccountJson(txn, account_id);
     txn.exec_params(kDeleteAccountData, account_id);
     RecordRuleChange(txn, previous[0][0].as<std::string>(), nullptr);
-    txn.exec_params(kInsertAudit, account_id, actor.name, "account.delete", NullableText(before),
-                    nullptr);
+    InsertAuditEvent(txn, account_id, actor.name, "account.delete", before, std::nullopt);
     return absl::OkStatus();
   });
 }

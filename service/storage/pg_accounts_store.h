@@ -4,11 +4,9 @@
 
 #include "service/storage/accounts_store.h"
 #include "service/storage/database.h"
+#include "service/storage/rule_changes.h"
 
 namespace egress {
-
-// Name of the NOTIFY channel that carries node ids whose rule set changed.
-inline constexpr char kRulesChangedChannel[] = "egress_rules_changed";
 
 class PgAccountsStore : public AccountsStore {
  public:

@@ -1,0 +1,47 @@
+// Who is calling, and may they do this? Used at the top of every RPC.
+//
+// Order of checks in a handler: Authenticate (UNAUTHENTICATED), then the
+// request's fields (INVALID_ARGUMENT), then RequireScope / RequireAccount
+// (PERMISSION_DENIED), then the store (NOT_FOUND, ...). A panel token asking
+// for another account gets PERMISSION_DENIED whether or not that account
+// exists, so tokens cannot probe for account ids.
+#ifndef EGRESS_SERVICE_AUTH_AUTHORIZER_H_
+#define EGRESS_SERVICE_AUTH_AUTHORIZER_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/server_context.h"
+#include "service/auth/token.h"
+
+namespace egress {
+
+struct Caller {
+  Claims claims;
+  bool HasScope(Scope scope) const { return claims.scopes.count(scope) > 0; }
+  // As written to the audit log: "account:<id>", "admin:<name>",
+  // "antivirus:<name>", "node:<id>".
+  std::string Actor() const;
+};
+
+// Thread-safe. `signer` must outlive the authorizer.
+class Authorizer {
+ public:
+  explicit Authorizer(const TokenSigner* signer) : signer_(*signer) {}
+
+  // Reads `authorization: Bearer <token>` from the call's metadata.
+  absl::StatusOr<Caller> Authenticate(const grpc::ServerContext& context) const;
+  absl::StatusOr<Caller> AuthenticateToken(absl::string_view token) const;
+
+  // PERMISSION_DENIED unless the caller has `scope`.
+  static absl::Status RequireScope(const Caller& caller, Scope scope);
+  // Panel callers may act only on their own account; admins on any.
+  static absl::Status RequireAccount(const Caller& caller, absl::string_view account_id);
+
+ private:
+  const TokenSigner& signer_;
+};
+
+}  // namespace egress
+
+#endif  // EGRESS_SERVICE_AUTH_AUTHORIZER_H_
