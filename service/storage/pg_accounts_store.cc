@@ -180,7 +180,8 @@ absl::StatusOr<NodeRecord> PgAccountsStore::UpsertNode(const NodeSpec& spec, con
     pqxx::result changed = txn.exec_params(kUpsertNode, spec.node_id, NullableText(ipv4),
                                            NullableText(ipv6), PgArrayLiteral(exempt));
     // The upsert bumped the version itself (only when something changed).
-    if (!changed.empty()) txn.exec_params("SELECT pg_notify($1, $2)", kRulesChangedChannel, spec.node_id);
+    if (!changed.empty())
+      txn.exec_params("SELECT pg_notify($1, $2)", kRulesChangedChannel, spec.node_id);
     pqxx::result row =
         txn.exec_params(absl::StrCat(kSelectNode, " WHERE n.node_id = $1"), spec.node_id);
     EGRESS_ASSIGN_OR_RETURN(node, NodeFromRow(row.at(0)));
