@@ -1,0 +1,491 @@
+#include "service/storage/pg_rules_store.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "service/egress_address.h"
+#include "service/storage/pg_connections_store.h"
+#include "service/storage/pg_values.h"
+#include "service/storage/rule_changes.h"
+
+namespace egress {
+namespace {
+
+constexpr char kReadOnlySnapshot[] = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+
+constexpr char kAccountNode[] = "SELECT node_id FROM accounts WHERE account_id = $1";
+// Every change of an account's rules and locks holds its row lock, so they
+// apply one at a time (e.g. a manual unlock cannot interleave with an
+// antivirus lock).
+constexpr char kLockAccount[] = "SELECT node_id FROM accounts WHERE account_id = $1 FOR UPDATE";
+
+// The rule as JSON for the audit log (`r` is a block_rules row).
+#define EGRESS_RULE_JSON                                                              \
+  "jsonb_build_object('rule_id', r.rule_id, 'network', r.network::text, 'protocol', " \
+  "CASE r.protocol WHEN 0 THEN 'any' WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' END, "      \
+  "'port', r.port, 'note', r.note)::text"
+
+constexpr char kSelectRulePrefix[] = R"sql(
+SELECT r.rule_id, r.network::text, r.protocol, r.port, r.note,
+       (extract(epoch FROM r.created_at) * 1000000)::int8, r.created_by,
+       (extract(epoch FROM r.updated_at) * 1000000)::int8,)sql";
+
+// ip_info of the rule's first address.
+constexpr char kSelectRuleFrom[] = R"sql(
+  FROM block_rules r LEFT JOIN ip_info i ON i.ip = host(r.network)::inet)sql";
+
+constexpr char kRuleById[] = " WHERE r.account_id = $1 AND r.rule_id = $2";
+constexpr char kRulesPage[] = R"sql(
+ WHERE r.account_id = $1 AND ($2::int8 IS NULL OR r.rule_id < $2::int8)
+ ORDER BY r.rule_id DESC LIMIT $3)sql";
+
+constexpr char kCountRules[] = "SELECT count(*) FROM block_rules WHERE account_id = $1";
+
+constexpr char kDuplicateRule[] = R"sql(
+SELECT rule_id FROM block_rules
+ WHERE account_id = $1 AND network = $2::cidr AND protocol = $3 AND port = $4)sql";
+
+constexpr char kInsertRule[] = R"sql(
+INSERT INTO block_rules AS r (account_id, network, protocol, port, note, created_by)
+VALUES ($1, $2::cidr, $3, $4, $5, $6)
+ON CONFLICT ON CONSTRAINT block_rules_destination_unique DO NOTHING
+RETURNING r.rule_id, )sql" EGRESS_RULE_JSON;
+
+constexpr char kRuleJsonForUpdate[] =
+    "SELECT r.note, " EGRESS_RULE_JSON
+    " FROM block_rules r WHERE r.account_id = $1 AND r.rule_id = $2 FOR UPDATE";
+
+constexpr char kUpdateNote[] =
+    "UPDATE block_rules AS r SET note = $3, updated_at = now() "
+    "WHERE r.account_id = $1 AND r.rule_id = $2 RETURNING " EGRESS_RULE_JSON;
+
+constexpr char kExistingRuleIds[] =
+    "SELECT rule_id FROM block_rules WHERE account_id = $1 AND rule_id = ANY($2::int8[])";
+
+constexpr char kDeleteRules[] = R"sql(
+WITH d AS (DELETE FROM block_rules AS r WHERE r.account_id = $1 AND r.rule_id = ANY($2::int8[])
+           RETURNING r.rule_id, )sql" EGRESS_RULE_JSON R"sql( AS j)
+SELECT count(*), coalesce(jsonb_agg(j::jsonb ORDER BY rule_id), '[]'::jsonb)::text FROM d)sql";
+
+#undef EGRESS_RULE_JSON
+
+// The lock as JSON for the audit log (`l` is an account_locks row).
+#define EGRESS_LOCK_JSON                                                               \
+  "jsonb_build_object('kind', CASE l.kind WHEN 1 THEN 'manual' ELSE 'antivirus' END, " \
+  "'reason', l.reason, 'since', l.since, 'set_by', l.set_by, 'scan_id', l.scan_id, "   \
+  "'threat_count', l.threat_count)::text"
+
+constexpr char kInsertManualLock[] = R"sql(
+INSERT INTO account_locks AS l (account_id, kind, reason, set_by) VALUES ($1, 1, $2, $3)
+ON CONFLICT (account_id, kind) DO NOTHING
+RETURNING )sql" EGRESS_LOCK_JSON;
+
+constexpr char kDeleteLock[] =
+    "DELETE FROM account_locks AS l WHERE l.account_id = $1 AND l.kind = $2 "
+    "RETURNING " EGRESS_LOCK_JSON;
+
+constexpr char kSelectLock[] = "SELECT l.scan_id, " EGRESS_LOCK_JSON
+                               " FROM account_locks l WHERE l.account_id = $1 AND l.kind = $2";
+
+constexpr char kUpsertAntivirusLock[] = R"sql(
+INSERT INTO account_locks AS l (account_id, kind, reason, since, set_by, scan_id, threat_count)
+VALUES ($1, 2, $2, 'epoch'::timestamptz + $3::int8 * interval '1 microsecond', $4, $5, $6)
+ON CONFLICT (account_id, kind) DO UPDATE
+   SET reason = EXCLUDED.reason, set_by = EXCLUDED.set_by, scan_id = EXCLUDED.scan_id,
+       threat_count = EXCLUDED.threat_count
+RETURNING )sql" EGRESS_LOCK_JSON;
+
+#undef EGRESS_LOCK_JSON
+
+constexpr char kStatusAccount[] = R"sql(
+SELECT a.node_id, a.rule_version, n.applied_rule_version,
+       (extract(epoch FROM n.applied_at) * 1000000)::int8,
+       host(n.server_ipv4), host(n.server_ipv6)
+  FROM accounts a JOIN nodes n ON n.node_id = a.node_id
+ WHERE a.account_id = $1)sql";
+
+constexpr char kStatusDedicatedIps[] = R"sql(
+SELECT host(ip), (extract(epoch FROM ordered_at) * 1000000)::int8
+  FROM dedicated_ips WHERE account_id = $1)sql";
+
+constexpr char kStatusLocks[] = R"sql(
+SELECT kind, reason, (extract(epoch FROM since) * 1000000)::int8, set_by, scan_id, threat_count
+  FROM account_locks WHERE account_id = $1 ORDER BY kind)sql";
+
+constexpr char kIpInfoOfPrefix[] = "SELECT host(i.ip),";
+constexpr char kIpInfoOfFrom[] = " FROM ip_info i WHERE i.ip = ANY($1::inet[])";
+
+constexpr char kExistingScan[] = R"sql(
+SELECT (extract(epoch FROM finished_at) * 1000000)::int8, threat_count
+  FROM antivirus_scans WHERE account_id = $1 AND scan_id = $2)sql";
+
+constexpr char kInsertScan[] = R"sql(
+INSERT INTO antivirus_scans (account_id, scan_id, finished_at, threat_count, threats)
+SELECT $1, $2, 'epoch'::timestamptz + $3::int8 * interval '1 microsecond', $4,
+       coalesce(jsonb_agg(jsonb_build_object('path', t.path, 'signature', t.signature)
+                          ORDER BY t.n), '[]'::jsonb)
+  FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS t (path, signature, n))sql";
+
+// The scan that decides the lock: the last to finish; at equal finish
+// times one with threats (fail closed), then the greater id.
+constexpr char kNewestScan[] = R"sql(
+SELECT scan_id FROM antivirus_scans WHERE account_id = $1
+ ORDER BY finished_at DESC, (threat_count > 0) DESC, scan_id DESC LIMIT 1)sql";
+
+constexpr char kAuditPage[] = R"sql(
+SELECT event_id, account_id, (extract(epoch FROM at) * 1000000)::int8, actor, action,
+       coalesce(before::text, ''), coalesce(after::text, '')
+  FROM audit_log
+ WHERE account_id = $1 AND ($2::int8 IS NULL OR event_id < $2::int8)
+ ORDER BY event_id DESC LIMIT $3)sql";
+
+constexpr int kManualKind = 1;
+constexpr int kAntivirusKind = 2;
+
+const char* NullableText(const std::optional<std::string>& value) {
+  return value.has_value() ? value->c_str() : nullptr;
+}
+
+std::optional<std::string> OptionalId(std::optional<uint64_t> id) {
+  if (!id.has_value()) return std::nullopt;
+  return std::to_string(*id);
+}
+
+absl::Status AccountNotFound(const std::string& account_id) {
+  return absl::NotFoundError(absl::StrCat("account \"", account_id, "\" does not exist"));
+}
+
+absl::StatusOr<std::string> AccountNode(pqxx::work& txn, const std::string& account_id, bool lock) {
+  pqxx::result row = txn.exec_params(lock ? kLockAccount : kAccountNode, account_id);
+  if (row.empty()) return AccountNotFound(account_id);
+  return row[0][0].as<std::string>();
+}
+
+std::string RuleSelect(absl::string_view where) {
+  return absl::StrCat(kSelectRulePrefix, kIpInfoColumns, kSelectRuleFrom, where);
+}
+
+absl::StatusOr<BlockRuleRecord> RuleFromRow(const pqxx::row& row) {
+  BlockRuleRecord rule;
+  rule.rule_id = row[0].as<uint64_t>();
+  EGRESS_ASSIGN_OR_RETURN(rule.spec.network, NetworkFromPg(row[1].c_str()));
+  absl::StatusOr<Protocol> protocol = ProtocolFromNumber(row[2].as<int>());
+  if (!protocol.ok()) return absl::InternalError("bad protocol in block_rules");
+  rule.spec.protocol = *protocol;
+  rule.spec.port = row[3].as<int>();
+  rule.spec.note = row[4].as<std::string>();
+  rule.created_at = absl::FromUnixMicros(row[5].as<int64_t>());
+  rule.created_by = row[6].as<std::string>();
+  rule.updated_at = absl::FromUnixMicros(row[7].as<int64_t>());
+  EGRESS_ASSIGN_OR_RETURN(rule.ip_info, IpInfoFromRow(row, 8));
+  return rule;
+}
+
+absl::StatusOr<BlockRuleRecord> LoadRule(pqxx::work& txn, const std::string& account_id,
+                                         uint64_t rule_id) {
+  pqxx::result rows = txn.exec_params(RuleSelect(kRuleById), account_id, rule_id);
+  if (rows.empty()) return absl::InternalError("rule vanished inside its transaction");
+  return RuleFromRow(rows[0]);
+}
+
+std::string DescribeDestination(const BlockRuleSpec& spec) {
+  return absl::StrCat(spec.network.ToString(), " ", ProtocolName(spec.protocol),
+                      spec.port == 0 ? " every port" : absl::StrCat(" port ", spec.port));
+}
+
+absl::StatusOr<AccountStatusRecord> LoadStatus(pqxx::work& txn, const std::string& account_id) {
+  pqxx::result account = txn.exec_params(kStatusAccount, account_id);
+  if (account.empty()) return AccountNotFound(account_id);
+  AccountStatusRecord status;
+  status.account_id = account_id;
+  const pqxx::row& a = account[0];
+  status.node_id = a[0].as<std::string>();
+  status.rule_version = a[1].as<uint64_t>();
+  status.applied_rule_version = a[2].as<uint64_t>();
+  if (!a[3].is_null()) status.applied_at = absl::FromUnixMicros(a[3].as<int64_t>());
+  std::optional<IpAddress> server_ipv4, server_ipv6;
+  if (!a[4].is_null()) {
+    EGRESS_ASSIGN_OR_RETURN(server_ipv4, IpFromPg(a[4].c_str()));
+  }
+  if (!a[5].is_null()) {
+    EGRESS_ASSIGN_OR_RETURN(server_ipv6, IpFromPg(a[5].c_str()));
+  }
+  std::vector<DedicatedIp> dedicated;
+  for (const pqxx::row& row : txn.exec_params(kStatusDedicatedIps, account_id)) {
+    EGRESS_ASSIGN_OR_RETURN(IpAddress ip, IpFromPg(row[0].c_str()));
+    dedicated.push_back(DedicatedIp{ip, absl::FromUnixMicros(row[1].as<int64_t>())});
+  }
+  status.egress_ipv4 = EgressAddress(IpAddress::Family::kV4, dedicated, server_ipv4);
+  status.egress_ipv6 = EgressAddress(IpAddress::Family::kV6, dedicated, server_ipv6);
+  for (const pqxx::row& row : txn.exec_params(kStatusLocks, account_id)) {
+    LockRecord lock;
+    lock.kind = static_cast<LockKind>(row[0].as<int>());
+    lock.reason = row[1].as<std::string>();
+    lock.since = absl::FromUnixMicros(row[2].as<int64_t>());
+    lock.set_by = row[3].as<std::string>();
+    lock.scan_id = row[4].as<std::string>();
+    lock.threat_count = row[5].as<uint32_t>();
+    status.locks.push_back(std::move(lock));
+  }
+  std::vector<std::string> egress;
+  if (status.egress_ipv4) egress.push_back(status.egress_ipv4->ToString());
+  if (status.egress_ipv6) egress.push_back(status.egress_ipv6->ToString());
+  if (!egress.empty()) {
+    for (const pqxx::row& row :
+         txn.exec_params(absl::StrCat(kIpInfoOfPrefix, kIpInfoColumns, kIpInfoOfFrom),
+                         PgArrayLiteral(egress))) {
+      EGRESS_ASSIGN_OR_RETURN(IpAddress ip, IpFromPg(row[0].c_str()));
+      EGRESS_ASSIGN_OR_RETURN(IpInfoRecord info, IpInfoFromRow(row, 1));
+      if (status.egress_ipv4 == ip) status.egress_ipv4_info = info;
+      if (status.egress_ipv6 == ip) status.egress_ipv6_info = info;
+    }
+  }
+  return status;
+}
+
+std::string ManualLockReason(const Actor& actor) {
+  return absl::StrCat("All outgoing connections blocked by hand (", actor.name, ")");
+}
+
+std::string AntivirusLockReason(const ScanReport& report) {
+  return absl::StrCat("Malicious code found by scan ", report.scan_id, " (", report.threats.size(),
+                      report.threats.size() == 1 ? " threat)" : " threats)");
+}
+
+}  // namespace
+
+absl::StatusOr<BlockRulePage> PgRulesStore::ListBlockRules(const std::string& account_id,
+                                                           std::optional<uint64_t> before_rule_id,
+                                                           int limit) {
+  const std::optional<std::string> before = OptionalId(before_rule_id);
+  BlockRulePage page;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    txn.exec(kReadOnlySnapshot);
+    if (absl::Status found = AccountNode(txn, account_id, /*lock=*/false).status(); !found.ok()) {
+      return found;
+    }
+    page.total_rules = txn.exec_params1(kCountRules, account_id)[0].as<uint64_t>();
+    for (const pqxx::row& row :
+         txn.exec_params(RuleSelect(kRulesPage), account_id, NullableText(before), limit)) {
+      EGRESS_ASSIGN_OR_RETURN(BlockRuleRecord rule, RuleFromRow(row));
+      page.rules.push_back(std::move(rule));
+    }
+    return absl::OkStatus();
+  }));
+  return page;
+}
+
+absl::StatusOr<BlockRuleRecord> PgRulesStore::CreateBlockRule(const std::string& account_id,
+                                                              const BlockRuleSpec& spec,
+                                                              const Actor& actor) {
+  const std::string network = spec.network.ToString();
+  const int protocol = static_cast<int>(spec.protocol);
+  BlockRuleRecord rule;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id, /*lock=*/true));
+    pqxx::result duplicate =
+        txn.exec_params(kDuplicateRule, account_id, network, protocol, spec.port);
+    if (!duplicate.empty()) {
+      return absl::AlreadyExistsError(absl::StrCat("destination: ", DescribeDestination(spec),
+                                                   " is already blocked by rule ",
+                                                   duplicate[0][0].as<uint64_t>()));
+    }
+    const int64_t count = txn.exec_params1(kCountRules, account_id)[0].as<int64_t>();
+    if (count >= kMaxBlockRulesPerAccount) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the account already has ", count, " block rules, the most allowed (",
+                       kMaxBlockRulesPerAccount, "); delete some first"));
+    }
+    pqxx::result inserted = txn.exec_params(kInsertRule, account_id, network, protocol, spec.port,
+                                            spec.note, actor.name);
+    if (inserted.empty()) {
+      // Unreachable while the account row is locked; kept for safety.
+      return absl::AbortedError("destination: a concurrent change created the same rule");
+    }
+    const uint64_t rule_id = inserted[0][0].as<uint64_t>();
+    RecordRuleChange(txn, node_id, &account_id);
+    InsertAuditEvent(txn, account_id, actor.name, "block_rule.create", std::nullopt,
+                     inserted[0][1].as<std::string>());
+    EGRESS_ASSIGN_OR_RETURN(rule, LoadRule(txn, account_id, rule_id));
+    return absl::OkStatus();
+  }));
+  return rule;
+}
+
+absl::StatusOr<BlockRuleRecord> PgRulesStore::UpdateNote(const std::string& account_id,
+                                                         uint64_t rule_id, const std::string& note,
+                                                         const Actor& actor) {
+  BlockRuleRecord rule;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    if (absl::Status found = AccountNode(txn, account_id, /*lock=*/false).status(); !found.ok()) {
+      return found;
+    }
+    pqxx::result current = txn.exec_params(kRuleJsonForUpdate, account_id, rule_id);
+    if (current.empty()) {
+      return absl::NotFoundError(absl::StrCat("rule_id: rule ", rule_id,
+                                              " does not exist in account \"", account_id, "\""));
+    }
+    if (current[0][0].as<std::string>() != note) {
+      pqxx::result updated = txn.exec_params(kUpdateNote, account_id, rule_id, note);
+      InsertAuditEvent(txn, account_id, actor.name, "block_rule.note",
+                       current[0][1].as<std::string>(), updated.at(0)[0].as<std::string>());
+    }
+    EGRESS_ASSIGN_OR_RETURN(rule, LoadRule(txn, account_id, rule_id));
+    return absl::OkStatus();
+  }));
+  return rule;
+}
+
+absl::StatusOr<RulesStore::DeleteResult> PgRulesStore::DeleteBlockRules(
+    const std::string& account_id, const std::vector<uint64_t>& rule_ids, const Actor& actor) {
+  std::vector<std::string> ids;
+  ids.reserve(rule_ids.size());
+  for (uint64_t id : rule_ids) ids.push_back(std::to_string(id));
+  const std::string ids_literal = PgArrayLiteral(ids);
+  DeleteResult result;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id, /*lock=*/true));
+    std::set<uint64_t> existing;
+    for (const pqxx::row& row : txn.exec_params(kExistingRuleIds, account_id, ids_literal)) {
+      existing.insert(row[0].as<uint64_t>());
+    }
+    for (size_t i = 0; i < rule_ids.size(); ++i) {
+      if (existing.count(rule_ids[i]) == 0) {
+        return absl::NotFoundError(absl::StrCat("rule_ids[", i, "]: rule ", rule_ids[i],
+                                                " does not exist in account \"", account_id,
+                                                "\"; nothing was deleted"));
+      }
+    }
+    pqxx::row deleted = txn.exec_params1(kDeleteRules, account_id, ids_literal);
+    result.deleted = deleted[0].as<uint32_t>();
+    result.rule_version = RecordRuleChange(txn, node_id, &account_id);
+    InsertAuditEvent(txn, account_id, actor.name, "block_rule.delete", deleted[1].as<std::string>(),
+                     std::nullopt);
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+absl::StatusOr<AccountStatusRecord> PgRulesStore::SetManualLock(const std::string& account_id,
+                                                                bool enabled, const Actor& actor) {
+  AccountStatusRecord status;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id, /*lock=*/true));
+    if (enabled) {
+      pqxx::result inserted =
+          txn.exec_params(kInsertManualLock, account_id, ManualLockReason(actor), actor.name);
+      if (!inserted.empty()) {
+        RecordRuleChange(txn, node_id, &account_id);
+        InsertAuditEvent(txn, account_id, actor.name, "lock.manual.set", std::nullopt,
+                         inserted[0][0].as<std::string>());
+      }
+    } else {
+      pqxx::result antivirus = txn.exec_params(kSelectLock, account_id, kAntivirusKind);
+      if (!antivirus.empty()) return absl::FailedPreconditionError(kAntivirusLockMessage);
+      pqxx::result deleted = txn.exec_params(kDeleteLock, account_id, kManualKind);
+      if (!deleted.empty()) {
+        RecordRuleChange(txn, node_id, &account_id);
+        InsertAuditEvent(txn, account_id, actor.name, "lock.manual.clear",
+                         deleted[0][0].as<std::string>(), std::nullopt);
+      }
+    }
+    EGRESS_ASSIGN_OR_RETURN(status, LoadStatus(txn, account_id));
+    return absl::OkStatus();
+  }));
+  return status;
+}
+
+absl::StatusOr<AccountStatusRecord> PgRulesStore::GetAccountStatus(const std::string& account_id) {
+  AccountStatusRecord status;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    txn.exec(kReadOnlySnapshot);
+    EGRESS_ASSIGN_OR_RETURN(status, LoadStatus(txn, account_id));
+    return absl::OkStatus();
+  }));
+  return status;
+}
+
+absl::StatusOr<ScanOutcome> PgRulesStore::ReportScan(const std::string& account_id,
+                                                     const ScanReport& report, const Actor& actor) {
+  std::vector<std::string> paths, signatures;
+  paths.reserve(report.threats.size());
+  signatures.reserve(report.threats.size());
+  for (const Threat& threat : report.threats) {
+    paths.push_back(threat.path);
+    signatures.push_back(threat.signature);
+  }
+  const int64_t finished_us = absl::ToUnixMicros(report.finished_at);
+  const int threat_count = static_cast<int>(report.threats.size());
+  ScanOutcome outcome;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id, /*lock=*/true));
+    pqxx::result existing = txn.exec_params(kExistingScan, account_id, report.scan_id);
+    const bool repeated = !existing.empty();
+    if (repeated &&
+        (existing[0][0].as<int64_t>() != finished_us || existing[0][1].as<int>() != threat_count)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("scan_id: scan \"", report.scan_id,
+                       "\" was already reported with a different finish time or threat count"));
+    }
+    if (!repeated) {
+      txn.exec_params(kInsertScan, account_id, report.scan_id, finished_us, threat_count,
+                      PgArrayLiteral(paths), PgArrayLiteral(signatures));
+    }
+    const std::string newest = txn.exec_params1(kNewestScan, account_id)[0].as<std::string>();
+    outcome.stale = newest != report.scan_id;
+    // A repeated report was decided when it first arrived.
+    if (!outcome.stale && !repeated) {
+      pqxx::result current = txn.exec_params(kSelectLock, account_id, kAntivirusKind);
+      if (threat_count > 0) {
+        // A lock already in force keeps its `since`: the account has been
+        // blocked since the first scan that found malware.
+        pqxx::result after =
+            txn.exec_params(kUpsertAntivirusLock, account_id, AntivirusLockReason(report),
+                            finished_us, actor.name, report.scan_id, threat_count);
+        RecordRuleChange(txn, node_id, &account_id);
+        std::optional<std::string> before;
+        if (!current.empty()) before = current[0][1].as<std::string>();
+        InsertAuditEvent(txn, account_id, actor.name, "lock.antivirus.set", before,
+                         after.at(0)[0].as<std::string>());
+      } else if (!current.empty()) {
+        txn.exec_params(kDeleteLock, account_id, kAntivirusKind);
+        RecordRuleChange(txn, node_id, &account_id);
+        InsertAuditEvent(txn, account_id, actor.name, "lock.antivirus.clear",
+                         current[0][1].as<std::string>(), std::nullopt);
+      }
+    }
+    EGRESS_ASSIGN_OR_RETURN(outcome.status, LoadStatus(txn, account_id));
+    return absl::OkStatus();
+  }));
+  return outcome;
+}
+
+absl::StatusOr<std::vector<AuditEventRecord>> PgRulesStore::ListAuditEvents(
+    const std::string& account_id, std::optional<uint64_t> before_event_id, int limit) {
+  const std::optional<std::string> before = OptionalId(before_event_id);
+  std::vector<AuditEventRecord> events;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    txn.exec(kReadOnlySnapshot);
+    if (absl::Status found = AccountNode(txn, account_id, /*lock=*/false).status(); !found.ok()) {
+      return found;
+    }
+    for (const pqxx::row& row :
+         txn.exec_params(kAuditPage, account_id, NullableText(before), limit)) {
+      AuditEventRecord event;
+      event.event_id = row[0].as<uint64_t>();
+      event.account_id = row[1].as<std::string>();
+      event.time = absl::FromUnixMicros(row[2].as<int64_t>());
+      event.actor = row[3].as<std::string>();
+      event.action = row[4].as<std::string>();
+      event.before_json = row[5].as<std::string>();
+      event.after_json = row[6].as<std::string>();
+      events.push_back(std::move(event));
+    }
+    return absl::OkStatus();
+  }));
+  return events;
+}
+
+}  // namespace egress

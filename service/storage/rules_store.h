@@ -1,0 +1,173 @@
+// An account's block rules, locks, antivirus scans, enforcement status and
+// audit log: the store interface the ConnectionsService and the
+// AntivirusService are written against. Implemented on PostgreSQL by
+// PgRulesStore.
+#ifndef EGRESS_SERVICE_STORAGE_RULES_STORE_H_
+#define EGRESS_SERVICE_STORAGE_RULES_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/ip_address.h"
+#include "common/protocol.h"
+#include "service/storage/accounts_store.h"
+#include "service/storage/connections_store.h"
+
+namespace egress {
+
+// Rules per account at most (each becomes a kernel set element on the node).
+inline constexpr int kMaxBlockRulesPerAccount = 10000;
+
+// What to block (validated before it reaches the store).
+struct BlockRuleSpec {
+  IpNetwork network = IpNetwork::Host(IpAddress());
+  // kAny, kTcp or kUdp. kAny with a port means TCP and UDP on that port.
+  Protocol protocol = Protocol::kAny;
+  // 1..65535, or 0 for every port.
+  int port = 0;
+  // Valid UTF-8 (ValidateNote), stored and returned byte for byte.
+  std::string note;
+};
+
+struct BlockRuleRecord {
+  uint64_t rule_id = 0;
+  BlockRuleSpec spec;
+  // Of the network's first address.
+  IpInfoRecord ip_info;
+  absl::Time created_at;
+  std::string created_by;
+  absl::Time updated_at;
+};
+
+struct BlockRulePage {
+  // Newest first.
+  std::vector<BlockRuleRecord> rules;
+  uint64_t total_rules = 0;
+};
+
+enum class LockKind : int { kManual = 1, kAntivirus = 2 };
+
+struct LockRecord {
+  LockKind kind = LockKind::kManual;
+  std::string reason;
+  absl::Time since;
+  std::string set_by;
+  std::string scan_id;
+  uint32_t threat_count = 0;
+};
+
+struct AccountStatusRecord {
+  std::string account_id;
+  std::string node_id;
+  // Ordered by kind (manual, antivirus).
+  std::vector<LockRecord> locks;
+  std::optional<IpAddress> egress_ipv4;
+  std::optional<IpAddress> egress_ipv6;
+  IpInfoRecord egress_ipv4_info;
+  IpInfoRecord egress_ipv6_info;
+  uint64_t rule_version = 0;
+  uint64_t applied_rule_version = 0;
+  std::optional<absl::Time> applied_at;
+};
+
+struct Threat {
+  std::string path;
+  std::string signature;
+};
+
+// A finished antivirus scan (validated before it reaches the store).
+struct ScanReport {
+  std::string scan_id;
+  absl::Time finished_at;
+  std::vector<Threat> threats;
+};
+
+struct ScanOutcome {
+  // The scan finished before the newest one reported: it changed nothing.
+  bool stale = false;
+  AccountStatusRecord status;
+};
+
+struct AuditEventRecord {
+  uint64_t event_id = 0;
+  std::string account_id;
+  absl::Time time;
+  std::string actor;
+  std::string action;
+  // JSON text, "" when none.
+  std::string before_json;
+  std::string after_json;
+};
+
+// Thread-safe. Every method is one transaction keyed by the account: on
+// error nothing is written. Every method fails with NOT_FOUND when the
+// account does not exist; UNAVAILABLE / INTERNAL as in database.h.
+//
+// Every change to what the node enforces (a rule created or deleted, a lock
+// set or lifted) takes the account row lock (so changes of one account are
+// serialised), bumps the rule version (RecordRuleChange, which also
+// announces the node on kRulesChangedChannel) and appends an audit event in
+// the same transaction. A note change is audited but does not bump the
+// version: notes are not part of the node's rule set. A call that changes
+// nothing (a lock already on, an equal note, a repeated scan) writes nothing.
+class RulesStore {
+ public:
+  virtual ~RulesStore() = default;
+
+  // Rules with rule_id < before_rule_id (all when nullopt), newest first.
+  virtual absl::StatusOr<BlockRulePage> ListBlockRules(const std::string& account_id,
+                                                       std::optional<uint64_t> before_rule_id,
+                                                       int limit) = 0;
+  // ALREADY_EXISTS (message: "... already blocked by rule <id>") when the
+  // account has a rule with the same network, protocol and port;
+  // RESOURCE_EXHAUSTED beyond kMaxBlockRulesPerAccount.
+  virtual absl::StatusOr<BlockRuleRecord> CreateBlockRule(const std::string& account_id,
+                                                          const BlockRuleSpec& spec,
+                                                          const Actor& actor) = 0;
+  // NOT_FOUND naming the rule when the account has no such rule.
+  virtual absl::StatusOr<BlockRuleRecord> UpdateNote(const std::string& account_id,
+                                                     uint64_t rule_id, const std::string& note,
+                                                     const Actor& actor) = 0;
+  struct DeleteResult {
+    uint32_t deleted = 0;
+    uint64_t rule_version = 0;
+  };
+  // Deletes all of `rule_ids` (distinct) or none: NOT_FOUND naming the first
+  // id (in the given order) that the account does not have, with the field
+  // "rule_ids[i]".
+  virtual absl::StatusOr<DeleteResult> DeleteBlockRules(const std::string& account_id,
+                                                        const std::vector<uint64_t>& rule_ids,
+                                                        const Actor& actor) = 0;
+
+  // Sets or lifts the manual lock. Lifting while the antivirus lock holds is
+  // FAILED_PRECONDITION with kAntivirusLockMessage and changes nothing.
+  virtual absl::StatusOr<AccountStatusRecord> SetManualLock(const std::string& account_id,
+                                                            bool enabled, const Actor& actor) = 0;
+  virtual absl::StatusOr<AccountStatusRecord> GetAccountStatus(const std::string& account_id) = 0;
+
+  // Records the scan (once per scan_id; a repeat with other results is
+  // ALREADY_EXISTS). Only the newest finished scan of the account decides the
+  // antivirus lock: with threats it is set (or moved to this scan), clean it
+  // is lifted. Scans finishing at the same instant: one with threats wins.
+  virtual absl::StatusOr<ScanOutcome> ReportScan(const std::string& account_id,
+                                                 const ScanReport& report, const Actor& actor) = 0;
+
+  // Events with event_id < before_event_id (all when nullopt), newest first.
+  virtual absl::StatusOr<std::vector<AuditEventRecord>> ListAuditEvents(
+      const std::string& account_id, std::optional<uint64_t> before_event_id, int limit) = 0;
+};
+
+// What SetManualLock(false) answers while malware keeps the account locked.
+inline constexpr char kAntivirusLockMessage[] =
+    "Outgoing connections are blocked because our antivirus found malicious code on your "
+    "account. Remove it and run a new scan: the block is lifted automatically when the scan "
+    "is clean.";
+
+}  // namespace egress
+
+#endif  // EGRESS_SERVICE_STORAGE_RULES_STORE_H_
