@@ -1,0 +1,250 @@
+#include "service/connections_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/civil_day.h"
+#include "common/field_status.h"
+#include "common/grpc_status.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "service/accounts_validation.h"
+#include "service/connections_validation.h"
+#include "service/paging.h"
+
+namespace egress {
+namespace {
+
+namespace v1 = ::egress::v1;
+
+constexpr char kBlockRulesToken[] = "block_rules";
+constexpr char kAuditEventsToken[] = "audit_events";
+
+// DailyCounts without a range: everything kept.
+const absl::CivilDay kFirstDay(1970, 1, 1);
+const absl::CivilDay kLastDay(9999, 12, 31);
+
+// The RPC edge: logs failures that are ours (not the caller's) and converts.
+grpc::Status Finish(absl::string_view method, const absl::Status& status) {
+  if (!status.ok() && (status.code() == absl::StatusCode::kInternal ||
+                       status.code() == absl::StatusCode::kUnavailable ||
+                       status.code() == absl::StatusCode::kDeadlineExceeded)) {
+    LogError("rpc_failed", {{"method", method},
+                            {"code", absl::StatusCodeToString(status.code())},
+                            {"message", status.message()}});
+  }
+  return ToGrpcStatus(status);
+}
+
+}  // namespace
+
+grpc::Status ConnectionsServiceImpl::ListDates(grpc::ServerContext* context,
+                                               const v1::ListDatesRequest* request,
+                                               v1::ListDatesResponse* response) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, authorizer_.Authenticate(*context));
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
+    EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
+    EGRESS_ASSIGN_OR_RETURN(std::vector<DaySummary> days,
+                            connections_.ListDates(request->account_id()));
+    for (const DaySummary& day : days) DaySummaryToProto(day, response->add_dates());
+    return absl::OkStatus();
+  }();
+  return Finish("ListDates", status);
+}
+
+grpc::Status ConnectionsServiceImpl::ListConnections(grpc::ServerContext* context,
+                                                     const v1::ListConnectionsRequest* request,
+                                                     v1::ListConnectionsResponse* response) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, authorizer_.Authenticate(*context));
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
+    // Agents may run slightly ahead of us; a day after tomorrow cannot have
+    // records.
+    const absl::CivilDay latest = DayOf(absl::Now(), service_zone_) + 1;
+    EGRESS_ASSIGN_OR_RETURN(ConnectionQuery query, ConnectionQueryFromProto(*request, latest));
+    EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
+    const int page_size = query.limit;
+    // One extra row tells whether another page follows.
+    query.limit = page_size + 1;
+    EGRESS_ASSIGN_OR_RETURN(ConnectionPage page, connections_.ListConnections(query));
+    const bool more = static_cast<int>(page.rows.size()) > page_size;
+    if (more) page.rows.resize(page_size);
+    for (const ConnectionRow& row : page.rows) ConnectionToProto(row, response->add_connections());
+    if (more) response->set_next_page_token(ConnectionsPageToken(query, page.rows.back().cursor));
+    response->set_total_rows(page.total_rows);
+    response->set_incomplete(page.incomplete);
+    return absl::OkStatus();
+  }();
+  return Finish("ListConnections", status);
+}
+
+grpc::Status ConnectionsServiceImpl::DailyCounts(grpc::ServerContext* context,
+                                                 const v1::DailyCountsRequest* request,
+                                                 v1::DailyCountsResponse* response) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, authorizer_.Authenticate(*context));
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
+    absl::CivilDay from = kFirstDay;
+    absl::CivilDay to = kLastDay;
+    if (request->has_from()) {
+      EGRESS_ASSIGN_OR_RETURN(from, DayFromProto(request->from(), "from"));
+    }
+    if (request->has_to()) {
+      EGRESS_ASSIGN_OR_RETURN(to, DayFromProto(request->to(), "to"));
+    }
+    if (from > to) {
+      return InvalidField("to",
+                          absl::StrCat(FormatDay(to), " is before from (", FormatDay(from), ")"));
+    }
+    EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
+    EGRESS_ASSIGN_OR_RETURN(std::vector<DaySummary> days,
+                            connections_.DailyCounts(request->account_id(), from, to));
+    for (const DaySummary& day : days) DaySummaryToProto(day, response->add_days());
+    return absl::OkStatus();
+  }();
+  return Finish("DailyCounts", status);
+}
+
+grpc::Status ConnectionsServiceImpl::ListBlockRules(grpc::ServerContext* context,
+                                                    const v1::ListBlockRulesRequest* request,
+                                                    v1::ListBlockRulesResponse* response) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, authorizer_.Authenticate(*context));
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
+    EGRESS_ASSIGN_OR_RETURN(int page_size, ResolvePageSize(request->page_size(), "page_size"));
+    EGRESS_ASSIGN_OR_RETURN(
+        std::optional<uint64_t> before,
+        DecodeIdPageToken(request->page_token(), kBlockRulesToken, "page_token"));
+    EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
+    EGRESS_ASSIGN_OR_RETURN(BlockRulePage page,
+                            rules_.ListBlockRules(request->account_id(), before, page_size + 1));
+    const bool more = static_cast<int>(page.rules.size()) > page_size;
+    if (more) page.rules.resize(page_size);
+    for (const BlockRuleRecord& rule : page.rules) BlockRuleToProto(rule, response->add_rules());
+    if (more) {
+      response->set_next_page_token(
+          EncodePageToken(kBlockRulesToken, absl::StrCat(page.rules.back().rule_id)));
+    }
+    response->set_total_rules(page.total_rules);
+    return absl::OkStatus();
+  }();
+  return Finish("ListBlockRules", status);
+}
+
+grpc::Status ConnectionsServiceImpl::BlockDestination(grpc::ServerContext* context,
+                                                      const v1::BlockDestinationRequest* request,
+                                                      v1::BlockRule* response) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, authorizer_.Authenticate(*context));
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
+    EGRESS_ASSIGN_OR_RETURN(BlockRuleSpec spec, BlockRuleSpecFromProto(*request));
+    EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
+    EGRESS_ASSIGN_OR_RETURN(
+        BlockRuleRecord rule,
+        rules_.CreateBlockRule(request->account_id(), spec, Actor{caller.Actor()}));
+    BlockRuleToProto(rule, response);
+    LogInfo("block_rule_created", {{"account_id", request->account_id()},
+                                   {"rule_id", rule.rule_id},
+                                   {"network", rule.spec.network.ToString()},
+                                   {"actor", caller.Actor()}});
+    return absl::OkStatus();
+  }();
+  return Finish("BlockDestination", status);
+}
+
+grpc::Status ConnectionsServiceImpl::UpdateNote(grpc::ServerContext* context,
+                                                const v1::UpdateNoteRequest* request,
+                                                v1::BlockRule* response) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, authorizer_.Authenticate(*context));
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
+    EGRESS_RETURN_IF_ERROR(ValidateRuleId(request->rule_id(), "rule_id"));
+    EGRESS_RETURN_IF_ERROR(ValidateNoteField(request->note(), "note"));
+    EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
+    EGRESS_ASSIGN_OR_RETURN(BlockRuleRecord rule,
+                            rules_.UpdateNote(request->account_id(), request->rule_id(),
+                                              request->note(), Actor{caller.Actor()}));
+    BlockRuleToProto(rule, response);
+    return absl::OkStatus();
+  }();
+  return Finish("UpdateNote", status);
+}
+
+grpc::Status ConnectionsServiceImpl::DeleteBlockRules(grpc::ServerContext* context,
+                                                      const v1::DeleteBlockRulesRequest* request,
+                                                      v1::DeleteBlockRulesResponse* response) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, authorizer_.Authenticate(*context));
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
+    EGRESS_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, RuleIdsFromProto(*request));
+    EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
+    EGRESS_ASSIGN_OR_RETURN(
+        RulesStore::DeleteResult result,
+        rules_.DeleteBlockRules(request->account_id(), ids, Actor{caller.Actor()}));
+    response->set_deleted(result.deleted);
+    response->set_rule_version(result.rule_version);
+    LogInfo("block_rules_deleted", {{"account_id", request->account_id()},
+                                    {"deleted", result.deleted},
+                                    {"actor", caller.Actor()}});
+    return absl::OkStatus();
+  }();
+  return Finish("DeleteBlockRules", status);
+}
+
+grpc::Status ConnectionsServiceImpl::SetBlockAll(grpc::ServerContext* context,
+                                                 const v1::SetBlockAllRequest* request,
+                                                 v1::AccountStatus* response) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, authorizer_.Authenticate(*context));
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
+    EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
+    EGRESS_ASSIGN_OR_RETURN(
+        AccountStatusRecord record,
+        rules_.SetManualLock(request->account_id(), request->enabled(), Actor{caller.Actor()}));
+    AccountStatusToProto(record, response);
+    return absl::OkStatus();
+  }();
+  return Finish("SetBlockAll", status);
+}
+
+grpc::Status ConnectionsServiceImpl::GetAccountStatus(grpc::ServerContext* context,
+                                                      const v1::GetAccountStatusRequest* request,
+                                                      v1::AccountStatus* response) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, authorizer_.Authenticate(*context));
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
+    EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
+    EGRESS_ASSIGN_OR_RETURN(AccountStatusRecord record,
+                            rules_.GetAccountStatus(request->account_id()));
+    AccountStatusToProto(record, response);
+    return absl::OkStatus();
+  }();
+  return Finish("GetAccountStatus", status);
+}
+
+grpc::Status ConnectionsServiceImpl::ListAuditEvents(grpc::ServerContext* context,
+                                                     const v1::ListAuditEventsRequest* request,
+                                                     v1::ListAuditEventsResponse* response) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, authorizer_.Authenticate(*context));
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
+    EGRESS_ASSIGN_OR_RETURN(int page_size, ResolvePageSize(request->page_size(), "page_size"));
+    EGRESS_ASSIGN_OR_RETURN(
+        std::optional<uint64_t> before,
+        DecodeIdPageToken(request->page_token(), kAuditEventsToken, "page_token"));
+    EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
+    EGRESS_ASSIGN_OR_RETURN(std::vector<AuditEventRecord> events,
+                            rules_.ListAuditEvents(request->account_id(), before, page_size + 1));
+    const bool more = static_cast<int>(events.size()) > page_size;
+    if (more) events.resize(page_size);
+    for (const AuditEventRecord& event : events) AuditEventToProto(event, response->add_events());
+    if (more) {
+      response->set_next_page_token(
+          EncodePageToken(kAuditEventsToken, absl::StrCat(events.back().event_id)));
+    }
+    return absl::OkStatus();
+  }();
+  return Finish("ListAuditEvents", status);
+}
+
+}  // namespace egress

@@ -1,0 +1,70 @@
+// egress.v1.ConnectionsService: the "Outgoing connections" panel API.
+#ifndef EGRESS_SERVICE_CONNECTIONS_SERVICE_H_
+#define EGRESS_SERVICE_CONNECTIONS_SERVICE_H_
+
+#include "absl/time/time.h"
+#include "egress/v1/connections.grpc.pb.h"
+#include "service/auth/authorizer.h"
+#include "service/storage/connections_store.h"
+#include "service/storage/rules_store.h"
+
+namespace egress {
+
+// Every call: Authenticate (UNAUTHENTICATED), validate every field
+// (INVALID_ARGUMENT naming it; nothing is touched), RequireAccount (panel
+// tokens only their own account, admin tokens any: PERMISSION_DENIED), then
+// the store (NOT_FOUND for an unknown account). Changes are recorded with
+// the caller's Actor() in the audit log.
+//
+// `service_zone` is the zone of the record days; ListConnections refuses
+// dates after tomorrow in it. Thread-safe; the stores and the authorizer
+// must outlive the service.
+class ConnectionsServiceImpl final : public egress::v1::ConnectionsService::Service {
+ public:
+  ConnectionsServiceImpl(ConnectionsStore* connections, RulesStore* rules,
+                         const Authorizer* authorizer, absl::TimeZone service_zone)
+      : connections_(*connections),
+        rules_(*rules),
+        authorizer_(*authorizer),
+        service_zone_(service_zone) {}
+
+  grpc::Status ListDates(grpc::ServerContext* context, const egress::v1::ListDatesRequest* request,
+                         egress::v1::ListDatesResponse* response) override;
+  grpc::Status ListConnections(grpc::ServerContext* context,
+                               const egress::v1::ListConnectionsRequest* request,
+                               egress::v1::ListConnectionsResponse* response) override;
+  grpc::Status DailyCounts(grpc::ServerContext* context,
+                           const egress::v1::DailyCountsRequest* request,
+                           egress::v1::DailyCountsResponse* response) override;
+  grpc::Status ListBlockRules(grpc::ServerContext* context,
+                              const egress::v1::ListBlockRulesRequest* request,
+                              egress::v1::ListBlockRulesResponse* response) override;
+  grpc::Status BlockDestination(grpc::ServerContext* context,
+                                const egress::v1::BlockDestinationRequest* request,
+                                egress::v1::BlockRule* response) override;
+  grpc::Status UpdateNote(grpc::ServerContext* context,
+                          const egress::v1::UpdateNoteRequest* request,
+                          egress::v1::BlockRule* response) override;
+  grpc::Status DeleteBlockRules(grpc::ServerContext* context,
+                                const egress::v1::DeleteBlockRulesRequest* request,
+                                egress::v1::DeleteBlockRulesResponse* response) override;
+  grpc::Status SetBlockAll(grpc::ServerContext* context,
+                           const egress::v1::SetBlockAllRequest* request,
+                           egress::v1::AccountStatus* response) override;
+  grpc::Status GetAccountStatus(grpc::ServerContext* context,
+                                const egress::v1::GetAccountStatusRequest* request,
+                                egress::v1::AccountStatus* response) override;
+  grpc::Status ListAuditEvents(grpc::ServerContext* context,
+                               const egress::v1::ListAuditEventsRequest* request,
+                               egress::v1::ListAuditEventsResponse* response) override;
+
+ private:
+  ConnectionsStore& connections_;
+  RulesStore& rules_;
+  const Authorizer& authorizer_;
+  const absl::TimeZone service_zone_;
+};
+
+}  // namespace egress
+
+#endif  // EGRESS_SERVICE_CONNECTIONS_SERVICE_H_
