@@ -1,0 +1,99 @@
+#include "agent/aggregator.h"
+
+#include <algorithm>
+#include <tuple>
+
+namespace egress::agent {
+namespace {
+
+void SetDate(absl::CivilDay day, v1::Date* date) {
+  date->set_year(static_cast<int32_t>(day.year()));
+  date->set_month(day.month());
+  date->set_day(day.day());
+}
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t nanos = absl::ToUnixNanos(t);
+  ts->set_seconds(nanos / 1'000'000'000);
+  ts->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+}
+
+}  // namespace
+
+v1::Protocol ToProto(Protocol protocol) {
+  switch (protocol) {
+    case Protocol::kTcp:
+      return v1::PROTOCOL_TCP;
+    case Protocol::kUdp:
+      return v1::PROTOCOL_UDP;
+    case Protocol::kIcmp:
+      return v1::PROTOCOL_ICMP;
+    case Protocol::kIcmpV6:
+      return v1::PROTOCOL_ICMPV6;
+    case Protocol::kAny:
+      return v1::PROTOCOL_ANY;
+  }
+  return v1::PROTOCOL_UNSPECIFIED;
+}
+
+v1::Action ToProto(Action action) {
+  return action == Action::kAccept ? v1::ACTION_ACCEPT : v1::ACTION_REJECT;
+}
+
+Aggregator::Aggregator(size_t max_keys, absl::TimeZone time_zone)
+    : max_keys_(std::max<size_t>(max_keys, 1)), time_zone_(time_zone) {}
+
+bool Aggregator::Add(const ConnectionEvent& event) {
+  const Key key{event.uid,      absl::ToCivilDay(event.time, time_zone_),
+                event.dst,      event.protocol,
+                event.dst_port, event.action};
+  auto it = counts_.find(key);
+  if (it == counts_.end()) {
+    if (full()) return false;
+    it = counts_.emplace(key, Counts{0, event.time, event.time}).first;
+  }
+  Counts& c = it->second;
+  ++c.count;
+  c.first_seen = std::min(c.first_seen, event.time);
+  c.last_seen = std::max(c.last_seen, event.time);
+  ++events_;
+  return true;
+}
+
+void Aggregator::AddLoss(v1::LossReport::Reason reason, absl::Time when, uint64_t events) {
+  if (events == 0) return;
+  losses_[LossKey{absl::ToCivilDay(when, time_zone_), reason}] += events;
+}
+
+void Aggregator::DrainInto(v1::RecordBatch* batch) {
+  std::vector<std::pair<Key, Counts>> sorted(counts_.begin(), counts_.end());
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first.uid, a.first.day, a.first.dst, a.first.protocol, a.first.dst_port,
+                    a.first.action) < std::tie(b.first.uid, b.first.day, b.first.dst,
+                                               b.first.protocol, b.first.dst_port, b.first.action);
+  });
+  batch->mutable_records()->Reserve(batch->records_size() + static_cast<int>(sorted.size()));
+  for (const auto& [key, counts] : sorted) {
+    v1::ConnectionRecord* r = batch->add_records();
+    r->set_uid(key.uid);
+    SetDate(key.day, r->mutable_day());
+    const auto bytes = key.dst.bytes();
+    r->set_dst_ip(std::string(bytes.begin(), bytes.end()));
+    r->set_protocol(ToProto(key.protocol));
+    r->set_dst_port(key.dst_port);
+    r->set_action(ToProto(key.action));
+    r->set_count(counts.count);
+    SetTimestamp(counts.first_seen, r->mutable_first_seen());
+    SetTimestamp(counts.last_seen, r->mutable_last_seen());
+  }
+  for (const auto& [key, events] : losses_) {
+    v1::LossReport* l = batch->add_losses();
+    SetDate(key.day, l->mutable_day());
+    l->set_reason(key.reason);
+    l->set_events(events);
+  }
+  counts_.clear();
+  losses_.clear();
+}
+
+}  // namespace egress::agent

@@ -1,0 +1,335 @@
+#include "agent/file_spool.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <tuple>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "agent/crc32c.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+
+namespace egress::agent {
+namespace {
+
+constexpr char kMagic[4] = {'E', 'G', 'S', 'B'};
+constexpr size_t kHeaderBytes = 12;
+// A batch is far smaller; a bigger length means a damaged header.
+constexpr uint32_t kMaxPayloadBytes = 64u << 20;
+
+absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
+  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+void PutU32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+absl::Status WriteAll(int fd, const std::string& data, const std::string& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("write", path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+void FsyncDir(const std::string& dir) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FileSpool>> FileSpool::Create(const FileSpoolOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("create ", options.dir, ": ", ec.message()));
+  std::unique_ptr<FileSpool> spool(new FileSpool(options));
+  absl::MutexLock lock(&spool->mu_);
+  EGRESS_RETURN_IF_ERROR(spool->Load());
+  return spool;
+}
+
+FileSpool::~FileSpool() {
+  absl::MutexLock lock(&mu_);
+  if (append_fd_ >= 0) close(append_fd_);
+}
+
+std::string FileSpool::SegmentPath(uint64_t first_seq) const {
+  return absl::StrFormat("%s/seg-%020u.log", options_.dir, first_seq);
+}
+
+absl::Status FileSpool::Load() {
+  {
+    std::ifstream in(options_.dir + "/acked");
+    std::string text;
+    if (in >> text && !absl::SimpleAtoi(text, &stats_.acked_seq)) {
+      return absl::DataLossError(absl::StrCat(options_.dir, "/acked: not a number: ", text));
+    }
+  }
+  std::map<uint64_t, std::string> files;
+  for (const auto& item : std::filesystem::directory_iterator(options_.dir)) {
+    const std::string name = item.path().filename().string();
+    absl::string_view view = name;
+    uint64_t first = 0;
+    if (absl::ConsumePrefix(&view, "seg-") && absl::ConsumeSuffix(&view, ".log") &&
+        absl::SimpleAtoi(view, &first)) {
+      files[first] = item.path().string();
+    }
+  }
+  for (const auto& [first, path] : files) EGRESS_RETURN_IF_ERROR(LoadSegment(first, path));
+  uint64_t last = stats_.acked_seq;
+  for (const auto& [first, segment] : segments_) last = std::max(last, segment.last_seq);
+  stats_.next_seq = last + 1;
+  // Segments holding only acked batches are garbage now.
+  std::vector<uint64_t> done;
+  for (const auto& [first, segment] : segments_) {
+    if (segment.last_seq <= stats_.acked_seq) done.push_back(first);
+  }
+  for (uint64_t first : done) DropSegment(first, false);
+  stats_.batches = entries_.size();
+  return absl::OkStatus();
+}
+
+absl::Status FileSpool::LoadSegment(uint64_t first_seq, const std::string& path) {
+  std::string data;
+  {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus("open", path);
+    char chunk[65536];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0) data.append(chunk, static_cast<size_t>(n));
+    close(fd);
+    if (n < 0) return ErrnoStatus("read", path);
+  }
+  uint64_t offset = 0;
+  uint64_t last_seq = 0;
+  uint64_t prev_seq = 0;
+  for (const Entry& e : entries_) prev_seq = std::max(prev_seq, e.seq);
+  std::vector<Entry> found;
+  bool damaged = false;
+  while (offset < data.size()) {
+    if (data.size() - offset < kHeaderBytes || std::memcmp(data.data() + offset, kMagic, 4) != 0) {
+      damaged = true;
+      break;
+    }
+    const uint32_t length = GetU32(data.data() + offset + 4);
+    const uint32_t crc = GetU32(data.data() + offset + 8);
+    if (length > kMaxPayloadBytes || data.size() - offset - kHeaderBytes < length) {
+      damaged = true;
+      break;
+    }
+    const absl::string_view payload(data.data() + offset + kHeaderBytes, length);
+    v1::RecordBatch batch;
+    if (Crc32c(payload) != crc || !batch.ParseFromArray(payload.data(), static_cast<int>(length)) ||
+        batch.seq() <= prev_seq) {
+      damaged = true;
+      break;
+    }
+    prev_seq = batch.seq();
+    last_seq = batch.seq();
+    found.push_back(Entry{batch.seq(), first_seq, offset + kHeaderBytes, length});
+    offset += kHeaderBytes + length;
+  }
+  if (damaged) {
+    ++stats_.corrupt_records;
+    LogWarning("spool_damaged_record",
+               {{"path", path}, {"offset", offset}, {"kept_batches", found.size()}});
+    if (truncate(path.c_str(), static_cast<off_t>(offset)) != 0) {
+      return ErrnoStatus("truncate", path);
+    }
+  }
+  if (found.empty()) {
+    std::remove(path.c_str());
+    return absl::OkStatus();
+  }
+  segments_[first_seq] = Segment{path, offset, last_seq};
+  for (const Entry& e : found) {
+    if (e.seq > stats_.acked_seq) entries_.push_back(e);
+  }
+  stats_.bytes += offset;
+  return absl::OkStatus();
+}
+
+absl::Status FileSpool::WriteAcked(uint64_t seq) {
+  const std::string path = options_.dir + "/acked";
+  const std::string tmp = path + ".tmp";
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus("open", tmp);
+  absl::Status status = WriteAll(fd, absl::StrCat(seq, "\n"), tmp);
+  if (status.ok() && options_.fsync == FsyncPolicy::kEveryBatch && fsync(fd) != 0) {
+    status = ErrnoStatus("fsync", tmp);
+  }
+  close(fd);
+  EGRESS_RETURN_IF_ERROR(status);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("rename", tmp);
+  if (options_.fsync == FsyncPolicy::kEveryBatch) FsyncDir(options_.dir);
+  return absl::OkStatus();
+}
+
+absl::Status FileSpool::OpenSegment(uint64_t first_seq) {
+  if (append_fd_ >= 0) close(append_fd_);
+  const std::string path = SegmentPath(first_seq);
+  append_fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (append_fd_ < 0) return ErrnoStatus("open", path);
+  append_segment_ = first_seq;
+  segments_[first_seq] = Segment{path, 0, 0};
+  if (options_.fsync == FsyncPolicy::kEveryBatch) FsyncDir(options_.dir);
+  return absl::OkStatus();
+}
+
+void FileSpool::DropSegment(uint64_t first_seq, bool count_as_overflow) {
+  auto it = segments_.find(first_seq);
+  if (it == segments_.end()) return;
+  std::map<std::tuple<int, int, int>, uint64_t> lost_per_day;
+  for (auto e = entries_.begin(); e != entries_.end();) {
+    if (e->segment != first_seq) {
+      ++e;
+      continue;
+    }
+    if (count_as_overflow) {
+      ++stats_.dropped_batches;
+      auto batch = ReadEntry(*e);
+      if (batch.ok()) {
+        for (const auto& r : batch->records()) {
+          lost_per_day[{r.day().year(), r.day().month(), r.day().day()}] += r.count();
+        }
+      }
+    }
+    e = entries_.erase(e);
+  }
+  for (const auto& [day, events] : lost_per_day) {
+    v1::LossReport loss;
+    loss.mutable_day()->set_year(std::get<0>(day));
+    loss.mutable_day()->set_month(std::get<1>(day));
+    loss.mutable_day()->set_day(std::get<2>(day));
+    loss.set_reason(v1::LossReport::REASON_SPOOL_OVERFLOW);
+    loss.set_events(events);
+    overflow_losses_.push_back(loss);
+  }
+  if (append_fd_ >= 0 && append_segment_ == first_seq) {
+    close(append_fd_);
+    append_fd_ = -1;
+  }
+  stats_.bytes -= std::min(stats_.bytes, it->second.size);
+  std::remove(it->second.path.c_str());
+  segments_.erase(it);
+  stats_.batches = entries_.size();
+}
+
+absl::StatusOr<uint64_t> FileSpool::Append(v1::RecordBatch* batch) {
+  absl::MutexLock lock(&mu_);
+  batch->set_seq(stats_.next_seq);
+  const std::string payload = batch->SerializeAsString();
+  std::string record(kHeaderBytes, '\0');
+  std::memcpy(record.data(), kMagic, 4);
+  PutU32(record.data() + 4, static_cast<uint32_t>(payload.size()));
+  PutU32(record.data() + 8, Crc32c(payload));
+  record += payload;
+
+  const uint64_t segment_limit = std::max<uint64_t>(options_.max_bytes / 8, 4096);
+  if (append_fd_ < 0 || segments_[append_segment_].size >= segment_limit) {
+    EGRESS_RETURN_IF_ERROR(OpenSegment(batch->seq()));
+  }
+  // Make room: the oldest segments go first, never the one being written.
+  while (stats_.bytes + record.size() > options_.max_bytes && segments_.size() > 1 &&
+         segments_.begin()->first != append_segment_) {
+    LogWarning("spool_overflow", {{"dropped_segment", segments_.begin()->second.path}});
+    DropSegment(segments_.begin()->first, true);
+  }
+  Segment& segment = segments_[append_segment_];
+  EGRESS_RETURN_IF_ERROR(WriteAll(append_fd_, record, segment.path));
+  if (options_.fsync == FsyncPolicy::kEveryBatch && fdatasync(append_fd_) != 0) {
+    return ErrnoStatus("fdatasync", segment.path);
+  }
+  entries_.push_back(Entry{batch->seq(), append_segment_, segment.size + kHeaderBytes,
+                           static_cast<uint32_t>(payload.size())});
+  segment.size += record.size();
+  segment.last_seq = batch->seq();
+  stats_.bytes += record.size();
+  stats_.batches = entries_.size();
+  return stats_.next_seq++;
+}
+
+absl::Status FileSpool::AckThrough(uint64_t seq) {
+  absl::MutexLock lock(&mu_);
+  if (seq <= stats_.acked_seq) return absl::OkStatus();
+  stats_.acked_seq = seq;
+  // An ack beyond what we handed out (state lost, service knows more): never
+  // reuse those numbers.
+  stats_.next_seq = std::max(stats_.next_seq, seq + 1);
+  EGRESS_RETURN_IF_ERROR(WriteAcked(seq));
+  while (!entries_.empty() && entries_.front().seq <= seq) entries_.pop_front();
+  std::vector<uint64_t> done;
+  for (const auto& [first, segment] : segments_) {
+    if (segment.last_seq <= seq && first != append_segment_) done.push_back(first);
+  }
+  for (uint64_t first : done) DropSegment(first, false);
+  // The segment being written can go too once all of it is acked.
+  if (auto it = segments_.find(append_segment_);
+      it != segments_.end() && it->second.last_seq <= seq && it->second.last_seq != 0) {
+    DropSegment(append_segment_, false);
+  }
+  stats_.batches = entries_.size();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::RecordBatch> FileSpool::ReadEntry(const Entry& entry) const {
+  auto it = segments_.find(entry.segment);
+  if (it == segments_.end()) return absl::InternalError("spool segment vanished");
+  const int fd = open(it->second.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("open", it->second.path);
+  std::string payload(entry.length, '\0');
+  const ssize_t n = pread(fd, payload.data(), entry.length, static_cast<off_t>(entry.offset));
+  close(fd);
+  v1::RecordBatch batch;
+  if (n != static_cast<ssize_t>(entry.length) || !batch.ParseFromString(payload)) {
+    return absl::DataLossError(absl::StrCat("spool batch ", entry.seq, " unreadable"));
+  }
+  return batch;
+}
+
+absl::StatusOr<v1::RecordBatch> FileSpool::NextAfter(uint64_t seq) {
+  absl::MutexLock lock(&mu_);
+  for (const Entry& e : entries_) {
+    if (e.seq > seq) return ReadEntry(e);
+  }
+  return absl::NotFoundError(absl::StrCat("no spooled batch after ", seq));
+}
+
+std::vector<v1::LossReport> FileSpool::TakeOverflowLosses() {
+  absl::MutexLock lock(&mu_);
+  return std::exchange(overflow_losses_, {});
+}
+
+SpoolStats FileSpool::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+}  // namespace egress::agent

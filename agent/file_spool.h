@@ -1,0 +1,94 @@
+// Spool in a directory of append-only segment files.
+//
+// Layout: `<dir>/seg-<first seq, 20 digits>.log` holds records
+//   "EGSB" | u32 payload length | u32 CRC-32C of payload | payload
+// (little-endian), the payload being a serialized RecordBatch carrying its
+// seq; `<dir>/acked` holds the highest acknowledged sequence (replaced by
+// rename). A new segment starts when the current one reaches
+// max_bytes / 8; a segment whose batches are all acked is deleted; when the
+// spool would exceed max_bytes the oldest segment is dropped (counted).
+//
+// Load (Create): every segment is scanned; at the first record that is torn
+// (short), has a bad checksum or does not parse, the segment is truncated
+// there and the damage counted in corrupt_records: a torn tail is what a crash
+// mid-write leaves, and the records before it are intact.
+#ifndef EGRESS_AGENT_FILE_SPOOL_H_
+#define EGRESS_AGENT_FILE_SPOOL_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/spool.h"
+
+namespace egress::agent {
+
+enum class FsyncPolicy {
+  // fsync after every append and ack: survives power loss.
+  kEveryBatch,
+  // Leave writeback to the kernel: survives a crash of the agent, not of the
+  // machine.
+  kNever,
+};
+
+struct FileSpoolOptions {
+  std::string dir;
+  uint64_t max_bytes = 256ull << 20;
+  FsyncPolicy fsync = FsyncPolicy::kEveryBatch;
+};
+
+class FileSpool : public Spool {
+ public:
+  // Creates `dir` if needed and loads what is there.
+  static absl::StatusOr<std::unique_ptr<FileSpool>> Create(const FileSpoolOptions& options);
+  ~FileSpool() override;
+
+  absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch) override;
+  absl::Status AckThrough(uint64_t seq) override;
+  absl::StatusOr<v1::RecordBatch> NextAfter(uint64_t seq) override;
+  std::vector<v1::LossReport> TakeOverflowLosses() override;
+  SpoolStats stats() const override;
+
+ private:
+  struct Entry {
+    uint64_t seq;
+    uint64_t segment;  // first seq of its segment
+    uint64_t offset;   // of the payload
+    uint32_t length;
+  };
+  struct Segment {
+    std::string path;
+    uint64_t size = 0;
+    uint64_t last_seq = 0;
+  };
+
+  explicit FileSpool(const FileSpoolOptions& options) : options_(options) {}
+  absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status LoadSegment(uint64_t first_seq, const std::string& path)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WriteAcked(uint64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status OpenSegment(uint64_t first_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropSegment(uint64_t first_seq, bool count_as_overflow) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<v1::RecordBatch> ReadEntry(const Entry& entry) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string SegmentPath(uint64_t first_seq) const;
+
+  const FileSpoolOptions options_;
+  mutable absl::Mutex mu_;
+  std::map<uint64_t, Segment> segments_ ABSL_GUARDED_BY(mu_);
+  std::deque<Entry> entries_ ABSL_GUARDED_BY(mu_);
+  int append_fd_ ABSL_GUARDED_BY(mu_) = -1;
+  uint64_t append_segment_ ABSL_GUARDED_BY(mu_) = 0;
+  SpoolStats stats_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::LossReport> overflow_losses_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace egress::agent
+
+#endif  // EGRESS_AGENT_FILE_SPOOL_H_

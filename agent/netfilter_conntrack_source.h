@@ -1,0 +1,72 @@
+// EventSource over libnetfilter_conntrack: NEW events of connections that
+// the agent's nftables table marked as an account's (AccountMark), i.e.
+// locally originated, not to loopback or exempt networks. A kernel-side
+// filter on the mark bit keeps other connections off the socket.
+//
+// Each event becomes an ACCEPT ConnectionEvent with the uid from the mark, the
+// original direction's destination, protocol and destination port, and the
+// conntrack start timestamp (net.netfilter.nf_conntrack_timestamp=1, which
+// Create() turns on) or else the clock's time.
+//
+// ENOBUFS: the buffer doubles up to `max_rcvbuf_bytes`; the number of lost
+// events is unknown, so each overrun adds 1 to TakeLostEvents() (a lower bound).
+#ifndef EGRESS_AGENT_NETFILTER_CONNTRACK_SOURCE_H_
+#define EGRESS_AGENT_NETFILTER_CONNTRACK_SOURCE_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "agent/clock.h"
+#include "agent/event_source.h"
+
+struct nfct_handle;
+struct nf_conntrack;
+
+namespace egress::agent {
+
+struct ConntrackSourceOptions {
+  // Receive buffer asked for at start (SO_RCVBUFFORCE; the kernel doubles it).
+  int rcvbuf_bytes = 8 << 20;
+  // Cap for growth after ENOBUFS.
+  int max_rcvbuf_bytes = 64 << 20;
+};
+
+class NetfilterConntrackSource : public EventSource {
+ public:
+  // `clock` must outlive the source. Needs CAP_NET_ADMIN (PermissionDenied
+  // otherwise); Internal for other socket failures.
+  static absl::StatusOr<std::unique_ptr<NetfilterConntrackSource>> Create(
+      const ConntrackSourceOptions& options, const Clock* clock);
+  ~NetfilterConntrackSource() override;
+
+  int fd() const override;
+  absl::StatusOr<size_t> ReadAvailable(size_t max_events, const EventSink& sink) override;
+  uint64_t TakeLostEvents() override;
+  EventSourceStats stats() const override { return stats_; }
+
+  // Internal: the libnetfilter_conntrack callback's body.
+  int HandleEvent(const ::nf_conntrack* ct);
+
+ private:
+  NetfilterConntrackSource(nfct_handle* handle, const ConntrackSourceOptions& options,
+                           const Clock* clock);
+
+  nfct_handle* handle_;
+  ConntrackSourceOptions options_;
+  const Clock* clock_;
+  EventSourceStats stats_;
+  uint64_t lost_pending_ = 0;
+  bool in_overrun_burst_ = false;
+  // Valid during ReadAvailable only.
+  const EventSink* sink_ = nullptr;
+  size_t budget_ = 0;
+  size_t delivered_ = 0;
+};
+
+// Reads net.netfilter.nf_conntrack_events of the current namespace; -1 if
+// unreadable.
+int ReadConntrackEventsSysctl();
+
+}  // namespace egress::agent
+
+#endif  // EGRESS_AGENT_NETFILTER_CONNTRACK_SOURCE_H_

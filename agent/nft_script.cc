@@ -1,0 +1,266 @@
+#include "agent/nft_script.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "agent/connection_event.h"
+#include "common/field_status.h"
+#include "common/ip_address.h"
+#include "common/status_macros.h"
+
+namespace egress::agent {
+namespace {
+
+enum class SetKind { kPort, kProto, kAddr };
+
+// (uid, family v4?, kind, protocol name, port) -> networks.
+using GroupKey = std::tuple<uint32_t, bool, SetKind, std::string, uint32_t>;
+
+// Drops networks contained in another network of the list; sorts the rest.
+std::vector<IpNetwork> WithoutContained(std::vector<IpNetwork> networks) {
+  std::sort(networks.begin(), networks.end(), [](const IpNetwork& a, const IpNetwork& b) {
+    // Wider networks first so that a contained one meets its container.
+    if (a.address() != b.address()) return a.address() < b.address();
+    return a.prefix_length() < b.prefix_length();
+  });
+  std::vector<IpNetwork> kept;
+  for (const IpNetwork& n : networks) {
+    bool contained = false;
+    for (const IpNetwork& k : kept) {
+      if (k.Contains(n)) {
+        contained = true;
+        break;
+      }
+    }
+    if (!contained) kept.push_back(n);
+  }
+  return kept;
+}
+
+std::string ProtoName(v1::Protocol p) {
+  switch (p) {
+    case v1::PROTOCOL_TCP:
+      return "tcp";
+    case v1::PROTOCOL_UDP:
+      return "udp";
+    case v1::PROTOCOL_ICMP:
+      return "icmp";
+    case v1::PROTOCOL_ICMPV6:
+      return "ipv6-icmp";
+    default:
+      return "";
+  }
+}
+
+void AppendSet(std::string* out, absl::string_view name, absl::string_view type, bool interval,
+               const std::vector<std::string>& elements) {
+  absl::StrAppend(out, "  set ", name, " {\n    type ", type, ";\n");
+  if (interval) absl::StrAppend(out, "    flags interval;\n");
+  if (!elements.empty()) {
+    absl::StrAppend(out, "    elements = { ", absl::StrJoin(elements, ",\n      "), " }\n");
+  }
+  absl::StrAppend(out, "  }\n");
+}
+
+void AppendMap(std::string* out, absl::string_view name, absl::string_view type,
+               const std::vector<std::string>& elements) {
+  absl::StrAppend(out, "  map ", name, " {\n    type ", type, ";\n");
+  if (!elements.empty()) {
+    absl::StrAppend(out, "    elements = { ", absl::StrJoin(elements, ",\n      "), " }\n");
+  }
+  absl::StrAppend(out, "  }\n");
+}
+
+absl::Status AddRule(uint32_t uid, const v1::RuleMatch& rule, const std::string& field,
+                     std::map<GroupKey, std::vector<IpNetwork>>* groups) {
+  auto parsed = IpNetwork::Parse(rule.network());
+  if (!parsed.ok()) return AnnotateField(field + ".network", parsed.status());
+  const IpNetwork network = *parsed;
+  const bool v4 = network.address().is_v4();
+  if (rule.port() > 65535) return InvalidField(field + ".port", "must be 0..65535");
+  const uint32_t port = rule.port();
+  switch (rule.protocol()) {
+    case v1::PROTOCOL_TCP:
+    case v1::PROTOCOL_UDP:
+      if (port == 0) {
+        (*groups)[{uid, v4, SetKind::kProto, ProtoName(rule.protocol()), 0}].push_back(network);
+      } else {
+        (*groups)[{uid, v4, SetKind::kPort, ProtoName(rule.protocol()), port}].push_back(network);
+      }
+      return absl::OkStatus();
+    case v1::PROTOCOL_ICMP:
+    case v1::PROTOCOL_ICMPV6: {
+      if (port != 0) return InvalidField(field + ".port", "must be 0 for icmp and icmpv6");
+      const bool icmp4 = rule.protocol() == v1::PROTOCOL_ICMP;
+      if (icmp4 != v4) {
+        return InvalidField(field + ".protocol", icmp4 ? "icmp applies to IPv4 networks only"
+                                                       : "icmpv6 applies to IPv6 networks only");
+      }
+      (*groups)[{uid, v4, SetKind::kProto, ProtoName(rule.protocol()), 0}].push_back(network);
+      return absl::OkStatus();
+    }
+    case v1::PROTOCOL_ANY:
+      if (port == 0) {
+        (*groups)[{uid, v4, SetKind::kAddr, "", 0}].push_back(network);
+      } else {
+        (*groups)[{uid, v4, SetKind::kPort, "tcp", port}].push_back(network);
+        (*groups)[{uid, v4, SetKind::kPort, "udp", port}].push_back(network);
+      }
+      return absl::OkStatus();
+    default:
+      return InvalidField(field + ".protocol", "must be tcp, udp, icmp, icmpv6 or any");
+  }
+}
+
+absl::StatusOr<std::string> EgressAddress(const std::string& text, bool v4) {
+  EGRESS_ASSIGN_OR_RETURN(IpAddress address, IpAddress::Parse(text));
+  if (address.is_v4() != v4) {
+    return absl::InvalidArgumentError(v4 ? "must be an IPv4 address" : "must be an IPv6 address");
+  }
+  return address.ToString();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOptions& options) {
+  std::vector<IpNetwork> exempt4, exempt6;
+  for (int i = 0; i < rules.exempt_networks_size(); ++i) {
+    auto network = IpNetwork::Parse(rules.exempt_networks(i));
+    if (!network.ok()) {
+      return AnnotateField(absl::StrCat("exempt_networks[", i, "]"), network.status());
+    }
+    (network->address().is_v4() ? exempt4 : exempt6).push_back(*network);
+  }
+
+  std::vector<std::string> uid2mark, block_all, snat4, snat6;
+  std::map<GroupKey, std::vector<IpNetwork>> groups;
+  absl::flat_hash_set<uint32_t> uids;
+  for (int a = 0; a < rules.accounts_size(); ++a) {
+    const v1::AccountRules& account = rules.accounts(a);
+    const std::string field = absl::StrCat("accounts[", a, "]");
+    if (!uids.insert(account.uid()).second) {
+      return InvalidField(absl::StrCat(field, ".uid"),
+                          absl::StrCat("uid ", account.uid(), " is listed twice"));
+    }
+    if ((account.uid() & kAccountMarkBit) != 0) {
+      return InvalidField(absl::StrCat(field, ".uid"), "must be below 2^31");
+    }
+    uid2mark.push_back(absl::StrFormat("%u : 0x%08x", account.uid(), AccountMark(account.uid())));
+    if (account.block_all()) block_all.push_back(absl::StrCat(account.uid()));
+    for (int r = 0; r < account.rules_size(); ++r) {
+      EGRESS_RETURN_IF_ERROR(AddRule(account.uid(), account.rules(r),
+                                     absl::StrCat(field, ".rules[", r, "]"), &groups));
+    }
+    if (!account.egress_ipv4().empty()) {
+      auto address = EgressAddress(account.egress_ipv4(), true);
+      if (!address.ok())
+        return AnnotateField(absl::StrCat(field, ".egress_ipv4"), address.status());
+      snat4.push_back(absl::StrCat(account.uid(), " : ", *address));
+    }
+    if (!account.egress_ipv6().empty()) {
+      auto address = EgressAddress(account.egress_ipv6(), false);
+      if (!address.ok())
+        return AnnotateField(absl::StrCat(field, ".egress_ipv6"), address.status());
+      snat6.push_back(absl::StrCat(account.uid(), " : ", *address));
+    }
+  }
+
+  // Elements per set name.
+  std::map<std::string, std::vector<std::string>> elements;
+  for (auto& [key, networks] : groups) {
+    const auto& [uid, v4, kind, proto, port] = key;
+    const std::string family = v4 ? "4" : "6";
+    for (const IpNetwork& n : WithoutContained(networks)) {
+      switch (kind) {
+        case SetKind::kPort:
+          elements["rej" + family + "_port"].push_back(
+              absl::StrCat(uid, " . ", n.ToString(), " . ", proto, " . ", port));
+          break;
+        case SetKind::kProto:
+          elements["rej" + family + "_proto"].push_back(
+              absl::StrCat(uid, " . ", n.ToString(), " . ", proto));
+          break;
+        case SetKind::kAddr:
+          elements["rej" + family + "_addr"].push_back(absl::StrCat(uid, " . ", n.ToString()));
+          break;
+      }
+    }
+  }
+  auto networks_text = [](const std::vector<IpNetwork>& networks) {
+    std::vector<std::string> out;
+    for (const IpNetwork& n : WithoutContained(networks)) out.push_back(n.ToString());
+    return out;
+  };
+
+  const std::string& t = options.table;
+  std::string s;
+  absl::StrAppend(&s, "# egress-agent rule set version ", rules.version(), "\n");
+  absl::StrAppend(&s, "add table inet ", t, "\ndelete table inet ", t, "\n");
+  absl::StrAppend(&s, "table inet ", t, " {\n");
+  AppendMap(&s, "uid2mark", "uid : mark", uid2mark);
+  AppendMap(&s, "snat4", "uid : ipv4_addr", snat4);
+  AppendMap(&s, "snat6", "uid : ipv6_addr", snat6);
+  AppendSet(&s, "exempt4", "ipv4_addr", true, networks_text(exempt4));
+  AppendSet(&s, "exempt6", "ipv6_addr", true, networks_text(exempt6));
+  AppendSet(&s, "block_all", "uid", false, block_all);
+  for (const std::string family : {"4", "6"}) {
+    const std::string addr = family == "4" ? "ipv4_addr" : "ipv6_addr";
+    AppendSet(&s, "rej" + family + "_port",
+              absl::StrCat("uid . ", addr, " . inet_proto . inet_service"), true,
+              elements["rej" + family + "_port"]);
+    AppendSet(&s, "rej" + family + "_proto", absl::StrCat("uid . ", addr, " . inet_proto"), true,
+              elements["rej" + family + "_proto"]);
+    AppendSet(&s, "rej" + family + "_addr", absl::StrCat("uid . ", addr), true,
+              elements["rej" + family + "_addr"]);
+  }
+  absl::StrAppend(&s,
+                  "  chain reject_and_log {\n"
+                  "    ct state new log group ",
+                  options.nflog_group,
+                  "\n"
+                  "    meta l4proto tcp reject with tcp reset\n"
+                  "    meta nfproto ipv4 reject with icmp type admin-prohibited\n"
+                  "    reject with icmpv6 type admin-prohibited\n"
+                  "  }\n");
+  absl::StrAppend(&s,
+                  "  chain output {\n"
+                  "    type filter hook output priority filter; policy accept;\n"
+                  "    oifname \"lo\" accept\n"
+                  "    ip daddr @exempt4 accept\n"
+                  "    ip6 daddr @exempt6 accept\n"
+                  "    ct state new ct mark set meta skuid map @uid2mark\n"
+                  "    meta skuid @block_all jump reject_and_log\n"
+                  "    meta skuid . ip daddr . meta l4proto . th dport @rej4_port jump "
+                  "reject_and_log\n"
+                  "    meta skuid . ip daddr . meta l4proto @rej4_proto jump reject_and_log\n"
+                  "    meta skuid . ip daddr @rej4_addr jump reject_and_log\n"
+                  "    meta skuid . ip6 daddr . meta l4proto . th dport @rej6_port jump "
+                  "reject_and_log\n"
+                  "    meta skuid . ip6 daddr . meta l4proto @rej6_proto jump reject_and_log\n"
+                  "    meta skuid . ip6 daddr @rej6_addr jump reject_and_log\n"
+                  "  }\n"
+                  "  chain postrouting {\n"
+                  "    type nat hook postrouting priority srcnat; policy accept;\n"
+                  "    oifname \"lo\" accept\n"
+                  "    ip daddr @exempt4 accept\n"
+                  "    ip6 daddr @exempt6 accept\n"
+                  "    meta nfproto ipv4 snat ip to meta skuid map @snat4\n"
+                  "    meta nfproto ipv6 snat ip6 to meta skuid map @snat6\n"
+                  "  }\n"
+                  "}\n");
+  return s;
+}
+
+std::string RenderDeleteTable(const NftOptions& options) {
+  return absl::StrCat("add table inet ", options.table, "\ndelete table inet ", options.table,
+                      "\n");
+}
+
+}  // namespace egress::agent

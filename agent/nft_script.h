@@ -1,0 +1,57 @@
+// Renders a RuleSet into the nftables script that enforces it: the agent's
+// whole `inet <table>` table, deleted and recreated in one buffer so that
+// libnftables applies it as one atomic transaction (the old rules hold until
+// the new ones do; a buffer with one bad element applies nothing).
+//
+// The table (see RenderRuleSet for the exact text):
+//  - output chain (filter hook): loopback and exempt networks accepted first
+//    (never marked, so never recorded, never blocked); then new connections
+//    of accounts get the connection mark AccountMark(uid) through the map
+//    uid2mark (nft 1.0.6 cannot load `ct mark set meta skuid`); then block-all
+//    uids and the reject sets jump to reject_and_log.
+//  - reject sets, per family, concatenated interval sets keyed by uid:
+//      rej{4,6}_port  uid . addr . inet_proto . inet_service   (tcp/udp + port;
+//                     "any protocol" + port becomes tcp and udp entries)
+//      rej{4,6}_proto uid . addr . inet_proto                  (tcp/udp any port, icmp)
+//      rej{4,6}_addr  uid . addr                               (any protocol, any port)
+//    Networks contained in another network of the same (uid, protocol, port)
+//    are dropped, because interval sets refuse overlapping elements.
+//  - reject_and_log: new attempts are logged to the NFLOG group (the agent
+//    counts REJECTs from there), then TCP gets a reset (ECONNREFUSED at once)
+//    and everything else ICMP(v6) admin-prohibited (send() fails with EPERM).
+//  - postrouting chain (nat hook): SNAT to the account's egress address by
+//    uid (maps snat4/snat6), except loopback and exempt destinations.
+//
+// The output chain always holds a `ct` expression, so the namespace keeps
+// tracking connections even with an empty rule set.
+//
+// Pure functions, thread-safe.
+#ifndef EGRESS_AGENT_NFT_SCRIPT_H_
+#define EGRESS_AGENT_NFT_SCRIPT_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "egress/v1/collector.pb.h"
+
+namespace egress::agent {
+
+struct NftOptions {
+  // The table's name in family inet. The agent never touches other tables.
+  std::string table = "egress";
+  // NFLOG group the reject chain logs to.
+  uint16_t nflog_group = 7;
+};
+
+// Validates `rules` and renders the script. InvalidArgument naming the field
+// ("accounts[1].rules[0].network: ...") for a bad network, protocol, port,
+// egress address or a uid listed twice; nothing is rendered then.
+absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOptions& options);
+
+// The script that removes the agent's table (and nothing else).
+std::string RenderDeleteTable(const NftOptions& options);
+
+}  // namespace egress::agent
+
+#endif  // EGRESS_AGENT_NFT_SCRIPT_H_

@@ -1,0 +1,50 @@
+// Durable queue of sealed RecordBatches waiting for the service's ack.
+//
+// Contract:
+//  - Append() gives the batch the next sequence number (strictly increasing
+//    per node, never reused: it survives restarts) and stores it; once it
+//    returns OK the batch survives a crash of the process (and, with an
+//    fsync-per-batch policy, of the machine).
+//  - AckThrough(seq) forgets every batch up to `seq` and persists that; later
+//    batches stay. Sequence numbers at or below an ack are never handed out.
+//  - NextAfter(seq) returns the oldest stored batch with a sequence above
+//    `seq` (NotFound if none), so the uplink can replay in order.
+//  - Size is bounded: when an Append would exceed the limit, the oldest
+//    unacked batches are dropped, counted (dropped_batches) and turned into
+//    LossReports (TakeOverflowLosses) so the loss reaches the service.
+// Implementations are thread-safe.
+#ifndef EGRESS_AGENT_SPOOL_H_
+#define EGRESS_AGENT_SPOOL_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "egress/v1/collector.pb.h"
+
+namespace egress::agent {
+
+struct SpoolStats {
+  uint64_t bytes = 0;
+  uint64_t batches = 0;
+  uint64_t acked_seq = 0;
+  uint64_t next_seq = 1;
+  uint64_t dropped_batches = 0;
+  // Records found damaged at load (bad checksum, torn write) and discarded.
+  uint64_t corrupt_records = 0;
+};
+
+class Spool {
+ public:
+  virtual ~Spool() = default;
+  // Sets batch->seq and stores it; returns the sequence.
+  virtual absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch) = 0;
+  virtual absl::Status AckThrough(uint64_t seq) = 0;
+  virtual absl::StatusOr<v1::RecordBatch> NextAfter(uint64_t seq) = 0;
+  virtual std::vector<v1::LossReport> TakeOverflowLosses() = 0;
+  virtual SpoolStats stats() const = 0;
+};
+
+}  // namespace egress::agent
+
+#endif  // EGRESS_AGENT_SPOOL_H_

@@ -1,0 +1,181 @@
+#include "agent/file_spool.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+
+namespace egress::agent {
+namespace {
+
+using ::egress::testing::StatusIs;
+
+class FileSpoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/egress-spool-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  FileSpoolOptions Options(uint64_t max_bytes = 1 << 20) {
+    return FileSpoolOptions{dir_, max_bytes, FsyncPolicy::kNever};
+  }
+  static v1::RecordBatch Batch(uint64_t count) {
+    v1::RecordBatch batch;
+    v1::ConnectionRecord* r = batch.add_records();
+    r->set_uid(1000);
+    r->set_count(count);
+    r->mutable_day()->set_year(2026);
+    r->mutable_day()->set_month(3);
+    r->mutable_day()->set_day(1);
+    return batch;
+  }
+  std::string OnlySegment() {
+    std::string found;
+    for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+      if (e.path().filename().string().rfind("seg-", 0) == 0) found = e.path().string();
+    }
+    return found;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(FileSpoolTest, AppendAssignsIncreasingSeqAndReplaysInOrder) {
+  ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+  for (uint64_t i = 1; i <= 3; ++i) {
+    v1::RecordBatch batch = Batch(i);
+    EXPECT_THAT(spool->Append(&batch), ::egress::testing::IsOkAndHolds(i));
+    EXPECT_EQ(batch.seq(), i);
+  }
+  ASSERT_OK_AND_ASSIGN(v1::RecordBatch first, spool->NextAfter(0));
+  EXPECT_EQ(first.seq(), 1u);
+  ASSERT_OK_AND_ASSIGN(v1::RecordBatch third, spool->NextAfter(2));
+  EXPECT_EQ(third.records(0).count(), 3u);
+  EXPECT_THAT(spool->NextAfter(3), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(FileSpoolTest, SurvivesRestartAndKeepsOnlyUnacked) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+    for (int i = 1; i <= 5; ++i) {
+      v1::RecordBatch batch = Batch(i);
+      ASSERT_OK(spool->Append(&batch).status());
+    }
+    ASSERT_OK(spool->AckThrough(3));
+  }
+  ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+  EXPECT_EQ(spool->stats().acked_seq, 3u);
+  EXPECT_EQ(spool->stats().batches, 2u);
+  ASSERT_OK_AND_ASSIGN(v1::RecordBatch next, spool->NextAfter(0));
+  EXPECT_EQ(next.seq(), 4u);
+  v1::RecordBatch batch = Batch(6);
+  EXPECT_THAT(spool->Append(&batch), ::egress::testing::IsOkAndHolds(6u));
+}
+
+TEST_F(FileSpoolTest, SeqIsNeverReusedAfterEverythingIsAcked) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+    for (int i = 1; i <= 2; ++i) {
+      v1::RecordBatch batch = Batch(i);
+      ASSERT_OK(spool->Append(&batch).status());
+    }
+    ASSERT_OK(spool->AckThrough(2));
+    EXPECT_EQ(spool->stats().bytes, 0u);
+  }
+  ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+  v1::RecordBatch batch = Batch(1);
+  EXPECT_THAT(spool->Append(&batch), ::egress::testing::IsOkAndHolds(3u));
+  // The service knows a later seq than we do (state lost): never reuse it.
+  ASSERT_OK(spool->AckThrough(10));
+  batch = Batch(1);
+  EXPECT_THAT(spool->Append(&batch), ::egress::testing::IsOkAndHolds(11u));
+}
+
+TEST_F(FileSpoolTest, TornTailIsTruncatedAndEarlierBatchesKept) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+    for (int i = 1; i <= 3; ++i) {
+      v1::RecordBatch batch = Batch(i);
+      ASSERT_OK(spool->Append(&batch).status());
+    }
+  }
+  const std::string segment = OnlySegment();
+  const auto size = std::filesystem::file_size(segment);
+  ASSERT_EQ(truncate(segment.c_str(), static_cast<off_t>(size - 3)), 0);
+  ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+  EXPECT_EQ(spool->stats().batches, 2u);
+  EXPECT_EQ(spool->stats().corrupt_records, 1u);
+  // The next append gets a fresh number after the surviving ones... and the
+  // lost one's number is reused only if it never reached the service, which a
+  // torn (never fully written) record cannot have.
+  v1::RecordBatch batch = Batch(9);
+  EXPECT_THAT(spool->Append(&batch), ::egress::testing::IsOkAndHolds(3u));
+  ASSERT_OK_AND_ASSIGN(auto again, FileSpool::Create(Options()));
+  EXPECT_EQ(again->stats().batches, 3u);
+  EXPECT_EQ(again->stats().corrupt_records, 0u);
+}
+
+TEST_F(FileSpoolTest, FlippedByteIsDetectedByTheChecksum) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+    for (int i = 1; i <= 3; ++i) {
+      v1::RecordBatch batch = Batch(i);
+      ASSERT_OK(spool->Append(&batch).status());
+    }
+  }
+  const std::string segment = OnlySegment();
+  const auto size = std::filesystem::file_size(segment);
+  {
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    // Inside the second record's payload.
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    char c;
+    f.read(&c, 1);
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    c = static_cast<char>(c ^ 0x5a);
+    f.write(&c, 1);
+  }
+  ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+  EXPECT_EQ(spool->stats().batches, 1u);
+  EXPECT_EQ(spool->stats().corrupt_records, 1u);
+  ASSERT_OK_AND_ASSIGN(v1::RecordBatch first, spool->NextAfter(0));
+  EXPECT_EQ(first.records(0).count(), 1u);
+}
+
+TEST_F(FileSpoolTest, OverflowDropsOldestAndReportsTheLoss) {
+  // Small limit: segments of 4 KiB, at most 16 KiB in all.
+  ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options(16 << 10)));
+  uint64_t appended = 0;
+  for (int i = 0; i < 400; ++i) {
+    v1::RecordBatch batch = Batch(7);
+    for (int k = 0; k < 5; ++k) *batch.add_records() = batch.records(0);
+    ASSERT_OK(spool->Append(&batch).status());
+    appended += 6 * 7;
+  }
+  const SpoolStats stats = spool->stats();
+  EXPECT_LE(stats.bytes, 16u << 10);
+  EXPECT_GT(stats.dropped_batches, 0u);
+  EXPECT_EQ(stats.dropped_batches + stats.batches, 400u);
+  uint64_t lost = 0;
+  for (const v1::LossReport& loss : spool->TakeOverflowLosses()) {
+    EXPECT_EQ(loss.reason(), v1::LossReport::REASON_SPOOL_OVERFLOW);
+    lost += loss.events();
+  }
+  EXPECT_EQ(lost, stats.dropped_batches * 6 * 7);
+  ASSERT_OK_AND_ASSIGN(v1::RecordBatch oldest, spool->NextAfter(0));
+  EXPECT_EQ(oldest.seq(), stats.dropped_batches + 1);
+}
+
+}  // namespace
+}  // namespace egress::agent

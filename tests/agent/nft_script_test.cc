@@ -1,0 +1,112 @@
+#include "agent/nft_script.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+
+namespace egress::agent {
+namespace {
+
+using ::egress::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+v1::RuleMatch Rule(const char* network, v1::Protocol protocol, uint32_t port) {
+  v1::RuleMatch r;
+  r.set_network(network);
+  r.set_protocol(protocol);
+  r.set_port(port);
+  return r;
+}
+
+TEST(NftScriptTest, EmptyRuleSetKeepsAConntrackExpression) {
+  v1::RuleSet rules;
+  rules.set_version(1);
+  ASSERT_OK_AND_ASSIGN(std::string script, RenderRuleSet(rules, NftOptions{}));
+  EXPECT_THAT(script, HasSubstr("delete table inet egress\ntable inet egress {"));
+  EXPECT_THAT(script, HasSubstr("ct state new ct mark set meta skuid map @uid2mark"));
+  EXPECT_THAT(script, Not(HasSubstr("elements")));
+}
+
+TEST(NftScriptTest, RendersEveryKindOfRule) {
+  v1::RuleSet rules;
+  rules.add_exempt_networks("10.50.0.0/16");
+  rules.add_exempt_networks("fd50::/64");
+  v1::AccountRules* a = rules.add_accounts();
+  a->set_uid(1000);
+  *a->add_rules() = Rule("192.0.2.7/32", v1::PROTOCOL_TCP, 443);
+  *a->add_rules() = Rule("198.51.100.0/24", v1::PROTOCOL_UDP, 0);
+  *a->add_rules() = Rule("203.0.113.0/24", v1::PROTOCOL_ANY, 25);
+  *a->add_rules() = Rule("2001:db8::/32", v1::PROTOCOL_ANY, 0);
+  *a->add_rules() = Rule("192.0.2.9/32", v1::PROTOCOL_ICMP, 0);
+  a->set_egress_ipv4("192.0.2.100");
+  a->set_egress_ipv6("2001:db8:1::100");
+  v1::AccountRules* b = rules.add_accounts();
+  b->set_uid(1001);
+  b->set_block_all(true);
+  ASSERT_OK_AND_ASSIGN(std::string script, RenderRuleSet(rules, NftOptions{"egress", 9}));
+  EXPECT_THAT(script, HasSubstr("1000 : 0x800003e8"));
+  EXPECT_THAT(script, HasSubstr("1001 : 0x800003e9"));
+  EXPECT_THAT(script, HasSubstr("1000 . 192.0.2.7/32 . tcp . 443"));
+  EXPECT_THAT(script, HasSubstr("1000 . 198.51.100.0/24 . udp"));
+  EXPECT_THAT(script, HasSubstr("1000 . 203.0.113.0/24 . tcp . 25"));
+  EXPECT_THAT(script, HasSubstr("1000 . 203.0.113.0/24 . udp . 25"));
+  EXPECT_THAT(script, HasSubstr("1000 . 2001:db8::/32 }"));
+  EXPECT_THAT(script, HasSubstr("1000 . 192.0.2.9/32 . icmp"));
+  EXPECT_THAT(script, HasSubstr("set block_all {\n    type uid;\n    elements = { 1001 }"));
+  EXPECT_THAT(script, HasSubstr("1000 : 192.0.2.100"));
+  EXPECT_THAT(script, HasSubstr("1000 : 2001:db8:1::100"));
+  EXPECT_THAT(script, HasSubstr("10.50.0.0/16"));
+  EXPECT_THAT(script, HasSubstr("log group 9"));
+}
+
+TEST(NftScriptTest, DropsNetworksContainedInAnother) {
+  v1::RuleSet rules;
+  v1::AccountRules* a = rules.add_accounts();
+  a->set_uid(1000);
+  *a->add_rules() = Rule("10.1.0.0/16", v1::PROTOCOL_TCP, 443);
+  *a->add_rules() = Rule("10.0.0.0/8", v1::PROTOCOL_TCP, 443);
+  *a->add_rules() = Rule("10.0.0.0/8", v1::PROTOCOL_TCP, 443);
+  *a->add_rules() = Rule("10.1.0.0/16", v1::PROTOCOL_TCP, 80);
+  ASSERT_OK_AND_ASSIGN(std::string script, RenderRuleSet(rules, NftOptions{}));
+  EXPECT_THAT(script, Not(HasSubstr("10.1.0.0/16 . tcp . 443")));
+  EXPECT_THAT(script, HasSubstr("10.0.0.0/8 . tcp . 443"));
+  EXPECT_THAT(script, HasSubstr("10.1.0.0/16 . tcp . 80"));
+  EXPECT_EQ(script.find("10.0.0.0/8 . tcp . 443"), script.rfind("10.0.0.0/8 . tcp . 443"));
+}
+
+TEST(NftScriptTest, RejectsBadInputNamingTheField) {
+  v1::RuleSet rules;
+  v1::AccountRules* a = rules.add_accounts();
+  a->set_uid(1000);
+  *a->add_rules() = Rule("10.0.0.1/8", v1::PROTOCOL_TCP, 443);
+  EXPECT_THAT(
+      RenderRuleSet(rules, NftOptions{}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("accounts[0].rules[0].network")));
+  a->mutable_rules(0)->set_network("10.0.0.0/8");
+  a->mutable_rules(0)->set_port(70000);
+  EXPECT_THAT(RenderRuleSet(rules, NftOptions{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("accounts[0].rules[0].port")));
+  a->mutable_rules(0)->set_port(0);
+  a->mutable_rules(0)->set_protocol(v1::PROTOCOL_UNSPECIFIED);
+  EXPECT_THAT(RenderRuleSet(rules, NftOptions{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rules[0].protocol")));
+  a->mutable_rules(0)->set_protocol(v1::PROTOCOL_ICMPV6);
+  EXPECT_THAT(RenderRuleSet(rules, NftOptions{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("icmpv6")));
+  a->clear_rules();
+  a->set_egress_ipv4("2001:db8::1");
+  EXPECT_THAT(RenderRuleSet(rules, NftOptions{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("accounts[0].egress_ipv4")));
+  a->clear_egress_ipv4();
+  rules.add_accounts()->set_uid(1000);
+  EXPECT_THAT(RenderRuleSet(rules, NftOptions{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("accounts[1].uid")));
+  rules.mutable_accounts()->RemoveLast();
+  rules.add_exempt_networks("nonsense");
+  EXPECT_THAT(RenderRuleSet(rules, NftOptions{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exempt_networks[0]")));
+}
+
+}  // namespace
+}  // namespace egress::agent
