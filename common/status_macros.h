@@ -40,12 +40,18 @@ const absl::Status& GetStatus(const absl::StatusOr<T>& status_or) {
 #define EGRESS_STATUS_MACROS_CONCAT_INNER_(a, b) a##b
 #define EGRESS_STATUS_MACROS_CONCAT_(a, b) EGRESS_STATUS_MACROS_CONCAT_INNER_(a, b)
 
-#define EGRESS_RETURN_IF_ERROR(expr)                                                    \
-  do {                                                                                  \
-    const auto& egress_status_macros_result_ = (expr);                                  \
-    if (ABSL_PREDICT_FALSE(!egress_status_macros_result_.ok())) {                       \
-      return ::egress::status_macros_internal::GetStatus(egress_status_macros_result_); \
-    }                                                                                   \
+// The temporary's name is unique per expansion (__COUNTER__), so the macro
+// nests: an EGRESS_RETURN_IF_ERROR inside a lambda passed to another one
+// does not shadow the outer temporary.
+#define EGRESS_RETURN_IF_ERROR(expr) \
+  EGRESS_RETURN_IF_ERROR_IMPL_(EGRESS_STATUS_MACROS_CONCAT_(egress_status_, __COUNTER__), expr)
+
+#define EGRESS_RETURN_IF_ERROR_IMPL_(result, expr)                \
+  do {                                                            \
+    const auto& result = (expr);                                  \
+    if (ABSL_PREDICT_FALSE(!result.ok())) {                       \
+      return ::egress::status_macros_internal::GetStatus(result); \
+    }                                                             \
   } while (false)
 
 #define EGRESS_ASSIGN_OR_RETURN(lhs, ...)                                                       \

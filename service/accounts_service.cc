@@ -16,10 +16,6 @@ using egress::v1::Node;
 constexpr char kNodesToken[] = "nodes";
 constexpr char kAccountsToken[] = "accounts";
 
-// Until callers authenticate (see the service issue), changes are recorded
-// as made by the admin API.
-Actor AdminActor(grpc::ServerContext*) { return Actor{"admin"}; }
-
 // The RPC edge: logs failures that are ours (not the caller's) and converts.
 grpc::Status Finish(absl::string_view method, const absl::Status& status) {
   if (!status.ok() && (status.code() == absl::StatusCode::kInternal ||
@@ -34,13 +30,21 @@ grpc::Status Finish(absl::string_view method, const absl::Status& status) {
 
 }  // namespace
 
+absl::StatusOr<Caller> AccountsServiceImpl::Admin(grpc::ServerContext* context) const {
+  absl::StatusOr<Caller> caller = authorizer_.Authenticate(*context);
+  if (!caller.ok()) return caller.status();
+  EGRESS_RETURN_IF_ERROR(Authorizer::RequireScope(*caller, Scope::kAdmin));
+  return caller;
+}
+
 grpc::Status AccountsServiceImpl::UpsertNode(grpc::ServerContext* context,
                                              const egress::v1::UpsertNodeRequest* request,
                                              Node* response) {
   absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, Admin(context));
     if (!request->has_node()) return absl::InvalidArgumentError("node: is required");
     EGRESS_ASSIGN_OR_RETURN(NodeSpec spec, NodeSpecFromProto(request->node()));
-    EGRESS_ASSIGN_OR_RETURN(NodeRecord record, store_.UpsertNode(spec, AdminActor(context)));
+    EGRESS_ASSIGN_OR_RETURN(NodeRecord record, store_.UpsertNode(spec, Actor{caller.Actor()}));
     NodeToProto(record, response);
     LogInfo("node_upserted", {{"node_id", spec.node_id}, {"rule_version", record.rule_version}});
     return absl::OkStatus();
@@ -48,10 +52,11 @@ grpc::Status AccountsServiceImpl::UpsertNode(grpc::ServerContext* context,
   return Finish("UpsertNode", status);
 }
 
-grpc::Status AccountsServiceImpl::GetNode(grpc::ServerContext*,
+grpc::Status AccountsServiceImpl::GetNode(grpc::ServerContext* context,
                                           const egress::v1::GetNodeRequest* request,
                                           Node* response) {
   absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, Admin(context));
     EGRESS_RETURN_IF_ERROR(ValidateIdField(request->node_id(), "node_id"));
     EGRESS_ASSIGN_OR_RETURN(NodeRecord record, store_.GetNode(request->node_id()));
     NodeToProto(record, response);
@@ -60,10 +65,11 @@ grpc::Status AccountsServiceImpl::GetNode(grpc::ServerContext*,
   return Finish("GetNode", status);
 }
 
-grpc::Status AccountsServiceImpl::ListNodes(grpc::ServerContext*,
+grpc::Status AccountsServiceImpl::ListNodes(grpc::ServerContext* context,
                                             const egress::v1::ListNodesRequest* request,
                                             egress::v1::ListNodesResponse* response) {
   absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, Admin(context));
     EGRESS_ASSIGN_OR_RETURN(int page_size, ResolvePageSize(request->page_size(), "page_size"));
     EGRESS_ASSIGN_OR_RETURN(std::string after,
                             DecodePageToken(request->page_token(), kNodesToken, "page_token"));
@@ -84,8 +90,9 @@ grpc::Status AccountsServiceImpl::DeleteNode(grpc::ServerContext* context,
                                              const egress::v1::DeleteNodeRequest* request,
                                              egress::v1::DeleteNodeResponse*) {
   absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, Admin(context));
     EGRESS_RETURN_IF_ERROR(ValidateIdField(request->node_id(), "node_id"));
-    EGRESS_RETURN_IF_ERROR(store_.DeleteNode(request->node_id(), AdminActor(context)));
+    EGRESS_RETURN_IF_ERROR(store_.DeleteNode(request->node_id(), Actor{caller.Actor()}));
     LogInfo("node_deleted", {{"node_id", request->node_id()}});
     return absl::OkStatus();
   }();
@@ -96,9 +103,11 @@ grpc::Status AccountsServiceImpl::UpsertAccount(grpc::ServerContext* context,
                                                 const egress::v1::UpsertAccountRequest* request,
                                                 Account* response) {
   absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, Admin(context));
     if (!request->has_account()) return absl::InvalidArgumentError("account: is required");
     EGRESS_ASSIGN_OR_RETURN(AccountSpec spec, AccountSpecFromProto(request->account()));
-    EGRESS_ASSIGN_OR_RETURN(AccountRecord record, store_.UpsertAccount(spec, AdminActor(context)));
+    EGRESS_ASSIGN_OR_RETURN(AccountRecord record,
+                            store_.UpsertAccount(spec, Actor{caller.Actor()}));
     AccountToProto(record, response);
     LogInfo("account_upserted",
             {{"account_id", spec.account_id}, {"node_id", spec.node_id}, {"uid", spec.uid}});
@@ -107,10 +116,11 @@ grpc::Status AccountsServiceImpl::UpsertAccount(grpc::ServerContext* context,
   return Finish("UpsertAccount", status);
 }
 
-grpc::Status AccountsServiceImpl::GetAccount(grpc::ServerContext*,
+grpc::Status AccountsServiceImpl::GetAccount(grpc::ServerContext* context,
                                              const egress::v1::GetAccountRequest* request,
                                              Account* response) {
   absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, Admin(context));
     EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
     EGRESS_ASSIGN_OR_RETURN(AccountRecord record, store_.GetAccount(request->account_id()));
     AccountToProto(record, response);
@@ -119,10 +129,11 @@ grpc::Status AccountsServiceImpl::GetAccount(grpc::ServerContext*,
   return Finish("GetAccount", status);
 }
 
-grpc::Status AccountsServiceImpl::ListAccounts(grpc::ServerContext*,
+grpc::Status AccountsServiceImpl::ListAccounts(grpc::ServerContext* context,
                                                const egress::v1::ListAccountsRequest* request,
                                                egress::v1::ListAccountsResponse* response) {
   absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, Admin(context));
     if (!request->node_id().empty()) {
       EGRESS_RETURN_IF_ERROR(ValidateIdField(request->node_id(), "node_id"));
     }
@@ -150,8 +161,9 @@ grpc::Status AccountsServiceImpl::DeleteAccount(grpc::ServerContext* context,
                                                 const egress::v1::DeleteAccountRequest* request,
                                                 egress::v1::DeleteAccountResponse*) {
   absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, Admin(context));
     EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
-    EGRESS_RETURN_IF_ERROR(store_.DeleteAccount(request->account_id(), AdminActor(context)));
+    EGRESS_RETURN_IF_ERROR(store_.DeleteAccount(request->account_id(), Actor{caller.Actor()}));
     LogInfo("account_deleted", {{"account_id", request->account_id()}});
     return absl::OkStatus();
   }();

@@ -3,15 +3,18 @@
 #define EGRESS_SERVICE_ACCOUNTS_SERVICE_H_
 
 #include "egress/v1/accounts.grpc.pb.h"
+#include "service/auth/authorizer.h"
 #include "service/storage/accounts_store.h"
 
 namespace egress {
 
-// Validates each request completely before touching the store, so a bad
-// request changes nothing. Thread-safe; `store` must outlive the service.
+// Every call needs a token with the `admin` scope. Validates each request
+// completely before touching the store, so a bad request changes nothing.
+// Thread-safe; `store` and `authorizer` must outlive the service.
 class AccountsServiceImpl final : public egress::v1::AccountsService::Service {
  public:
-  explicit AccountsServiceImpl(AccountsStore* store) : store_(*store) {}
+  AccountsServiceImpl(AccountsStore* store, const Authorizer* authorizer)
+      : store_(*store), authorizer_(*authorizer) {}
 
   grpc::Status UpsertNode(grpc::ServerContext* context,
                           const egress::v1::UpsertNodeRequest* request,
@@ -37,7 +40,11 @@ class AccountsServiceImpl final : public egress::v1::AccountsService::Service {
                              egress::v1::DeleteAccountResponse* response) override;
 
  private:
+  // The admin caller, or UNAUTHENTICATED / PERMISSION_DENIED.
+  absl::StatusOr<Caller> Admin(grpc::ServerContext* context) const;
+
   AccountsStore& store_;
+  const Authorizer& authorizer_;
 };
 
 }  // namespace egress

@@ -15,8 +15,19 @@ absl::Status ValidateConfig(const ServiceConfig& config) {
   if (absl::Status zone = LoadTimeZone(config.time_zone).status(); !zone.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--time-zone: ", zone.message()));
   }
+  if (config.token_secret_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--token-secret-file is empty: every caller authenticates with a token signed by this "
+        "secret (create one with: head -c 48 /dev/urandom | base64 > secret; chmod 600 secret)");
+  }
   if (config.db_pool_size < 1 || config.db_pool_size > 1000) {
     return absl::InvalidArgumentError("--db-pool-size must be 1..1000");
+  }
+  if (config.retention_days < 1 || config.retention_days > 3660) {
+    return absl::InvalidArgumentError("--retention-days must be 1..3660");
+  }
+  if (config.ingest_threads < 1 || config.ingest_threads > 256) {
+    return absl::InvalidArgumentError("--ingest-threads must be 1..256");
   }
   if (config.database_wait < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--database-wait must not be negative");

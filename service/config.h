@@ -17,11 +17,15 @@ struct ServiceConfig {
   // IANA zone whose civil days the daily aggregates use.
   std::string time_zone = "UTC";
   int db_pool_size = 16;
+  int retention_days = 400;
+  int ingest_threads = 8;
   // How long to keep retrying the database at start-up before giving up.
   absl::Duration database_wait = absl::Seconds(60);
   // Time calls in flight get to finish after SIGTERM.
   absl::Duration shutdown_grace = absl::Seconds(10);
   LogLevel log_level = LogLevel::kInfo;
+  // File holding the HS256 secret that signs every token (>= 32 bytes).
+  std::string token_secret_file;
 };
 
 // INVALID_ARGUMENT naming the flag for the first bad value.

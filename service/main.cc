@@ -8,8 +8,10 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/civil_day.h"
 #include "common/command_line.h"
 #include "common/log.h"
+#include "service/auth/token.h"
 #include "service/config.h"
 #include "service/server.h"
 #include "service/storage/database.h"
@@ -29,6 +31,13 @@ ABSL_FLAG(absl::Duration, database_wait, absl::Seconds(60),
           "How long to retry an unreachable database at start-up before exiting.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long calls in flight may take to finish.");
+ABSL_FLAG(std::string, token_secret_file, "",
+          "File with the HS256 secret (>= 32 bytes) that signs panel, service and node tokens "
+          "(egressctl token mints them). Default: the EGRESS_TOKEN_SECRET_FILE environment "
+          "variable.");
+ABSL_FLAG(int, retention_days, 400,
+          "Days of daily connection counts kept; older months are dropped whole.");
+ABSL_FLAG(int, ingest_threads, 8, "Worker threads for the agents' streams (database work).");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning, error.");
 
 namespace egress {
@@ -42,7 +51,13 @@ absl::StatusOr<ServiceConfig> ConfigFromFlags() {
     if (const char* env = std::getenv("EGRESS_DATABASE")) config.database = env;
   }
   config.time_zone = absl::GetFlag(FLAGS_time_zone);
+  config.token_secret_file = absl::GetFlag(FLAGS_token_secret_file);
+  if (config.token_secret_file.empty()) {
+    if (const char* env = std::getenv("EGRESS_TOKEN_SECRET_FILE")) config.token_secret_file = env;
+  }
   config.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  config.retention_days = absl::GetFlag(FLAGS_retention_days);
+  config.ingest_threads = absl::GetFlag(FLAGS_ingest_threads);
   config.database_wait = absl::GetFlag(FLAGS_database_wait);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
@@ -90,6 +105,13 @@ int Run() {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  absl::StatusOr<std::unique_ptr<TokenSigner>> signer =
+      TokenSigner::FromFile(config->token_secret_file);
+  if (!signer.ok()) {
+    std::cerr << "egress-service: --token-secret-file: " << signer.status().message() << "\n";
+    return 2;
+  }
+
   absl::StatusOr<std::unique_ptr<Database>> database = ConnectWithRetry(*config);
   if (!database.ok()) {
     LogError("database_connect_failed", {{"error", database.status().message()}});
@@ -105,8 +127,13 @@ int Run() {
 
   ServerOptions options;
   options.listen_address = config->listen_address;
-  absl::StatusOr<std::unique_ptr<EgressServer>> server =
-      EgressServer::Start(options, database->get());
+  options.time_zone = *LoadTimeZone(config->time_zone);
+  options.retention_days = config->retention_days;
+  options.ingest_threads = config->ingest_threads;
+  ServerDependencies deps;
+  deps.database = database->get();
+  deps.token_signer = signer->get();
+  absl::StatusOr<std::unique_ptr<EgressServer>> server = EgressServer::Start(options, deps);
   if (!server.ok()) {
     LogError("listen_failed", {{"error", server.status().message()}});
     return 1;

@@ -10,7 +10,10 @@
 namespace egress {
 
 absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOptions& options,
-                                                                  Database* database) {
+                                                                  const ServerDependencies& deps) {
+  if (deps.database == nullptr || deps.token_signer == nullptr) {
+    return absl::InvalidArgumentError("server: database and token signer are required");
+  }
   const std::string& address = options.listen_address;
   const size_t colon = address.rfind(':');
   if (colon == std::string::npos || colon == 0) {
@@ -18,9 +21,32 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
         absl::StrCat("listen: \"", address, "\" is not host:port (e.g. 127.0.0.1:50051)"));
   }
   std::unique_ptr<EgressServer> server(new EgressServer());
-  server->host_ = address.substr(0, colon);
-  server->accounts_store_ = std::make_unique<PgAccountsStore>(database);
-  server->accounts_service_ = std::make_unique<AccountsServiceImpl>(server->accounts_store_.get());
+  EgressServer& s = *server;
+  s.host_ = address.substr(0, colon);
+  s.authorizer_ = std::make_unique<Authorizer>(deps.token_signer);
+  s.accounts_store_ = std::make_unique<PgAccountsStore>(deps.database);
+  s.collector_store_ = std::make_unique<PgCollectorStore>(deps.database);
+  s.pool_ = std::make_unique<ThreadPool>(options.ingest_threads);
+  s.accounts_service_ =
+      std::make_unique<AccountsServiceImpl>(s.accounts_store_.get(), s.authorizer_.get());
+  CollectorOptions collector_options;
+  collector_options.time_zone = options.time_zone;
+  collector_options.retention_days = options.retention_days;
+  s.collector_service_ = std::make_unique<CollectorServiceImpl>(
+      s.collector_store_.get(), s.authorizer_.get(), s.pool_.get(), collector_options);
+
+  // Partitions must exist before the first batch arrives.
+  s.partitions_ = std::make_unique<PartitionMaintainer>(s.collector_store_.get(), options.time_zone,
+                                                        options.retention_days);
+  absl::Status partitions = s.partitions_->RunOnce();
+  if (!partitions.ok()) return partitions;
+  s.partitions_->Start();
+
+  CollectorServiceImpl* collector = s.collector_service_.get();
+  s.listener_ = std::make_unique<RuleChangeListener>(
+      deps.database->options().conninfo,
+      [collector](const std::string& node_id) { collector->NodeRulesChanged(node_id); },
+      [collector] { collector->AllRulesChanged(); });
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -28,14 +54,15 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   // grpc++ binds with SO_REUSEPORT by default: a second, stale server would
   // silently share the port and answer half of the calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->port_);
-  builder.RegisterService(server->accounts_service_.get());
-  server->server_ = builder.BuildAndStart();
-  if (server->server_ == nullptr || server->port_ == 0) {
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &s.port_);
+  builder.RegisterService(s.accounts_service_.get());
+  builder.RegisterService(s.collector_service_.get());
+  s.server_ = builder.BuildAndStart();
+  if (s.server_ == nullptr || s.port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("listen: cannot bind ", address, " (address in use or not local?)"));
   }
-  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  s.server_->GetHealthCheckService()->SetServingStatus(true);
   return server;
 }
 
@@ -43,12 +70,17 @@ EgressServer::~EgressServer() { Shutdown(absl::Now()); }
 
 std::string EgressServer::address() const { return absl::StrCat(host_, ":", port_); }
 
+bool EgressServer::listening_for_rule_changes() const {
+  return listener_ != nullptr && listener_->listening();
+}
+
 void EgressServer::Shutdown(absl::Time deadline) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
+  listener_.reset();
 }
 
 }  // namespace egress

@@ -1,5 +1,6 @@
 // The gRPC server of egress-service: every egress.v1 service, gRPC health
-// checking and server reflection, on one listening address.
+// checking and server reflection, on one listening address, plus the
+// background parts they need (rule-change listener, partition upkeep).
 #ifndef EGRESS_SERVICE_SERVER_H_
 #define EGRESS_SERVICE_SERVER_H_
 
@@ -10,23 +11,42 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "service/accounts_service.h"
+#include "service/auth/authorizer.h"
+#include "service/collector_service.h"
+#include "service/partition_maintainer.h"
+#include "service/rule_change_listener.h"
 #include "service/storage/database.h"
 #include "service/storage/pg_accounts_store.h"
+#include "service/storage/pg_collector_store.h"
+#include "service/thread_pool.h"
 
 namespace egress {
 
 struct ServerOptions {
   // host:port; port 0 picks a free port (see EgressServer::port()).
   std::string listen_address = "127.0.0.1:50051";
+  // Civil days of the daily aggregates; announced to agents.
+  absl::TimeZone time_zone = absl::UTCTimeZone();
+  // Days of aggregates kept; older monthly partitions are dropped.
+  int retention_days = 400;
+  // Workers for agent-stream database work.
+  int ingest_threads = 8;
 };
 
-// Owns the stores and service implementations built on `database`, which
-// must outlive it. Start() returns once the port is bound and serving.
+// What the server is built on; every pointer must outlive the server.
+struct ServerDependencies {
+  Database* database = nullptr;
+  const TokenSigner* token_signer = nullptr;
+};
+
+// Owns the stores and service implementations. Start() returns once the port
+// is bound and serving.
 class EgressServer {
  public:
-  // UNAVAILABLE if the address cannot be bound (in use, bad host).
+  // UNAVAILABLE if the address cannot be bound (in use, bad host) or the
+  // database is unreachable for the first partition upkeep.
   static absl::StatusOr<std::unique_ptr<EgressServer>> Start(const ServerOptions& options,
-                                                             Database* database);
+                                                             const ServerDependencies& deps);
   ~EgressServer();
 
   int port() const { return port_; }
@@ -37,13 +57,25 @@ class EgressServer {
   // finish until `deadline`, then cancels the rest. Idempotent.
   void Shutdown(absl::Time deadline);
 
+  CollectorServiceImpl& collector() { return *collector_service_; }
+  // True once this replica receives rule-change notifications.
+  bool listening_for_rule_changes() const;
+
  private:
   EgressServer() = default;
 
   std::string host_;
   int port_ = 0;
+  // Declaration order is teardown order, reversed: the gRPC server stops
+  // first (Shutdown), then the listener, the pool, services and stores.
+  std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<PgAccountsStore> accounts_store_;
+  std::unique_ptr<PgCollectorStore> collector_store_;
   std::unique_ptr<AccountsServiceImpl> accounts_service_;
+  std::unique_ptr<CollectorServiceImpl> collector_service_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<PartitionMaintainer> partitions_;
+  std::unique_ptr<RuleChangeListener> listener_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };

@@ -13,7 +13,7 @@ std::string Caller::Actor() const {
   return absl::StrCat("account:", claims.subject);
 }
 
-absl::StatusOr<Caller> Authorizer::Authenticate(const grpc::ServerContext& context) const {
+absl::StatusOr<Caller> Authorizer::Authenticate(const grpc::ServerContextBase& context) const {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {

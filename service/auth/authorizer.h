@@ -30,7 +30,7 @@ class Authorizer {
   explicit Authorizer(const TokenSigner* signer) : signer_(*signer) {}
 
   // Reads `authorization: Bearer <token>` from the call's metadata.
-  absl::StatusOr<Caller> Authenticate(const grpc::ServerContext& context) const;
+  absl::StatusOr<Caller> Authenticate(const grpc::ServerContextBase& context) const;
   absl::StatusOr<Caller> AuthenticateToken(absl::string_view token) const;
 
   // PERMISSION_DENIED unless the caller has `scope`.

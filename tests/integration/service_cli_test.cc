@@ -1,6 +1,8 @@
 // The real binaries end to end: egress-service on a real PostgreSQL,
 // administered with egressctl, stopped with SIGTERM.
 #include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -20,22 +22,47 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+// A token secret in a temporary file, removed at the end.
+class SecretFile {
+ public:
+  SecretFile() {
+    char pattern[] = "/tmp/egress-secret-XXXXXX";
+    const int fd = mkstemp(pattern);
+    path_ = pattern;
+    const std::string secret = "integration-test-secret-0123456789abcdef";
+    EXPECT_EQ(write(fd, secret.data(), secret.size()), static_cast<ssize_t>(secret.size()));
+    close(fd);
+  }
+  ~SecretFile() { unlink(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 class ServiceCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(service_, ChildProcess::Start({EGRESS_SERVICE_BIN, "--listen=127.0.0.1:0",
-                                                        "--database=" + FreshDatabase(),
-                                                        "--time-zone=Europe/Moscow"}));
+    ASSERT_OK_AND_ASSIGN(
+        service_, ChildProcess::Start({EGRESS_SERVICE_BIN, "--listen=127.0.0.1:0",
+                                       "--database=" + FreshDatabase(), "--time-zone=Europe/Moscow",
+                                       "--token-secret-file=" + secret_.path()}));
     ASSERT_OK_AND_ASSIGN(std::string line,
                          service_->WaitForLine("egress-service listening on ", absl::Seconds(30)));
     address_ = line.substr(line.rfind(' ') + 1);
+    CommandResult token = RunCommand(
+        {EGRESSCTL_BIN, "token", "--secret-file=" + secret_.path(), "--scope=admin", "ops"});
+    ASSERT_EQ(token.exit_code, 0) << token.err;
+    admin_token_ = token.out.substr(0, token.out.find('\n'));
   }
 
   CommandResult Ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {EGRESSCTL_BIN, "--server=" + address_});
+    args.insert(args.begin(), {EGRESSCTL_BIN, "--server=" + address_, "--token=" + admin_token_});
     return RunCommand(args);
   }
 
+  SecretFile secret_;
+  std::string admin_token_;
   std::unique_ptr<ChildProcess> service_;
   std::string address_;
 };
@@ -90,6 +117,24 @@ TEST_F(ServiceCliTest, ErrorsPrintTheStatusAndExitNonZero) {
   EXPECT_THAT(unreachable.err, HasSubstr("UNAVAILABLE"));
 }
 
+TEST_F(ServiceCliTest, CallsWithoutAValidTokenAreRefused) {
+  CommandResult none = RunCommand({EGRESSCTL_BIN, "--server=" + address_, "nodes", "list"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_THAT(none.err, HasSubstr("UNAUTHENTICATED"));
+  CommandResult panel = RunCommand(
+      {EGRESSCTL_BIN, "token", "--secret-file=" + secret_.path(), "--scope=panel", "alice"});
+  ASSERT_EQ(panel.exit_code, 0) << panel.err;
+  CommandResult denied =
+      RunCommand({EGRESSCTL_BIN, "--server=" + address_,
+                  "--token=" + panel.out.substr(0, panel.out.find('\n')), "nodes", "list"});
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_THAT(denied.err, HasSubstr("PERMISSION_DENIED"));
+  CommandResult bad_scope = RunCommand(
+      {EGRESSCTL_BIN, "token", "--secret-file=" + secret_.path(), "--scope=root", "alice"});
+  EXPECT_EQ(bad_scope.exit_code, 2);
+  EXPECT_THAT(bad_scope.err, HasSubstr("unknown scope"));
+}
+
 TEST_F(ServiceCliTest, HealthAndReflectionAnswer) {
   CommandResult health = Ctl({"health"});
   EXPECT_EQ(health.exit_code, 0) << health.err;
@@ -119,15 +164,24 @@ TEST(ServiceFlagsTest, HelpExplainsTheFlags) {
 }
 
 TEST(ServiceFlagsTest, BadConfigurationIsRefusedWithTheFlagNamed) {
-  CommandResult zone =
-      RunCommand({EGRESS_SERVICE_BIN, "--database=host=/nowhere", "--time-zone=Mars/Olympus_Mons"});
+  SecretFile secret;
+  const std::string secret_flag = "--token-secret-file=" + secret.path();
+  CommandResult zone = RunCommand({EGRESS_SERVICE_BIN, "--database=host=/nowhere",
+                                   "--time-zone=Mars/Olympus_Mons", secret_flag});
   EXPECT_EQ(zone.exit_code, 2);
   EXPECT_THAT(zone.err, HasSubstr("--time-zone"));
-  CommandResult no_db = RunCommand({EGRESS_SERVICE_BIN});
+  CommandResult no_db = RunCommand({EGRESS_SERVICE_BIN, secret_flag});
   EXPECT_EQ(no_db.exit_code, 2);
   EXPECT_THAT(no_db.err, HasSubstr("--database is empty"));
-  CommandResult unreachable =
-      RunCommand({EGRESS_SERVICE_BIN, "--database=host=/nowhere", "--database-wait=0s"});
+  CommandResult no_secret = RunCommand({EGRESS_SERVICE_BIN, "--database=host=/nowhere"});
+  EXPECT_EQ(no_secret.exit_code, 2);
+  EXPECT_THAT(no_secret.err, HasSubstr("--token-secret-file"));
+  CommandResult short_secret =
+      RunCommand({EGRESS_SERVICE_BIN, "--database=host=/nowhere", "--token-secret-file=/dev/null"});
+  EXPECT_EQ(short_secret.exit_code, 2);
+  EXPECT_THAT(short_secret.err, HasSubstr("at least 32 bytes"));
+  CommandResult unreachable = RunCommand(
+      {EGRESS_SERVICE_BIN, "--database=host=/nowhere", "--database-wait=0s", secret_flag});
   EXPECT_EQ(unreachable.exit_code, 1);
   EXPECT_THAT(unreachable.err,
               AllOf(HasSubstr("database_connect_failed"), Not(HasSubstr("listening"))));

@@ -10,11 +10,14 @@
 #include "service/storage/migrations.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/status_matchers.h"
+#include "tests/support/test_tokens.h"
 #include "tools/egressctl/reflection_client.h"
 
 namespace egress {
 namespace {
 
+using ::egress::testing::AdminToken;
+using ::egress::testing::Authorize;
 using ::egress::testing::DumpAllTables;
 using ::egress::testing::FreshDatabase;
 using ::egress::testing::IsOkAndHolds;
@@ -33,7 +36,8 @@ class AccountsServiceTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(database_, Database::Connect(options));
     ServerOptions server_options;
     server_options.listen_address = "127.0.0.1:0";
-    ASSERT_OK_AND_ASSIGN(server_, EgressServer::Start(server_options, database_.get()));
+    ServerDependencies deps{database_.get(), &::egress::testing::TestSigner()};
+    ASSERT_OK_AND_ASSIGN(server_, EgressServer::Start(server_options, deps));
     channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
     stub_ = v1::AccountsService::NewStub(channel_);
   }
@@ -44,6 +48,7 @@ class AccountsServiceTest : public ::testing::Test {
     request.mutable_node()->set_server_ipv4("198.51.100.10");
     v1::Node response;
     grpc::ClientContext context;
+    Authorize(&context, AdminToken());
     grpc::Status status = stub_->UpsertNode(&context, request, &response);
     if (out != nullptr) *out = response;
     return status;
@@ -54,6 +59,7 @@ class AccountsServiceTest : public ::testing::Test {
     *request.mutable_account() = account;
     v1::Account response;
     grpc::ClientContext context;
+    Authorize(&context, AdminToken());
     grpc::Status status = stub_->UpsertAccount(&context, request, &response);
     if (out != nullptr) *out = response;
     return status;
@@ -94,6 +100,7 @@ TEST_F(AccountsServiceTest, CreatesANodeAndTwoAccountsAndListsThem) {
   request.set_node_id("web-01");
   v1::ListAccountsResponse response;
   grpc::ClientContext context;
+  Authorize(&context, AdminToken());
   ASSERT_TRUE(stub_->ListAccounts(&context, request, &response).ok());
   ASSERT_EQ(response.accounts_size(), 2);
   EXPECT_EQ(response.accounts(0).account_id(), "alice");
@@ -103,6 +110,7 @@ TEST_F(AccountsServiceTest, CreatesANodeAndTwoAccountsAndListsThem) {
   v1::GetNodeRequest get;
   get.set_node_id("web-01");
   grpc::ClientContext get_context;
+  Authorize(&get_context, AdminToken());
   ASSERT_TRUE(stub_->GetNode(&get_context, get, &node).ok());
   EXPECT_EQ(node.account_count(), 2u);
   EXPECT_EQ(node.rule_version(), 3u);
@@ -122,6 +130,7 @@ TEST_F(AccountsServiceTest, PagesThroughAccountsWithTokens) {
     request.set_page_token(token);
     v1::ListAccountsResponse response;
     grpc::ClientContext context;
+    Authorize(&context, AdminToken());
     ASSERT_TRUE(stub_->ListAccounts(&context, request, &response).ok());
     for (const auto& account : response.accounts()) seen.push_back(account.account_id());
     token = response.next_page_token();
@@ -148,6 +157,7 @@ TEST_F(AccountsServiceTest, ErrorsCarryTheRightCodeAndChangeNothing) {
          v1::UpsertNodeRequest r;
          v1::Node n;
          grpc::ClientContext c;
+         Authorize(&c, AdminToken());
          return stub_->UpsertNode(&c, r, &n);
        },
        grpc::INVALID_ARGUMENT, "node:"},
@@ -174,6 +184,7 @@ TEST_F(AccountsServiceTest, ErrorsCarryTheRightCodeAndChangeNothing) {
          r.set_account_id("nobody");
          v1::Account a;
          grpc::ClientContext c;
+         Authorize(&c, AdminToken());
          return stub_->GetAccount(&c, r, &a);
        },
        grpc::NOT_FOUND, "account \"nobody\""},
@@ -183,6 +194,7 @@ TEST_F(AccountsServiceTest, ErrorsCarryTheRightCodeAndChangeNothing) {
          r.set_node_id("web-01");
          v1::DeleteNodeResponse d;
          grpc::ClientContext c;
+         Authorize(&c, AdminToken());
          return stub_->DeleteNode(&c, r, &d);
        },
        grpc::FAILED_PRECONDITION, "node \"web-01\" still has 1 account"},
@@ -192,6 +204,7 @@ TEST_F(AccountsServiceTest, ErrorsCarryTheRightCodeAndChangeNothing) {
          r.set_account_id("nobody");
          v1::DeleteAccountResponse d;
          grpc::ClientContext c;
+         Authorize(&c, AdminToken());
          return stub_->DeleteAccount(&c, r, &d);
        },
        grpc::NOT_FOUND, "account \"nobody\""},
@@ -201,6 +214,7 @@ TEST_F(AccountsServiceTest, ErrorsCarryTheRightCodeAndChangeNothing) {
          r.set_page_token("Zm9v");
          v1::ListNodesResponse l;
          grpc::ClientContext c;
+         Authorize(&c, AdminToken());
          return stub_->ListNodes(&c, r, &l);
        },
        grpc::INVALID_ARGUMENT, "page_token:"},
@@ -210,6 +224,7 @@ TEST_F(AccountsServiceTest, ErrorsCarryTheRightCodeAndChangeNothing) {
          r.set_page_size(1 << 30);
          v1::ListAccountsResponse l;
          grpc::ClientContext c;
+         Authorize(&c, AdminToken());
          return stub_->ListAccounts(&c, r, &l);
        },
        grpc::INVALID_ARGUMENT, "page_size:"},
@@ -219,6 +234,7 @@ TEST_F(AccountsServiceTest, ErrorsCarryTheRightCodeAndChangeNothing) {
          r.set_page_size(-5);
          v1::ListAccountsResponse l;
          grpc::ClientContext c;
+         Authorize(&c, AdminToken());
          return stub_->ListAccounts(&c, r, &l);
        },
        grpc::INVALID_ARGUMENT, "page_size:"},
@@ -246,32 +262,68 @@ TEST_F(AccountsServiceTest, HealthIsServingUntilShutdown) {
 
 TEST_F(AccountsServiceTest, DatabaseDownIsUnavailableNotACrash) {
   ASSERT_TRUE(UpsertNode("web-01").ok());
-  // Point a second server at a database that is not there.
+  // A second replica whose one pooled connection gets killed under it.
   DatabaseOptions options;
   options.conninfo = conninfo_;
   options.pool_size = 1;
+  options.application_name = "doomed-replica";
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Database> doomed, Database::Connect(options));
+  ServerOptions server_options;
+  server_options.listen_address = "127.0.0.1:0";
+  ServerDependencies deps{doomed.get(), &::egress::testing::TestSigner()};
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EgressServer> server,
+                       EgressServer::Start(server_options, deps));
   pqxx::connection admin(conninfo_);
   pqxx::nontransaction work(admin);
   work.exec(
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-      "application_name = 'egress-service' AND pid <> pg_backend_pid()");
-  ServerOptions server_options;
-  server_options.listen_address = "127.0.0.1:0";
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EgressServer> server,
-                       EgressServer::Start(server_options, doomed.get()));
+      "application_name = 'doomed-replica'");
   auto stub = v1::AccountsService::NewStub(
       grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials()));
   v1::GetNodeRequest request;
   request.set_node_id("web-01");
   v1::Node node;
   grpc::ClientContext context;
+  Authorize(&context, AdminToken());
   grpc::Status status = stub->GetNode(&context, request, &node);
   // The pooled connection was killed: the call fails cleanly, the next one
   // reconnects.
   EXPECT_EQ(status.error_code(), grpc::UNAVAILABLE) << status.error_message();
   grpc::ClientContext retry_context;
+  Authorize(&retry_context, AdminToken());
   EXPECT_TRUE(stub->GetNode(&retry_context, request, &node).ok());
+}
+
+TEST_F(AccountsServiceTest, CallersWithoutAdminTokenAreRefusedAndChangeNothing) {
+  const std::string before = DumpAllTables(conninfo_);
+  struct Case {
+    std::string name;
+    std::string token;  // "" = no metadata
+    grpc::StatusCode code;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"no token", "", grpc::UNAUTHENTICATED},
+           {"garbage", "not-a-token", grpc::UNAUTHENTICATED},
+           {"expired", ::egress::testing::MintToken("ops", {Scope::kAdmin}, -absl::Minutes(1)),
+            grpc::UNAUTHENTICATED},
+           {"wrong secret",
+            (*TokenSigner::Create("another-secret-0123456789abcdef-xyz"))
+                ->Sign(Claims{"ops", {Scope::kAdmin}, absl::Now() + absl::Hours(1)})
+                .value(),
+            grpc::UNAUTHENTICATED},
+           {"panel token", ::egress::testing::PanelToken("alice"), grpc::PERMISSION_DENIED},
+           {"antivirus token", ::egress::testing::AntivirusToken(), grpc::PERMISSION_DENIED},
+           {"node token", ::egress::testing::NodeToken("web-01"), grpc::PERMISSION_DENIED},
+       }) {
+    v1::UpsertNodeRequest request;
+    request.mutable_node()->set_node_id("web-01");
+    v1::Node response;
+    grpc::ClientContext context;
+    if (!c.token.empty()) Authorize(&context, c.token);
+    grpc::Status status = stub_->UpsertNode(&context, request, &response);
+    EXPECT_EQ(status.error_code(), c.code) << c.name << ": " << status.error_message();
+    EXPECT_EQ(DumpAllTables(conninfo_), before) << c.name;
+  }
 }
 
 }  // namespace

@@ -19,10 +19,6 @@ std::string FormatTime(const google::protobuf::Timestamp& timestamp) {
 
 std::string OrDash(const std::string& text) { return text.empty() ? "-" : text; }
 
-void ConfigureContext(grpc::ClientContext* client_context, const CommandContext& context) {
-  client_context->set_deadline(absl::ToChronoTime(absl::Now() + context.timeout));
-}
-
 int Usage(CommandContext& context, absl::string_view message) {
   *context.err << "egressctl: " << message << "\n(see egressctl --help)\n";
   return kExitUsage;
@@ -113,13 +109,13 @@ int RunNodesCommand(const std::vector<std::string>& args, const CommandOptions& 
   auto stub = AccountsService::NewStub(context.channel);
   const std::string& verb = args[0];
   grpc::ClientContext client_context;
-  ConfigureContext(&client_context, context);
+  PrepareClientContext(&client_context, context);
   if (verb == "list") {
     std::vector<egress::v1::Node> nodes;
     std::string token;
     do {
       grpc::ClientContext page_context;
-      ConfigureContext(&page_context, context);
+      PrepareClientContext(&page_context, context);
       egress::v1::ListNodesRequest request;
       request.set_page_size(1000);
       request.set_page_token(token);
@@ -174,13 +170,13 @@ int RunAccountsCommand(const std::vector<std::string>& args, const CommandOption
   auto stub = AccountsService::NewStub(context.channel);
   const std::string& verb = args[0];
   grpc::ClientContext client_context;
-  ConfigureContext(&client_context, context);
+  PrepareClientContext(&client_context, context);
   if (verb == "list") {
     std::vector<egress::v1::Account> accounts;
     std::string token;
     do {
       grpc::ClientContext page_context;
-      ConfigureContext(&page_context, context);
+      PrepareClientContext(&page_context, context);
       egress::v1::ListAccountsRequest request;
       request.set_node_id(options.node);
       request.set_page_size(1000);

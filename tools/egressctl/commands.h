@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
 #include "tools/egressctl/output.h"
 
 namespace egress::ctl {
@@ -22,12 +23,18 @@ struct CommandOptions {
   std::vector<std::string> exempt;
   // "IP" or "IP@RFC3339-time" (order time; default now).
   std::vector<std::string> dedicated_ips;
+  // token: the secret file, space-separated scopes and lifetime.
+  std::string secret_file;
+  std::string scope;
+  absl::Duration ttl = absl::Hours(24);
 };
 
 struct CommandContext {
   std::shared_ptr<grpc::Channel> channel;
   OutputFormat format = OutputFormat::kTable;
   absl::Duration timeout = absl::Seconds(10);
+  // Sent as "authorization: Bearer <token>" when not empty.
+  std::string token;
   std::ostream* out;
   std::ostream* err;
 };
@@ -37,6 +44,9 @@ struct CommandContext {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRpcError = 1;
 inline constexpr int kExitUsage = 2;
+
+// Sets the deadline and credentials of one call.
+void PrepareClientContext(grpc::ClientContext* client_context, const CommandContext& context);
 
 // Runs one command line: `args` are the positional words after the flags,
 // e.g. {"accounts", "upsert", "u1001"}.

@@ -12,6 +12,11 @@ ABSL_FLAG(std::string, server, "127.0.0.1:50051",
           "egress-service address (host:port). Default from EGRESS_SERVER if set.");
 ABSL_FLAG(std::string, output, "table", "Output format: table or json.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call.");
+ABSL_FLAG(std::string, token, "",
+          "Bearer token sent with every call. Default: the EGRESS_TOKEN environment variable.");
+ABSL_FLAG(std::string, secret_file, "", "token: file with the service's token secret.");
+ABSL_FLAG(std::string, scope, "", "token: scopes, e.g. panel, admin, \"admin antivirus\".");
+ABSL_FLAG(absl::Duration, ttl, absl::Hours(24), "token: lifetime.");
 ABSL_FLAG(std::string, node, "", "Node id (accounts upsert; filter of accounts list).");
 ABSL_FLAG(int64_t, uid, -1, "Linux uid of the account on its node (accounts upsert).");
 ABSL_FLAG(std::string, server_ipv4, "", "Node's own IPv4 address (nodes upsert).");
@@ -46,6 +51,10 @@ int main(int argc, char** argv) {
       env != nullptr && server == "127.0.0.1:50051") {
     server = env;
   }
+  context.token = absl::GetFlag(FLAGS_token);
+  if (const char* env = std::getenv("EGRESS_TOKEN"); env != nullptr && context.token.empty()) {
+    context.token = env;
+  }
   context.channel = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
 
   egress::ctl::CommandOptions options;
@@ -55,5 +64,8 @@ int main(int argc, char** argv) {
   options.server_ipv6 = absl::GetFlag(FLAGS_server_ipv6);
   options.exempt = absl::GetFlag(FLAGS_exempt);
   options.dedicated_ips = absl::GetFlag(FLAGS_dedicated_ip);
+  options.secret_file = absl::GetFlag(FLAGS_secret_file);
+  options.scope = absl::GetFlag(FLAGS_scope);
+  options.ttl = absl::GetFlag(FLAGS_ttl);
   return egress::ctl::RunCommand(args, options, context);
 }

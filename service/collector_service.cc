@@ -1,0 +1,399 @@
+#include "service/collector_service.h"
+
+#include <deque>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/civil_day.h"
+#include "common/grpc_status.h"
+#include "common/log.h"
+#include "common/note.h"
+#include "common/status_macros.h"
+#include "service/ingest_validation.h"
+#include "service/proto_time.h"
+#include "service/rule_set_proto.h"
+
+namespace egress {
+
+using egress::v1::AgentMessage;
+using egress::v1::ServiceMessage;
+
+// Rejections listed in one Ack at most (the rest are counted).
+constexpr int kMaxRejectionsPerAck = 100;
+
+class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMessage>,
+                        public std::enable_shared_from_this<CollectorStream> {
+ public:
+  CollectorStream(CollectorServiceImpl* service, grpc::CallbackServerContext* context)
+      : service_(*service), context_(*context) {}
+
+  // Called once, right after construction, with `self` owning the stream
+  // until OnDone.
+  void Begin(std::shared_ptr<CollectorStream> self) {
+    self_ = std::move(self);
+    absl::StatusOr<Caller> caller = service_.authorizer_.Authenticate(context_);
+    if (!caller.ok()) {
+      FinishWith(caller.status());
+      return;
+    }
+    caller_ = *std::move(caller);
+    ReadNext();
+  }
+
+  // Reloads the node's rules and sends them if newer than what was sent.
+  void PushRules() {
+    service_.pool_.Schedule([self = shared_from_this()] { self->ReloadAndPush(); });
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The agent closed its side (or the call is going away).
+      FinishWith(absl::OkStatus());
+      return;
+    }
+    service_.pool_.Schedule(
+        [self = shared_from_this(), message = std::move(incoming_)]() { self->Handle(message); });
+  }
+
+  void OnWriteDone(bool ok) override {
+    const ServiceMessage* next = nullptr;
+    bool finish_now = false;
+    grpc::Status status;
+    {
+      absl::MutexLock lock(&mutex_);
+      writes_.pop_front();
+      if (!ok) {
+        // The agent is gone; nothing more can be written.
+        writes_.clear();
+        if (!finishing_) {
+          finishing_ = true;
+          final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "write failed");
+        }
+      }
+      if (!writes_.empty()) {
+        next = &writes_.front();
+      } else {
+        writing_ = false;
+        if (finishing_ && !finished_) {
+          finished_ = true;
+          finish_now = true;
+          status = final_status_;
+        }
+      }
+    }
+    if (next != nullptr) StartWrite(next);
+    if (finish_now) Finish(status);
+  }
+
+  void OnDone() override {
+    if (!node_id_.empty()) service_.Unregister(node_id_, this);
+    // Tasks still queued hold their own references; this may delete `this`.
+    std::shared_ptr<CollectorStream> last = std::move(self_);
+  }
+
+ private:
+  void ReadNext() {
+    {
+      absl::MutexLock lock(&mutex_);
+      if (finishing_) return;
+    }
+    StartRead(&incoming_);
+  }
+
+  // Finishes the call once queued writes are out. Idempotent.
+  void FinishWith(const absl::Status& status) {
+    grpc::Status final_status;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (finishing_) return;
+      finishing_ = true;
+      final_status_ = ToGrpcStatus(status);
+      if (writing_) return;  // OnWriteDone finishes after the last write
+      finished_ = true;
+      final_status = final_status_;
+    }
+    if (!status.ok()) {
+      LogWarning("agent_stream_closed", {{"node_id", node_id_.empty() ? "-" : node_id_},
+                                         {"code", absl::StatusCodeToString(status.code())},
+                                         {"error", status.message()}});
+    }
+    Finish(final_status);
+  }
+
+  void Enqueue(ServiceMessage message) {
+    const ServiceMessage* first = nullptr;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (finishing_) return;
+      writes_.push_back(std::move(message));
+      if (writing_) return;
+      writing_ = true;
+      first = &writes_.front();
+    }
+    StartWrite(first);
+  }
+
+  void Handle(const AgentMessage& message) {
+    absl::Status status;
+    if (!hello_done_) {
+      status = message.has_hello()
+                   ? HandleHello(message.hello())
+                   : absl::InvalidArgumentError("the first message of a stream must be Hello");
+    } else if (message.has_batch()) {
+      status = HandleBatch(message.batch());
+    } else if (message.has_rules_applied()) {
+      status = HandleRulesApplied(message.rules_applied());
+    } else if (message.has_stats()) {
+      LogDebugStats(message.stats());
+    } else if (message.has_hello()) {
+      status = absl::InvalidArgumentError("Hello may be sent only once per stream");
+    } else {
+      status = absl::InvalidArgumentError("empty AgentMessage");
+    }
+    if (!status.ok()) {
+      FinishWith(status);
+      return;
+    }
+    ReadNext();
+  }
+
+  absl::Status HandleHello(const egress::v1::Hello& hello) {
+    if (hello.node_id().empty() || !ValidateIdentifier(hello.node_id()).ok()) {
+      return absl::InvalidArgumentError("hello.node_id: not a node id");
+    }
+    EGRESS_RETURN_IF_ERROR(Authorizer::RequireScope(*caller_, Scope::kNode));
+    if (caller_->claims.subject != hello.node_id()) {
+      return absl::PermissionDeniedError(absl::StrCat("this token is for node \"",
+                                                      caller_->claims.subject, "\", not \"",
+                                                      hello.node_id(), "\""));
+    }
+    EGRESS_ASSIGN_OR_RETURN(NodeInfo node, service_.store_.LoadNode(hello.node_id()));
+    EGRESS_ASSIGN_OR_RETURN(NodeRuleSet rule_set, service_.store_.LoadRuleSet(hello.node_id()));
+    if (hello.applied_rule_version() > 0) {
+      // What the agent enforces right now (it applied its persisted rules at boot).
+      (void)service_.store_.RecordRulesApplied(hello.node_id(), hello.applied_rule_version(), "");
+    }
+    ServiceMessage message;
+    egress::v1::Welcome* welcome = message.mutable_welcome();
+    welcome->set_time_zone(service_.options_.time_zone.name());
+    welcome->set_last_committed_seq(node.last_committed_seq);
+    RuleSetToProto(rule_set, welcome->mutable_rule_set());
+    TimeToProto(absl::Now(), welcome->mutable_server_time());
+    {
+      absl::MutexLock lock(&mutex_);
+      node_ = std::move(node);
+      sent_version_ = rule_set.version;
+    }
+    node_id_ = hello.node_id();
+    hello_done_ = true;
+    service_.Register(node_id_, shared_from_this());
+    ++service_.counters_.streams_opened;
+    LogInfo("agent_connected", {{"node_id", node_id_},
+                                {"agent_version", hello.agent_version()},
+                                {"last_committed_seq", welcome->last_committed_seq()},
+                                {"rule_version", rule_set.version},
+                                {"agent_rule_version", hello.applied_rule_version()}});
+    Enqueue(std::move(message));
+    return absl::OkStatus();
+  }
+
+  absl::Status HandleBatch(const egress::v1::RecordBatch& batch) {
+    IngestLimits limits;
+    limits.today = DayOf(absl::Now(), service_.options_.time_zone);
+    limits.retention_days = service_.options_.retention_days;
+    limits.max_records = service_.options_.max_records_per_batch;
+    NodeInfo node;
+    {
+      absl::MutexLock lock(&mutex_);
+      node = node_;
+    }
+    EGRESS_ASSIGN_OR_RETURN(ValidatedBatch validated, ValidateBatch(batch, node, limits));
+    EGRESS_ASSIGN_OR_RETURN(CommitResult result, service_.store_.CommitBatch(validated.batch));
+    auto& counters = service_.counters_;
+    ServiceMessage message;
+    egress::v1::Ack* ack = message.mutable_ack();
+    ack->set_seq(batch.seq());
+    ack->set_duplicate(result.duplicate);
+    if (result.duplicate) {
+      ++counters.batches_duplicate;
+    } else {
+      ++counters.batches_committed;
+      counters.records_committed += validated.batch.records.size();
+      counters.records_rejected += validated.rejections.size();
+      counters.records_unknown_uid += validated.unknown_uid_records;
+      ack->set_accepted_records(static_cast<uint32_t>(validated.batch.records.size()));
+      ack->set_unknown_uid_records(validated.unknown_uid_records);
+      for (size_t i = 0; i < validated.rejections.size() && i < kMaxRejectionsPerAck; ++i) {
+        *ack->add_rejections() = validated.rejections[i];
+      }
+      if (batch.seq() != result.previous_seq + 1) {
+        // Batches the agent never delivered (e.g. its spool overflowed): the
+        // agent reports those losses itself; we make the gap visible.
+        ++counters.sequence_gaps;
+        LogWarning(
+            "sequence_gap",
+            {{"node_id", node_id_}, {"previous_seq", result.previous_seq}, {"seq", batch.seq()}});
+      }
+      if (!validated.rejections.empty() || validated.unknown_uid_records > 0) {
+        LogWarning("records_refused", {{"node_id", node_id_},
+                                       {"seq", batch.seq()},
+                                       {"rejected", validated.rejections.size()},
+                                       {"unknown_uid", validated.unknown_uid_records},
+                                       {"first_reason", validated.rejections.empty()
+                                                            ? std::string("-")
+                                                            : validated.rejections[0].reason()}});
+      }
+    }
+    Enqueue(std::move(message));
+    return absl::OkStatus();
+  }
+
+  absl::Status HandleRulesApplied(const egress::v1::RulesApplied& applied) {
+    if (applied.error().size() > 4096) {
+      return absl::InvalidArgumentError("rules_applied.error: at most 4096 bytes");
+    }
+    EGRESS_RETURN_IF_ERROR(
+        service_.store_.RecordRulesApplied(node_id_, applied.version(), applied.error()));
+    if (applied.error().empty()) {
+      LogInfo("rules_applied", {{"node_id", node_id_}, {"version", applied.version()}});
+    } else {
+      LogError("rules_apply_failed",
+               {{"node_id", node_id_}, {"version", applied.version()}, {"error", applied.error()}});
+    }
+    return absl::OkStatus();
+  }
+
+  void LogDebugStats(const egress::v1::AgentStats& stats) {
+    Log(LogLevel::kDebug, "agent_stats",
+        {{"node_id", node_id_},
+         {"conntrack_events", stats.conntrack_events()},
+         {"netlink_overruns", stats.netlink_overruns()},
+         {"spool_bytes", stats.spool_bytes()},
+         {"applied_rule_version", stats.applied_rule_version()}});
+  }
+
+  void ReloadAndPush() {
+    if (!hello_done_) return;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (finishing_) return;
+    }
+    absl::StatusOr<NodeInfo> node = service_.store_.LoadNode(node_id_);
+    absl::StatusOr<NodeRuleSet> rule_set = service_.store_.LoadRuleSet(node_id_);
+    if (!node.ok() || !rule_set.ok()) {
+      const absl::Status& error = node.ok() ? rule_set.status() : node.status();
+      LogWarning("rule_push_failed", {{"node_id", node_id_}, {"error", error.message()}});
+      if (error.code() == absl::StatusCode::kNotFound) FinishWith(error);
+      return;
+    }
+    {
+      absl::MutexLock lock(&mutex_);
+      node_ = *std::move(node);
+      if (rule_set->version <= sent_version_) return;
+      sent_version_ = rule_set->version;
+    }
+    ServiceMessage message;
+    RuleSetToProto(*rule_set, message.mutable_rule_set());
+    ++service_.counters_.rule_sets_pushed;
+    LogInfo("rules_pushed", {{"node_id", node_id_}, {"version", rule_set->version}});
+    Enqueue(std::move(message));
+  }
+
+  CollectorServiceImpl& service_;
+  grpc::CallbackServerContext& context_;
+  std::shared_ptr<CollectorStream> self_;
+  std::optional<Caller> caller_;
+  // Set once by HandleHello; read afterwards (handlers run one at a time and
+  // pushes start only after Register).
+  std::string node_id_;
+  std::atomic<bool> hello_done_{false};
+  AgentMessage incoming_;
+
+  absl::Mutex mutex_;
+  NodeInfo node_ ABSL_GUARDED_BY(mutex_);
+  uint64_t sent_version_ ABSL_GUARDED_BY(mutex_) = 0;
+  // front() is in flight while writing_; its address stays valid until
+  // OnWriteDone pops it (deque push_back keeps references).
+  std::deque<ServiceMessage> writes_ ABSL_GUARDED_BY(mutex_);
+  bool writing_ ABSL_GUARDED_BY(mutex_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mutex_) = false;
+  bool finished_ ABSL_GUARDED_BY(mutex_) = false;
+  grpc::Status final_status_ ABSL_GUARDED_BY(mutex_);
+};
+
+CollectorServiceImpl::CollectorServiceImpl(CollectorStore* store, const Authorizer* authorizer,
+                                           ThreadPool* pool, CollectorOptions options)
+    : store_(*store), authorizer_(*authorizer), pool_(*pool), options_(std::move(options)) {}
+
+CollectorServiceImpl::~CollectorServiceImpl() = default;
+
+grpc::ServerBidiReactor<AgentMessage, ServiceMessage>* CollectorServiceImpl::Connect(
+    grpc::CallbackServerContext* context) {
+  auto stream = std::make_shared<CollectorStream>(this, context);
+  CollectorStream* raw = stream.get();
+  raw->Begin(std::move(stream));
+  return raw;
+}
+
+void CollectorServiceImpl::Register(const std::string& node_id,
+                                    const std::shared_ptr<CollectorStream>& stream) {
+  absl::MutexLock lock(&mutex_);
+  streams_[node_id][stream.get()] = stream;
+}
+
+void CollectorServiceImpl::Unregister(const std::string& node_id, const CollectorStream* stream) {
+  absl::MutexLock lock(&mutex_);
+  auto it = streams_.find(node_id);
+  if (it == streams_.end()) return;
+  it->second.erase(stream);
+  if (it->second.empty()) streams_.erase(it);
+}
+
+void CollectorServiceImpl::NodeRulesChanged(const std::string& node_id) {
+  std::vector<std::shared_ptr<CollectorStream>> targets;
+  {
+    absl::MutexLock lock(&mutex_);
+    auto it = streams_.find(node_id);
+    if (it == streams_.end()) return;
+    for (auto& [raw, weak] : it->second) {
+      if (auto stream = weak.lock()) targets.push_back(std::move(stream));
+    }
+  }
+  for (auto& stream : targets) stream->PushRules();
+}
+
+void CollectorServiceImpl::AllRulesChanged() {
+  std::vector<std::shared_ptr<CollectorStream>> targets;
+  {
+    absl::MutexLock lock(&mutex_);
+    for (auto& [node, streams] : streams_) {
+      for (auto& [raw, weak] : streams) {
+        if (auto stream = weak.lock()) targets.push_back(std::move(stream));
+      }
+    }
+  }
+  for (auto& stream : targets) stream->PushRules();
+}
+
+CollectorStats CollectorServiceImpl::stats() const {
+  CollectorStats stats;
+  stats.streams_opened = counters_.streams_opened;
+  stats.batches_committed = counters_.batches_committed;
+  stats.batches_duplicate = counters_.batches_duplicate;
+  stats.records_committed = counters_.records_committed;
+  stats.records_rejected = counters_.records_rejected;
+  stats.records_unknown_uid = counters_.records_unknown_uid;
+  stats.sequence_gaps = counters_.sequence_gaps;
+  stats.rule_sets_pushed = counters_.rule_sets_pushed;
+  return stats;
+}
+
+int CollectorServiceImpl::open_streams() const {
+  absl::MutexLock lock(&mutex_);
+  int count = 0;
+  for (const auto& [node, streams] : streams_) count += static_cast<int>(streams.size());
+  return count;
+}
+
+}  // namespace egress

@@ -1,0 +1,98 @@
+// egress.v1.CollectorService: one bidirectional stream per node agent.
+//
+// Up: Hello, RecordBatch, RulesApplied, AgentStats. Down: Welcome, Ack,
+// RuleSet. A batch is acknowledged only after its transaction (aggregates +
+// the node's sequence) committed, so an agent that resends unacknowledged
+// batches after any failure neither loses nor doubles counts.
+//
+// Threading: gRPC's callback threads never block. Each message is handled on
+// the ThreadPool; a stream handles its messages one at a time (the next read
+// starts when the previous message is done), and its writes go out one at a
+// time from a small queue.
+#ifndef EGRESS_SERVICE_COLLECTOR_SERVICE_H_
+#define EGRESS_SERVICE_COLLECTOR_SERVICE_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "egress/v1/collector.grpc.pb.h"
+#include "service/auth/authorizer.h"
+#include "service/storage/collector_store.h"
+#include "service/thread_pool.h"
+
+namespace egress {
+
+struct CollectorOptions {
+  absl::TimeZone time_zone = absl::UTCTimeZone();
+  int retention_days = 400;
+  int max_records_per_batch = 100000;
+};
+
+// Counters since start, for stats and tests.
+struct CollectorStats {
+  uint64_t streams_opened = 0;
+  uint64_t batches_committed = 0;
+  uint64_t batches_duplicate = 0;
+  uint64_t records_committed = 0;
+  uint64_t records_rejected = 0;
+  uint64_t records_unknown_uid = 0;
+  uint64_t sequence_gaps = 0;
+  uint64_t rule_sets_pushed = 0;
+};
+
+class CollectorStream;
+
+// Thread-safe; the store, authorizer and pool must outlive it.
+class CollectorServiceImpl final : public egress::v1::CollectorService::CallbackService {
+ public:
+  CollectorServiceImpl(CollectorStore* store, const Authorizer* authorizer, ThreadPool* pool,
+                       CollectorOptions options);
+  ~CollectorServiceImpl() override;
+
+  grpc::ServerBidiReactor<egress::v1::AgentMessage, egress::v1::ServiceMessage>* Connect(
+      grpc::CallbackServerContext* context) override;
+
+  // The node's rule set changed: every stream of that node held by this
+  // replica sends the new one (if newer than what it sent).
+  void NodeRulesChanged(const std::string& node_id);
+  // Notifications may have been missed (listener reconnected): re-check all.
+  void AllRulesChanged();
+
+  CollectorStats stats() const;
+  int open_streams() const;
+
+ private:
+  friend class CollectorStream;
+  void Register(const std::string& node_id, const std::shared_ptr<CollectorStream>& stream);
+  void Unregister(const std::string& node_id, const CollectorStream* stream);
+
+  CollectorStore& store_;
+  const Authorizer& authorizer_;
+  ThreadPool& pool_;
+  const CollectorOptions options_;
+
+  mutable absl::Mutex mutex_;
+  absl::flat_hash_map<std::string,
+                      absl::flat_hash_map<const CollectorStream*, std::weak_ptr<CollectorStream>>>
+      streams_ ABSL_GUARDED_BY(mutex_);
+
+  struct Counters {
+    std::atomic<uint64_t> streams_opened{0};
+    std::atomic<uint64_t> batches_committed{0};
+    std::atomic<uint64_t> batches_duplicate{0};
+    std::atomic<uint64_t> records_committed{0};
+    std::atomic<uint64_t> records_rejected{0};
+    std::atomic<uint64_t> records_unknown_uid{0};
+    std::atomic<uint64_t> sequence_gaps{0};
+    std::atomic<uint64_t> rule_sets_pushed{0};
+  };
+  Counters counters_;
+};
+
+}  // namespace egress
+
+#endif  // EGRESS_SERVICE_COLLECTOR_SERVICE_H_

@@ -1,0 +1,65 @@
+#include "service/rule_change_listener.h"
+
+#include <chrono>
+
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "pqxx/pqxx"
+#include "service/storage/rule_changes.h"
+
+namespace egress {
+namespace {
+
+class Receiver : public pqxx::notification_receiver {
+ public:
+  Receiver(pqxx::connection_base& connection, const std::function<void(const std::string&)>& on)
+      : pqxx::notification_receiver(connection, kRulesChangedChannel), on_(on) {}
+  void operator()(const std::string& payload, int) override { on_(payload); }
+
+ private:
+  const std::function<void(const std::string&)>& on_;
+};
+
+}  // namespace
+
+RuleChangeListener::RuleChangeListener(std::string conninfo,
+                                       std::function<void(const std::string&)> on_node,
+                                       std::function<void()> on_resync)
+    : conninfo_(std::move(conninfo)),
+      on_node_(std::move(on_node)),
+      on_resync_(std::move(on_resync)),
+      thread_([this] { Run(); }) {}
+
+RuleChangeListener::~RuleChangeListener() {
+  stop_ = true;
+  thread_.join();
+}
+
+void RuleChangeListener::Run() {
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (!stop_) {
+    try {
+      pqxx::connection connection(conninfo_);
+      Receiver receiver(connection, on_node_);
+      connection.get_notifs();  // sends the LISTEN
+      listening_ = true;
+      backoff = absl::Milliseconds(100);
+      LogInfo("rule_listener_connected");
+      on_resync_();
+      while (!stop_) {
+        // Wakes at least every 200 ms to notice stop_.
+        connection.await_notification(0, 200000);
+        if (!connection.is_open()) throw pqxx::broken_connection("listener connection closed");
+      }
+    } catch (const std::exception& error) {
+      if (listening_.exchange(false)) {
+        LogWarning("rule_listener_disconnected", {{"error", error.what()}});
+      }
+      if (stop_) break;
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+    }
+  }
+}
+
+}  // namespace egress

@@ -1,0 +1,41 @@
+#include "service/rule_set_proto.h"
+
+namespace egress {
+namespace {
+
+egress::v1::Protocol ProtocolToProto(uint8_t protocol) {
+  switch (protocol) {
+    case 6:
+      return egress::v1::PROTOCOL_TCP;
+    case 17:
+      return egress::v1::PROTOCOL_UDP;
+    default:
+      return egress::v1::PROTOCOL_ANY;
+  }
+}
+
+}  // namespace
+
+void RuleSetToProto(const NodeRuleSet& rule_set, egress::v1::RuleSet* out) {
+  out->set_version(rule_set.version);
+  for (const IpNetwork& network : rule_set.exempt_networks) {
+    out->add_exempt_networks(network.ToString());
+  }
+  for (const AccountRuleSet& account : rule_set.accounts) {
+    egress::v1::AccountRules* rules = out->add_accounts();
+    rules->set_account_id(account.account_id);
+    rules->set_uid(account.uid);
+    rules->set_block_all(account.block_all);
+    if (account.egress_ipv4) rules->set_egress_ipv4(account.egress_ipv4->ToString());
+    if (account.egress_ipv6) rules->set_egress_ipv6(account.egress_ipv6->ToString());
+    for (const RuleMatchEntry& rule : account.rules) {
+      egress::v1::RuleMatch* match = rules->add_rules();
+      match->set_rule_id(rule.rule_id);
+      match->set_network(rule.network.ToString());
+      match->set_protocol(ProtocolToProto(rule.protocol));
+      match->set_port(rule.port);
+    }
+  }
+}
+
+}  // namespace egress

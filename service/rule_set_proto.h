@@ -1,0 +1,14 @@
+// NodeRuleSet (storage) → egress.v1.RuleSet (wire).
+#ifndef EGRESS_SERVICE_RULE_SET_PROTO_H_
+#define EGRESS_SERVICE_RULE_SET_PROTO_H_
+
+#include "egress/v1/collector.pb.h"
+#include "service/storage/collector_store.h"
+
+namespace egress {
+
+void RuleSetToProto(const NodeRuleSet& rule_set, egress::v1::RuleSet* out);
+
+}  // namespace egress
+
+#endif  // EGRESS_SERVICE_RULE_SET_PROTO_H_

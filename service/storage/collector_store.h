@@ -1,0 +1,116 @@
+// What the agents' stream (CollectorService) needs from the database:
+// exactly-once batch commits, the node's rule set, and what nodes applied.
+#ifndef EGRESS_SERVICE_STORAGE_COLLECTOR_STORE_H_
+#define EGRESS_SERVICE_STORAGE_COLLECTOR_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "common/ip_address.h"
+#include "service/storage/accounts_store.h"
+
+namespace egress {
+
+// One validated daily aggregate, attributed to an account.
+struct IngestRecord {
+  std::string account_id;
+  absl::CivilDay day;
+  IpAddress ip;
+  uint8_t protocol = 0;  // IANA number: 1, 6, 17, 58
+  uint16_t port = 0;     // 0 for ICMP
+  uint8_t action = 0;    // 1 ACCEPT, 2 REJECT
+  uint64_t count = 0;
+  absl::Time first_seen;
+  absl::Time last_seen;
+};
+
+struct IngestLoss {
+  absl::CivilDay day;
+  int reason = 0;  // LossReport.Reason
+  uint64_t events = 0;
+};
+
+struct IngestBatch {
+  std::string node_id;
+  uint64_t seq = 0;
+  std::vector<IngestRecord> records;
+  std::vector<IngestLoss> losses;
+};
+
+struct CommitResult {
+  // The node had already committed this sequence: nothing was written.
+  bool duplicate = false;
+  // The node's last committed sequence before this batch.
+  uint64_t previous_seq = 0;
+};
+
+// A node's identity and its accounts, for attributing records by uid.
+struct NodeInfo {
+  std::string node_id;
+  absl::flat_hash_map<uint32_t, std::string> account_by_uid;
+  uint64_t last_committed_seq = 0;
+};
+
+struct RuleMatchEntry {
+  uint64_t rule_id = 0;
+  IpNetwork network;
+  uint8_t protocol = 0;  // 0 any, 6 tcp, 17 udp
+  uint16_t port = 0;     // 0 any
+};
+
+struct AccountRuleSet {
+  std::string account_id;
+  uint32_t uid = 0;
+  std::vector<RuleMatchEntry> rules;
+  bool block_all = false;
+  std::optional<IpAddress> egress_ipv4;
+  std::optional<IpAddress> egress_ipv6;
+};
+
+// Everything one node enforces, at one rule version.
+struct NodeRuleSet {
+  uint64_t version = 0;
+  std::vector<IpNetwork> exempt_networks;
+  std::vector<AccountRuleSet> accounts;
+};
+
+// Thread-safe; each method is one transaction.
+class CollectorStore {
+ public:
+  virtual ~CollectorStore() = default;
+
+  // NOT_FOUND if the node does not exist.
+  virtual absl::StatusOr<NodeInfo> LoadNode(const std::string& node_id) = 0;
+
+  // Adds the batch's records to the daily aggregates and per-day totals,
+  // its losses to the node's per-day losses, queues new destination IPs for
+  // enrichment, and records `seq` as the node's last committed sequence, all
+  // in one transaction. A batch with seq <= the last committed one writes
+  // nothing and reports `duplicate`.
+  virtual absl::StatusOr<CommitResult> CommitBatch(const IngestBatch& batch) = 0;
+
+  // A consistent snapshot of the node's rules (one REPEATABLE READ
+  // transaction), labelled with the node's rule version.
+  virtual absl::StatusOr<NodeRuleSet> LoadRuleSet(const std::string& node_id) = 0;
+
+  // The agent applied `version` (error empty) or failed to (error says why;
+  // the applied version stays).
+  virtual absl::Status RecordRulesApplied(const std::string& node_id, uint64_t version,
+                                          const std::string& error) = 0;
+
+  // Creates the monthly partitions covering [from, to] and drops those whose
+  // whole month ends before `drop_before`. Returns (created, dropped).
+  virtual absl::StatusOr<std::pair<int, int>> MaintainPartitions(absl::CivilDay from,
+                                                                 absl::CivilDay to,
+                                                                 absl::CivilDay drop_before) = 0;
+};
+
+}  // namespace egress
+
+#endif  // EGRESS_SERVICE_STORAGE_COLLECTOR_STORE_H_

@@ -1,0 +1,272 @@
+#include "service/storage/pg_collector_store.h"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/civil_day.h"
+#include "common/status_macros.h"
+#include "service/egress_address.h"
+#include "service/storage/pg_values.h"
+
+namespace egress {
+namespace {
+
+constexpr char kSelectNodeAccounts[] = R"sql(
+SELECT a.account_id, a.uid, coalesce(s.last_seq, 0)
+  FROM nodes n
+  LEFT JOIN accounts a ON a.node_id = n.node_id
+  LEFT JOIN ingest_sequences s ON s.node_id = n.node_id
+ WHERE n.node_id = $1)sql";
+
+constexpr char kEnsureSequenceRow[] =
+    "INSERT INTO ingest_sequences (node_id, last_seq) VALUES ($1, 0) ON CONFLICT DO NOTHING";
+constexpr char kLockSequence[] =
+    "SELECT last_seq FROM ingest_sequences WHERE node_id = $1 FOR UPDATE";
+constexpr char kAdvanceSequence[] =
+    "UPDATE ingest_sequences SET last_seq = $2, committed_at = now() WHERE node_id = $1";
+
+// One statement for the whole batch; rows arrive pre-aggregated and sorted
+// by key, so a key never appears twice (an ON CONFLICT error) and concurrent
+// batches lock rows in the same order (no deadlocks).
+constexpr char kUpsertAggregates[] = R"sql(
+INSERT INTO connection_daily AS c
+       (account_id, day, ip, protocol, port, action, count, first_seen, last_seen)
+SELECT account_id, day, ip, protocol, port, action, count,
+       'epoch'::timestamptz + first_us * interval '1 microsecond',
+       'epoch'::timestamptz + last_us * interval '1 microsecond'
+  FROM unnest($1::text[], $2::date[], $3::inet[], $4::int2[], $5::int4[], $6::int2[],
+              $7::int8[], $8::int8[], $9::int8[])
+       AS t (account_id, day, ip, protocol, port, action, count, first_us, last_us)
+ON CONFLICT (account_id, day, ip, protocol, port, action) DO UPDATE
+   SET count = c.count + EXCLUDED.count,
+       first_seen = least(c.first_seen, EXCLUDED.first_seen),
+       last_seen = greatest(c.last_seen, EXCLUDED.last_seen))sql";
+
+constexpr char kUpsertTotals[] = R"sql(
+INSERT INTO account_day_totals AS t (account_id, day, accepted, rejected)
+SELECT * FROM unnest($1::text[], $2::date[], $3::int8[], $4::int8[])
+ON CONFLICT (account_id, day) DO UPDATE
+   SET accepted = t.accepted + EXCLUDED.accepted, rejected = t.rejected + EXCLUDED.rejected)sql";
+
+constexpr char kUpsertLosses[] = R"sql(
+INSERT INTO node_day_losses AS l (node_id, day, reason, events)
+SELECT $1, day, reason, events FROM unnest($2::date[], $3::int2[], $4::int8[])
+       AS t (day, reason, events)
+ON CONFLICT (node_id, day, reason) DO UPDATE SET events = l.events + EXCLUDED.events)sql";
+
+// New destinations wait here for the enrichment worker (status pending).
+constexpr char kQueueNewIps[] = R"sql(
+INSERT INTO ip_info (ip) SELECT unnest($1::inet[]) ORDER BY 1 ON CONFLICT DO NOTHING)sql";
+
+constexpr char kSnapshot[] = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY";
+constexpr char kSelectNodeRules[] = R"sql(
+SELECT rule_version, array_to_string(exempt_networks, ' '), host(server_ipv4), host(server_ipv6)
+  FROM nodes WHERE node_id = $1)sql";
+constexpr char kSelectRuleAccounts[] = R"sql(
+SELECT a.account_id, a.uid,
+       EXISTS (SELECT 1 FROM account_locks l WHERE l.account_id = a.account_id)
+  FROM accounts a WHERE a.node_id = $1 ORDER BY a.uid)sql";
+constexpr char kSelectRuleDedicatedIps[] = R"sql(
+SELECT d.account_id, host(d.ip), (extract(epoch FROM d.ordered_at) * 1000000)::int8
+  FROM dedicated_ips d JOIN accounts a USING (account_id) WHERE a.node_id = $1)sql";
+constexpr char kSelectRules[] = R"sql(
+SELECT r.account_id, r.rule_id, r.network::text, r.protocol, r.port
+  FROM block_rules r JOIN accounts a USING (account_id)
+ WHERE a.node_id = $1 ORDER BY r.account_id, r.rule_id)sql";
+
+constexpr char kRulesApplied[] = R"sql(
+UPDATE nodes SET applied_rule_version = greatest(applied_rule_version, $2),
+                 applied_at = now(), apply_error = ''
+ WHERE node_id = $1)sql";
+constexpr char kRulesFailed[] = "UPDATE nodes SET apply_error = $2 WHERE node_id = $1";
+
+constexpr char kEnsurePartitions[] = "SELECT egress_ensure_partitions($1::date, $2)";
+constexpr char kDropPartitions[] = "SELECT egress_drop_partitions_before($1::date)";
+
+std::string DayText(absl::CivilDay day) { return FormatDay(day); }
+
+using AggregateKey = std::tuple<std::string, absl::CivilDay, IpAddress, uint8_t, uint16_t, uint8_t>;
+
+struct Aggregate {
+  uint64_t count = 0;
+  absl::Time first_seen = absl::InfiniteFuture();
+  absl::Time last_seen = absl::InfinitePast();
+};
+
+}  // namespace
+
+absl::StatusOr<NodeInfo> PgCollectorStore::LoadNode(const std::string& node_id) {
+  NodeInfo node;
+  node.node_id = node_id;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    pqxx::result rows = txn.exec_params(kSelectNodeAccounts, node_id);
+    if (rows.empty()) {
+      return absl::NotFoundError(absl::StrCat("node \"", node_id, "\" does not exist"));
+    }
+    for (const pqxx::row& row : rows) {
+      node.last_committed_seq = row[2].as<uint64_t>();
+      if (row[0].is_null()) continue;
+      node.account_by_uid[row[1].as<uint32_t>()] = row[0].as<std::string>();
+    }
+    return absl::OkStatus();
+  }));
+  return node;
+}
+
+absl::StatusOr<CommitResult> PgCollectorStore::CommitBatch(const IngestBatch& batch) {
+  // Pre-aggregate: one row per key, sorted (std::map) by the primary key.
+  std::map<AggregateKey, Aggregate> aggregates;
+  std::map<std::pair<std::string, absl::CivilDay>, std::pair<uint64_t, uint64_t>> totals;
+  for (const IngestRecord& record : batch.records) {
+    Aggregate& aggregate = aggregates[{record.account_id, record.day, record.ip, record.protocol,
+                                       record.port, record.action}];
+    aggregate.count += record.count;
+    aggregate.first_seen = std::min(aggregate.first_seen, record.first_seen);
+    aggregate.last_seen = std::max(aggregate.last_seen, record.last_seen);
+    auto& total = totals[{record.account_id, record.day}];
+    (record.action == 1 ? total.first : total.second) += record.count;
+  }
+  std::vector<std::string> accounts, days, ips, protocols, ports, actions, counts, firsts, lasts;
+  std::vector<std::string> distinct_ips;
+  {
+    std::vector<IpAddress> seen;
+    for (const auto& [key, aggregate] : aggregates) {
+      accounts.push_back(std::get<0>(key));
+      days.push_back(DayText(std::get<1>(key)));
+      ips.push_back(std::get<2>(key).ToString());
+      protocols.push_back(std::to_string(std::get<3>(key)));
+      ports.push_back(std::to_string(std::get<4>(key)));
+      actions.push_back(std::to_string(std::get<5>(key)));
+      counts.push_back(std::to_string(aggregate.count));
+      firsts.push_back(std::to_string(absl::ToUnixMicros(aggregate.first_seen)));
+      lasts.push_back(std::to_string(absl::ToUnixMicros(aggregate.last_seen)));
+      seen.push_back(std::get<2>(key));
+    }
+    std::sort(seen.begin(), seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+    for (const IpAddress& ip : seen) distinct_ips.push_back(ip.ToString());
+  }
+  std::vector<std::string> total_accounts, total_days, accepted, rejected;
+  for (const auto& [key, total] : totals) {
+    total_accounts.push_back(key.first);
+    total_days.push_back(DayText(key.second));
+    accepted.push_back(std::to_string(total.first));
+    rejected.push_back(std::to_string(total.second));
+  }
+  std::vector<std::string> loss_days, loss_reasons, loss_events;
+  for (const IngestLoss& loss : batch.losses) {
+    loss_days.push_back(DayText(loss.day));
+    loss_reasons.push_back(std::to_string(loss.reason));
+    loss_events.push_back(std::to_string(loss.events));
+  }
+
+  CommitResult result;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    txn.exec_params(kEnsureSequenceRow, batch.node_id);
+    result.previous_seq = txn.exec_params1(kLockSequence, batch.node_id)[0].as<uint64_t>();
+    result.duplicate = batch.seq <= result.previous_seq;
+    if (result.duplicate) return absl::OkStatus();
+    if (!aggregates.empty()) {
+      txn.exec_params(kUpsertAggregates, PgArrayLiteral(accounts), PgArrayLiteral(days),
+                      PgArrayLiteral(ips), PgArrayLiteral(protocols), PgArrayLiteral(ports),
+                      PgArrayLiteral(actions), PgArrayLiteral(counts), PgArrayLiteral(firsts),
+                      PgArrayLiteral(lasts));
+      txn.exec_params(kUpsertTotals, PgArrayLiteral(total_accounts), PgArrayLiteral(total_days),
+                      PgArrayLiteral(accepted), PgArrayLiteral(rejected));
+      txn.exec_params(kQueueNewIps, PgArrayLiteral(distinct_ips));
+    }
+    if (!loss_days.empty()) {
+      txn.exec_params(kUpsertLosses, batch.node_id, PgArrayLiteral(loss_days),
+                      PgArrayLiteral(loss_reasons), PgArrayLiteral(loss_events));
+    }
+    txn.exec_params(kAdvanceSequence, batch.node_id, batch.seq);
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+absl::StatusOr<NodeRuleSet> PgCollectorStore::LoadRuleSet(const std::string& node_id) {
+  NodeRuleSet rule_set;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    txn.exec(kSnapshot);
+    pqxx::result node = txn.exec_params(kSelectNodeRules, node_id);
+    if (node.empty()) {
+      return absl::NotFoundError(absl::StrCat("node \"", node_id, "\" does not exist"));
+    }
+    rule_set.version = node[0][0].as<uint64_t>();
+    for (absl::string_view text : absl::StrSplit(node[0][1].c_str(), ' ', absl::SkipEmpty())) {
+      EGRESS_ASSIGN_OR_RETURN(IpNetwork network, NetworkFromPg(text));
+      rule_set.exempt_networks.push_back(network);
+    }
+    std::optional<IpAddress> server_ipv4, server_ipv6;
+    if (!node[0][2].is_null()) {
+      EGRESS_ASSIGN_OR_RETURN(server_ipv4, IpFromPg(node[0][2].c_str()));
+    }
+    if (!node[0][3].is_null()) {
+      EGRESS_ASSIGN_OR_RETURN(server_ipv6, IpFromPg(node[0][3].c_str()));
+    }
+    absl::flat_hash_map<std::string, size_t> index;
+    for (const pqxx::row& row : txn.exec_params(kSelectRuleAccounts, node_id)) {
+      AccountRuleSet account;
+      account.account_id = row[0].as<std::string>();
+      account.uid = row[1].as<uint32_t>();
+      account.block_all = row[2].as<bool>();
+      index[account.account_id] = rule_set.accounts.size();
+      rule_set.accounts.push_back(std::move(account));
+    }
+    absl::flat_hash_map<std::string, std::vector<DedicatedIp>> dedicated;
+    for (const pqxx::row& row : txn.exec_params(kSelectRuleDedicatedIps, node_id)) {
+      EGRESS_ASSIGN_OR_RETURN(IpAddress ip, IpFromPg(row[1].c_str()));
+      dedicated[row[0].as<std::string>()].push_back(
+          DedicatedIp{ip, absl::FromUnixMicros(row[2].as<int64_t>())});
+    }
+    for (AccountRuleSet& account : rule_set.accounts) {
+      const std::vector<DedicatedIp>& ips = dedicated[account.account_id];
+      account.egress_ipv4 = EgressAddress(IpAddress::Family::kV4, ips, server_ipv4);
+      account.egress_ipv6 = EgressAddress(IpAddress::Family::kV6, ips, server_ipv6);
+    }
+    for (const pqxx::row& row : txn.exec_params(kSelectRules, node_id)) {
+      auto it = index.find(row[0].as<std::string>());
+      if (it == index.end()) continue;
+      EGRESS_ASSIGN_OR_RETURN(IpNetwork network, NetworkFromPg(row[2].c_str()));
+      rule_set.accounts[it->second].rules.push_back(
+          RuleMatchEntry{row[1].as<uint64_t>(), network, static_cast<uint8_t>(row[3].as<int>()),
+                         static_cast<uint16_t>(row[4].as<int>())});
+    }
+    return absl::OkStatus();
+  }));
+  return rule_set;
+}
+
+absl::Status PgCollectorStore::RecordRulesApplied(const std::string& node_id, uint64_t version,
+                                                  const std::string& error) {
+  return database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    if (error.empty()) {
+      txn.exec_params(kRulesApplied, node_id, version);
+    } else {
+      txn.exec_params(kRulesFailed, node_id, error);
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::pair<int, int>> PgCollectorStore::MaintainPartitions(
+    absl::CivilDay from, absl::CivilDay to, absl::CivilDay drop_before) {
+  std::pair<int, int> result;
+  const absl::CivilMonth first(from);
+  const absl::CivilMonth last(to);
+  const int months = static_cast<int>(last - first) + 1;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    result.first =
+        txn.exec_params1(kEnsurePartitions, DayText(absl::CivilDay(first)), months)[0].as<int>();
+    result.second = txn.exec_params1(kDropPartitions, DayText(drop_before))[0].as<int>();
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+}  // namespace egress
