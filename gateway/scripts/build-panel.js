@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Bundles the panel (panel/src) into panel/dist with esbuild: one JS and one
+// CSS file named by content hash (served as immutable), and index.html
+// pointing at them (served with no-cache). Prints the sizes. npm run build.
+import { build } from "esbuild";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const src = join(root, "panel", "src");
+const out = join(root, "panel", "dist");
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+const result = await build({
+  entryPoints: { app: join(src, "app.js") },
+  bundle: true,
+  minify: true,
+  format: "esm",
+  target: ["chrome100", "firefox100", "safari15"],
+  entryNames: "[name]-[hash]",
+  outdir: out,
+  metafile: true,
+  legalComments: "linked",
+  logLevel: "warning",
+});
+const files = Object.keys(result.metafile.outputs).map((p) => basename(p));
+const js = files.find((f) => /^app-.*\.js$/.test(f));
+const css = files.find((f) => /^app-.*\.css$/.test(f));
+writeFileSync(join(out, "index.html"), readFileSync(join(src, "index.html"), "utf8").replace("%JS%", js).replace("%CSS%", css));
+const sizes = {};
+for (const f of [js, css]) {
+  const body = readFileSync(join(out, f));
+  sizes[f] = { bytes: body.length, gzip: gzipSync(body, { level: 9 }).length };
+}
+writeFileSync(join(out, "sizes.json"), JSON.stringify(sizes, null, 2) + "\n");
+for (const [f, s] of Object.entries(sizes)) console.log(`${f}: ${s.bytes} bytes (${s.gzip} gzipped)`);

@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// egress-gateway: gRPC-web / Connect ⇄ gRPC gateway and the panel's web server.
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createGateway } from "./gateway.js";
+import { log, setLogLevel } from "./log.js";
+import { parseUpstreams } from "./upstreams.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const usage = `egress-gateway: serves the "Outgoing connections" panel and forwards its
+gRPC-web and Connect (binary or JSON) calls over HTTP/1.1 to egress-service
+replicas over gRPC (HTTP/2). The caller's authorization header, deadline and
+status codes pass through unchanged.
+
+Usage: node gateway/src/main.js [--listen=127.0.0.1:8080] [--upstream=127.0.0.1:50051,...]
+
+  --listen=HOST:PORT     where to listen (port 0 picks a free port; the chosen
+                         address is printed as "egress-gateway listening on http://...").
+                         Env EGRESS_GATEWAY_LISTEN. Default 127.0.0.1:8080.
+  --upstream=LIST        comma-separated host:port of egress-service replicas,
+                         used round-robin; a replica refusing connections is
+                         skipped for 2 s. Env EGRESS_UPSTREAMS. Default 127.0.0.1:50051.
+  --static-dir=DIR       the panel's files. Default gateway/panel/dist (npm run build).
+  --max-timeout-ms=N     cap on callers' deadlines (0: no cap). Default 0.
+  --log-level=LEVEL      debug, info, warning or error. Default info.
+  --help                 this text.
+
+Endpoints: /egress.v1.ConnectionsService/*, /egress.v1.AccountsService/*,
+/egress.v1.AntivirusService/* (gRPC-web, Connect, gRPC); /healthz (JSON, 200
+when a replica is SERVING); everything else: static files of --static-dir.
+Example: curl -H 'authorization: Bearer TOKEN' -H 'content-type: application/json' \\
+  -d '{"accountId":"demo-alice"}' http://127.0.0.1:8080/egress.v1.ConnectionsService/ListDates`;
+
+function fail(message) {
+  process.stderr.write(`egress-gateway: ${message}\n(see --help)\n`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      listen: { type: "string" },
+      upstream: { type: "string" },
+      "static-dir": { type: "string" },
+      "max-timeout-ms": { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  }));
+} catch (err) {
+  fail(err.message);
+}
+if (values.help) {
+  process.stdout.write(usage + "\n");
+  process.exit(0);
+}
+
+const listen = values.listen ?? process.env.EGRESS_GATEWAY_LISTEN ?? "127.0.0.1:8080";
+const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$/.exec(listen);
+if (!m) fail(`--listen: "${listen}" is not host:port`);
+const host = m[1].replace(/^\[|\]$/g, "") || "0.0.0.0";
+const port = Number(m[2]);
+let upstreams;
+try {
+  upstreams = parseUpstreams(values.upstream ?? process.env.EGRESS_UPSTREAMS ?? "127.0.0.1:50051");
+  setLogLevel(values["log-level"] ?? "info");
+} catch (err) {
+  fail(err.message);
+}
+const maxTimeoutMs = Number(values["max-timeout-ms"] ?? 0);
+if (!Number.isInteger(maxTimeoutMs) || maxTimeoutMs < 0) fail("--max-timeout-ms must be a whole number >= 0");
+const staticDir = values["static-dir"] ?? join(here, "..", "panel", "dist");
+
+const { server } = createGateway({ upstreams, staticDir, maxTimeoutMs });
+server.on("error", (err) => {
+  log("error", "listen_failed", { address: listen, error: err.message });
+  process.exit(1);
+});
+server.listen(port, host, () => {
+  const a = server.address();
+  const shown = a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  log("info", "listening", { address: shown, upstreams: upstreams.join(","), static_dir: staticDir });
+  process.stdout.write(`egress-gateway listening on http://${shown}\n`);
+});
+
+let stopping = false;
+for (const sig of ["SIGTERM", "SIGINT"]) {
+  process.on(sig, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log("info", "shutting_down", { signal: sig });
+    server.close(() => process.exit(0));
+    server.closeIdleConnections?.();
+    setTimeout(() => process.exit(0), 5000).unref();
+  });
+}

@@ -1,0 +1,121 @@
+// Unit tests of the gateway with a fake upstream (an in-process gRPC server
+// that reports what it received): header and deadline pass-through, status
+// codes, error metadata, replica failover. The real service is exercised by
+// tests/browser/gateway.test.js.
+import assert from "node:assert/strict";
+import { createServer as createH2Server } from "node:http2";
+import { after, before, test } from "node:test";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { connectNodeAdapter, createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { AccountsService } from "../gen/egress/v1/accounts_pb.js";
+import { createGateway } from "../src/gateway.js";
+import { setLogLevel } from "../src/log.js";
+import { isConnectRefused, parseUpstreams } from "../src/upstreams.js";
+
+setLogLevel("error");
+let upstream, upstreamAddress, gateway, gatewayUrl;
+const seen = [];
+
+before(async () => {
+  upstream = createH2Server(
+    connectNodeAdapter({
+      grpc: true,
+      routes(router) {
+        router.service(AccountsService, {
+          async getNode(req, ctx) {
+            seen.push({ auth: ctx.requestHeader.get("authorization"), timeoutMs: ctx.timeoutMs(), xff: ctx.requestHeader.get("x-forwarded-for") });
+            ctx.responseHeader.set("x-upstream", "fake");
+            return { nodeId: req.nodeId };
+          },
+          async getAccount(req) {
+            throw new ConnectError(`account_id: "${req.accountId}" not found`, Code.NotFound, { "x-reason": "missing" });
+          },
+          async listNodes(req, ctx) {
+            await new Promise((r) => setTimeout(r, 300));
+            return { nodes: [] };
+          },
+        });
+      },
+    }),
+  );
+  await new Promise((r) => upstream.listen(0, "127.0.0.1", r));
+  upstreamAddress = `127.0.0.1:${upstream.address().port}`;
+  ({ server: gateway } = createGateway({ upstreams: ["127.0.0.1:1", upstreamAddress] }));
+  await new Promise((r) => gateway.listen(0, "127.0.0.1", r));
+  gatewayUrl = `http://127.0.0.1:${gateway.address().port}`;
+});
+
+after(() => {
+  gateway.close();
+  gateway.closeAllConnections();
+  upstream.close();
+});
+
+const transports = () => [
+  ["grpc-web", createGrpcWebTransport({ baseUrl: gatewayUrl, httpVersion: "1.1" })],
+  ["connect", createConnectTransport({ baseUrl: gatewayUrl, httpVersion: "1.1" })],
+  ["connect-json", createConnectTransport({ baseUrl: gatewayUrl, httpVersion: "1.1", useBinaryFormat: false })],
+];
+
+test("authorization and the deadline reach the upstream unchanged; a dead replica is skipped", async () => {
+  for (const [name, t] of transports()) {
+    seen.length = 0;
+    let header;
+    const client = createClient(AccountsService, t);
+    const res = await client.getNode({ nodeId: "n1" }, { headers: { authorization: "Bearer abc.def.ghi" }, timeoutMs: 4000, onHeader: (h) => (header = h) });
+    assert.equal(res.nodeId, "n1", name);
+    assert.equal(seen[0].auth, "Bearer abc.def.ghi", name);
+    assert.ok(seen[0].timeoutMs > 3000 && seen[0].timeoutMs <= 4000, `${name}: ${seen[0].timeoutMs}`);
+    assert.match(seen[0].xff, /127\.0\.0\.1/);
+    assert.equal(header.get("x-upstream"), "fake", name);
+  }
+});
+
+test("no authorization stays no authorization", async () => {
+  seen.length = 0;
+  await createClient(AccountsService, transports()[0][1]).getNode({ nodeId: "n2" });
+  assert.equal(seen[0].auth, null);
+  assert.equal(seen[0].timeoutMs, undefined);
+});
+
+test("status code, message and metadata pass through", async () => {
+  for (const [name, t] of transports()) {
+    const err = await createClient(AccountsService, t).getAccount({ accountId: "zz" }).then(() => null, (e) => ConnectError.from(e));
+    assert.equal(err.code, Code.NotFound, name);
+    assert.equal(err.rawMessage, 'account_id: "zz" not found', name);
+    assert.equal(err.metadata.get("x-reason"), "missing", name);
+  }
+});
+
+test("an expiring deadline ends the call with deadline_exceeded", async () => {
+  const err = await createClient(AccountsService, transports()[0][1]).listNodes({}, { timeoutMs: 50 }).then(() => null, (e) => ConnectError.from(e));
+  assert.equal(err.code, Code.DeadlineExceeded);
+});
+
+test("methods that are not forwarded are unimplemented/404", async () => {
+  const res = await fetch(`${gatewayUrl}/egress.v1.CollectorService/Connect`, { method: "POST", headers: { "content-type": "application/grpc-web+proto" } });
+  assert.notEqual(res.status, 200);
+});
+
+test("all replicas down: unavailable with the reason", async () => {
+  const { server } = createGateway({ upstreams: ["127.0.0.1:1", "127.0.0.1:2"] });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const client = createClient(AccountsService, createGrpcWebTransport({ baseUrl: `http://127.0.0.1:${server.address().port}`, httpVersion: "1.1" }));
+    const err = await client.getNode({ nodeId: "x" }).then(() => null, (e) => ConnectError.from(e));
+    assert.equal(err.code, Code.Unavailable);
+    assert.match(err.rawMessage, /no service replica reachable/);
+  } finally {
+    server.close();
+    server.closeAllConnections();
+  }
+});
+
+test("parseUpstreams and isConnectRefused", () => {
+  assert.deepEqual(parseUpstreams("a:1, [::1]:50051,b.example:2"), ["a:1", "[::1]:50051", "b.example:2"]);
+  assert.throws(() => parseUpstreams(""), /at least one/);
+  assert.throws(() => parseUpstreams("nohost"), /not host:port/);
+  assert.throws(() => parseUpstreams("a:70000"), /not host:port/);
+  assert.equal(isConnectRefused({ message: "x", cause: { code: "ECONNREFUSED" } }), true);
+  assert.equal(isConnectRefused(new Error("[internal] boom")), false);
+});

@@ -1,0 +1,164 @@
+// The gateway against the real egress-service on a real PostgreSQL: static
+// files, /healthz, AccountsService forwarded over Connect JSON (as curl
+// would), Connect binary and gRPC-web, status codes and messages passed
+// through unchanged (compared with the same call made directly), deadlines,
+// and a dead replica skipped.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { gatewayDir, makeTempDir, startGateway, startPostgres, startService, stopProcess, writeSecret } from "./lib/stack.js";
+import { clients, signToken } from "./lib/seed.js";
+
+const { createClient, ConnectError, Code } = await import(join(gatewayDir, "node_modules/@connectrpc/connect/dist/esm/index.js"));
+const { createConnectTransport, createGrpcWebTransport } = await import(join(gatewayDir, "node_modules/@connectrpc/connect-node/dist/esm/index.js"));
+const { AccountsService } = await import(join(gatewayDir, "gen/egress/v1/accounts_pb.js"));
+
+let root, pg, service, gateway, api, secret;
+
+before(async () => {
+  root = makeTempDir("gateway");
+  pg = await startPostgres(root);
+  secret = writeSecret(root);
+  service = await startService({ conninfo: pg.conninfo, secretFile: secret.file, logFile: join(root, "service.log") });
+  // The first replica is a port nobody listens on: it must be skipped.
+  gateway = await startGateway({ upstreams: ["127.0.0.1:1", service.address] });
+  api = clients(service.address, secret.secret);
+});
+
+after(async () => {
+  await stopProcess(gateway?.child);
+  await stopProcess(service?.child);
+  await stopProcess(pg?.child);
+});
+
+const admin = () => `Bearer ${signToken({ secret: secret.secret, subject: "tests", scopes: ["admin"] })}`;
+
+async function connectJson(method, body, headers = {}) {
+  const res = await fetch(`${gateway.url}/egress.v1.AccountsService/${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: admin(), ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+describe("static files", () => {
+  test("index.html, hashed assets, caching headers, 304", async () => {
+    const index = await fetch(`${gateway.url}/`);
+    assert.equal(index.status, 200);
+    assert.match(index.headers.get("content-type"), /text\/html/);
+    assert.equal(index.headers.get("cache-control"), "no-cache");
+    const html = await index.text();
+    assert.match(html, /<main id="egress-panel">/);
+    const js = /src="\/(app-[A-Z0-9]+\.js)"/.exec(html)[1];
+    const asset = await fetch(`${gateway.url}/${js}`);
+    assert.equal(asset.status, 200);
+    assert.match(asset.headers.get("content-type"), /javascript/);
+    assert.match(asset.headers.get("cache-control"), /immutable/);
+    const etag = asset.headers.get("etag");
+    assert.ok(etag);
+    const again = await fetch(`${gateway.url}/${js}`, { headers: { "if-none-match": etag } });
+    assert.equal(again.status, 304);
+  });
+
+  test("no path traversal, no dot-files", async () => {
+    for (const path of ["/../package.json", "/%2e%2e/package.json", "/..%2fpackage.json", "/%2e%2e%2f%2e%2e%2fetc/passwd", "/.hidden", "/..\\package.json", "/%00index.html", "/nope.html"]) {
+      const res = await fetch(`${gateway.url}${path}`);
+      assert.equal(res.status, 404, path);
+      assert.doesNotMatch(await res.text(), /egress-gateway|root:/, path);
+    }
+    const post = await fetch(`${gateway.url}/index.html`, { method: "POST" });
+    assert.equal(post.status, 405);
+  });
+});
+
+test("/healthz reports the serving replica and the dead one", async () => {
+  const res = await fetch(`${gateway.url}/healthz`);
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.equal(body.status, "ok");
+  const byAddress = Object.fromEntries(body.replicas.map((r) => [r.address, r]));
+  assert.equal(byAddress[service.address].serving, true);
+  assert.equal(byAddress["127.0.0.1:1"].serving, false);
+});
+
+describe("AccountsService through the gateway", () => {
+  test("Connect JSON (what curl sends) creates and reads a node", async () => {
+    const put = await connectJson("UpsertNode", { node: { nodeId: "gw-node", serverIpv4: "198.51.100.9", exemptNetworks: ["10.0.0.0/8"] } });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.equal(put.body.nodeId, "gw-node");
+    const got = await connectJson("GetNode", { nodeId: "gw-node" });
+    assert.equal(got.status, 200);
+    assert.equal(got.body.serverIpv4, "198.51.100.9");
+    assert.deepEqual(got.body.exemptNetworks, ["10.0.0.0/8"]);
+    // And it is really in PostgreSQL.
+    assert.deepEqual(pg.sql("SELECT server_ipv4 FROM nodes WHERE node_id = 'gw-node'"), [["198.51.100.9"]]);
+  });
+
+  test("gRPC-web and Connect binary clients", async () => {
+    for (const transport of [createGrpcWebTransport({ baseUrl: gateway.url, httpVersion: "1.1" }), createConnectTransport({ baseUrl: gateway.url, httpVersion: "1.1" })]) {
+      const client = createClient(AccountsService, transport);
+      const acc = await client.upsertAccount({ account: { accountId: "gw-acc", nodeId: "gw-node", uid: 3001 } }, { headers: { authorization: admin() } });
+      assert.equal(acc.uid, 3001);
+      const list = await client.listAccounts({ nodeId: "gw-node" }, { headers: { authorization: admin() } });
+      assert.deepEqual(list.accounts.map((a) => a.accountId), ["gw-acc"]);
+    }
+  });
+
+  test("status codes and messages pass through unchanged", async () => {
+    const gw = createClient(AccountsService, createGrpcWebTransport({ baseUrl: gateway.url, httpVersion: "1.1" }));
+    const cases = [
+      ["getAccount", { accountId: "no-such-account" }, { authorization: admin() }],
+      ["upsertNode", { node: { nodeId: "Bad Id!" } }, { authorization: admin() }],
+      ["upsertAccount", { account: { accountId: "x1", nodeId: "no-such-node", uid: 5 } }, { authorization: admin() }],
+      ["getAccount", { accountId: "gw-acc" }, {}],
+      ["getAccount", { accountId: "gw-acc" }, { authorization: "Bearer not-a-token" }],
+    ];
+    for (const [method, req, headers] of cases) {
+      const outcome = async (client) => {
+        try {
+          await client[method](req, { headers });
+          return { code: "ok" };
+        } catch (err) {
+          const e = ConnectError.from(err);
+          return { code: Code[e.code], message: e.rawMessage };
+        }
+      };
+      const direct = await outcome(api.accounts);
+      const via = await outcome(gw);
+      assert.deepEqual(via, direct, `${method} ${JSON.stringify(req)}`);
+    }
+    // The Connect JSON error body carries the same code and message.
+    const nf = await connectJson("GetAccount", { accountId: "no-such-account" });
+    assert.equal(nf.status, 404);
+    assert.equal(nf.body.code, "not_found");
+    assert.ok(nf.body.message.length > 0);
+  });
+
+  test("the caller's deadline reaches the service", async () => {
+    const gw = createClient(AccountsService, createGrpcWebTransport({ baseUrl: gateway.url, httpVersion: "1.1" }));
+    await assert.rejects(
+      gw.listNodes({}, { headers: { authorization: admin() }, timeoutMs: 1 }),
+      (err) => ConnectError.from(err).code === Code.DeadlineExceeded,
+    );
+    // A generous deadline works.
+    const ok = await gw.listNodes({}, { headers: { authorization: admin() }, timeoutMs: 5000 });
+    assert.ok(ok.nodes.some((n) => n.nodeId === "gw-node"));
+  });
+});
+
+test("the gateway logs one line per call", async () => {
+  await connectJson("GetNode", { nodeId: "gw-node" });
+  await new Promise((r) => setTimeout(r, 100));
+  const lines = gateway.child.output.split("\n").filter((l) => l.includes("method=egress.v1.AccountsService/GetNode"));
+  assert.ok(lines.length >= 1, gateway.child.output.slice(-2000));
+  assert.match(lines.at(-1), /^ts=\S+ level=info event=rpc method=\S+ protocol=connect code=ok ms=[\d.]+ upstream=127\.0\.0\.1:\d+/);
+});
+
+test("--help describes the flags", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const out = execFileSync(process.execPath, [join(gatewayDir, "src", "main.js"), "--help"]).toString();
+  for (const flag of ["--listen", "--upstream", "--static-dir", "--log-level"]) assert.match(out, new RegExp(flag));
+  assert.ok(readFileSync(join(gatewayDir, "package-lock.json")));
+});

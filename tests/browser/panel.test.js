@@ -1,0 +1,375 @@
+// The "Outgoing connections" panel in Debian's chromium, against the real
+// gateway, egress-service and PostgreSQL with seeded data. Each test saves a
+// screenshot under $EGRESS_ARTIFACTS_DIR (build/tests/browser/artifacts).
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { artifactsDir, gatewayDir, launchChromium, makeTempDir, startGateway, startPostgres, startService, stopProcess, writeSecret } from "./lib/stack.js";
+import { clients, dayKey, kAlice, kAliceDays, kBob, kFillerRows, kIncompleteDay, kNamedRows, seed, signToken } from "./lib/seed.js";
+
+const { ConnectError, Code } = await import(join(gatewayDir, "node_modules/@connectrpc/connect/dist/esm/index.js"));
+
+const kCarol = "carol"; // no connections at all; the antivirus test's account
+let root, pg, secret, service, gateway, browser, api;
+const shots = artifactsDir();
+
+before(async () => {
+  root = makeTempDir("panel");
+  pg = await startPostgres(root);
+  secret = writeSecret(root);
+  service = await startService({ conninfo: pg.conninfo, secretFile: secret.file, logFile: join(shots, "panel-service.log") });
+  gateway = await startGateway({ upstreams: [service.address], logFile: join(shots, "panel-gateway.log") });
+  api = clients(service.address, secret.secret);
+  await seed({ pg, api });
+  await api.accounts.upsertAccount({ account: { accountId: kCarol, nodeId: "node-a", uid: 2003 } }, api.admin);
+  browser = await launchChromium(root);
+});
+
+after(async () => {
+  await browser?.close();
+  await stopProcess(gateway?.child);
+  await stopProcess(service?.child);
+  await stopProcess(pg?.child);
+});
+
+function panelUrl(account, tokenAccount = account) {
+  const token = signToken({ secret: secret.secret, subject: tokenAccount, scopes: ["panel"] });
+  return `${gateway.url}/#${new URLSearchParams({ token, account })}`;
+}
+
+// Opens the panel and waits until every part has loaded (or shown its error).
+async function open(account, { width = 1280, height = 900, tokenAccount } = {}) {
+  const page = await browser.newPage();
+  await page.setViewportSize({ width, height });
+  page.on("pageerror", (err) => process.stderr.write(`[page error] ${err.message}\n`));
+  await page.goto(panelUrl(account, tokenAccount));
+  await page.waitForSelector("#egress-panel[data-ready]", { timeout: 15000 });
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+// Runs the body; on failure still saves a screenshot (name-FAILED.png).
+async function withPage(name, account, opts, body) {
+  const page = await open(account, opts);
+  try {
+    await body(page);
+    await shot(page, name);
+  } catch (err) {
+    await shot(page, `${name}-FAILED`).catch(() => {});
+    throw err;
+  } finally {
+    await page.close();
+  }
+}
+
+const rowIps = (page) => page.$$eval("#eg-conn-body tr[data-ip]", (trs) => trs.map((tr) => tr.dataset.ip));
+const summary = (page) => page.textContent("#eg-conn-summary");
+async function waitSummary(page, re) {
+  await page.waitForFunction((src) => new RegExp(src).test(document.querySelector("#eg-conn-summary")?.textContent ?? ""), re.source, { timeout: 10000 });
+}
+const rules = (account) => pg.sql(`SELECT network, protocol, port, note FROM block_rules WHERE account_id = '${account}' ORDER BY rule_id`);
+const panelOpts = (account) => api.panel(account);
+
+async function clearRules(account) {
+  pg.sql(`DELETE FROM block_rules WHERE account_id = '${account}'`);
+}
+
+test("dates with records only, newest first; the table with IP, PTR, owner, protocol, port, action, count", async () => {
+  await withPage("01-dates-and-table", kAlice, {}, async (page) => {
+    const options = await page.$$eval("#eg-date option", (os) => os.map((o) => o.value));
+    assert.deepEqual(options, kAliceDays.map(dayKey));
+    assert.ok(!options.includes(dayKey(4)), "a day without records is listed");
+    assert.equal(await page.inputValue("#eg-date"), dayKey(kAliceDays[0]));
+    await waitSummary(page, new RegExp(`of ${kNamedRows.length + kFillerRows}$`));
+    const row = page.locator('#eg-conn-body tr[data-ip="203.0.113.7"][data-action="ACCEPT"]');
+    const text = await row.innerText();
+    for (const part of ["203.0.113.7", "mail.example.net", "AS64500", "Example Mail Ltd", "NL", "TCP", "443", "ACCEPT", "120"]) assert.ok(text.includes(part), `${part} in ${JSON.stringify(text)}`);
+    const noPtr = await page.locator('#eg-conn-body tr[data-ip="198.51.100.23"]').innerText();
+    assert.match(noPtr, /no PTR record/);
+    assert.match(noPtr, /UDP/);
+    // ACCEPT and REJECT look different.
+    const colors = await page.$$eval("#eg-conn-body .eg-action", (els) => [...new Set(els.map((e) => `${e.textContent}:${getComputedStyle(e).color}:${getComputedStyle(e).backgroundColor}`))]);
+    const accept = colors.find((c) => c.startsWith("ACCEPT"));
+    const reject = colors.find((c) => c.startsWith("REJECT"));
+    assert.ok(accept && reject && accept.slice(6) !== reject.slice(6), JSON.stringify(colors));
+  });
+});
+
+test("filter by IP, CIDR and prefix as you type", async () => {
+  await withPage("02-filter", kAlice, {}, async (page) => {
+    const filter = page.getByLabel("Filter by IP");
+    await filter.pressSequentially("203.0.113.7", { delay: 20 });
+    await waitSummary(page, /of 2$/);
+    assert.deepEqual(await rowIps(page), ["203.0.113.7", "203.0.113.7"]);
+    await filter.fill("198.51.100.0/24");
+    await waitSummary(page, /of 2$/);
+    assert.deepEqual((await rowIps(page)).sort(), ["198.51.100.200", "198.51.100.23"]);
+    await filter.fill("100.64.1.");
+    await waitSummary(page, new RegExp(`of ${kFillerRows - 200}$`));
+    await filter.fill("2001:db8:");
+    await waitSummary(page, /of 1$/);
+    assert.deepEqual(await rowIps(page), ["2001:db8::5"]);
+    // Not an address: the page says so and keeps the last list.
+    await filter.fill("example.com");
+    await page.waitForFunction(() => document.querySelector("#eg-filter-hint").textContent.length > 0);
+    assert.equal(await filter.getAttribute("aria-invalid"), "");
+    assert.deepEqual(await rowIps(page), ["2001:db8::5"]);
+    await filter.fill("");
+    await waitSummary(page, new RegExp(`of ${kNamedRows.length + kFillerRows}$`));
+  });
+});
+
+test("sort by count, IP and port; page through thousands of rows", async () => {
+  await withPage("03-sort-and-pages", kAlice, {}, async (page) => {
+    const firstCount = () => page.locator("#eg-conn-body tr[data-ip] .eg-count").first().innerText();
+    assert.equal(await firstCount(), "120");
+    assert.equal(await page.getAttribute("th:has(button[data-order='1'])", "aria-sort"), "descending");
+    await page.click("button[data-order='1']");
+    await page.waitForFunction(() => document.querySelector("th:has(button[data-order='1'])").getAttribute("aria-sort") === "ascending");
+    await page.waitForFunction(() => document.querySelector("#eg-conn-body tr[data-ip] .eg-count")?.textContent === "1");
+    await page.click("button[data-order='2']");
+    await page.waitForFunction(() => document.querySelector("#eg-conn-body tr[data-ip]")?.dataset.ip === "100.64.0.1");
+    await page.click("button[data-order='3']");
+    await page.waitForFunction(() => document.querySelector("#eg-conn-body tr[data-ip] td:nth-child(3)")?.textContent === "25");
+    // Pages of 100.
+    const total = kNamedRows.length + kFillerRows;
+    await waitSummary(page, new RegExp(`^Rows 1–100 of ${total}$`));
+    await page.click("#eg-next");
+    await waitSummary(page, new RegExp(`^Rows 101–200 of ${total}$`));
+    await page.click("#eg-next");
+    await waitSummary(page, new RegExp(`^Rows 201–${total} of ${total}$`));
+    assert.equal(await page.isDisabled("#eg-next"), true);
+    await page.click("#eg-prev");
+    await waitSummary(page, new RegExp(`^Rows 101–200 of ${total}$`));
+    await page.selectOption("#eg-page-size", "500");
+    await waitSummary(page, new RegExp(`^Rows 1–${total} of ${total}$`));
+    assert.equal((await rowIps(page)).length, total);
+  });
+});
+
+test("🔒 on a row blocks the address (blocked table and database); 🔒 again unblocks", async () => {
+  await clearRules(kAlice);
+  await withPage("04-row-lock", kAlice, {}, async (page) => {
+    const lock = page.locator('#eg-conn-body tr[data-ip="203.0.113.7"] button.eg-lock').first();
+    assert.equal(await lock.getAttribute("aria-pressed"), "false");
+    await lock.click();
+    await page.waitForSelector('#eg-rules-body tr[data-network="203.0.113.7/32"]');
+    await page.waitForFunction(() => [...document.querySelectorAll('#eg-conn-body tr[data-ip="203.0.113.7"] button.eg-lock')].every((b) => b.getAttribute("aria-pressed") === "true"));
+    const ruleText = await page.locator('#eg-rules-body tr[data-network="203.0.113.7/32"]').innerText();
+    for (const part of ["203.0.113.7", "mail.example.net", "Any", "Add note"]) assert.ok(ruleText.includes(part), `${part} in ${ruleText}`);
+    assert.deepEqual(rules(kAlice), [["203.0.113.7/32", "0", "0", ""]]);
+    await shot(page, "04-row-lock-blocked");
+    await page.locator('#eg-conn-body tr[data-ip="203.0.113.7"] button.eg-lock').first().click();
+    await page.waitForSelector("#eg-rules-body tr.eg-state-empty");
+    assert.deepEqual(rules(kAlice), []);
+  });
+});
+
+test("Block IP: checked in the page, refused by the server with its message, then created", async () => {
+  await clearRules(kAlice);
+  await withPage("05-block-ip", kAlice, {}, async (page) => {
+    await page.click("#eg-block-ip");
+    const dialog = page.locator("#eg-block-dialog");
+    await dialog.getByLabel("IP address or network (CIDR)").fill("300.1.1.1");
+    await dialog.getByRole("button", { name: "Block", exact: true }).click();
+    assert.match(await page.textContent("#eg-bi-dest-err"), /not an IPv4 or IPv6 address/);
+    await dialog.getByLabel("IP address or network (CIDR)").fill("192.0.2.0/24");
+    await dialog.getByLabel("Port (empty: every port)").fill("70000");
+    await dialog.getByRole("button", { name: "Block", exact: true }).click();
+    assert.match(await page.textContent("#eg-bi-port-err"), /1 to 65535/);
+    assert.equal(await dialog.isVisible(), true);
+    assert.deepEqual(rules(kAlice), []);
+    // Good input.
+    await dialog.getByLabel("Port (empty: every port)").fill("443");
+    await dialog.getByLabel("Protocol").selectOption({ label: "TCP" });
+    await dialog.getByLabel("Note (optional)").fill("payment API sandbox");
+    await dialog.getByRole("button", { name: "Block", exact: true }).click();
+    await page.waitForSelector('#eg-rules-body tr[data-network="192.0.2.0/24"]');
+    assert.equal(await dialog.isVisible(), false);
+    const text = await page.locator('#eg-rules-body tr[data-network="192.0.2.0/24"]').innerText();
+    for (const part of ["192.0.2.0/24", "TCP", "443", "payment API sandbox"]) assert.ok(text.includes(part), `${part} in ${text}`);
+    assert.deepEqual(rules(kAlice), [["192.0.2.0/24", "6", "443", "payment API sandbox"]]);
+    // The same again: the page accepts it, the server refuses; its message shows.
+    await page.click("#eg-block-ip");
+    await dialog.getByLabel("IP address or network (CIDR)").fill("192.0.2.0/24");
+    await dialog.getByLabel("Protocol").selectOption({ label: "TCP" });
+    await dialog.getByLabel("Port (empty: every port)").fill("443");
+    await dialog.getByRole("button", { name: "Block", exact: true }).click();
+    await page.waitForFunction(() => document.querySelector("#eg-bi-error").textContent.length > 0);
+    const direct = await api.connections
+      .blockDestination({ accountId: kAlice, destination: "192.0.2.0/24", protocol: 1, port: 443 }, panelOpts(kAlice))
+      .then(() => null, (e) => ConnectError.from(e));
+    assert.equal(direct?.code, Code.AlreadyExists);
+    assert.equal(await page.textContent("#eg-bi-error"), direct.rawMessage);
+    await shot(page, "05-block-ip-server-error");
+    assert.equal(rules(kAlice).length, 1);
+    await page.keyboard.press("Escape");
+    assert.equal(await dialog.isVisible(), false);
+  });
+});
+
+test("Add note, then edit it inline", async () => {
+  await clearRules(kAlice);
+  await api.connections.blockDestination({ accountId: kAlice, destination: "198.51.100.200", protocol: 1, port: 8080 }, panelOpts(kAlice));
+  await withPage("06-notes", kAlice, {}, async (page) => {
+    const row = page.locator('#eg-rules-body tr[data-network="198.51.100.200/32"]');
+    await row.getByRole("button", { name: /Add note/ }).click();
+    await row.getByLabel(/Note for/).fill("old CRM webhook");
+    await row.getByLabel(/Note for/).press("Enter");
+    await row.getByText("old CRM webhook").waitFor();
+    assert.equal(rules(kAlice)[0][3], "old CRM webhook");
+    await row.getByRole("button", { name: /Edit note/ }).click();
+    await row.getByLabel(/Note for/).fill("old CRM webhook — ask Bob ✓");
+    await row.getByRole("button", { name: "Save" }).click();
+    await row.getByText("old CRM webhook — ask Bob ✓").waitFor();
+    assert.equal(rules(kAlice)[0][3], "old CRM webhook — ask Bob ✓");
+    // Escape cancels an edit.
+    await row.getByRole("button", { name: /Edit note/ }).click();
+    await row.getByLabel(/Note for/).fill("never saved");
+    await row.getByLabel(/Note for/).press("Escape");
+    await row.getByText("old CRM webhook — ask Bob ✓").waitFor();
+    assert.equal(rules(kAlice)[0][3], "old CRM webhook — ask Bob ✓");
+  });
+});
+
+test("Delete rules: several at once, after confirmation; 🔓 removes one", async () => {
+  await clearRules(kAlice);
+  for (const [destination, port] of [["192.0.2.10", 25], ["192.0.2.11", 465], ["192.0.2.12", 587], ["192.0.2.13", 0]]) {
+    await api.connections.blockDestination({ accountId: kAlice, destination, protocol: 1, port }, panelOpts(kAlice));
+  }
+  await withPage("07-delete-rules", kAlice, {}, async (page) => {
+    assert.equal(await page.isDisabled("#eg-delete-rules"), true);
+    await page.getByLabel("Select rule for 192.0.2.10/32").check();
+    await page.getByLabel("Select rule for 192.0.2.11/32").check();
+    assert.equal(await page.textContent("#eg-delete-rules"), "Delete rules (2)");
+    await page.click("#eg-delete-rules");
+    assert.match(await page.textContent("#eg-confirm-text"), /Delete 2 rules\?/);
+    await shot(page, "07-delete-rules-confirm");
+    await page.locator("#eg-confirm").getByRole("button", { name: "Cancel" }).click();
+    assert.equal(rules(kAlice).length, 4);
+    await page.click("#eg-delete-rules");
+    await page.click("#eg-confirm-delete");
+    await page.waitForFunction(() => document.querySelectorAll("#eg-rules-body tr[data-rule-id]").length === 2);
+    assert.deepEqual(rules(kAlice).map((r) => r[0]), ["192.0.2.12/32", "192.0.2.13/32"]);
+    await page.getByRole("button", { name: "Unblock 192.0.2.12/32" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("#eg-rules-body tr[data-rule-id]").length === 1);
+    assert.deepEqual(rules(kAlice).map((r) => r[0]), ["192.0.2.13/32"]);
+  });
+});
+
+test("Block all outgoing connections: on and off", async () => {
+  await withPage("08-block-all", kAlice, {}, async (page) => {
+    const sw = page.getByRole("switch", { name: "Block all outgoing connections" });
+    assert.equal(await sw.isChecked(), false);
+    await sw.check({ force: true });
+    await page.waitForFunction(() => /Blocked by you/.test(document.querySelector("#eg-lock-note").textContent));
+    assert.deepEqual(pg.sql(`SELECT kind FROM account_locks WHERE account_id = '${kAlice}'`), [["1"]]);
+    await shot(page, "08-block-all-on");
+    await sw.uncheck({ force: true });
+    await page.waitForFunction(() => /are allowed/.test(document.querySelector("#eg-lock-note").textContent));
+    assert.equal(await sw.isChecked(), false);
+    assert.deepEqual(pg.sql(`SELECT kind FROM account_locks WHERE account_id = '${kAlice}'`), []);
+  });
+});
+
+test("antivirus lock: the banner explains it, the switch cannot lift it, a clean scan does", async () => {
+  const finishTime = (s) => ({ seconds: BigInt(Math.floor(Date.now() / 1000) - s), nanos: 0 });
+  await api.antivirus.reportScan({ accountId: kCarol, scanId: "scan-1", finishTime: finishTime(60), threats: [{ path: "public_html/wp-content/x.php", signature: "PHP.Webshell.A" }] }, api.av);
+  await withPage("09-antivirus", kCarol, {}, async (page) => {
+    const banner = page.locator("#eg-av-banner");
+    assert.equal(await banner.isVisible(), true);
+    const text = await banner.innerText();
+    assert.match(text, /malicious code/);
+    assert.match(text, /remove the malicious code and run a new antivirus scan/);
+    assert.match(text, /cannot be unblocked without removing the malicious code/);
+    const sw = page.getByRole("switch", { name: "Block all outgoing connections" });
+    assert.equal(await sw.isChecked(), true);
+    await sw.uncheck({ force: true });
+    await page.waitForSelector("#eg-block-all-error:not([hidden])");
+    const direct = await api.connections.setBlockAll({ accountId: kCarol, enabled: false }, panelOpts(kCarol)).then(() => null, (e) => ConnectError.from(e));
+    assert.equal(direct?.code, Code.FailedPrecondition);
+    assert.ok((await page.textContent("#eg-block-all-error")).includes(direct.rawMessage));
+    assert.equal(await sw.isChecked(), true);
+    assert.deepEqual(pg.sql(`SELECT kind FROM account_locks WHERE account_id = '${kCarol}'`), [["2"]]);
+    // Carol has no connections: the empty states.
+    assert.match(await page.textContent("#eg-conn-body"), /No outgoing connections have been recorded yet/);
+    assert.match(await page.textContent("#eg-chart-state"), /No connections have been recorded yet/);
+    assert.equal(await page.isDisabled("#eg-date"), true);
+  });
+  await api.antivirus.reportScan({ accountId: kCarol, scanId: "scan-2", finishTime: finishTime(1), threats: [] }, api.av);
+  await withPage("09-antivirus-lifted", kCarol, {}, async (page) => {
+    assert.equal(await page.locator("#eg-av-banner").isVisible(), false);
+    assert.equal(await page.getByRole("switch", { name: "Block all outgoing connections" }).isChecked(), false);
+  });
+});
+
+test("the graph has one bar per day with data; clicking a day selects it; incomplete days are lower bounds", async () => {
+  await withPage("10-graph", kAlice, {}, async (page) => {
+    await page.waitForSelector("#eg-chart canvas");
+    assert.equal(await page.getAttribute("#eg-chart", "data-days"), String(kAliceDays.length));
+    assert.equal(await page.getAttribute("#eg-chart", "data-incomplete-days"), "1");
+    const xs = await page.evaluate(() => window.egressPanel.chart().data[0].length);
+    assert.equal(xs, kAliceDays.length);
+    // Click the incomplete day's bars.
+    const target = dayKey(kIncompleteDay);
+    const pos = await page.evaluate((key) => {
+      const u = window.egressPanel.chart();
+      const ts = Date.parse(`${key}T00:00:00Z`) / 1000;
+      const r = u.over.getBoundingClientRect();
+      return { x: r.left + u.valToPos(ts, "x"), y: r.top + r.height - 5 };
+    }, target);
+    await page.mouse.move(pos.x, pos.y);
+    await page.mouse.click(pos.x, pos.y);
+    await page.waitForFunction((key) => document.querySelector("#eg-date").value === key, target);
+    await page.waitForSelector("#eg-incomplete:not([hidden])");
+    await page.waitForFunction(() => [...document.querySelectorAll("#eg-conn-body .eg-count")].every((c) => c.textContent.startsWith("≥ ")));
+    const option = await page.locator(`#eg-date option[value="${target}"]`).innerText();
+    assert.match(option, /≥ .*incomplete/);
+  });
+});
+
+test("another account's token never shows this account's data", async () => {
+  await withPage("11-other-account", kBob, {}, async (page) => {
+    assert.deepEqual(await page.$$eval("#eg-date option", (os) => os.map((o) => o.value)), [dayKey(2)]);
+    assert.deepEqual(await rowIps(page), ["192.0.2.99"]);
+    assert.ok(!(await page.content()).includes("203.0.113.7"));
+  });
+  // Bob's token asking for Alice's account.
+  await withPage("11-other-account-denied", kAlice, { tokenAccount: kBob }, async (page) => {
+    await page.waitForSelector("#eg-conn-body .eg-state-error");
+    assert.match(await page.textContent("#eg-conn-body"), /Access denied/);
+    assert.ok(!(await page.content()).includes("203.0.113.7"));
+  });
+  const denied = await api.connections.listConnections({ accountId: kAlice, date: { year: 2026, month: 1, day: 1 } }, panelOpts(kBob)).then(() => null, (e) => ConnectError.from(e));
+  assert.equal(denied?.code, Code.PermissionDenied);
+  const noToken = await api.connections.listDates({ accountId: kAlice }).then(() => null, (e) => ConnectError.from(e));
+  assert.equal(noToken?.code, Code.Unauthenticated);
+});
+
+test("360 px wide and keyboard only: labelled controls, no sideways scrolling", async () => {
+  await withPage("12-mobile-360", kAlice, { width: 360, height: 780 }, async (page) => {
+    await waitSummary(page, /^Rows 1–100/);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `page scrolls sideways by ${overflow}px`);
+    // Every form control has an accessible name.
+    const unnamed = await page.$$eval("#egress-panel input, #egress-panel select, #egress-panel button", (els) =>
+      els.filter((e) => !(e.labels?.length || e.getAttribute("aria-label") || e.textContent.trim())).map((e) => e.outerHTML.slice(0, 80)),
+    );
+    assert.deepEqual(unnamed, []);
+    // Keyboard: Tab reaches the filter; the Block IP dialog opens, takes focus, closes on Escape.
+    await page.focus("#eg-date");
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "eg-filter");
+    await page.keyboard.type("203.0.113.7");
+    await waitSummary(page, /of 2$/);
+    await page.focus("#eg-block-ip");
+    await page.keyboard.press("Enter");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "eg-bi-dest");
+    await shot(page, "12-mobile-360-dialog");
+    await page.keyboard.press("Escape");
+    assert.equal(await page.locator("#eg-block-dialog").isVisible(), false);
+  });
+});
