@@ -26,7 +26,13 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   s.authorizer_ = std::make_unique<Authorizer>(deps.token_signer);
   s.accounts_store_ = std::make_unique<PgAccountsStore>(deps.database);
   s.collector_store_ = std::make_unique<PgCollectorStore>(deps.database);
+  s.connections_store_ = std::make_unique<PgConnectionsStore>(deps.database);
+  s.rules_store_ = std::make_unique<PgRulesStore>(deps.database);
   s.pool_ = std::make_unique<ThreadPool>(options.ingest_threads);
+  s.connections_service_ = std::make_unique<ConnectionsServiceImpl>(
+      s.connections_store_.get(), s.rules_store_.get(), s.authorizer_.get(), options.time_zone);
+  s.antivirus_service_ =
+      std::make_unique<AntivirusServiceImpl>(s.rules_store_.get(), s.authorizer_.get());
   s.accounts_service_ =
       std::make_unique<AccountsServiceImpl>(s.accounts_store_.get(), s.authorizer_.get());
   CollectorOptions collector_options;
@@ -57,6 +63,8 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &s.port_);
   builder.RegisterService(s.accounts_service_.get());
   builder.RegisterService(s.collector_service_.get());
+  builder.RegisterService(s.connections_service_.get());
+  builder.RegisterService(s.antivirus_service_.get());
   s.server_ = builder.BuildAndStart();
   if (s.server_ == nullptr || s.port_ == 0) {
     return absl::UnavailableError(

@@ -11,13 +11,17 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "service/accounts_service.h"
+#include "service/antivirus_service.h"
 #include "service/auth/authorizer.h"
 #include "service/collector_service.h"
+#include "service/connections_service.h"
 #include "service/partition_maintainer.h"
 #include "service/rule_change_listener.h"
 #include "service/storage/database.h"
 #include "service/storage/pg_accounts_store.h"
 #include "service/storage/pg_collector_store.h"
+#include "service/storage/pg_connections_store.h"
+#include "service/storage/pg_rules_store.h"
 #include "service/thread_pool.h"
 
 namespace egress {
@@ -71,7 +75,11 @@ class EgressServer {
   std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<PgAccountsStore> accounts_store_;
   std::unique_ptr<PgCollectorStore> collector_store_;
+  std::unique_ptr<PgConnectionsStore> connections_store_;
+  std::unique_ptr<PgRulesStore> rules_store_;
   std::unique_ptr<AccountsServiceImpl> accounts_service_;
+  std::unique_ptr<ConnectionsServiceImpl> connections_service_;
+  std::unique_ptr<AntivirusServiceImpl> antivirus_service_;
   std::unique_ptr<CollectorServiceImpl> collector_service_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<PartitionMaintainer> partitions_;

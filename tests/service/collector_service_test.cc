@@ -5,6 +5,8 @@
 #include "absl/time/clock.h"
 #include "common/civil_day.h"
 #include "egress/v1/accounts.grpc.pb.h"
+#include "egress/v1/antivirus.grpc.pb.h"
+#include "egress/v1/connections.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
@@ -246,6 +248,57 @@ TEST_F(CollectorServiceTest, RuleChangesOnOneReplicaArePushedThroughTheOther) {
   }
   EXPECT_EQ(Scalar("SELECT applied_rule_version FROM nodes"),
             static_cast<int64_t>(pushed->rule_set().version()));
+}
+
+TEST_F(CollectorServiceTest, BlocksAndLocksReachTheAgentWithinASecond) {
+  auto agent = Connect(channel_a_);
+  auto panel = v1::ConnectionsService::NewStub(channel_b_);
+  v1::BlockDestinationRequest block;
+  block.set_account_id("alice");
+  block.set_destination("192.0.2.0/24");
+  block.set_protocol(v1::PROTOCOL_TCP);
+  block.set_port(443);
+  v1::BlockRule rule;
+  grpc::ClientContext block_context;
+  Authorize(&block_context, ::egress::testing::PanelToken("alice"));
+  absl::Time sent = absl::Now();
+  ASSERT_TRUE(panel->BlockDestination(&block_context, block, &rule).ok());
+  auto pushed = agent->NextOfKind(v1::ServiceMessage::kRuleSet, absl::Seconds(5));
+  ASSERT_TRUE(pushed.has_value());
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(1));
+  ASSERT_EQ(pushed->rule_set().accounts(0).rules_size(), 1);
+  EXPECT_EQ(pushed->rule_set().accounts(0).rules(0).network(), "192.0.2.0/24");
+  EXPECT_EQ(pushed->rule_set().accounts(0).rules(0).port(), 443u);
+  EXPECT_EQ(pushed->rule_set().accounts(0).rules(0).protocol(), v1::PROTOCOL_TCP);
+
+  auto antivirus = v1::AntivirusService::NewStub(channel_b_);
+  v1::ReportScanRequest scan;
+  scan.set_account_id("bob");
+  scan.set_scan_id("scan-1");
+  scan.mutable_finish_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 10);
+  scan.add_threats()->set_path("public_html/shell.php");
+  scan.mutable_threats(0)->set_signature("PHP.Backdoor");
+  v1::ReportScanResponse scan_response;
+  grpc::ClientContext scan_context;
+  Authorize(&scan_context, ::egress::testing::AntivirusToken());
+  sent = absl::Now();
+  ASSERT_TRUE(antivirus->ReportScan(&scan_context, scan, &scan_response).ok());
+  pushed = agent->NextOfKind(v1::ServiceMessage::kRuleSet, absl::Seconds(5));
+  ASSERT_TRUE(pushed.has_value());
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(1));
+  EXPECT_TRUE(pushed->rule_set().accounts(1).block_all());
+  EXPECT_EQ(pushed->rule_set().accounts(1).account_id(), "bob");
+
+  // A clean scan lifts it, at once.
+  scan.set_scan_id("scan-2");
+  scan.mutable_finish_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 5);
+  scan.clear_threats();
+  grpc::ClientContext clean_context;
+  Authorize(&clean_context, ::egress::testing::AntivirusToken());
+  ASSERT_TRUE(antivirus->ReportScan(&clean_context, scan, &scan_response).ok());
+  pushed = agent->NextOfKind(v1::ServiceMessage::kRuleSet, absl::Seconds(5));
+  ASSERT_TRUE(pushed.has_value());
+  EXPECT_FALSE(pushed->rule_set().accounts(1).block_all());
 }
 
 TEST_F(CollectorServiceTest, StreamsNeedTheNodesOwnToken) {
