@@ -75,9 +75,20 @@ if [[ -z "$("${psql_super[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'eg
   "${psql_super[@]}" -c "CREATE DATABASE egress OWNER \"$db_user\""
 fi
 
+# The secret that signs every token; generated once, kept in var/secrets.
+mkdir -p "$var_dir/secrets"
+chmod 700 "$var_dir/secrets"
+secret_file="$var_dir/secrets/token-secret"
+if [[ ! -s "$secret_file" ]]; then
+  (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$secret_file")
+  log "generated the token secret $secret_file"
+fi
+ctl_bin="$build_dir/tools/egressctl/egressctl"
+admin_token="$("$ctl_bin" token --secret-file="$secret_file" --scope=admin --ttl=720h ops)"
+
 log "starting egress-service on $listen (log $var_dir/log/service.log)"
 "$build_dir/service/egress-service" --listen="$listen" --time-zone="$time_zone" \
-  --database="host=$var_dir/run user=$db_user dbname=egress" >"$var_dir/log/service.out" 2> >(tee -a "$var_dir/log/service.log" >&2) &
+  --database="host=$var_dir/run user=$db_user dbname=egress" --token-secret-file="$secret_file" >"$var_dir/log/service.out" 2> >(tee -a "$var_dir/log/service.log" >&2) &
 service_pid=$!
 for _ in $(seq 1 300); do
   grep -q "listening on" "$var_dir/log/service.out" 2>/dev/null && break
@@ -86,7 +97,7 @@ for _ in $(seq 1 300); do
 done
 address="$(sed -n 's/^egress-service listening on //p' "$var_dir/log/service.out")"
 
-ctl=("$build_dir/tools/egressctl/egressctl" --server="$address")
+ctl=("$ctl_bin" --server="$address" --token="$admin_token")
 if [[ "${EGRESS_NO_DEMO:-0}" != 1 ]]; then
   "${ctl[@]}" nodes upsert demo-node --server-ipv4=198.51.100.10 --server-ipv6=2001:db8::10 \
     --exempt=10.0.0.0/8 >/dev/null
@@ -95,15 +106,19 @@ if [[ "${EGRESS_NO_DEMO:-0}" != 1 ]]; then
   "${ctl[@]}" accounts upsert demo-bob --node=demo-node --uid=2002 >/dev/null
 fi
 
+printf '%s\n' "$admin_token" >"$var_dir/secrets/admin-token"
+chmod 600 "$var_dir/secrets/admin-token"
 cat >&2 <<MSG
 
   egress is running.
     egress-service (gRPC, health, reflection): $address
     PostgreSQL:  socket $var_dir/run, database egress, data $var_dir/pg
     logs:        $var_dir/log/
+    admin token: $var_dir/secrets/admin-token (30 days)
   Try:
-    ${ctl[*]} accounts list
-    ${ctl[*]} services
+    export EGRESS_SERVER=$address EGRESS_TOKEN=\$(cat $var_dir/secrets/admin-token)
+    $ctl_bin accounts list
+    $ctl_bin services
   Ctrl-C stops everything.
 
 MSG
