@@ -6,6 +6,7 @@
 #include "common/grpc_status.h"
 #include "service/auth/token.h"
 #include "tools/egressctl/accounts_commands.h"
+#include "tools/egressctl/connections_commands.h"
 #include "tools/egressctl/reflection_client.h"
 
 namespace egress::ctl {
@@ -17,6 +18,17 @@ const char kCommandsHelp[] = R"(Commands:
   accounts get ACCOUNT_ID | accounts list [--node=NODE_ID] | accounts delete ACCOUNT_ID
   token --secret-file=F --scope=panel|admin|antivirus|node [--ttl=24h] SUBJECT
                          mint a token offline (SUBJECT: account, node or service name)
+  status ACCOUNT         locks, egress addresses and rule enforcement of the account
+  block ACCOUNT IP|CIDR [--protocol=tcp|udp|any] [--port=N] [--note=TEXT]
+                         block a destination (any protocol with a port: tcp and udp)
+  unblock ACCOUNT RULE_ID...      delete block rules (all or none)
+  block-all ACCOUNT on|off        the account's manual "block all outgoing connections" lock
+  rules ACCOUNT | audit ACCOUNT   block rules / changes to rules and locks, newest first
+  dates ACCOUNT          dates with recorded connections, newest first
+  connections ACCOUNT YYYY-MM-DD [--filter=IP|CIDR|PREFIX] [--action=accept|reject]
+                         [--order-by=count|ip|port|last-seen] [--reverse]
+  report-scan ACCOUNT SCAN_ID [--threat=PATH:SIGNATURE,...] [PATH:SIGNATURE ...]
+                         [--finished=RFC3339]   report an antivirus scan (antivirus token)
   health                 the server's gRPC health status
   services               the services the server lists through gRPC reflection
 Exit status: 0 ok, 1 the server refused or failed the call, 2 bad usage.)";
@@ -79,6 +91,7 @@ int RunCommand(const std::vector<std::string>& args, const CommandOptions& optio
   if (group == "nodes") return RunNodesCommand(rest, options, context);
   if (group == "accounts") return RunAccountsCommand(rest, options, context);
   if (group == "token") return RunTokenCommand(rest, options, context);
+  if (IsConnectionsCommand(group)) return RunConnectionsCommand(args, options, context);
   if (group == "health") {
     absl::StatusOr<std::string> health = CheckHealth(context.channel, "", context.timeout);
     if (!health.ok()) return ReportRpcError(ToGrpcStatus(health.status()), context);

@@ -27,6 +27,19 @@ struct CommandOptions {
   std::string secret_file;
   std::string scope;
   absl::Duration ttl = absl::Hours(24);
+  // block: tcp, udp or any (default any); port -1 or 0 for every port; note.
+  std::string protocol;
+  int64_t port = -1;
+  std::string note;
+  // report-scan: "PATH:SIGNATURE" each; finish time (RFC 3339; default now).
+  std::vector<std::string> threats;
+  std::string finished;
+  // connections: IP, CIDR or IP text prefix; accept|reject; count, ip, port,
+  // last-seen; reverse the default direction.
+  std::string filter;
+  std::string action;
+  std::string order_by;
+  bool reverse = false;
 };
 
 struct CommandContext {

@@ -27,6 +27,18 @@ ABSL_FLAG(std::vector<std::string>, dedicated_ip, {},
           "Comma-separated dedicated IPs, each IP or IP@RFC3339-order-time (accounts upsert). "
           "The first ordered of each family is the account's egress address.");
 
+ABSL_FLAG(std::string, protocol, "", "block: tcp, udp or any (default any).");
+ABSL_FLAG(int64_t, port, -1, "block: destination port 1..65535; omitted or 0: every port.");
+ABSL_FLAG(std::string, note, "", "block: a note kept with the rule.");
+ABSL_FLAG(std::vector<std::string>, threat, {},
+          "report-scan: comma-separated PATH:SIGNATURE threats (paths with commas: give them "
+          "as arguments after SCAN_ID).");
+ABSL_FLAG(std::string, finished, "", "report-scan: when the scan finished, RFC 3339 (default now).");
+ABSL_FLAG(std::string, filter, "", "connections: an IP, a CIDR or the start of an IP.");
+ABSL_FLAG(std::string, action, "", "connections: accept or reject only.");
+ABSL_FLAG(std::string, order_by, "", "connections: count (default), ip, port or last-seen.");
+ABSL_FLAG(bool, reverse, false, "connections: reverse the default order.");
+
 int main(int argc, char** argv) {
   const std::vector<std::string> args = egress::ParseCommandLine(
       argc, argv,
@@ -67,5 +79,14 @@ int main(int argc, char** argv) {
   options.secret_file = absl::GetFlag(FLAGS_secret_file);
   options.scope = absl::GetFlag(FLAGS_scope);
   options.ttl = absl::GetFlag(FLAGS_ttl);
+  options.protocol = absl::GetFlag(FLAGS_protocol);
+  options.port = absl::GetFlag(FLAGS_port);
+  options.note = absl::GetFlag(FLAGS_note);
+  options.threats = absl::GetFlag(FLAGS_threat);
+  options.finished = absl::GetFlag(FLAGS_finished);
+  options.filter = absl::GetFlag(FLAGS_filter);
+  options.action = absl::GetFlag(FLAGS_action);
+  options.order_by = absl::GetFlag(FLAGS_order_by);
+  options.reverse = absl::GetFlag(FLAGS_reverse);
   return egress::ctl::RunCommand(args, options, context);
 }
