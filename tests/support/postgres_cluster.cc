@@ -182,32 +182,35 @@ absl::Status PostgresCluster::StartServer() {
   if (!run_as.ok()) return run_as.status();
   const std::string port = absl::StrCat(tcp_port_ == 0 ? 5432 : tcp_port_);
   const std::string listen = tcp_port_ == 0 ? "listen_addresses=" : "listen_addresses=127.0.0.1";
-  absl::StatusOr<pid_t> pid = Spawn({options_.bin_dir + "/postgres",
-                                     "-D",
-                                     data_dir_,
-                                     "-k",
-                                     socket_dir_,
-                                     "-p",
-                                     port,
-                                     "-c",
-                                     listen,
-                                     "-c",
-                                     "fsync=off",
-                                     "-c",
-                                     "synchronous_commit=off",
-                                     "-c",
-                                     "full_page_writes=off",
-                                     "-c",
-                                     "shared_buffers=64MB",
-                                     "-c",
-                                     "max_connections=200",
-                                     "-c",
-                                     "log_min_messages=warning",
-                                     "-c",
-                                     "log_min_error_statement=panic",
-                                     "-c",
-                                     "autovacuum=off"},
-                                    *run_as, root_dir_ + "/postgres.log");
+  std::vector<std::string> argv = {options_.bin_dir + "/postgres",
+                                   "-D",
+                                   data_dir_,
+                                   "-k",
+                                   socket_dir_,
+                                   "-p",
+                                   port,
+                                   "-c",
+                                   listen,
+                                   "-c",
+                                   "max_connections=200",
+                                   "-c",
+                                   "log_min_messages=warning",
+                                   "-c",
+                                   "log_min_error_statement=panic",
+                                   "-c",
+                                   "autovacuum=off"};
+  if (options_.durable) {
+    // As in production: what benchmarks measure.
+    for (const char* setting : {"shared_buffers=256MB", "max_wal_size=4GB"}) {
+      argv.insert(argv.end(), {"-c", setting});
+    }
+  } else {
+    for (const char* setting :
+         {"fsync=off", "synchronous_commit=off", "full_page_writes=off", "shared_buffers=64MB"}) {
+      argv.insert(argv.end(), {"-c", setting});
+    }
+  }
+  absl::StatusOr<pid_t> pid = Spawn(argv, *run_as, root_dir_ + "/postgres.log");
   if (!pid.ok()) return pid.status();
   server_pid_ = *pid;
   const std::string ping = ConnectionString("postgres");

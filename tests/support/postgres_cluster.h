@@ -23,6 +23,9 @@ struct PostgresClusterOptions {
   std::string bin_dir = "/usr/lib/postgresql/15/bin";
   // Also listen on 127.0.0.1 at a free TCP port (for clients that need TCP).
   bool tcp = false;
+  // fsync and full-page writes on, production-like buffers (benchmarks);
+  // off by default, since tests need speed, not durability.
+  bool durable = false;
 };
 
 class PostgresCluster {

@@ -1,0 +1,334 @@
+// Ingest throughput: simulated agents stream batches to a real egress-service
+// (in process, real gRPC) backed by a real PostgreSQL with fsync on; the same
+// rows are then written with binary COPY into a table of the same shape over
+// the same number of connections, as the baseline ceiling.
+//
+//   ingest_bench [--streams=2] [--batches=30] [--records=2000] [--new_fraction=0.1]
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/civil_day.h"
+#include "common/command_line.h"
+#include "egress/v1/accounts.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "pqxx/pqxx"
+#include "service/server.h"
+#include "service/storage/migrations.h"
+#include "tests/support/agent_client.h"
+#include "tests/support/postgres_cluster.h"
+#include "tests/support/test_tokens.h"
+
+ABSL_FLAG(int, streams, 2, "Simulated agents (one node each), and COPY connections.");
+ABSL_FLAG(int, batches, 30, "Timed batches per agent.");
+ABSL_FLAG(int, records, 2000, "Records per batch.");
+ABSL_FLAG(int, accounts, 50, "Accounts per node.");
+ABSL_FLAG(int, destinations, 200, "Destinations per account known before the timed phase.");
+ABSL_FLAG(double, new_fraction, 0.1, "Share of records that create a new key.");
+
+namespace egress {
+namespace {
+
+namespace v1 = ::egress::v1;
+using ::egress::testing::AgentClient;
+
+struct Row {
+  std::string account;
+  IpAddress ip;
+  uint16_t port;
+};
+
+// One agent's key mix: known keys (updated) and fresh ones (inserted).
+class KeyMix {
+ public:
+  KeyMix(int node, int accounts, int destinations) : node_(node), rng_(node + 1) {
+    accounts_ = accounts;
+    destinations_ = destinations;
+  }
+  Row Known() {
+    std::uniform_int_distribution<int> account(0, accounts_ - 1), dest(0, destinations_ - 1);
+    return Make(account(rng_), dest(rng_));
+  }
+  Row Fresh() {
+    const uint64_t n = next_fresh_++;
+    return Make(static_cast<int>(n % accounts_), destinations_ + static_cast<int>(n / accounts_));
+  }
+  Row Make(int account, int destination) const {
+    const uint32_t ip = (uint32_t{100} << 24) | (static_cast<uint32_t>(node_) << 16) |
+                        static_cast<uint32_t>(destination);
+    return Row{absl::StrCat("n", node_, "-a", account), IpAddress::FromV4(ip), 443};
+  }
+  int accounts_ = 0;
+  int destinations_ = 0;
+
+ private:
+  int node_;
+  std::mt19937 rng_;
+  uint64_t next_fresh_ = 0;
+};
+
+v1::ConnectionRecord ToRecord(const Row& row, uint32_t uid, absl::CivilDay day) {
+  v1::ConnectionRecord record;
+  record.set_uid(uid);
+  record.mutable_day()->set_year(static_cast<int32_t>(day.year()));
+  record.mutable_day()->set_month(day.month());
+  record.mutable_day()->set_day(day.day());
+  record.set_dst_ip(std::string(reinterpret_cast<const char*>(row.ip.bytes().data()), 4));
+  record.set_protocol(v1::PROTOCOL_TCP);
+  record.set_dst_port(row.port);
+  record.set_action(v1::ACTION_ACCEPT);
+  record.set_count(1);
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  record.mutable_first_seen()->set_seconds(now - 10);
+  record.mutable_last_seen()->set_seconds(now);
+  return record;
+}
+
+uint32_t UidOf(const std::string& account) {
+  return 10000 + static_cast<uint32_t>(std::stoi(account.substr(account.rfind('a') + 1)));
+}
+
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, static_cast<size_t>(p * values.size()))];
+}
+
+// --- binary COPY baseline ---------------------------------------------------
+
+void Put16(std::string* out, uint16_t v) {
+  out->push_back(static_cast<char>(v >> 8));
+  out->push_back(static_cast<char>(v));
+}
+void Put32(std::string* out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
+}
+void Put64(std::string* out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
+}
+
+// Rows in PostgreSQL's binary COPY format (text, date, inet, int2, int4, int2,
+// int8, timestamptz, timestamptz).
+std::string BinaryCopy(const std::vector<Row>& rows, absl::CivilDay day) {
+  std::string out("PGCOPY\n\377\r\n\0", 11);
+  Put32(&out, 0);
+  Put32(&out, 0);
+  const int32_t pg_day = static_cast<int32_t>(day - absl::CivilDay(2000, 1, 1));
+  const int64_t pg_now = absl::ToUnixMicros(absl::Now()) -
+                         absl::ToUnixMicros(absl::FromCivil(absl::CivilSecond(2000, 1, 1, 0, 0, 0),
+                                                            absl::UTCTimeZone()));
+  for (const Row& row : rows) {
+    Put16(&out, 9);
+    Put32(&out, static_cast<uint32_t>(row.account.size()));
+    out += row.account;
+    Put32(&out, 4);
+    Put32(&out, static_cast<uint32_t>(pg_day));
+    Put32(&out, 8);  // inet: family, bits, is_cidr, length, address
+    out.push_back(2);
+    out.push_back(32);
+    out.push_back(0);
+    out.push_back(4);
+    out.append(reinterpret_cast<const char*>(row.ip.bytes().data()), 4);
+    Put32(&out, 2);
+    Put16(&out, 6);
+    Put32(&out, 4);
+    Put32(&out, row.port);
+    Put32(&out, 2);
+    Put16(&out, 1);
+    Put32(&out, 8);
+    Put64(&out, 1);
+    Put32(&out, 8);
+    Put64(&out, static_cast<uint64_t>(pg_now));
+    Put32(&out, 8);
+    Put64(&out, static_cast<uint64_t>(pg_now));
+  }
+  Put16(&out, 0xffff);
+  return out;
+}
+
+bool CopyIn(const std::string& conninfo, const std::string& data) {
+  PGconn* connection = PQconnectdb(conninfo.c_str());
+  bool ok = PQstatus(connection) == CONNECTION_OK;
+  if (ok) {
+    PGresult* start = PQexec(connection, "COPY copy_target FROM STDIN (FORMAT binary)");
+    ok = PQresultStatus(start) == PGRES_COPY_IN;
+    PQclear(start);
+    for (size_t at = 0; ok && at < data.size(); at += 1 << 20) {
+      const size_t n = std::min<size_t>(1 << 20, data.size() - at);
+      ok = PQputCopyData(connection, data.data() + at, static_cast<int>(n)) == 1;
+    }
+    ok = ok && PQputCopyEnd(connection, nullptr) == 1;
+    PGresult* end = PQgetResult(connection);
+    if (PQresultStatus(end) != PGRES_COMMAND_OK) {
+      fprintf(stderr, "COPY failed: %s\n", PQerrorMessage(connection));
+      ok = false;
+    }
+    PQclear(end);
+  }
+  PQfinish(connection);
+  return ok;
+}
+
+int Run() {
+  const int streams = absl::GetFlag(FLAGS_streams);
+  const int batches = absl::GetFlag(FLAGS_batches);
+  const int records = absl::GetFlag(FLAGS_records);
+  const int accounts = absl::GetFlag(FLAGS_accounts);
+  const int destinations = absl::GetFlag(FLAGS_destinations);
+  const double new_fraction = absl::GetFlag(FLAGS_new_fraction);
+
+  testing::PostgresClusterOptions cluster_options;
+  cluster_options.durable = true;
+  auto cluster = *testing::PostgresCluster::Start(cluster_options);
+  if (!cluster->CreateDatabase("bench").ok()) return 1;
+  const std::string conninfo = cluster->ConnectionString("bench");
+  DatabaseOptions db_options;
+  db_options.conninfo = conninfo;
+  db_options.pool_size = 16;
+  auto database = *Database::Connect(db_options);
+  if (!ApplyMigrations(*database, EmbeddedMigrations()).ok()) return 1;
+  ServerOptions server_options;
+  server_options.listen_address = "127.0.0.1:0";
+  ServerDependencies deps{database.get(), &testing::TestSigner()};
+  auto server = *EgressServer::Start(server_options, deps);
+  auto channel = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());
+  auto admin = v1::AccountsService::NewStub(channel);
+  for (int n = 0; n < streams; ++n) {
+    v1::UpsertNodeRequest node;
+    node.mutable_node()->set_node_id(absl::StrCat("n", n));
+    v1::Node node_out;
+    grpc::ClientContext context;
+    testing::Authorize(&context, testing::AdminToken());
+    admin->UpsertNode(&context, node, &node_out);
+    for (int a = 0; a < accounts; ++a) {
+      v1::UpsertAccountRequest account;
+      account.mutable_account()->set_account_id(absl::StrCat("n", n, "-a", a));
+      account.mutable_account()->set_node_id(absl::StrCat("n", n));
+      account.mutable_account()->set_uid(10000 + a);
+      v1::Account out;
+      grpc::ClientContext account_context;
+      testing::Authorize(&account_context, testing::AdminToken());
+      admin->UpsertAccount(&account_context, account, &out);
+    }
+  }
+  const absl::CivilDay today = DayOf(absl::Now(), absl::UTCTimeZone());
+
+  std::vector<std::vector<double>> latencies(streams);
+  std::atomic<uint64_t> timed_records{0};
+  absl::Time timed_start, timed_end;
+  std::atomic<int> warm{0};
+  absl::Mutex phase_mutex;
+  std::vector<std::thread> agents;
+  for (int n = 0; n < streams; ++n) {
+    agents.emplace_back([&, n] {
+      KeyMix mix(n, accounts, destinations);
+      AgentClient agent(channel, testing::NodeToken(absl::StrCat("n", n)));
+      agent.SendHello(absl::StrCat("n", n));
+      agent.NextOfKind(v1::ServiceMessage::kWelcome);
+      uint64_t seq = 0;
+      // Warm-up: every known key exists today.
+      std::vector<Row> all;
+      for (int a = 0; a < accounts; ++a) {
+        for (int d = 0; d < destinations; ++d) all.push_back(mix.Make(a, d));
+      }
+      for (size_t at = 0; at < all.size(); at += records) {
+        v1::AgentMessage message;
+        message.mutable_batch()->set_seq(++seq);
+        for (size_t i = at; i < std::min(all.size(), at + records); ++i) {
+          *message.mutable_batch()->add_records() = ToRecord(all[i], UidOf(all[i].account), today);
+        }
+        agent.Send(message);
+        agent.NextOfKind(v1::ServiceMessage::kAck, absl::Seconds(60));
+      }
+      ++warm;
+      while (warm.load() < streams) absl::SleepFor(absl::Milliseconds(5));
+      {
+        absl::MutexLock lock(&phase_mutex);
+        if (timed_start == absl::Time()) timed_start = absl::Now();
+      }
+      for (int b = 0; b < batches; ++b) {
+        v1::AgentMessage message;
+        message.mutable_batch()->set_seq(++seq);
+        std::bernoulli_distribution fresh(new_fraction);
+        std::mt19937 rng(static_cast<unsigned>(seq * 7 + n));
+        for (int r = 0; r < records; ++r) {
+          Row row = fresh(rng) ? mix.Fresh() : mix.Known();
+          *message.mutable_batch()->add_records() = ToRecord(row, UidOf(row.account), today);
+        }
+        const absl::Time sent = absl::Now();
+        agent.Send(message);
+        if (agent.NextOfKind(v1::ServiceMessage::kAck, absl::Seconds(60)).has_value()) {
+          latencies[n].push_back(absl::ToDoubleMilliseconds(absl::Now() - sent));
+          timed_records += records;
+        }
+      }
+      absl::MutexLock lock(&phase_mutex);
+      timed_end = std::max(timed_end, absl::Now());
+    });
+  }
+  for (auto& agent : agents) agent.join();
+  const double ours =
+      static_cast<double>(timed_records) / absl::ToDoubleSeconds(timed_end - timed_start);
+  std::vector<double> all_latencies;
+  for (auto& l : latencies) all_latencies.insert(all_latencies.end(), l.begin(), l.end());
+  server->Shutdown(absl::Now());
+
+  // Baseline: the same number of rows, binary COPY, same connections.
+  {
+    pqxx::connection connection(conninfo);
+    pqxx::nontransaction work(connection);
+    work.exec(
+        "CREATE TABLE copy_target (LIKE connection_daily INCLUDING DEFAULTS INCLUDING "
+        "CONSTRAINTS, PRIMARY KEY (account_id, day, ip, protocol, port, action)) "
+        "WITH (fillfactor = 50)");
+  }
+  const uint64_t total = timed_records;
+  std::vector<std::string> payloads(streams);
+  for (int n = 0; n < streams; ++n) {
+    std::vector<Row> rows;
+    KeyMix mix(n + 100, accounts, destinations);
+    for (uint64_t i = 0; i < total / streams; ++i) {
+      Row row = mix.Make(static_cast<int>(i % accounts), static_cast<int>(i / accounts));
+      row.port = static_cast<uint16_t>(1 + (i / accounts) / 60000);
+      rows.push_back(row);
+    }
+    payloads[n] = BinaryCopy(rows, today);
+  }
+  const absl::Time copy_start = absl::Now();
+  std::vector<std::thread> copiers;
+  std::atomic<bool> copy_ok{true};
+  for (int n = 0; n < streams; ++n) {
+    copiers.emplace_back([&, n] {
+      if (!CopyIn(conninfo, payloads[n])) copy_ok = false;
+    });
+  }
+  for (auto& copier : copiers) copier.join();
+  const double copy = static_cast<double>(total / streams * streams) /
+                      absl::ToDoubleSeconds(absl::Now() - copy_start);
+
+  printf("ingest_bench: %d streams x %d batches x %d records, %.0f%% new keys, fsync on\n", streams,
+         batches, records, new_fraction * 100);
+  printf("  %-38s %12s\n", "", "rows/s");
+  printf("  %-38s %12.0f\n", "egress ingest (gRPC stream -> upsert)", ours);
+  printf("  %-38s %12.0f%s\n", "baseline: binary COPY, same rows", copy,
+         copy_ok ? "" : "  (COPY FAILED)");
+  printf("  ratio ingest/COPY: %.2f\n", ours / copy);
+  printf("  ack latency ms: p50 %.1f  p99 %.1f  (n=%zu)\n", Percentile(all_latencies, 0.5),
+         Percentile(all_latencies, 0.99), all_latencies.size());
+  return copy_ok ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace egress
+
+int main(int argc, char** argv) {
+  egress::ParseCommandLine(argc, argv, "Ingest throughput vs binary COPY (see bench/README.md).");
+  return egress::Run();
+}
