@@ -13,7 +13,10 @@ namespace egress {
 
 struct MmdbHandle {
   MMDB_s mmdb;
-  ~MmdbHandle() { MMDB_close(&mmdb); }
+  bool open = false;
+  ~MmdbHandle() {
+    if (open) MMDB_close(&mmdb);
+  }
 };
 
 namespace {
@@ -45,16 +48,16 @@ uint32_t AsnValue(MMDB_entry_s* entry) {
 
 absl::StatusOr<std::shared_ptr<const MmdbHandle>> Open(const std::string& path,
                                                        absl::Time* built_at) {
-  MMDB_s mmdb;
-  int status = MMDB_open(path.c_str(), MMDB_MODE_MMAP, &mmdb);
+  // Opened in place: MMDB_s is not documented as copyable.
+  auto handle = std::make_shared<MmdbHandle>();
+  int status = MMDB_open(path.c_str(), MMDB_MODE_MMAP, &handle->mmdb);
   if (status != MMDB_SUCCESS) {
     // MMDB_open has released what it allocated.
     std::string message = absl::StrCat(path, ": ", MMDB_strerror(status));
     if (status == MMDB_FILE_OPEN_ERROR) return absl::NotFoundError(message);
     return absl::DataLossError(message);
   }
-  auto handle = std::make_shared<MmdbHandle>();
-  handle->mmdb = mmdb;  // plain pointers into the mapping and the heap
+  handle->open = true;
   if (built_at != nullptr) {
     *built_at = absl::FromUnixSeconds(static_cast<int64_t>(handle->mmdb.metadata.build_epoch));
   }

@@ -3,7 +3,9 @@
 //
 // Read per entry: autonomous_system_number, autonomous_system_organization,
 // and country.iso_code (or registered_country.iso_code) when the database
-// has them. MaxMind ASN databases have no country and no anycast flag.
+// has them. The network reported is the tree's record, which is smaller than
+// the announced prefix where a more specific network splits it (an .mmdb is
+// flattened). MaxMind ASN databases have no country and no anycast flag.
 // Lookups go straight to the memory-mapped file (libmaxminddb lookups are
 // thread-safe); a reload maps the new file and unmaps the old one when the
 // last lookup using it ends.
