@@ -95,9 +95,10 @@ absl::StatusOr<std::unique_ptr<NflogRejectSource>> NflogRejectSource::Create(
       nflog_set_flags(source->group_, NFULNL_CFG_F_SEQ) != 0) {
     return absl::InternalError(absl::StrCat("nflog config: ", std::strerror(errno)));
   }
-  // Deliver within 50 ms or 32 packets, whichever comes first.
+  // Deliver every packet at once: rejects are rare next to accepts, and a
+  // packet held in the kernel queue is lost if the agent stops meanwhile.
   nflog_set_timeout(source->group_, 5);
-  nflog_set_qthresh(source->group_, 32);
+  nflog_set_qthresh(source->group_, 1);
   nflog_set_nlbufsiz(source->group_, 64 * 1024);
   nflog_callback_register(source->group_, &NflogRejectSource::OnPacket, source.get());
   const int fd = nflog_fd(handle);
@@ -130,6 +131,12 @@ int NflogRejectSource::OnPacket(nflog_g_handle*, ::nfgenmsg*, nflog_data* data, 
       self->lost_pending_ += gap;
     }
     self->last_seq_ = seq;
+  }
+  if (self->sink_ == nullptr) {
+    // Delivered outside ReadAvailable (nflog_unbind_group reads the socket
+    // while waiting for its ack): too late to count.
+    ++self->stats_.filtered;
+    return 0;
   }
   uint32_t uid = 0;
   char* payload = nullptr;

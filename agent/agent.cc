@@ -1,0 +1,275 @@
+#include "agent/agent.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/civil_day.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+
+namespace egress::agent {
+namespace {
+
+absl::TimeZone ZoneOrUtc(const std::string& name) {
+  if (name.empty()) return absl::UTCTimeZone();
+  auto zone = LoadTimeZone(name);
+  if (!zone.ok()) {
+    LogWarning("bad_time_zone", {{"name", name}, {"error", zone.status().ToString()}});
+    return absl::UTCTimeZone();
+  }
+  return *zone;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config,
+                                                     const Clock* clock) {
+  EGRESS_ASSIGN_OR_RETURN(StateStore state, StateStore::Open(config.state_dir));
+  std::unique_ptr<Agent> agent(new Agent(config, clock, std::move(state)));
+  EGRESS_RETURN_IF_ERROR(agent->Init());
+  return agent;
+}
+
+Agent::Agent(const AgentConfig& config, const Clock* clock, StateStore state)
+    : config_(config),
+      clock_(clock),
+      state_(std::move(state)),
+      aggregator_(config.batch_max_records,
+                  ZoneOrUtc(state_.LoadTimeZone().empty() ? config.default_time_zone
+                                                          : state_.LoadTimeZone())) {}
+
+Agent::~Agent() {
+  if (uplink_ != nullptr) uplink_->Stop();
+  if (config_.remove_rules_on_exit && enforcer_ != nullptr) {
+    if (absl::Status s = enforcer_->Remove(); !s.ok()) {
+      LogWarning("remove_rules_failed", {{"error", s.ToString()}});
+    }
+  }
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+absl::Status Agent::Init() {
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  EGRESS_ASSIGN_OR_RETURN(spool_, FileSpool::Create(config_.spool));
+  const SpoolStats spool_stats = spool_->stats();
+  LogInfo("spool_loaded", {{"dir", config_.spool.dir},
+                           {"batches", spool_stats.batches},
+                           {"next_seq", spool_stats.next_seq},
+                           {"corrupt_records", spool_stats.corrupt_records}});
+  EGRESS_ASSIGN_OR_RETURN(enforcer_, NftablesEnforcer::Create(config_.nft));
+
+  // Rules before anything else: what was enforced before a restart is
+  // enforced again before the service is reachable.
+  EGRESS_ASSIGN_OR_RETURN(std::optional<v1::RuleSet> persisted, state_.LoadRuleSet());
+  if (persisted.has_value()) {
+    v1::RulesApplied applied = Apply(*persisted);
+    if (!applied.error().empty()) {
+      LogError("persisted_rules_failed",
+               {{"version", persisted->version()}, {"error", applied.error()}});
+    } else {
+      LogInfo("persisted_rules_applied", {{"version", persisted->version()}});
+    }
+  }
+  if (applied_version_.load() == 0 && !persisted.has_value()) {
+    // Nothing persisted: the table must still exist (marks, ct expression).
+    if (absl::Status s = enforcer_->Apply(v1::RuleSet()); !s.ok()) return s;
+  }
+
+  conntrack_events_sysctl_ = ReadConntrackEventsSysctl();
+  if (conntrack_events_sysctl_ == 0) {
+    LogError("conntrack_events_disabled",
+             {{"sysctl", "net.netfilter.nf_conntrack_events"},
+              {"value", 0},
+              {"hint", "set it to 1 or 2, or no connection is recorded"}});
+  } else {
+    LogInfo("conntrack_events_sysctl", {{"value", conntrack_events_sysctl_}});
+  }
+  EGRESS_ASSIGN_OR_RETURN(conntrack_, NetfilterConntrackSource::Create(config_.conntrack, clock_));
+  EGRESS_ASSIGN_OR_RETURN(nflog_, NflogRejectSource::Create(config_.nflog, clock_));
+  if (!config_.uplink.target.empty()) {
+    EGRESS_ASSIGN_OR_RETURN(uplink_, GrpcUplink::Create(config_.uplink, spool_.get(), this));
+    uplink_->Start();
+  }
+  return absl::OkStatus();
+}
+
+v1::RulesApplied Agent::Apply(const v1::RuleSet& rules) {
+  absl::MutexLock lock(&apply_mu_);
+  v1::RulesApplied applied;
+  applied.set_version(rules.version());
+  const absl::Time start = absl::Now();
+  absl::Status status = enforcer_->Apply(rules);
+  if (!status.ok()) {
+    ++nft_errors_;
+    applied.set_error(std::string(status.message()));
+    LogError("rules_apply_failed", {{"version", rules.version()}, {"error", status.ToString()}});
+    return applied;
+  }
+  applied_version_ = rules.version();
+  if (absl::Status s = state_.SaveRuleSet(rules); !s.ok()) {
+    LogError("rules_persist_failed", {{"error", s.ToString()}});
+  }
+  LogInfo("rules_applied", {{"version", rules.version()},
+                            {"accounts", rules.accounts_size()},
+                            {"ms", absl::ToDoubleMilliseconds(absl::Now() - start)}});
+  return applied;
+}
+
+v1::RulesApplied Agent::OnWelcome(const v1::Welcome& welcome) {
+  if (!welcome.time_zone().empty()) {
+    auto zone = LoadTimeZone(welcome.time_zone());
+    if (zone.ok()) {
+      {
+        absl::MutexLock lock(&mu_);
+        aggregator_.set_time_zone(*zone);
+      }
+      if (absl::Status s = state_.SaveTimeZone(welcome.time_zone()); !s.ok()) {
+        LogWarning("time_zone_persist_failed", {{"error", s.ToString()}});
+      }
+    } else {
+      LogError("bad_time_zone", {{"name", welcome.time_zone()}});
+    }
+  }
+  if (welcome.has_rule_set()) return Apply(welcome.rule_set());
+  v1::RulesApplied applied;
+  applied.set_version(applied_version_.load());
+  return applied;
+}
+
+v1::RulesApplied Agent::OnRuleSet(const v1::RuleSet& rules) { return Apply(rules); }
+
+v1::AgentStats Agent::Stats() {
+  v1::AgentStats s;
+  {
+    absl::MutexLock lock(&mu_);
+    s.set_conntrack_events(conntrack_stats_.events);
+    s.set_reject_events(nflog_stats_.events);
+    s.set_netlink_overruns(conntrack_stats_.overruns + nflog_stats_.overruns);
+    s.set_records(records_);
+  }
+  if (uplink_ != nullptr) {
+    const UplinkStats u = uplink_->stats();
+    s.set_batches_sent(u.batches_sent);
+    s.set_batches_acked(u.batches_acked);
+  }
+  const SpoolStats spool = spool_->stats();
+  s.set_spool_bytes(spool.bytes);
+  s.set_spool_dropped_batches(spool.dropped_batches);
+  s.set_applied_rule_version(applied_version_.load());
+  s.set_nft_errors(nft_errors_.load());
+  s.set_conntrack_events_sysctl(conntrack_events_sysctl_);
+  return s;
+}
+
+void Agent::RequestShutdown() {
+  const uint64_t one = 1;
+  // Async-signal-safe; a full counter still wakes the loop.
+  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
+}
+
+void Agent::Count(const ConnectionEvent& event) {
+  if (!aggregator_.Add(event)) {
+    SealBatch();
+    aggregator_.Add(event);
+  }
+  if (aggregator_.full()) SealBatch();
+}
+
+void Agent::CollectLosses() {
+  const absl::Time now = clock_->Now();
+  aggregator_.AddLoss(v1::LossReport::REASON_NETLINK_OVERRUN, now, conntrack_->TakeLostEvents());
+  aggregator_.AddLoss(v1::LossReport::REASON_REJECT_LOG_OVERRUN, now, nflog_->TakeLostEvents());
+  conntrack_stats_ = conntrack_->stats();
+  nflog_stats_ = nflog_->stats();
+}
+
+void Agent::SealBatch() {
+  std::vector<v1::LossReport> spool_losses = spool_->TakeOverflowLosses();
+  if (aggregator_.empty() && spool_losses.empty()) return;
+  v1::RecordBatch batch;
+  aggregator_.DrainInto(&batch);
+  for (v1::LossReport& loss : spool_losses) *batch.add_losses() = std::move(loss);
+  const int64_t nanos = absl::ToUnixNanos(clock_->Now());
+  batch.mutable_create_time()->set_seconds(nanos / 1'000'000'000);
+  batch.mutable_create_time()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+  auto seq = spool_->Append(&batch);
+  if (!seq.ok()) {
+    // The counts are gone from the aggregator: say so loudly. The spool
+    // failing (disk full, I/O error) is an environment error, not a bug.
+    LogError("spool_append_failed",
+             {{"error", seq.status().ToString()}, {"records", batch.records_size()}});
+    return;
+  }
+  ++batches_sealed_;
+  records_ += static_cast<uint64_t>(batch.records_size());
+  if (config_.print_batches) {
+    std::printf("batch %s\n", batch.ShortDebugString().c_str());
+    std::fflush(stdout);
+  }
+  if (uplink_ != nullptr) uplink_->BatchReady();
+}
+
+absl::Status Agent::Run() {
+  std::printf("egress-agent ready\n");
+  std::fflush(stdout);
+  LogInfo("agent_ready", {{"applied_rule_version", applied_version_.load()}});
+  absl::Time next_batch = clock_->Now() + config_.batch_interval;
+  const EventSink sink = [this](const ConnectionEvent& e)
+                             ABSL_NO_THREAD_SAFETY_ANALYSIS { Count(e); };
+  while (true) {
+    pollfd fds[3] = {
+        {wake_fd_, POLLIN, 0}, {conntrack_->fd(), POLLIN, 0}, {nflog_->fd(), POLLIN, 0}};
+    const int64_t wait_ms =
+        std::max<int64_t>(0, absl::ToInt64Milliseconds(next_batch - clock_->Now()) + 1);
+    const int n = poll(fds, 3, static_cast<int>(std::min<int64_t>(wait_ms, 1000)));
+    if (n < 0 && errno != EINTR) {
+      return absl::InternalError(absl::StrCat("poll: ", std::strerror(errno)));
+    }
+    bool shutdown = n > 0 && (fds[0].revents & POLLIN) != 0;
+    {
+      absl::MutexLock lock(&mu_);
+      if (n > 0 && (fds[1].revents & (POLLIN | POLLERR)) != 0) {
+        auto read = conntrack_->ReadAvailable(config_.max_wakeup_events, sink);
+        if (!read.ok()) return read.status();
+      }
+      if (n > 0 && (fds[2].revents & (POLLIN | POLLERR)) != 0) {
+        auto read = nflog_->ReadAvailable(config_.max_wakeup_events, sink);
+        if (!read.ok()) return read.status();
+      }
+      if (shutdown) {
+        // Drain what the kernel already queued, so a clean stop loses nothing.
+        // NFLOG batches packets in the kernel for up to its flush timeout
+        // (50 ms), so give that queue one flush period.
+        pollfd nflog_fd = {nflog_->fd(), POLLIN, 0};
+        poll(&nflog_fd, 1, 100);
+        while (true) {
+          auto a = conntrack_->ReadAvailable(config_.max_wakeup_events, sink);
+          auto b = nflog_->ReadAvailable(config_.max_wakeup_events, sink);
+          if (!a.ok() || !b.ok() || (*a == 0 && *b == 0)) break;
+        }
+      }
+      if (shutdown || clock_->Now() >= next_batch) {
+        CollectLosses();
+        SealBatch();
+        next_batch = clock_->Now() + config_.batch_interval;
+      }
+    }
+    if (shutdown) break;
+  }
+  LogInfo("agent_stopping", {});
+  if (uplink_ != nullptr) {
+    const bool acked = uplink_->WaitForAcks(config_.shutdown_grace);
+    LogInfo("agent_stopped", {{"all_acked", acked}, {"spooled_batches", spool_->stats().batches}});
+    uplink_->Stop();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace egress::agent

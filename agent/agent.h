@@ -1,0 +1,107 @@
+// The agent: wires the event sources, the aggregator, the spool, the uplink
+// and the rule enforcer together, in the order the node needs them:
+//
+//  1. Create(): open the state and the spool, apply the persisted rule set
+//     (blocks fail closed while the service is unreachable; with none
+//     persisted, an empty rule set so attribution works), open the conntrack
+//     and NFLOG sources, start the uplink.
+//  2. Run(): the event loop, on the calling thread. It polls the sources
+//     (at most `max_wakeup_events` per source per wakeup), counts events in
+//     the aggregator, and seals a batch into the spool every batch interval
+//     or when the aggregator holds `batch_max_records` keys.
+//  3. RequestShutdown() (async-signal-safe): Run() seals what it has, waits
+//     up to `shutdown_grace` for the service's acks, stops the uplink and
+//     returns. Unacked batches stay in the spool for the next start.
+//
+// Rule sets and the Welcome arrive on uplink threads (UplinkListener); the
+// aggregator is shared with them under a mutex (time zone changes).
+#ifndef EGRESS_AGENT_AGENT_H_
+#define EGRESS_AGENT_AGENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/aggregator.h"
+#include "agent/clock.h"
+#include "agent/file_spool.h"
+#include "agent/grpc_uplink.h"
+#include "agent/netfilter_conntrack_source.h"
+#include "agent/nflog_reject_source.h"
+#include "agent/nftables_enforcer.h"
+#include "agent/state_store.h"
+
+namespace egress::agent {
+
+struct AgentConfig {
+  std::string state_dir;
+  FileSpoolOptions spool;
+  ConntrackSourceOptions conntrack;
+  NflogSourceOptions nflog;
+  NftOptions nft;
+  // Empty target: no uplink (records stay in the spool).
+  GrpcUplinkOptions uplink;
+  absl::Duration batch_interval = absl::Seconds(1);
+  size_t batch_max_records = 10000;
+  size_t max_wakeup_events = 1024;
+  // Zone used for days until the service's Welcome names one (and persisted).
+  std::string default_time_zone = "UTC";
+  absl::Duration shutdown_grace = absl::Seconds(2);
+  bool remove_rules_on_exit = false;
+  // Print every sealed batch on stdout (debugging).
+  bool print_batches = false;
+};
+
+class Agent : public UplinkListener {
+ public:
+  static absl::StatusOr<std::unique_ptr<Agent>> Create(const AgentConfig& config,
+                                                       const Clock* clock);
+  ~Agent() override;
+
+  absl::Status Run();
+  void RequestShutdown();
+
+  // UplinkListener.
+  v1::RulesApplied OnWelcome(const v1::Welcome& welcome) override;
+  v1::RulesApplied OnRuleSet(const v1::RuleSet& rules) override;
+  v1::AgentStats Stats() override;
+
+ private:
+  Agent(const AgentConfig& config, const Clock* clock, StateStore state);
+  absl::Status Init();
+  v1::RulesApplied Apply(const v1::RuleSet& rules);
+  void Count(const ConnectionEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SealBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CollectLosses() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const AgentConfig config_;
+  const Clock* clock_;
+  StateStore state_;
+  int wake_fd_ = -1;
+  std::unique_ptr<FileSpool> spool_;
+  std::unique_ptr<NftablesEnforcer> enforcer_;
+  std::unique_ptr<NetfilterConntrackSource> conntrack_;
+  std::unique_ptr<NflogRejectSource> nflog_;
+  std::unique_ptr<GrpcUplink> uplink_;
+  int conntrack_events_sysctl_ = -1;
+
+  absl::Mutex apply_mu_;
+  std::atomic<uint64_t> applied_version_{0};
+  std::atomic<uint64_t> nft_errors_{0};
+
+  absl::Mutex mu_;
+  Aggregator aggregator_ ABSL_GUARDED_BY(mu_);
+  uint64_t batches_sealed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t records_ ABSL_GUARDED_BY(mu_) = 0;
+  EventSourceStats conntrack_stats_ ABSL_GUARDED_BY(mu_);
+  EventSourceStats nflog_stats_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace egress::agent
+
+#endif  // EGRESS_AGENT_AGENT_H_

@@ -1,0 +1,168 @@
+// egress-agent: records every outgoing connection of the node's accounts and
+// enforces their block rules. See agent/README.md.
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "agent/agent.h"
+#include "common/command_line.h"
+#include "common/log.h"
+
+ABSL_FLAG(std::string, node_id, "", "This node's id, as registered in the service (required).");
+ABSL_FLAG(std::string, service, "",
+          "CollectorService address host:port. Empty: run offline (records stay in the spool, "
+          "persisted rules stay enforced).");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding this node's bearer token, sent as `authorization: Bearer <token>`.");
+ABSL_FLAG(std::string, tls_ca_file, "",
+          "PEM CA bundle to verify the service; empty means a plaintext channel (testing only).");
+ABSL_FLAG(std::string, tls_cert_file, "", "PEM client certificate for mTLS (with --tls-key-file).");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls-cert-file.");
+ABSL_FLAG(std::string, state_dir, "/var/lib/egress-agent",
+          "Directory for the last applied rule set and the time zone.");
+ABSL_FLAG(std::string, spool_dir, "",
+          "Directory of the on-disk spool of unacknowledged batches (default <state-dir>/spool).");
+ABSL_FLAG(int64_t, spool_max_bytes, 256ll << 20,
+          "Spool size limit; beyond it the oldest batches are dropped and reported as lost.");
+ABSL_FLAG(std::string, spool_fsync, "batch",
+          "`batch`: fsync every batch (survives power loss); `never`: leave it to the kernel "
+          "(survives an agent crash only).");
+ABSL_FLAG(absl::Duration, batch_interval, absl::Seconds(1),
+          "Seal and send a batch of aggregated records this often.");
+ABSL_FLAG(int64_t, batch_max_records, 10000,
+          "Seal a batch early when the aggregator holds this many distinct keys (bounds memory).");
+ABSL_FLAG(int32_t, conntrack_rcvbuf, 8 << 20,
+          "Conntrack event socket receive buffer in bytes (about 1.3 KB per queued event).");
+ABSL_FLAG(int32_t, conntrack_rcvbuf_max, 64 << 20,
+          "Cap for growing the conntrack receive buffer after an overrun (ENOBUFS).");
+ABSL_FLAG(int32_t, nflog_group, 7, "NFLOG group the reject rules log to.");
+ABSL_FLAG(int32_t, nflog_rcvbuf, 4 << 20, "NFLOG socket receive buffer in bytes.");
+ABSL_FLAG(int64_t, wakeup_events, 1024,
+          "Events read from one socket per wakeup at most, so no socket starves the others.");
+ABSL_FLAG(std::string, nft_table, "egress",
+          "Name of the agent's own nftables table (family inet); no other table is touched.");
+ABSL_FLAG(std::string, time_zone, "UTC",
+          "Time zone for days until the service announces its own (then that one is kept).");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(2),
+          "On SIGTERM, wait this long for the service to ack the last batches.");
+ABSL_FLAG(absl::Duration, stats_interval, absl::Seconds(60), "Send AgentStats this often.");
+ABSL_FLAG(bool, remove_rules_on_exit, false,
+          "Delete the nftables table on exit (default: keep enforcing while the agent is down).");
+ABSL_FLAG(bool, print_batches, false, "Print every sealed batch on stdout (debugging).");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+
+namespace {
+
+egress::agent::Agent* g_agent = nullptr;
+
+void OnSignal(int) {
+  if (g_agent != nullptr) g_agent->RequestShutdown();
+}
+
+std::string ReadToken(const std::string& path) {
+  if (path.empty()) return "";
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return std::string(absl::StripAsciiWhitespace(buffer.str()));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  egress::ParseCommandLine(
+      argc, argv,
+      "egress-agent: records every outgoing connection of the node's hosting accounts from "
+      "conntrack (ACCEPT) and NFLOG (REJECT), enforces their block rules, lock and egress "
+      "address with nftables (table inet egress), and streams daily aggregates to the "
+      "egress service. Runs as root (CAP_NET_ADMIN).\n\n"
+      "  egress-agent --node-id=web1 --service=collector.example:7443 --tls-ca-file=ca.pem "
+      "--token-file=/etc/egress/node.token\n\nSIGTERM/SIGINT: seal the last batch, wait for "
+      "acks (--shutdown-grace) and exit 0.");
+  egress::LogLevel level;
+  if (!egress::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::fprintf(stderr, "--log-level: unknown level\n");
+    return 2;
+  }
+  egress::SetMinLogLevel(level);
+
+  egress::agent::AgentConfig config;
+  const std::string node_id = absl::GetFlag(FLAGS_node_id);
+  if (node_id.empty()) {
+    std::fprintf(stderr, "--node-id is required\n");
+    return 2;
+  }
+  config.state_dir = absl::GetFlag(FLAGS_state_dir);
+  config.spool.dir = absl::GetFlag(FLAGS_spool_dir).empty() ? config.state_dir + "/spool"
+                                                            : absl::GetFlag(FLAGS_spool_dir);
+  config.spool.max_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_spool_max_bytes));
+  const std::string fsync = absl::GetFlag(FLAGS_spool_fsync);
+  if (fsync == "batch") {
+    config.spool.fsync = egress::agent::FsyncPolicy::kEveryBatch;
+  } else if (fsync == "never") {
+    config.spool.fsync = egress::agent::FsyncPolicy::kNever;
+  } else {
+    std::fprintf(stderr, "--spool-fsync: must be batch or never\n");
+    return 2;
+  }
+  config.conntrack.rcvbuf_bytes = absl::GetFlag(FLAGS_conntrack_rcvbuf);
+  config.conntrack.max_rcvbuf_bytes = absl::GetFlag(FLAGS_conntrack_rcvbuf_max);
+  const int group = absl::GetFlag(FLAGS_nflog_group);
+  if (group < 0 || group > 65535) {
+    std::fprintf(stderr, "--nflog-group: must be 0..65535\n");
+    return 2;
+  }
+  config.nflog.group = static_cast<uint16_t>(group);
+  config.nflog.rcvbuf_bytes = absl::GetFlag(FLAGS_nflog_rcvbuf);
+  config.nft.table = absl::GetFlag(FLAGS_nft_table);
+  config.nft.nflog_group = config.nflog.group;
+  config.batch_interval = absl::GetFlag(FLAGS_batch_interval);
+  if (config.batch_interval <= absl::ZeroDuration() || absl::GetFlag(FLAGS_batch_max_records) < 1 ||
+      absl::GetFlag(FLAGS_wakeup_events) < 1) {
+    std::fprintf(stderr,
+                 "--batch-interval, --batch-max-records and --wakeup-events must be positive\n");
+    return 2;
+  }
+  config.batch_max_records = static_cast<size_t>(absl::GetFlag(FLAGS_batch_max_records));
+  config.max_wakeup_events = static_cast<size_t>(absl::GetFlag(FLAGS_wakeup_events));
+  config.default_time_zone = absl::GetFlag(FLAGS_time_zone);
+  config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  config.remove_rules_on_exit = absl::GetFlag(FLAGS_remove_rules_on_exit);
+  config.print_batches = absl::GetFlag(FLAGS_print_batches);
+  config.uplink.target = absl::GetFlag(FLAGS_service);
+  config.uplink.node_id = node_id;
+  config.uplink.token = ReadToken(absl::GetFlag(FLAGS_token_file));
+  config.uplink.tls_ca_file = absl::GetFlag(FLAGS_tls_ca_file);
+  config.uplink.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  config.uplink.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  config.uplink.stats_interval = absl::GetFlag(FLAGS_stats_interval);
+
+  egress::agent::RealClock clock;
+  auto agent = egress::agent::Agent::Create(config, &clock);
+  if (!agent.ok()) {
+    egress::LogError("agent_start_failed", {{"error", agent.status().ToString()}});
+    return 1;
+  }
+  g_agent = agent->get();
+  struct sigaction action = {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  const absl::Status status = (*agent)->Run();
+  g_agent = nullptr;
+  agent->reset();
+  if (!status.ok()) {
+    egress::LogError("agent_failed", {{"error", status.ToString()}});
+    return 1;
+  }
+  return 0;
+}

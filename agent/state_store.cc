@@ -1,0 +1,84 @@
+#include "agent/state_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace egress::agent {
+
+absl::StatusOr<StateStore> StateStore::Open(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("create ", dir, ": ", ec.message()));
+  return StateStore(dir);
+}
+
+absl::Status StateStore::WriteFileAtomically(const std::string& name,
+                                             const std::string& data) const {
+  const std::string path = absl::StrCat(dir_, "/", name);
+  const std::string tmp = path + ".tmp";
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(absl::StrCat("open ", tmp, ": ", std::strerror(errno)));
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      close(fd);
+      return absl::InternalError(absl::StrCat("write ", tmp, ": ", std::strerror(errno)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (fsync(fd) != 0) {
+    close(fd);
+    return absl::InternalError(absl::StrCat("fsync ", tmp, ": ", std::strerror(errno)));
+  }
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("rename ", tmp, ": ", std::strerror(errno)));
+  }
+  const int dfd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StateStore::SaveRuleSet(const v1::RuleSet& rules) const {
+  return WriteFileAtomically("rules.pb", rules.SerializeAsString());
+}
+
+absl::StatusOr<std::optional<v1::RuleSet>> StateStore::LoadRuleSet() const {
+  const std::string path = absl::StrCat(dir_, "/rules.pb");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::optional<v1::RuleSet>();
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  v1::RuleSet rules;
+  if (!rules.ParseFromString(buffer.str())) {
+    return absl::DataLossError(absl::StrCat(path, " does not parse as a RuleSet"));
+  }
+  return std::optional<v1::RuleSet>(std::move(rules));
+}
+
+absl::Status StateStore::SaveTimeZone(const std::string& name) const {
+  return WriteFileAtomically("time_zone", name + "\n");
+}
+
+std::string StateStore::LoadTimeZone() const {
+  std::ifstream in(absl::StrCat(dir_, "/time_zone"));
+  std::string name;
+  std::getline(in, name);
+  return std::string(absl::StripAsciiWhitespace(name));
+}
+
+}  // namespace egress::agent

@@ -1,0 +1,323 @@
+// The agent against the real kernel: conntrack, NFLOG and nftables inside
+// network namespaces this test creates, streaming to an in-process
+// CollectorService (tests/fakes) over a unix socket.
+#include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_collector.h"
+#include "tests/netns/netns_env.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+
+namespace egress::testing {
+namespace {
+
+constexpr uint32_t kUidA = 2001;
+constexpr uint32_t kUidB = 2002;
+constexpr uint32_t kUidOther = 3000;  // not an account
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+v1::RuleMatch Rule(const std::string& network, v1::Protocol protocol, uint32_t port) {
+  v1::RuleMatch r;
+  r.set_network(network);
+  r.set_protocol(protocol);
+  r.set_port(port);
+  return r;
+}
+
+class AgentNetnsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(geteuid(), 0u) << "the netns tier must run as root";
+    ASSERT_OK_AND_ASSIGN(net_, NetnsPair::Create());
+    char tmpl[] = "/tmp/egress-agent-netns-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ASSERT_OK_AND_ASSIGN(collector_, FakeCollector::Start(dir_ + "/collector.sock"));
+    ASSERT_OK_AND_ASSIGN(tcp443_,
+                         RemoteListener::Start(net_->remote(), RemoteListener::Kind::kTcp, 443));
+    ASSERT_OK_AND_ASSIGN(tcp80_,
+                         RemoteListener::Start(net_->remote(), RemoteListener::Kind::kTcp, 80));
+    ASSERT_OK_AND_ASSIGN(udp53_,
+                         RemoteListener::Start(net_->remote(), RemoteListener::Kind::kUdp, 53));
+  }
+
+  void TearDown() override {
+    agent_.reset();  // SIGKILL if still running
+    collector_.reset();
+    tcp443_.reset();
+    tcp80_.reset();
+    udp53_.reset();
+    net_.reset();  // namespaces, with the agent's nft table
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  v1::RuleSet Accounts(uint64_t version) {
+    v1::RuleSet rules;
+    rules.set_version(version);
+    rules.add_exempt_networks(absl::StrCat(kRemoteExempt, "/32"));
+    v1::AccountRules* a = rules.add_accounts();
+    a->set_account_id("acct-a");
+    a->set_uid(kUidA);
+    v1::AccountRules* b = rules.add_accounts();
+    b->set_account_id("acct-b");
+    b->set_uid(kUidB);
+    return rules;
+  }
+
+  void StartAgent(const std::string& service, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {"/usr/sbin/ip",
+                                     "netns",
+                                     "exec",
+                                     net_->node(),
+                                     EGRESS_AGENT_PATH,
+                                     "--node-id=test-node",
+                                     "--service=" + service,
+                                     "--state-dir=" + dir_ + "/state",
+                                     "--batch-interval=100ms",
+                                     "--spool-fsync=never",
+                                     "--shutdown-grace=3s",
+                                     "--stats-interval=1s"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ASSERT_OK_AND_ASSIGN(agent_, ChildProcess::Start(argv));
+    auto ready = agent_->WaitForLine("egress-agent ready", kWait);
+    ASSERT_TRUE(ready.ok()) << ready.status() << "\nstderr:\n" << agent_->err();
+  }
+
+  void StopAgent() {
+    agent_->Signal(SIGTERM);
+    auto code = agent_->Wait(absl::Seconds(20));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 0) << agent_->err();
+  }
+
+  void ApplyAndWait(const v1::RuleSet& rules) {
+    collector_->PushRuleSet(rules);
+    ASSERT_EQ(collector_->WaitForRulesApplied(rules.version(), kWait), "");
+  }
+
+  AttemptResult Attempts(uint32_t uid, bool tcp, const std::string& ip, uint16_t port, int n) {
+    auto r = AttemptsAs(net_->node(), uid, tcp, ip, port, n);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : AttemptResult{};
+  }
+
+  uint64_t Count(uint32_t uid, const std::string& ip, v1::Protocol p, uint32_t port,
+                 v1::Action action) {
+    return collector_->Count(uid, ip, p, port, action);
+  }
+
+  std::string Dump() {
+    std::string out;
+    for (const auto& [key, count] : collector_->Counts()) {
+      out += absl::StrCat(std::get<0>(key), " ", std::get<1>(key), " ", std::get<2>(key), " ",
+                          std::get<3>(key), " ", std::get<4>(key), " -> ", count, "\n");
+    }
+    return out;
+  }
+
+  std::unique_ptr<NetnsPair> net_;
+  std::string dir_;
+  std::unique_ptr<FakeCollector> collector_;
+  std::unique_ptr<RemoteListener> tcp443_, tcp80_, udp53_;
+  std::unique_ptr<ChildProcess> agent_;
+};
+
+TEST_F(AgentNetnsTest, CountsEveryConnectionExactly) {
+  collector_->SetWelcome("Europe/Moscow", Accounts(1));
+  StartAgent(collector_->target());
+  ASSERT_EQ(collector_->WaitForRulesApplied(1, kWait), "");
+
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 20).ok, 20);
+  EXPECT_EQ(Attempts(kUidB, false, kRemoteY, 53, 15).ok, 15);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX6, 443, 7).ok, 7);
+  EXPECT_EQ(Attempts(kUidB, false, kRemoteY6, 53, 4).ok, 4);
+  EXPECT_EQ(Attempts(kUidOther, true, kRemoteX, 443, 5).ok, 5);
+  // Exempt destinations are not outgoing.
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteExempt, 443, 3).ok, 3);
+
+  // Streamed while running...
+  EXPECT_TRUE(collector_->WaitUntil(
+      [](const FakeCollector& c) {
+        return c.Total(kUidA, v1::ACTION_ACCEPT) >= 27 && c.Total(kUidB, v1::ACTION_ACCEPT) >= 19;
+      },
+      kWait));
+  // ...and exact once the agent has flushed and stopped.
+  StopAgent();
+  EXPECT_EQ(Count(kUidA, kRemoteX, v1::PROTOCOL_TCP, 443, v1::ACTION_ACCEPT), 20u);
+  EXPECT_EQ(Count(kUidB, kRemoteY, v1::PROTOCOL_UDP, 53, v1::ACTION_ACCEPT), 15u);
+  EXPECT_EQ(Count(kUidA, kRemoteX6, v1::PROTOCOL_TCP, 443, v1::ACTION_ACCEPT), 7u);
+  EXPECT_EQ(Count(kUidB, kRemoteY6, v1::PROTOCOL_UDP, 53, v1::ACTION_ACCEPT), 4u);
+  EXPECT_EQ(collector_->Total(kUidA, v1::ACTION_ACCEPT), 27u);
+  EXPECT_EQ(collector_->Total(kUidB, v1::ACTION_ACCEPT), 19u);
+  EXPECT_EQ(collector_->Total(kUidOther, v1::ACTION_ACCEPT), 0u);
+  EXPECT_EQ(collector_->sequence_gaps(), 0u);
+  EXPECT_EQ(collector_->lost_events(), 0u);
+  EXPECT_EQ(tcp443_->total(), 20 + 7 + 5 + 3);
+}
+
+TEST_F(AgentNetnsTest, BlocksRejectAtOnceAndCountExactly) {
+  collector_->SetWelcome("UTC", Accounts(1));
+  StartAgent(collector_->target());
+  ASSERT_EQ(collector_->WaitForRulesApplied(1, kWait), "");
+
+  v1::RuleSet rules = Accounts(2);
+  *rules.mutable_accounts(0)->add_rules() =
+      Rule(absl::StrCat(kRemoteX, "/32"), v1::PROTOCOL_TCP, 443);
+  // CIDR, every TCP port: 10.77.0.128/26 holds Z but not X or Y.
+  *rules.mutable_accounts(0)->add_rules() = Rule("10.77.0.128/26", v1::PROTOCOL_TCP, 0);
+  // Any protocol, any port, IPv6.
+  *rules.mutable_accounts(0)->add_rules() =
+      Rule(absl::StrCat(kRemoteY6, "/128"), v1::PROTOCOL_ANY, 0);
+  ApplyAndWait(rules);
+
+  const absl::Time start = absl::Now();
+  AttemptResult a = Attempts(kUidA, true, kRemoteX, 443, 10);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2)) << "rejects must be immediate";
+  EXPECT_EQ(a.refused, 10) << "errno " << a.last_errno;
+  EXPECT_EQ(a.ok, 0);
+  EXPECT_EQ(Attempts(kUidB, true, kRemoteX, 443, 10).ok, 10);
+  // Same address, another port: allowed.
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 80, 4).ok, 4);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteZ, 80, 6).refused, 6);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteZ, 443, 2).refused, 2);
+  EXPECT_EQ(Attempts(kUidA, false, kRemoteY6, 53, 5).refused, 5);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteY6, 443, 3).refused, 3);
+
+  // Unblock: traffic flows again.
+  ApplyAndWait(Accounts(3));
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 5).ok, 5);
+
+  StopAgent();
+  EXPECT_EQ(Count(kUidA, kRemoteX, v1::PROTOCOL_TCP, 443, v1::ACTION_REJECT), 10u);
+  EXPECT_EQ(Count(kUidA, kRemoteX, v1::PROTOCOL_TCP, 443, v1::ACTION_ACCEPT), 5u);
+  EXPECT_EQ(Count(kUidA, kRemoteX, v1::PROTOCOL_TCP, 80, v1::ACTION_ACCEPT), 4u);
+  EXPECT_EQ(Count(kUidA, kRemoteZ, v1::PROTOCOL_TCP, 80, v1::ACTION_REJECT), 6u);
+  EXPECT_EQ(Count(kUidA, kRemoteZ, v1::PROTOCOL_TCP, 443, v1::ACTION_REJECT), 2u);
+  EXPECT_EQ(Count(kUidA, kRemoteY6, v1::PROTOCOL_UDP, 53, v1::ACTION_REJECT), 5u);
+  EXPECT_EQ(Count(kUidA, kRemoteY6, v1::PROTOCOL_TCP, 443, v1::ACTION_REJECT), 3u);
+  EXPECT_EQ(collector_->Total(kUidA, v1::ACTION_REJECT), 26u) << Dump();
+  EXPECT_EQ(collector_->Total(kUidB, v1::ACTION_REJECT), 0u);
+  EXPECT_EQ(Count(kUidB, kRemoteX, v1::PROTOCOL_TCP, 443, v1::ACTION_ACCEPT), 10u);
+  EXPECT_EQ(collector_->lost_events(), 0u);
+}
+
+TEST_F(AgentNetnsTest, BlockAllSparesExemptNetworksAndOtherAccounts) {
+  v1::RuleSet rules = Accounts(1);
+  rules.mutable_accounts(0)->set_block_all(true);
+  collector_->SetWelcome("UTC", rules);
+  StartAgent(collector_->target());
+  ASSERT_EQ(collector_->WaitForRulesApplied(1, kWait), "");
+
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 4).refused, 4);
+  EXPECT_EQ(Attempts(kUidA, false, kRemoteY, 53, 3).refused, 3);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX6, 80, 2).refused, 2);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteExempt, 443, 5).ok, 5);
+  EXPECT_EQ(Attempts(kUidB, true, kRemoteX, 443, 6).ok, 6);
+
+  // Lifting the lock restores traffic.
+  ApplyAndWait(Accounts(2));
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 1).ok, 1);
+
+  StopAgent();
+  EXPECT_EQ(collector_->Total(kUidA, v1::ACTION_REJECT), 9u);
+  EXPECT_EQ(Count(kUidA, kRemoteX, v1::PROTOCOL_TCP, 443, v1::ACTION_ACCEPT), 1u);
+  EXPECT_EQ(collector_->Total(kUidA, v1::ACTION_ACCEPT), 1u) << "exempt must not be recorded";
+  EXPECT_EQ(collector_->Total(kUidB, v1::ACTION_ACCEPT), 6u);
+}
+
+TEST_F(AgentNetnsTest, RemoteSeesTheAccountsEgressAddress) {
+  v1::RuleSet rules = Accounts(1);
+  rules.mutable_accounts(0)->set_egress_ipv4(kDedicatedV4);
+  rules.mutable_accounts(0)->set_egress_ipv6(kDedicatedV6);
+  rules.mutable_accounts(1)->set_egress_ipv4(kNodeV4);
+  collector_->SetWelcome("UTC", rules);
+  StartAgent(collector_->target());
+  ASSERT_EQ(collector_->WaitForRulesApplied(1, kWait), "");
+
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 3).ok, 3);
+  EXPECT_EQ(Attempts(kUidB, true, kRemoteX, 443, 2).ok, 2);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX6, 443, 1).ok, 1);
+  EXPECT_EQ(Attempts(kUidA, false, kRemoteY, 53, 2).ok, 2);
+  ASSERT_TRUE(
+      collector_->WaitUntil([&](const FakeCollector&) { return tcp443_->total() == 6; }, kWait));
+  ASSERT_TRUE(
+      collector_->WaitUntil([&](const FakeCollector&) { return udp53_->total() == 2; }, kWait));
+  const std::map<std::string, int> expected = {{kDedicatedV4, 3}, {kNodeV4, 2}, {kDedicatedV6, 1}};
+  EXPECT_EQ(tcp443_->peers(), expected);
+  EXPECT_EQ(udp53_->peers(), (std::map<std::string, int>{{kDedicatedV4, 2}}));
+  StopAgent();
+  // Recorded under the original destination, SNAT or not.
+  EXPECT_EQ(Count(kUidA, kRemoteX, v1::PROTOCOL_TCP, 443, v1::ACTION_ACCEPT), 3u);
+}
+
+TEST_F(AgentNetnsTest, PersistedRulesAreEnforcedAtBootWithoutTheService) {
+  v1::RuleSet rules = Accounts(5);
+  *rules.mutable_accounts(0)->add_rules() =
+      Rule(absl::StrCat(kRemoteX, "/32"), v1::PROTOCOL_TCP, 443);
+  collector_->SetWelcome("UTC", rules);
+  StartAgent(collector_->target());
+  ASSERT_EQ(collector_->WaitForRulesApplied(5, kWait), "");
+  StopAgent();
+
+  // A reboot: the kernel forgets the table; the service is unreachable.
+  CommandResult flush = RunCommand(
+      {"/usr/sbin/ip", "netns", "exec", net_->node(), "/usr/sbin/nft", "delete table inet egress"});
+  ASSERT_EQ(flush.exit_code, 0) << flush.err;
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 1).ok, 1);
+
+  StartAgent("unix:" + dir_ + "/nobody-listens.sock");
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 3).refused, 3);
+  EXPECT_EQ(Attempts(kUidB, true, kRemoteX, 443, 2).ok, 2);
+  StopAgent();
+}
+
+TEST_F(AgentNetnsTest, KillNineAndRestartNeitherLosesNorDoubles) {
+  collector_->SetWelcome("UTC", Accounts(1));
+  StartAgent(collector_->target());
+  ASSERT_EQ(collector_->WaitForRulesApplied(1, kWait), "");
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 10).ok, 10);
+  ASSERT_TRUE(collector_->WaitUntil(
+      [](const FakeCollector& c) { return c.Total(kUidA, v1::ACTION_ACCEPT) == 10; }, kWait));
+
+  // Committed, but the acks never arrive: a replay must not count them twice.
+  collector_->HoldAcks(true);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 5).ok, 5);
+  ASSERT_TRUE(collector_->WaitUntil(
+      [](const FakeCollector& c) { return c.Total(kUidA, v1::ACTION_ACCEPT) == 15; }, kWait));
+  // Sent (so spooled) but never committed: a replay must deliver them.
+  collector_->IgnoreBatches(true);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 30).ok, 30);
+  EXPECT_EQ(Attempts(kUidB, false, kRemoteY, 53, 12).ok, 12);
+  ASSERT_TRUE(collector_->WaitUntil(
+      [](const FakeCollector& c) {
+        return c.Received(kUidA, v1::ACTION_ACCEPT) == 45 &&
+               c.Received(kUidB, v1::ACTION_ACCEPT) == 12;
+      },
+      kWait));
+  agent_->Signal(SIGKILL);
+  ASSERT_OK(agent_->Wait(kWait).status());
+  EXPECT_EQ(collector_->Total(kUidA, v1::ACTION_ACCEPT), 15u);
+
+  collector_->IgnoreBatches(false);
+  collector_->HoldAcks(false);
+  StartAgent(collector_->target());
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 8).ok, 8);
+  StopAgent();
+  EXPECT_EQ(Count(kUidA, kRemoteX, v1::PROTOCOL_TCP, 443, v1::ACTION_ACCEPT), 53u) << Dump();
+  EXPECT_EQ(Count(kUidB, kRemoteY, v1::PROTOCOL_UDP, 53, v1::ACTION_ACCEPT), 12u);
+  EXPECT_EQ(collector_->sequence_gaps(), 0u);
+  EXPECT_EQ(collector_->lost_events(), 0u);
+}
+
+}  // namespace
+}  // namespace egress::testing
