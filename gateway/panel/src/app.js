@@ -20,6 +20,7 @@ const LockKind = { MANUAL: 1, ANTIVIRUS: 2 };
 const IpStatus = { PENDING: 1, OK: 2, NO_PTR: 3, TEMPORARY_FAILURE: 4 };
 
 const numberFmt = new Intl.NumberFormat("en-US");
+const dayLabel = new Intl.DateTimeFormat("en-US", { month: "short", day: "numeric", timeZone: "UTC" });
 const timeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
 // --- small DOM helpers -------------------------------------------------------
@@ -85,7 +86,7 @@ export function mountPanel(root, config) {
     action: 0,
     orderBy: OrderBy.COUNT,
     reverse: false,
-    pageSize: 100,
+    pageSize: config.pageSize || 100,
     pageTokens: [""],
     page: 0,
     listSeq: 0,
@@ -152,7 +153,7 @@ export function mountPanel(root, config) {
   const connSummary = h("p", { class: "eg-summary", id: "eg-conn-summary", "aria-live": "polite" });
   const prevBtn = h("button", { type: "button", id: "eg-prev", text: "‹ Previous", disabled: true });
   const nextBtn = h("button", { type: "button", id: "eg-next", text: "Next ›", disabled: true });
-  const pageSizeSelect = h("select", { id: "eg-page-size" }, ...[50, 100, 500, 1000].map((n) => h("option", { value: String(n), text: String(n), selected: n === 100 })));
+  const pageSizeSelect = h("select", { id: "eg-page-size" }, ...[50, 100, 500, 1000].map((n) => h("option", { value: String(n), text: String(n), selected: n === (config.pageSize || 100) })));
   const chartBox = h("div", { class: "eg-chart", id: "eg-chart", role: "img", "aria-label": "Connections per day" });
   const chartState = h("p", { class: "eg-summary", id: "eg-chart-state" });
   const rulesBody = h("tbody", { id: "eg-rules-body" });
@@ -603,7 +604,14 @@ export function mountPanel(root, config) {
         height: 220,
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
         scales: { x: { time: true, range: (u, min, max) => [min - 86400, max + 86400] }, y: { range: (u, min, max) => [0, Math.max(1, max) * 1.1] } },
-        axes: [{}, { size: 60, values: (u, vals) => vals.map((v) => numberFmt.format(v)) }],
+        axes: [
+          {
+            // One label per day (or per few days when they do not fit), as dates.
+            space: 46,
+            incrs: [86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400, 91 * 86400, 365 * 86400],
+            values: (u, splits) => splits.map((v) => dayLabel.format(new Date(v * 1000))),
+          },
+          { size: 60, values: (u, vals) => vals.map((v) => numberFmt.format(v)) }],
         series: [
           { value: (u, v) => (v == null ? "" : new Date(v * 1000).toISOString().slice(0, 10)) },
           { label: "ACCEPT", stroke: "#1f7a3f", fill: "rgba(31,122,63,0.75)", paths: bars(-1), points: { show: false }, value: (u, v, s, i) => (v == null ? "" : count(v, days[i]?.incomplete)) },
