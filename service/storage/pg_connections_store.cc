@@ -18,30 +18,25 @@ const char kIpInfoColumns[] = R"sql(
 
 namespace {
 
-// Reads see one snapshot (the page and its total agree) and never write.
-constexpr char kReadOnlySnapshot[] = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
-
-constexpr char kAccountNode[] = "SELECT node_id FROM accounts WHERE account_id = $1";
+// Each read is one statement, so it sees one snapshot (a page and its
+// total agree) in a single round trip. The account row comes first: no row
+// means NOT_FOUND; an account without data yields one row of NULLs.
 
 // Days come from the per-(account, day) summary kept by ingest, so these
 // stay sub-millisecond whatever the size of connection_daily.
-constexpr char kListDates[] = R"sql(
+//   $1 account  $2 first day  $3 last day
+constexpr char kDaysPrefix[] = R"sql(
 SELECT t.day::text, t.accepted, t.rejected,
-       EXISTS (SELECT 1 FROM node_day_losses l WHERE l.node_id = $2 AND l.day = t.day)
-  FROM account_day_totals t
- WHERE t.account_id = $1 AND (t.accepted > 0 OR t.rejected > 0)
- ORDER BY t.day DESC)sql";
-
-constexpr char kDailyCounts[] = R"sql(
-SELECT t.day::text, t.accepted, t.rejected,
-       EXISTS (SELECT 1 FROM node_day_losses l WHERE l.node_id = $2 AND l.day = t.day)
-  FROM account_day_totals t
- WHERE t.account_id = $1 AND t.day BETWEEN $3::date AND $4::date
-   AND (t.accepted > 0 OR t.rejected > 0)
+       EXISTS (SELECT 1 FROM node_day_losses l WHERE l.node_id = a.node_id AND l.day = t.day)
+  FROM accounts a
+  LEFT JOIN account_day_totals t
+         ON t.account_id = a.account_id AND t.day BETWEEN $2::date AND $3::date
+        AND (t.accepted > 0 OR t.rejected > 0)
+ WHERE a.account_id = $1
  ORDER BY t.day)sql";
-
-constexpr char kDayIncomplete[] =
-    "SELECT EXISTS (SELECT 1 FROM node_day_losses WHERE node_id = $1 AND day = $2::date)";
+constexpr char kNewestFirst[] = " DESC";
+const absl::CivilDay kMinDay(1970, 1, 1);
+const absl::CivilDay kMaxDay(9999, 12, 31);
 
 // The filters of ListConnections, shared by the page and its total. Unused
 // filters are NULL parameters, which the planner folds away (the unnamed
@@ -56,8 +51,6 @@ constexpr char kConnectionsFilter[] = R"sql(
    AND ($6::text IS NULL OR host(c.ip) LIKE $6::text ESCAPE '\')
    AND ($7::int2 IS NULL OR c.action = $7::int2))sql";
 
-constexpr char kCountConnectionsPrefix[] = "SELECT count(*) FROM connection_daily c";
-
 // The page: the day's rows are ordered and cut in the inner query, and only
 // the page's rows are joined to ip_info and to the account's rules.
 //   $8 cursor primary value  $9..$12 cursor (ip, protocol, port, action)
@@ -66,7 +59,20 @@ constexpr char kPageInnerPrefix[] = R"sql(
 SELECT c.account_id, c.ip, c.protocol, c.port, c.action, c.count, c.first_seen, c.last_seen
   FROM connection_daily c)sql";
 
-constexpr char kPageOuterPrefix[] = R"sql(
+// The account, whether the day is incomplete and the filter's total, then
+// the page's rows (NULLs when the page is empty) in `pos` order.
+constexpr char kPageHead[] = R"sql(
+WITH head AS (
+  SELECT a.node_id,
+         EXISTS (SELECT 1 FROM node_day_losses l
+                  WHERE l.node_id = a.node_id AND l.day = $2::date) AS incomplete,
+         (SELECT count(*) FROM connection_daily c)sql";
+
+constexpr char kPageHeadEnd[] = R"sql() AS total
+    FROM accounts a WHERE a.account_id = $1)
+SELECT h.incomplete, h.total, p.*
+  FROM head h
+  LEFT JOIN LATERAL (
 SELECT host(c.ip), c.protocol, c.port, c.action, c.count,
        (extract(epoch FROM c.first_seen) * 1000000)::int8,
        (extract(epoch FROM c.last_seen) * 1000000)::int8,
@@ -115,10 +121,11 @@ std::string BuildPageSql(const Ordering& o) {
       absl::StrCat(" AND ($9::inet IS NULL OR ", o.primary, " ", o.primary_after, " ",
                    o.cursor_value, " OR (", o.primary, " = ", o.cursor_value, " AND ", kTuple, " ",
                    o.tuple_after, " ", kCursorTuple, "))");
-  return absl::StrCat(kPageOuterPrefix, kIpInfoColumns, "\n  FROM (", kPageInnerPrefix,
-                      kConnectionsFilter, after, "\n ORDER BY ", o.order_by,
-                      " LIMIT $13) c\n  LEFT JOIN ip_info i ON i.ip = c.ip\n ORDER BY ",
-                      o.order_by);
+  return absl::StrCat(kPageHead, kConnectionsFilter, kPageHeadEnd, kIpInfoColumns,
+                      ",\n       row_number() OVER (ORDER BY ", o.order_by, ") AS pos",
+                      "\n  FROM (", kPageInnerPrefix, kConnectionsFilter, after, "\n ORDER BY ",
+                      o.order_by, " LIMIT $13) c\n  LEFT JOIN ip_info i ON i.ip = c.ip) p ON true",
+                      "\n ORDER BY p.pos");
 }
 
 const std::string& PageSql(ConnectionOrder order, bool descending) {
@@ -130,12 +137,6 @@ const std::string& PageSql(ConnectionOrder order, bool descending) {
     return sql;
   }();
   return (*kSql)[static_cast<int>(order)][descending ? 1 : 0];
-}
-
-const std::string& CountSql() {
-  static const std::string* const kSql =
-      new std::string(absl::StrCat(kCountConnectionsPrefix, kConnectionsFilter));
-  return *kSql;
 }
 
 const char* NullableText(const std::optional<std::string>& value) {
@@ -157,16 +158,15 @@ absl::Status AccountNotFound(const std::string& account_id) {
   return absl::NotFoundError(absl::StrCat("account \"", account_id, "\" does not exist"));
 }
 
-absl::StatusOr<std::string> AccountNode(pqxx::work& txn, const std::string& account_id) {
-  pqxx::result row = txn.exec_params(kAccountNode, account_id);
-  if (row.empty()) return AccountNotFound(account_id);
-  return row[0][0].as<std::string>();
-}
-
-absl::StatusOr<std::vector<DaySummary>> DaysFromResult(const pqxx::result& result) {
+// Rows of kDaysPrefix: none when the account does not exist, one row of
+// NULLs when it has no days.
+absl::StatusOr<std::vector<DaySummary>> DaysFromResult(const pqxx::result& result,
+                                                       const std::string& account_id) {
+  if (result.empty()) return AccountNotFound(account_id);
   std::vector<DaySummary> days;
   days.reserve(result.size());
   for (const pqxx::row& row : result) {
+    if (row[0].is_null()) continue;
     absl::StatusOr<absl::CivilDay> day = ParseDay(row[0].c_str());
     if (!day.ok())
       return absl::InternalError(absl::StrCat("bad day in database: ", row[0].c_str()));
@@ -176,7 +176,11 @@ absl::StatusOr<std::vector<DaySummary>> DaysFromResult(const pqxx::result& resul
   return days;
 }
 
-absl::StatusOr<ConnectionRow> ConnectionFromRow(const pqxx::row& row, ConnectionOrder order) {
+// Page columns start at kPageFirstColumn (after incomplete and total).
+constexpr int kPageFirstColumn = 2;
+
+absl::StatusOr<ConnectionRow> ConnectionFromRow(const pqxx::row& full, ConnectionOrder order) {
+  const pqxx::row row = full.slice(kPageFirstColumn, full.size());
   ConnectionRow out;
   EGRESS_ASSIGN_OR_RETURN(out.ip, IpFromPg(row[0].c_str()));
   absl::StatusOr<Protocol> protocol = ProtocolFromNumber(row[1].as<int>());
@@ -236,11 +240,13 @@ absl::StatusOr<IpInfoRecord> IpInfoFromRow(const pqxx::row& row, int column) {
 
 absl::StatusOr<std::vector<DaySummary>> PgConnectionsStore::ListDates(
     const std::string& account_id) {
+  static const std::string* const kSql = new std::string(absl::StrCat(kDaysPrefix, kNewestFirst));
   std::vector<DaySummary> days;
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    txn.exec(kReadOnlySnapshot);
-    EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id));
-    EGRESS_ASSIGN_OR_RETURN(days, DaysFromResult(txn.exec_params(kListDates, account_id, node_id)));
+    EGRESS_ASSIGN_OR_RETURN(
+        days,
+        DaysFromResult(txn.exec_params(*kSql, account_id, FormatDay(kMinDay), FormatDay(kMaxDay)),
+                       account_id));
     return absl::OkStatus();
   }));
   return days;
@@ -250,10 +256,9 @@ absl::StatusOr<std::vector<DaySummary>> PgConnectionsStore::DailyCounts(
     const std::string& account_id, absl::CivilDay from, absl::CivilDay to) {
   std::vector<DaySummary> days;
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    txn.exec(kReadOnlySnapshot);
-    EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id));
-    EGRESS_ASSIGN_OR_RETURN(days, DaysFromResult(txn.exec_params(kDailyCounts, account_id, node_id,
-                                                                 FormatDay(from), FormatDay(to))));
+    EGRESS_ASSIGN_OR_RETURN(days, DaysFromResult(txn.exec_params(kDaysPrefix, account_id,
+                                                                 FormatDay(from), FormatDay(to)),
+                                                 account_id));
     return absl::OkStatus();
   }));
   return days;
@@ -281,21 +286,17 @@ absl::StatusOr<ConnectionPage> PgConnectionsStore::ListConnections(const Connect
   }
   ConnectionPage page;
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    txn.exec(kReadOnlySnapshot);
-    EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, query.account_id));
-    page.incomplete = txn.exec_params1(kDayIncomplete, node_id, day)[0].as<bool>();
-    page.total_rows =
-        txn.exec_params1(CountSql(), query.account_id, day, NullableText(first), NullableText(last),
-                         NullableText(network), NullableText(pattern), NullableText(action))[0]
-            .as<uint64_t>();
-    if (page.total_rows == 0) return absl::OkStatus();
     pqxx::result rows = txn.exec_params(
         PageSql(query.order, query.descending), query.account_id, day, NullableText(first),
         NullableText(last), NullableText(network), NullableText(pattern), NullableText(action),
         NullableText(c_primary), NullableText(c_ip), NullableText(c_protocol), NullableText(c_port),
         NullableText(c_action), query.limit);
+    if (rows.empty()) return AccountNotFound(query.account_id);
+    page.incomplete = rows[0][0].as<bool>();
+    page.total_rows = rows[0][1].as<uint64_t>();
     page.rows.reserve(rows.size());
     for (const pqxx::row& row : rows) {
+      if (row[kPageFirstColumn].is_null()) continue;  // the account has no such rows
       EGRESS_ASSIGN_OR_RETURN(ConnectionRow connection, ConnectionFromRow(row, query.order));
       page.rows.push_back(std::move(connection));
     }
