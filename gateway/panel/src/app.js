@@ -63,7 +63,7 @@ function ipCell(ip, info) {
       lines.push(h("span", { class: "eg-ptr", title: info.ptrConfirmed ? "PTR record (forward-confirmed)" : "PTR record", text: info.ptr }));
     } else if (info.status === IpStatus.NO_PTR) {
       lines.push(h("span", { class: "eg-ptr eg-muted", text: "no PTR record" }));
-    } else if (info.status === IpStatus.PENDING || info.status === 0) {
+    } else if (info.status === IpStatus.PENDING) {
       lines.push(h("span", { class: "eg-ptr eg-muted", text: "looking up…" }));
     } else if (info.status === IpStatus.TEMPORARY_FAILURE) {
       lines.push(h("span", { class: "eg-ptr eg-muted", text: "PTR lookup failed, retrying later" }));
@@ -346,7 +346,7 @@ export function mountPanel(root, config) {
       state.dates = res.dates;
       dateSelect.replaceChildren(
         ...res.dates.map((d) =>
-          h("option", { value: dateKey(d.date), text: `${dateKey(d.date)} — ${count(Number(d.accepted) + Number(d.rejected), d.incomplete)}${d.incomplete ? " (incomplete)" : ""}` }),
+          h("option", { value: dateKey(d.date), text: `${dateKey(d.date)} — ${count(Number(d.accepted) + Number(d.rejected), d.incomplete)} connections${d.incomplete ? " (incomplete)" : ""}` }),
         ),
       );
       if (res.dates.length === 0) {
@@ -603,7 +603,7 @@ export function mountPanel(root, config) {
         width,
         height: 220,
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-        scales: { x: { time: true, range: (u, min, max) => [min - 86400, max + 86400] }, y: { range: (u, min, max) => [0, Math.max(1, max) * 1.1] } },
+        scales: { x: { time: true, range: () => [xs[0] - 86400, xs[xs.length - 1] + 86400] }, y: { range: (u, min, max) => [0, Math.max(1, max) * 1.1] } },
         axes: [
           {
             // One label per day (or per few days when they do not fit), as dates.
@@ -730,7 +730,7 @@ export function mountPanel(root, config) {
     const wrap = h("div", { class: "eg-note" });
     const show = () => {
       wrap.replaceChildren(
-        r.note ? h("span", { class: "eg-note-text", text: r.note }) : null,
+        ...(r.note ? [h("span", { class: "eg-note-text", text: r.note })] : []),
         h("button", { type: "button", class: "eg-link eg-note-edit", text: r.note ? "Edit" : "Add note", "aria-label": `${r.note ? "Edit note" : "Add note"} for ${r.network}`, onclick: edit }),
       );
     };
