@@ -152,6 +152,7 @@ v1::AgentStats Agent::Stats() {
     s.set_conntrack_events(conntrack_stats_.events);
     s.set_reject_events(nflog_stats_.events);
     s.set_netlink_overruns(conntrack_stats_.overruns + nflog_stats_.overruns);
+    s.set_resyncs(conntrack_stats_.resyncs);
     s.set_records(records_);
   }
   if (uplink_ != nullptr) {
@@ -175,6 +176,10 @@ void Agent::RequestShutdown() {
 }
 
 void Agent::Count(const ConnectionEvent& event) {
+  if (event.action == Action::kAccept) {
+    high_water_mark_ =
+        std::max(high_water_mark_, static_cast<uint64_t>(absl::ToUnixNanos(event.time)));
+  }
   if (!aggregator_.Add(event)) {
     SealBatch();
     aggregator_.Add(event);
@@ -199,7 +204,7 @@ void Agent::SealBatch() {
   const int64_t nanos = absl::ToUnixNanos(clock_->Now());
   batch.mutable_create_time()->set_seconds(nanos / 1'000'000'000);
   batch.mutable_create_time()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-  auto seq = spool_->Append(&batch);
+  auto seq = spool_->Append(&batch, high_water_mark_);
   if (!seq.ok()) {
     // The counts are gone from the aggregator: say so loudly. The spool
     // failing (disk full, I/O error) is an environment error, not a bug.
@@ -223,6 +228,19 @@ absl::Status Agent::Run() {
   absl::Time next_batch = clock_->Now() + config_.batch_interval;
   const EventSink sink = [this](const ConnectionEvent& e)
                              ABSL_NO_THREAD_SAFETY_ANALYSIS { Count(e); };
+  {
+    absl::MutexLock lock(&mu_);
+    high_water_mark_ = spool_->stats().high_water_mark;
+    if (high_water_mark_ != 0) {
+      auto resynced = conntrack_->Resync(high_water_mark_, sink);
+      if (!resynced.ok()) {
+        LogError("conntrack_resync_failed", {{"error", resynced.status().ToString()}});
+      } else {
+        resynced_events_ += *resynced;
+        LogInfo("conntrack_resync", {{"after_unix_ns", high_water_mark_}, {"events", *resynced}});
+      }
+    }
+  }
   while (true) {
     pollfd fds[3] = {
         {wake_fd_, POLLIN, 0}, {conntrack_->fd(), POLLIN, 0}, {nflog_->fd(), POLLIN, 0}};

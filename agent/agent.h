@@ -5,6 +5,9 @@
 //     (blocks fail closed while the service is unreachable; with none
 //     persisted, an empty rule set so attribution works), open the conntrack
 //     and NFLOG sources, start the uplink.
+//  1b. Resync: count the account connections still in the conntrack table
+//     that started after the high-water mark sealed with the last spooled
+//     batch (what a crash or stop made us miss), exactly once.
 //  2. Run(): the event loop, on the calling thread. It polls the sources
 //     (at most `max_wakeup_events` per source per wakeup), counts events in
 //     the aggregator, and seals a batch into the spool every batch interval
@@ -98,6 +101,9 @@ class Agent : public UplinkListener {
   Aggregator aggregator_ ABSL_GUARDED_BY(mu_);
   uint64_t batches_sealed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t records_ ABSL_GUARDED_BY(mu_) = 0;
+  // Start time (Unix ns) of the latest ACCEPT counted: sealed with each batch.
+  uint64_t high_water_mark_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t resynced_events_ ABSL_GUARDED_BY(mu_) = 0;
   EventSourceStats conntrack_stats_ ABSL_GUARDED_BY(mu_);
   EventSourceStats nflog_stats_ ABSL_GUARDED_BY(mu_);
 };

@@ -34,6 +34,8 @@ struct EventSourceStats {
   uint64_t overruns = 0;
   // Events known lost (exact when the source can tell, else a lower bound).
   uint64_t lost = 0;
+  // Table dumps run to recover events (conntrack only).
+  uint64_t resyncs = 0;
   // Current receive buffer size asked of the kernel.
   int rcvbuf_bytes = 0;
 };

@@ -24,7 +24,7 @@ namespace egress::agent {
 namespace {
 
 constexpr char kMagic[4] = {'E', 'G', 'S', 'B'};
-constexpr size_t kHeaderBytes = 12;
+constexpr size_t kHeaderBytes = 20;
 // A batch is far smaller; a bigger length means a damaged header.
 constexpr uint32_t kMaxPayloadBytes = 64u << 20;
 
@@ -34,6 +34,14 @@ absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
 
 void PutU32(char* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+void PutU64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+uint64_t GetU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
 }
 uint32_t GetU32(const char* p) {
   uint32_t v = 0;
@@ -87,9 +95,12 @@ std::string FileSpool::SegmentPath(uint64_t first_seq) const {
 absl::Status FileSpool::Load() {
   {
     std::ifstream in(options_.dir + "/acked");
-    std::string text;
+    std::string text, mark;
     if (in >> text && !absl::SimpleAtoi(text, &stats_.acked_seq)) {
       return absl::DataLossError(absl::StrCat(options_.dir, "/acked: not a number: ", text));
+    }
+    if (in >> mark && !absl::SimpleAtoi(mark, &stats_.high_water_mark)) {
+      return absl::DataLossError(absl::StrCat(options_.dir, "/acked: not a number: ", mark));
     }
   }
   std::map<uint64_t, std::string> files;
@@ -145,14 +156,16 @@ absl::Status FileSpool::LoadSegment(uint64_t first_seq, const std::string& path)
       break;
     }
     const absl::string_view payload(data.data() + offset + kHeaderBytes, length);
+    const absl::string_view checked(data.data() + offset + 12, 8 + length);
     v1::RecordBatch batch;
-    if (Crc32c(payload) != crc || !batch.ParseFromArray(payload.data(), static_cast<int>(length)) ||
+    if (Crc32c(checked) != crc || !batch.ParseFromArray(payload.data(), static_cast<int>(length)) ||
         batch.seq() <= prev_seq) {
       damaged = true;
       break;
     }
     prev_seq = batch.seq();
     last_seq = batch.seq();
+    stats_.high_water_mark = std::max(stats_.high_water_mark, GetU64(data.data() + offset + 12));
     found.push_back(Entry{batch.seq(), first_seq, offset + kHeaderBytes, length});
     offset += kHeaderBytes + length;
   }
@@ -181,7 +194,7 @@ absl::Status FileSpool::WriteAcked(uint64_t seq) {
   const std::string tmp = path + ".tmp";
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus("open", tmp);
-  absl::Status status = WriteAll(fd, absl::StrCat(seq, "\n"), tmp);
+  absl::Status status = WriteAll(fd, absl::StrCat(seq, " ", stats_.high_water_mark, "\n"), tmp);
   if (status.ok() && options_.fsync == FsyncPolicy::kEveryBatch && fsync(fd) != 0) {
     status = ErrnoStatus("fsync", tmp);
   }
@@ -242,15 +255,17 @@ void FileSpool::DropSegment(uint64_t first_seq, bool count_as_overflow) {
   stats_.batches = entries_.size();
 }
 
-absl::StatusOr<uint64_t> FileSpool::Append(v1::RecordBatch* batch) {
+absl::StatusOr<uint64_t> FileSpool::Append(v1::RecordBatch* batch, uint64_t high_water_mark) {
   absl::MutexLock lock(&mu_);
   batch->set_seq(stats_.next_seq);
   const std::string payload = batch->SerializeAsString();
+  high_water_mark = std::max(high_water_mark, stats_.high_water_mark);
   std::string record(kHeaderBytes, '\0');
   std::memcpy(record.data(), kMagic, 4);
   PutU32(record.data() + 4, static_cast<uint32_t>(payload.size()));
-  PutU32(record.data() + 8, Crc32c(payload));
+  PutU64(record.data() + 12, high_water_mark);
   record += payload;
+  PutU32(record.data() + 8, Crc32c(absl::string_view(record).substr(12)));
 
   const uint64_t segment_limit = std::max<uint64_t>(options_.max_bytes / 8, 4096);
   if (append_fd_ < 0 || segments_[append_segment_].size >= segment_limit) {
@@ -271,6 +286,7 @@ absl::StatusOr<uint64_t> FileSpool::Append(v1::RecordBatch* batch) {
                            static_cast<uint32_t>(payload.size())});
   segment.size += record.size();
   segment.last_seq = batch->seq();
+  stats_.high_water_mark = high_water_mark;
   stats_.bytes += record.size();
   stats_.batches = entries_.size();
   return stats_.next_seq++;

@@ -1,10 +1,12 @@
 // Spool in a directory of append-only segment files.
 //
 // Layout: `<dir>/seg-<first seq, 20 digits>.log` holds records
-//   "EGSB" | u32 payload length | u32 CRC-32C of payload | payload
+//   "EGSB" | u32 payload length | u32 CRC-32C of (mark and payload) |
+//   u64 high-water mark | payload
 // (little-endian), the payload being a serialized RecordBatch carrying its
-// seq; `<dir>/acked` holds the highest acknowledged sequence (replaced by
-// rename). A new segment starts when the current one reaches
+// seq; `<dir>/acked` holds the highest acknowledged sequence and the latest
+// high-water mark (replaced by rename), so the mark survives the deletion of
+// fully acked segments. A new segment starts when the current one reaches
 // max_bytes / 8; a segment whose batches are all acked is deleted; when the
 // spool would exceed max_bytes the oldest segment is dropped (counted).
 //
@@ -49,7 +51,7 @@ class FileSpool : public Spool {
   static absl::StatusOr<std::unique_ptr<FileSpool>> Create(const FileSpoolOptions& options);
   ~FileSpool() override;
 
-  absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch) override;
+  absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch, uint64_t high_water_mark) override;
   absl::Status AckThrough(uint64_t seq) override;
   absl::StatusOr<v1::RecordBatch> NextAfter(uint64_t seq) override;
   std::vector<v1::LossReport> TakeOverflowLosses() override;

@@ -37,6 +37,10 @@ int OnConntrackEvent(enum nf_conntrack_msg_type, struct nf_conntrack* ct, void* 
   return static_cast<NetfilterConntrackSource*>(data)->HandleEvent(ct);
 }
 
+int OnDumpEntry(enum nf_conntrack_msg_type, struct nf_conntrack* ct, void* data) {
+  return static_cast<NetfilterConntrackSource*>(data)->HandleDumpEntry(ct);
+}
+
 }  // namespace
 
 int ReadConntrackEventsSysctl() {
@@ -90,56 +94,106 @@ NetfilterConntrackSource::~NetfilterConntrackSource() { nfct_close(handle_); }
 
 int NetfilterConntrackSource::fd() const { return nfct_fd(handle_); }
 
-int NetfilterConntrackSource::HandleEvent(const ::nf_conntrack* ct) {
-  NetfilterConntrackSource* self = this;
+bool NetfilterConntrackSource::Parse(const ::nf_conntrack* ct, ConnectionEvent* event,
+                                     uint64_t* start_nanos) const {
   const uint32_t mark = nfct_get_attr_u32(ct, ATTR_MARK);
+  if ((mark & kAccountMarkBit) == 0) return false;
+  event->uid = mark & ~kAccountMarkBit;
   const uint8_t l3 = nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO);
-  const uint8_t l4 = nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO);
-  ConnectionEvent event;
-  bool ok = (mark & kAccountMarkBit) != 0;
-  event.uid = mark & ~kAccountMarkBit;
   if (l3 == AF_INET) {
-    event.dst = IpAddress::FromV4(ntohl(nfct_get_attr_u32(ct, ATTR_ORIG_IPV4_DST)));
+    event->dst = IpAddress::FromV4(ntohl(nfct_get_attr_u32(ct, ATTR_ORIG_IPV4_DST)));
   } else if (l3 == AF_INET6) {
     std::array<uint8_t, 16> bytes;
     std::memcpy(bytes.data(), nfct_get_attr(ct, ATTR_ORIG_IPV6_DST), 16);
-    event.dst = IpAddress::FromV6(bytes).Unmapped();
+    event->dst = IpAddress::FromV6(bytes).Unmapped();
   } else {
-    ok = false;
+    return false;
   }
-  switch (l4) {
+  event->dst_port = 0;
+  switch (nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO)) {
     case IPPROTO_TCP:
-      event.protocol = Protocol::kTcp;
-      event.dst_port = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST));
+      event->protocol = Protocol::kTcp;
+      event->dst_port = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST));
       break;
     case IPPROTO_UDP:
-      event.protocol = Protocol::kUdp;
-      event.dst_port = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST));
+      event->protocol = Protocol::kUdp;
+      event->dst_port = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST));
       break;
     case IPPROTO_ICMP:
-      event.protocol = Protocol::kIcmp;
+      event->protocol = Protocol::kIcmp;
       break;
     case IPPROTO_ICMPV6:
-      event.protocol = Protocol::kIcmpV6;
+      event->protocol = Protocol::kIcmpV6;
       break;
     default:
-      ok = false;  // SCTP, GRE...: the wire format has no value for them.
+      return false;  // SCTP, GRE...: the wire format has no value for them.
   }
-  if (!ok) {
-    ++self->stats_.filtered;
+  event->action = Action::kAccept;
+  *start_nanos = nfct_attr_is_set(ct, ATTR_TIMESTAMP_START) > 0
+                     ? nfct_get_attr_u64(ct, ATTR_TIMESTAMP_START)
+                     : 0;
+  event->time = *start_nanos != 0 ? absl::FromUnixNanos(static_cast<int64_t>(*start_nanos))
+                                  : clock_->Now();
+  return true;
+}
+
+int NetfilterConntrackSource::HandleEvent(const ::nf_conntrack* ct) {
+  ConnectionEvent event;
+  uint64_t start = 0;
+  if (!Parse(ct, &event, &start)) {
+    ++stats_.filtered;
     return NFCT_CB_CONTINUE;
   }
-  event.action = Action::kAccept;
-  if (nfct_attr_is_set(ct, ATTR_TIMESTAMP_START) > 0) {
-    event.time =
-        absl::FromUnixNanos(static_cast<int64_t>(nfct_get_attr_u64(ct, ATTR_TIMESTAMP_START)));
-  } else {
-    event.time = self->clock_->Now();
+  if (!resynced_.empty()) {
+    if (resynced_.erase({nfct_get_attr_u32(ct, ATTR_ID), start}) > 0) {
+      ++stats_.filtered;  // already counted by the resync dump
+      return NFCT_CB_CONTINUE;
+    }
+    if (start > resync_until_nanos_) resynced_.clear();
   }
-  ++self->stats_.events;
-  (*self->sink_)(event);
-  ++self->delivered_;
-  return self->delivered_ >= self->budget_ ? NFCT_CB_STOP : NFCT_CB_CONTINUE;
+  ++stats_.events;
+  (*sink_)(event);
+  ++delivered_;
+  return delivered_ >= budget_ ? NFCT_CB_STOP : NFCT_CB_CONTINUE;
+}
+
+int NetfilterConntrackSource::HandleDumpEntry(const ::nf_conntrack* ct) {
+  ConnectionEvent event;
+  uint64_t start = 0;
+  if (!Parse(ct, &event, &start) || start == 0 || start <= resync_after_nanos_) {
+    return NFCT_CB_CONTINUE;
+  }
+  resynced_.insert({nfct_get_attr_u32(ct, ATTR_ID), start});
+  ++stats_.events;
+  ++resync_delivered_;
+  (*sink_)(event);
+  return NFCT_CB_CONTINUE;
+}
+
+absl::StatusOr<size_t> NetfilterConntrackSource::Resync(uint64_t after_unix_nanos,
+                                                        const EventSink& sink) {
+  nfct_handle* dump = nfct_open(CONNTRACK, 0);
+  if (dump == nullptr) {
+    return absl::InternalError(absl::StrCat("nfct_open(dump): ", std::strerror(errno)));
+  }
+  sink_ = &sink;
+  resync_after_nanos_ = after_unix_nanos;
+  resync_delivered_ = 0;
+  nfct_callback_register(dump, NFCT_T_ALL, &OnDumpEntry, this);
+  nfct_filter_dump* filter = nfct_filter_dump_create();
+  nfct_filter_dump_mark mark{kAccountMarkBit, kAccountMarkBit};
+  nfct_filter_dump_set_attr(filter, NFCT_FILTER_DUMP_MARK, &mark);
+  const int rc = nfct_query(dump, NFCT_Q_DUMP_FILTER, filter);
+  const int err = errno;
+  nfct_filter_dump_destroy(filter);
+  nfct_close(dump);
+  sink_ = nullptr;
+  // Events queued before the dump carry start times up to now; a little
+  // slack covers entries confirmed on another CPU while the dump ran.
+  resync_until_nanos_ = static_cast<uint64_t>(absl::ToUnixNanos(clock_->Now() + absl::Seconds(5)));
+  if (rc != 0) return absl::InternalError(absl::StrCat("conntrack dump: ", std::strerror(err)));
+  ++stats_.resyncs;
+  return resync_delivered_;
 }
 
 absl::StatusOr<size_t> NetfilterConntrackSource::ReadAvailable(size_t max_events,

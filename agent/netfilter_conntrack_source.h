@@ -15,6 +15,7 @@
 
 #include <memory>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "agent/clock.h"
 #include "agent/event_source.h"
@@ -44,8 +45,19 @@ class NetfilterConntrackSource : public EventSource {
   uint64_t TakeLostEvents() override;
   EventSourceStats stats() const override { return stats_; }
 
-  // Internal: the libnetfilter_conntrack callback's body.
+  // Counts, through `sink`, the account connections still in the conntrack
+  // table that started after `after_unix_nanos`: those a previous run of the
+  // agent could not have counted (it crashed, or was stopped). Entries
+  // delivered here are remembered, so that their NEW events still queued on
+  // the event socket (opened before the dump) are not counted twice. Needs
+  // conntrack start timestamps; entries without one are skipped. Returns how
+  // many were delivered. Bound: a connection whose entry has already expired
+  // (about 10 s after a TCP close here, 30 s for UDP) cannot be recovered.
+  absl::StatusOr<size_t> Resync(uint64_t after_unix_nanos, const EventSink& sink);
+
+  // Internal: the libnetfilter_conntrack callbacks' bodies.
   int HandleEvent(const ::nf_conntrack* ct);
+  int HandleDumpEntry(const ::nf_conntrack* ct);
 
  private:
   NetfilterConntrackSource(nfct_handle* handle, const ConntrackSourceOptions& options,
@@ -57,6 +69,15 @@ class NetfilterConntrackSource : public EventSource {
   EventSourceStats stats_;
   uint64_t lost_pending_ = 0;
   bool in_overrun_burst_ = false;
+  // Parses a marked entry; false if it is not an account's connection.
+  bool Parse(const ::nf_conntrack* ct, ConnectionEvent* event, uint64_t* start_nanos) const;
+
+  // (conntrack id, start time) of entries counted by Resync whose NEW event
+  // may still arrive; cleared once events are well past the dump.
+  absl::flat_hash_set<std::pair<uint32_t, uint64_t>> resynced_;
+  uint64_t resync_until_nanos_ = 0;
+  uint64_t resync_after_nanos_ = 0;
+  size_t resync_delivered_ = 0;
   // Valid during ReadAvailable only.
   const EventSink* sink_ = nullptr;
   size_t budget_ = 0;

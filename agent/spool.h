@@ -30,6 +30,9 @@ struct SpoolStats {
   uint64_t acked_seq = 0;
   uint64_t next_seq = 1;
   uint64_t dropped_batches = 0;
+  // The latest high-water mark stored (0 if none): after a crash, the agent
+  // recounts connections that started after it.
+  uint64_t high_water_mark = 0;
   // Records found damaged at load (bad checksum, torn write) and discarded.
   uint64_t corrupt_records = 0;
 };
@@ -37,8 +40,10 @@ struct SpoolStats {
 class Spool {
  public:
   virtual ~Spool() = default;
-  // Sets batch->seq and stores it; returns the sequence.
-  virtual absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch) = 0;
+  // Sets batch->seq and stores it with `high_water_mark` (the start time,
+  // in Unix nanoseconds, of the latest connection counted in this or an
+  // earlier batch) in one atomic record; returns the sequence.
+  virtual absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch, uint64_t high_water_mark) = 0;
   virtual absl::Status AckThrough(uint64_t seq) = 0;
   virtual absl::StatusOr<v1::RecordBatch> NextAfter(uint64_t seq) = 0;
   virtual std::vector<v1::LossReport> TakeOverflowLosses() = 0;

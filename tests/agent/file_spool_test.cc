@@ -55,7 +55,7 @@ TEST_F(FileSpoolTest, AppendAssignsIncreasingSeqAndReplaysInOrder) {
   ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
   for (uint64_t i = 1; i <= 3; ++i) {
     v1::RecordBatch batch = Batch(i);
-    EXPECT_THAT(spool->Append(&batch), ::egress::testing::IsOkAndHolds(i));
+    EXPECT_THAT(spool->Append(&batch, 0), ::egress::testing::IsOkAndHolds(i));
     EXPECT_EQ(batch.seq(), i);
   }
   ASSERT_OK_AND_ASSIGN(v1::RecordBatch first, spool->NextAfter(0));
@@ -70,7 +70,7 @@ TEST_F(FileSpoolTest, SurvivesRestartAndKeepsOnlyUnacked) {
     ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
     for (int i = 1; i <= 5; ++i) {
       v1::RecordBatch batch = Batch(i);
-      ASSERT_OK(spool->Append(&batch).status());
+      ASSERT_OK(spool->Append(&batch, 0).status());
     }
     ASSERT_OK(spool->AckThrough(3));
   }
@@ -80,7 +80,7 @@ TEST_F(FileSpoolTest, SurvivesRestartAndKeepsOnlyUnacked) {
   ASSERT_OK_AND_ASSIGN(v1::RecordBatch next, spool->NextAfter(0));
   EXPECT_EQ(next.seq(), 4u);
   v1::RecordBatch batch = Batch(6);
-  EXPECT_THAT(spool->Append(&batch), ::egress::testing::IsOkAndHolds(6u));
+  EXPECT_THAT(spool->Append(&batch, 0), ::egress::testing::IsOkAndHolds(6u));
 }
 
 TEST_F(FileSpoolTest, SeqIsNeverReusedAfterEverythingIsAcked) {
@@ -88,18 +88,40 @@ TEST_F(FileSpoolTest, SeqIsNeverReusedAfterEverythingIsAcked) {
     ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
     for (int i = 1; i <= 2; ++i) {
       v1::RecordBatch batch = Batch(i);
-      ASSERT_OK(spool->Append(&batch).status());
+      ASSERT_OK(spool->Append(&batch, 0).status());
     }
     ASSERT_OK(spool->AckThrough(2));
     EXPECT_EQ(spool->stats().bytes, 0u);
   }
   ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
   v1::RecordBatch batch = Batch(1);
-  EXPECT_THAT(spool->Append(&batch), ::egress::testing::IsOkAndHolds(3u));
+  EXPECT_THAT(spool->Append(&batch, 0), ::egress::testing::IsOkAndHolds(3u));
   // The service knows a later seq than we do (state lost): never reuse it.
   ASSERT_OK(spool->AckThrough(10));
   batch = Batch(1);
-  EXPECT_THAT(spool->Append(&batch), ::egress::testing::IsOkAndHolds(11u));
+  EXPECT_THAT(spool->Append(&batch, 0), ::egress::testing::IsOkAndHolds(11u));
+}
+
+TEST_F(FileSpoolTest, HighWaterMarkSurvivesRestartAndFullAck) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+    v1::RecordBatch batch = Batch(1);
+    ASSERT_OK(spool->Append(&batch, 500).status());
+    batch = Batch(2);
+    ASSERT_OK(spool->Append(&batch, 700).status());
+    // A lower mark never moves it back.
+    batch = Batch(3);
+    ASSERT_OK(spool->Append(&batch, 600).status());
+    EXPECT_EQ(spool->stats().high_water_mark, 700u);
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+    EXPECT_EQ(spool->stats().high_water_mark, 700u);
+    ASSERT_OK(spool->AckThrough(3));
+    EXPECT_EQ(spool->stats().bytes, 0u);
+  }
+  ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+  EXPECT_EQ(spool->stats().high_water_mark, 700u);
 }
 
 TEST_F(FileSpoolTest, TornTailIsTruncatedAndEarlierBatchesKept) {
@@ -107,7 +129,7 @@ TEST_F(FileSpoolTest, TornTailIsTruncatedAndEarlierBatchesKept) {
     ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
     for (int i = 1; i <= 3; ++i) {
       v1::RecordBatch batch = Batch(i);
-      ASSERT_OK(spool->Append(&batch).status());
+      ASSERT_OK(spool->Append(&batch, 0).status());
     }
   }
   const std::string segment = OnlySegment();
@@ -120,7 +142,7 @@ TEST_F(FileSpoolTest, TornTailIsTruncatedAndEarlierBatchesKept) {
   // lost one's number is reused only if it never reached the service, which a
   // torn (never fully written) record cannot have.
   v1::RecordBatch batch = Batch(9);
-  EXPECT_THAT(spool->Append(&batch), ::egress::testing::IsOkAndHolds(3u));
+  EXPECT_THAT(spool->Append(&batch, 0), ::egress::testing::IsOkAndHolds(3u));
   ASSERT_OK_AND_ASSIGN(auto again, FileSpool::Create(Options()));
   EXPECT_EQ(again->stats().batches, 3u);
   EXPECT_EQ(again->stats().corrupt_records, 0u);
@@ -131,7 +153,7 @@ TEST_F(FileSpoolTest, FlippedByteIsDetectedByTheChecksum) {
     ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
     for (int i = 1; i <= 3; ++i) {
       v1::RecordBatch batch = Batch(i);
-      ASSERT_OK(spool->Append(&batch).status());
+      ASSERT_OK(spool->Append(&batch, 0).status());
     }
   }
   const std::string segment = OnlySegment();
@@ -160,7 +182,7 @@ TEST_F(FileSpoolTest, OverflowDropsOldestAndReportsTheLoss) {
   for (int i = 0; i < 400; ++i) {
     v1::RecordBatch batch = Batch(7);
     for (int k = 0; k < 5; ++k) *batch.add_records() = batch.records(0);
-    ASSERT_OK(spool->Append(&batch).status());
+    ASSERT_OK(spool->Append(&batch, 0).status());
     appended += 6 * 7;
   }
   const SpoolStats stats = spool->stats();
