@@ -289,7 +289,14 @@ export function mountPanel(root, config) {
       banner.hidden = false;
       banner.replaceChildren(
         h("strong", { text: "Attention! All outgoing connections are blocked: our antivirus found malicious code on your account." }),
-        h("p", {}, av.reason || "", av.threatCount ? ` (${av.threatCount} ${av.threatCount === 1 ? "threat" : "threats"}${av.scanId ? `, scan ${av.scanId}` : ""})` : "", av.since ? ` — since ${tsText(av.since)}.` : ""),
+        h(
+          "p",
+          {},
+          av.reason || "Malicious code was found.",
+          // The service's reason usually names the scan already.
+          av.threatCount && !(av.reason || "").includes(av.scanId || "\u0000") ? ` (${av.threatCount} ${av.threatCount === 1 ? "threat" : "threats"}${av.scanId ? `, scan ${av.scanId}` : ""})` : "",
+          av.since ? ` Since ${tsText(av.since)}.` : "",
+        ),
         h("p", { text: "To unblock them, remove the malicious code and run a new antivirus scan. If no threats are found, the block is removed automatically. Outgoing connections cannot be unblocked without removing the malicious code: the switch below cannot lift this block." }),
       );
     } else {
