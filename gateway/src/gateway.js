@@ -166,7 +166,8 @@ export function createGateway(options) {
     },
     grpcWeb: true,
     connect: true,
-    grpc: true,
+    // gRPC needs HTTP/2 end to end: gRPC clients talk to the service itself.
+    grpc: false,
     ...(options.maxTimeoutMs ? { maxTimeoutMs: options.maxTimeoutMs } : {}),
     fallback: (req, res) => {
       fallback(req, res).catch((err) => {

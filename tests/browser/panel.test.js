@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { artifactsDir, gatewayDir, launchChromium, makeTempDir, startGateway, startPostgres, startService, stopProcess, writeSecret } from "./lib/stack.js";
-import { clients, dayKey, kAlice, kAliceDays, kBob, kFillerRows, kIncompleteDay, kNamedRows, seed, signToken } from "./lib/seed.js";
+import { clients, dayKey, ipBytes, kAlice, kAliceDays, kBob, kFillerRows, kIncompleteDay, kNamedRows, seed, sendBatch, signToken } from "./lib/seed.js";
 
 const { ConnectError, Code } = await import(join(gatewayDir, "node_modules/@connectrpc/connect/dist/esm/index.js"));
 
@@ -38,8 +38,9 @@ function panelUrl(account, tokenAccount = account) {
 }
 
 // Opens the panel and waits until every part has loaded (or shown its error).
-async function open(account, { width = 1280, height = 900, tokenAccount } = {}) {
+async function open(account, { width = 1280, height = 900, tokenAccount, config } = {}) {
   const page = await browser.newPage();
+  if (config) await page.addInitScript((c) => (window.egressPanelConfig = c), config);
   await page.setViewportSize({ width, height });
   page.on("pageerror", (err) => process.stderr.write(`[page error] ${err.message}\n`));
   await page.goto(panelUrl(account, tokenAccount));
@@ -381,5 +382,18 @@ test("360 px wide and keyboard only: labelled controls, no sideways scrolling", 
     await shot(page, "12-mobile-360-dialog");
     await page.keyboard.press("Escape");
     assert.equal(await page.locator("#eg-block-dialog").isVisible(), false);
+  });
+});
+
+test("live: connections an agent reports appear without a reload", async () => {
+  await withPage("13-live", kAlice, { config: { refreshMs: 500 } }, async (page) => {
+    const total = kNamedRows.length + kFillerRows;
+    await waitSummary(page, new RegExp(`of ${total}$`));
+    const [y, m, d] = dayKey(kAliceDays[0]).split("-").map(Number);
+    const t = { seconds: BigInt(Math.floor(Date.now() / 1000) - 60), nanos: 0 };
+    const ack = await sendBatch(api, "node-a", [{ uid: 2001, day: { year: y, month: m, day: d }, dstIp: ipBytes("198.51.100.99"), protocol: 1, dstPort: 9999, action: 1, count: 1000n, firstSeen: t, lastSeen: t }]);
+    assert.equal(ack.acceptedRecords, 1);
+    await waitSummary(page, new RegExp(`of ${total + 1}$`));
+    await page.waitForSelector('#eg-conn-body tr[data-ip="198.51.100.99"]');
   });
 });

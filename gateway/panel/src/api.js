@@ -9,7 +9,8 @@ export { Code, ConnectError };
 // Where the page gets its credentials, in order:
 //  1. window.egressPanelConfig = { token, accountId, apiBase } set by the
 //     provider's panel before the script loads (the documented hook);
-//     (optional: pageSize, rows per page of the list: 50, 100, 500 or 1000);
+//     (optional: pageSize, rows per page of the list: 50, 100, 500 or 1000;
+//     refreshMs, how often new counts are fetched, default 60000, 0: never);
 //  2. the URL fragment #token=...&account=...[&api=...] (the demo; a fragment
 //     never reaches servers or their logs).
 // accountId may be omitted when the token is a JWT naming the account.
@@ -28,7 +29,8 @@ export function readConfig(win = window) {
   }
   const apiBase = given.apiBase || frag.get("api") || win.location.origin;
   const pageSize = [50, 100, 500, 1000].includes(Number(given.pageSize)) ? Number(given.pageSize) : 100;
-  return { token, accountId, apiBase, pageSize };
+  const refreshMs = Number.isFinite(Number(given.refreshMs)) ? Math.max(0, Number(given.refreshMs)) : 60000;
+  return { token, accountId, apiBase, pageSize, refreshMs };
 }
 
 export function createApi({ token, apiBase }) {

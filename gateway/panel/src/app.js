@@ -292,7 +292,7 @@ export function mountPanel(root, config) {
         h(
           "p",
           {},
-          av.reason || "Malicious code was found.",
+          (av.reason || "Malicious code was found").replace(/\.?$/, "."),
           // The service's reason usually names the scan already.
           av.threatCount && !(av.reason || "").includes(av.scanId || "\u0000") ? ` (${av.threatCount} ${av.threatCount === 1 ? "threat" : "threats"}${av.scanId ? `, scan ${av.scanId}` : ""})` : "",
           av.since ? ` Since ${tsText(av.since)}.` : "",
@@ -915,7 +915,30 @@ export function mountPanel(root, config) {
     root.dataset.ready = "true";
   }
 
-  return { ready: start(), state, chart: () => plot, reload: () => Promise.all([loadDates().then(loadConnections), loadStatus(), loadDaily(), loadRules()]) };
+  // Live mode by polling: agents send counts in batches (seconds to a minute
+  // apart) and the API has no server stream, so a cheap re-read every minute
+  // while the tab is visible shows new connections without a reload. Skipped
+  // while the user is busy in the list, a dialog or a note editor.
+  async function refresh() {
+    if (document.hidden || !root.dataset.ready) return;
+    if (root.querySelector("dialog[open]") || root.querySelector(".eg-note-input")) return;
+    const newestBefore = state.dates[0] ? dateKey(state.dates[0].date) : "";
+    const onNewest = state.date === newestBefore;
+    try {
+      await Promise.all([loadDates(), loadStatus(), loadDaily()]);
+    } catch {
+      return; // the parts show their own errors; try again next time
+    }
+    // Follow a new day only if the user was looking at the newest one.
+    if (onNewest && state.dates[0] && dateKey(state.dates[0].date) !== newestBefore) selectDate(dateKey(state.dates[0].date));
+    else if (state.page === 0 && !connBody.contains(document.activeElement)) loadConnections();
+  }
+  if (config.refreshMs > 0) setInterval(refresh, config.refreshMs);
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && config.refreshMs > 0) refresh();
+  });
+
+  return { ready: start(), state, refresh, chart: () => plot, reload: () => Promise.all([loadDates().then(loadConnections), loadStatus(), loadDaily(), loadRules()]) };
 }
 
 // Auto-mount unless the embedding page says otherwise (mount: false).
