@@ -38,6 +38,12 @@ ABSL_FLAG(std::string, token_secret_file, "",
 ABSL_FLAG(int, retention_days, 400,
           "Days of daily connection counts kept; older months are dropped whole.");
 ABSL_FLAG(int, ingest_threads, 8, "Worker threads for the agents' streams (database work).");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain: serve TLS only (with --tls-key-file). Default: plaintext, for "
+          "loopback or a TLS-terminating proxy.");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls-cert-file.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA: require client certificates signed by it (mTLS for node agents).");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning, error.");
 
 namespace egress {
@@ -130,6 +136,9 @@ int Run() {
   options.time_zone = *LoadTimeZone(config->time_zone);
   options.retention_days = config->retention_days;
   options.ingest_threads = config->ingest_threads;
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
   ServerDependencies deps;
   deps.database = database->get();
   deps.token_signer = signer->get();

@@ -1,5 +1,8 @@
 #include "service/server.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -8,6 +11,48 @@
 #include "grpcpp/server_builder.h"
 
 namespace egress {
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view flag) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().find("-----BEGIN") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read a PEM file at ", path));
+  }
+  return text.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& options) {
+  if (options.tls_cert_file.empty() && options.tls_key_file.empty()) {
+    if (!options.tls_client_ca_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls-client-ca-file needs --tls-cert-file and --tls-key-file");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls-cert-file and --tls-key-file go together");
+  }
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  absl::StatusOr<std::string> cert = ReadPem(options.tls_cert_file, "--tls-cert-file");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPem(options.tls_key_file, "--tls-key-file");
+  if (!key.ok()) return key.status();
+  pair.cert_chain = *cert;
+  pair.private_key = *key;
+  ssl.pem_key_cert_pairs.push_back(pair);
+  if (!options.tls_client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadPem(options.tls_client_ca_file, "--tls-client-ca-file");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOptions& options,
                                                                   const ServerDependencies& deps) {
@@ -20,6 +65,8 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
     return absl::InvalidArgumentError(
         absl::StrCat("listen: \"", address, "\" is not host:port (e.g. 127.0.0.1:50051)"));
   }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(options);
+  if (!credentials.ok()) return credentials.status();
   std::unique_ptr<EgressServer> server(new EgressServer());
   EgressServer& s = *server;
   s.host_ = address.substr(0, colon);
@@ -60,7 +107,7 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   // grpc++ binds with SO_REUSEPORT by default: a second, stale server would
   // silently share the port and answer half of the calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &s.port_);
+  builder.AddListeningPort(address, *credentials, &s.port_);
   builder.RegisterService(s.accounts_service_.get());
   builder.RegisterService(s.collector_service_.get());
   builder.RegisterService(s.connections_service_.get());

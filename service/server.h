@@ -35,6 +35,12 @@ struct ServerOptions {
   int retention_days = 400;
   // Workers for agent-stream database work.
   int ingest_threads = 8;
+  // PEM files. With a certificate and key the server speaks TLS only; with a
+  // client CA as well it requires client certificates signed by it (mTLS).
+  // Tokens are still required on every call either way.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
 };
 
 // What the server is built on; every pointer must outlive the server.

@@ -1,5 +1,7 @@
 // egressctl: admin command line for egress-service.
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -10,6 +12,8 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051",
           "egress-service address (host:port). Default from EGRESS_SERVER if set.");
+ABSL_FLAG(std::string, tls_ca_file, "",
+          "PEM CA that signed the server's certificate: connect with TLS (default: plaintext).");
 ABSL_FLAG(std::string, output, "table", "Output format: table or json.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call.");
 ABSL_FLAG(std::string, token, "",
@@ -33,7 +37,8 @@ ABSL_FLAG(std::string, note, "", "block: a note kept with the rule.");
 ABSL_FLAG(std::vector<std::string>, threat, {},
           "report-scan: comma-separated PATH:SIGNATURE threats (paths with commas: give them "
           "as arguments after SCAN_ID).");
-ABSL_FLAG(std::string, finished, "", "report-scan: when the scan finished, RFC 3339 (default now).");
+ABSL_FLAG(std::string, finished, "",
+          "report-scan: when the scan finished, RFC 3339 (default now).");
 ABSL_FLAG(std::string, filter, "", "connections: an IP, a CIDR or the start of an IP.");
 ABSL_FLAG(std::string, action, "", "connections: accept or reject only.");
 ABSL_FLAG(std::string, order_by, "", "connections: count (default), ip, port or last-seen.");
@@ -67,7 +72,20 @@ int main(int argc, char** argv) {
   if (const char* env = std::getenv("EGRESS_TOKEN"); env != nullptr && context.token.empty()) {
     context.token = env;
   }
-  context.channel = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (const std::string ca_file = absl::GetFlag(FLAGS_tls_ca_file); !ca_file.empty()) {
+    std::ifstream in(ca_file);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    if (!in) {
+      std::cerr << "egressctl: --tls-ca-file: cannot read " << ca_file << "\n";
+      return egress::ctl::kExitUsage;
+    }
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = pem.str();
+    credentials = grpc::SslCredentials(ssl);
+  }
+  context.channel = grpc::CreateChannel(server, credentials);
 
   egress::ctl::CommandOptions options;
   options.node = absl::GetFlag(FLAGS_node);
