@@ -44,7 +44,7 @@ async function open(account, { width = 1280, height = 900, tokenAccount, config 
   await page.setViewportSize({ width, height });
   page.on("pageerror", (err) => process.stderr.write(`[page error] ${err.message}\n`));
   await page.goto(panelUrl(account, tokenAccount));
-  await page.waitForSelector("#egress-panel[data-ready]", { timeout: 15000 });
+  await page.waitForSelector("#egress-panel[data-ready]", { timeout: 30000 });
   return page;
 }
 
@@ -69,14 +69,14 @@ async function withPage(name, account, opts, body) {
 const rowIps = (page) => page.$$eval("#eg-conn-body tr[data-ip]", (trs) => trs.map((tr) => tr.dataset.ip));
 const summary = (page) => page.textContent("#eg-conn-summary");
 async function waitSummary(page, re) {
-  await page.waitForFunction((src) => new RegExp(src).test(document.querySelector("#eg-conn-summary")?.textContent ?? ""), re.source, { timeout: 10000 });
+  await page.waitForFunction((src) => new RegExp(src).test(document.querySelector("#eg-conn-summary")?.textContent ?? ""), re.source, { timeout: 20000 });
 }
 // Waits until the list shows exactly these addresses (any order).
 async function waitRows(page, ips) {
   await page.waitForFunction(
     (want) => JSON.stringify([...document.querySelectorAll("#eg-conn-body tr[data-ip]")].map((tr) => tr.dataset.ip).sort()) === JSON.stringify(want),
     [...ips].sort(),
-    { timeout: 10000 },
+    { timeout: 20000 },
   );
 }
 const rules = (account) => pg.sql(`SELECT network, protocol, port, note FROM block_rules WHERE account_id = '${account}' ORDER BY rule_id`);

@@ -807,7 +807,7 @@ export function mountPanel(root, config) {
     confirmError,
     h("div", { class: "eg-dialog-buttons" }, h("button", { type: "button", text: "Cancel", onclick: () => confirmDialog.close() }), confirmOk),
   );
-  root.append(confirmDialog);
+  root.firstElementChild.append(confirmDialog);
   deleteBtn.addEventListener("click", () => {
     const n = state.selected.size;
     confirmText.textContent = `Delete ${n} ${n === 1 ? "rule" : "rules"}? Connections to ${n === 1 ? "this destination" : "these destinations"} will be allowed again.`;
@@ -853,7 +853,7 @@ export function mountPanel(root, config) {
     h("div", { class: "eg-dialog-buttons" }, h("button", { type: "button", text: "Cancel", onclick: () => blockDialog.close() }), fSubmit),
   );
   const blockDialog = h("dialog", { class: "eg-dialog", id: "eg-block-dialog", "aria-labelledby": "eg-bi-title" }, blockForm);
-  root.append(blockDialog);
+  root.firstElementChild.append(blockDialog);
   blockIpBtn.addEventListener("click", () => {
     for (const el of [fDest, fPort, fNote]) el.value = "";
     fProto.value = String(Protocol.ANY);
