@@ -176,10 +176,6 @@ void Agent::RequestShutdown() {
 }
 
 void Agent::Count(const ConnectionEvent& event) {
-  if (event.action == Action::kAccept) {
-    high_water_mark_ =
-        std::max(high_water_mark_, static_cast<uint64_t>(absl::ToUnixNanos(event.time)));
-  }
   if (!aggregator_.Add(event)) {
     SealBatch();
     aggregator_.Add(event);
@@ -274,6 +270,14 @@ absl::Status Agent::Run() {
         }
       }
       if (shutdown || clock_->Now() >= next_batch) {
+        // Seal at a point where the conntrack socket is empty, so that the
+        // high-water mark (when it was last empty) separates exactly what
+        // this and earlier batches counted from what a resync would count.
+        for (int i = 0; i < 16; ++i) {
+          auto read = conntrack_->ReadAvailable(config_.max_wakeup_events, sink);
+          if (!read.ok() || *read < config_.max_wakeup_events) break;
+        }
+        high_water_mark_ = conntrack_->last_drain_nanos();
         CollectLosses();
         SealBatch();
         next_batch = clock_->Now() + config_.batch_interval;

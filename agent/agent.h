@@ -101,7 +101,9 @@ class Agent : public UplinkListener {
   Aggregator aggregator_ ABSL_GUARDED_BY(mu_);
   uint64_t batches_sealed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t records_ ABSL_GUARDED_BY(mu_) = 0;
-  // Start time (Unix ns) of the latest ACCEPT counted: sealed with each batch.
+  // When the conntrack socket was last empty before the latest seal (Unix
+  // ns): every account connection started before it is counted in a sealed
+  // batch. Sealed with each batch; Resync() starts from it.
   uint64_t high_water_mark_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t resynced_events_ ABSL_GUARDED_BY(mu_) = 0;
   EventSourceStats conntrack_stats_ ABSL_GUARDED_BY(mu_);

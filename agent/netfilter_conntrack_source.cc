@@ -33,6 +33,9 @@ bool WriteIntFile(const char* path, int value) {
   return static_cast<bool>(out);
 }
 
+// Ids remembered between two drains of the socket, at most (about 40 MB).
+constexpr size_t kMaxRemembered = 1 << 20;
+
 int OnConntrackEvent(enum nf_conntrack_msg_type, struct nf_conntrack* ct, void* data) {
   return static_cast<NetfilterConntrackSource*>(data)->HandleEvent(ct);
 }
@@ -82,6 +85,7 @@ absl::StatusOr<std::unique_ptr<NetfilterConntrackSource>> NetfilterConntrackSour
     return absl::InternalError(absl::StrCat("nfct_filter_attach: ", std::strerror(errno)));
   }
   nfct_callback_register(handle, NFCT_T_NEW, &OnConntrackEvent, source.get());
+  source->last_drain_nanos_ = static_cast<uint64_t>(absl::ToUnixNanos(clock->Now()));
   return source;
 }
 
@@ -132,9 +136,18 @@ bool NetfilterConntrackSource::Parse(const ::nf_conntrack* ct, ConnectionEvent* 
   *start_nanos = nfct_attr_is_set(ct, ATTR_TIMESTAMP_START) > 0
                      ? nfct_get_attr_u64(ct, ATTR_TIMESTAMP_START)
                      : 0;
-  event->time = *start_nanos != 0 ? absl::FromUnixNanos(static_cast<int64_t>(*start_nanos))
-                                  : clock_->Now();
+  event->time =
+      *start_nanos != 0 ? absl::FromUnixNanos(static_cast<int64_t>(*start_nanos)) : clock_->Now();
   return true;
+}
+
+NetfilterConntrackSource::EntryKey NetfilterConntrackSource::KeyOf(const ::nf_conntrack* ct) {
+  // The id alone is a hash the kernel may reuse; with the ports and protocol
+  // it names one connection.
+  const uint64_t sport = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_SRC));
+  const uint64_t dport = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST));
+  const uint64_t l4 = nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO);
+  return {nfct_get_attr_u32(ct, ATTR_ID), sport << 32 | dport << 16 | l4};
 }
 
 int NetfilterConntrackSource::HandleEvent(const ::nf_conntrack* ct) {
@@ -144,13 +157,29 @@ int NetfilterConntrackSource::HandleEvent(const ::nf_conntrack* ct) {
     ++stats_.filtered;
     return NFCT_CB_CONTINUE;
   }
+  const EntryKey key = KeyOf(ct);
   if (!resynced_.empty()) {
-    if (resynced_.erase({nfct_get_attr_u32(ct, ATTR_ID), start}) > 0) {
+    if (resynced_.erase(key) > 0) {
       ++stats_.filtered;  // already counted by the resync dump
       return NFCT_CB_CONTINUE;
     }
-    if (start > resync_until_nanos_) resynced_.clear();
+    if (static_cast<uint64_t>(absl::ToUnixNanos(clock_->Now())) > resync_until_nanos_) {
+      resynced_.clear();
+    }
   }
+  if (since_drain_.size() >= kMaxRemembered) {
+    // The socket has not been empty for a long while: stop remembering (and
+    // so give up recovering a pending overrun, which then counts as lost).
+    if (overrun_pending_) {
+      stats_.lost += overruns_pending_loss_;
+      lost_pending_ += overruns_pending_loss_;
+      overruns_pending_loss_ = 0;
+      overrun_pending_ = false;
+      LogError("conntrack_overrun_unrecovered", {{"error", "socket never drained"}});
+    }
+    since_drain_.clear();
+  }
+  since_drain_.insert(key);
   ++stats_.events;
   (*sink_)(event);
   ++delivered_;
@@ -163,22 +192,21 @@ int NetfilterConntrackSource::HandleDumpEntry(const ::nf_conntrack* ct) {
   if (!Parse(ct, &event, &start) || start == 0 || start <= resync_after_nanos_) {
     return NFCT_CB_CONTINUE;
   }
-  resynced_.insert({nfct_get_attr_u32(ct, ATTR_ID), start});
+  const EntryKey key = KeyOf(ct);
+  if (since_drain_.contains(key)) return NFCT_CB_CONTINUE;  // delivered as an event
+  resynced_.insert(key);
   ++stats_.events;
   ++resync_delivered_;
   (*sink_)(event);
   return NFCT_CB_CONTINUE;
 }
 
-absl::StatusOr<size_t> NetfilterConntrackSource::Resync(uint64_t after_unix_nanos,
-                                                        const EventSink& sink) {
+absl::Status NetfilterConntrackSource::Dump(uint64_t after_unix_nanos) {
   nfct_handle* dump = nfct_open(CONNTRACK, 0);
   if (dump == nullptr) {
     return absl::InternalError(absl::StrCat("nfct_open(dump): ", std::strerror(errno)));
   }
-  sink_ = &sink;
   resync_after_nanos_ = after_unix_nanos;
-  resync_delivered_ = 0;
   nfct_callback_register(dump, NFCT_T_ALL, &OnDumpEntry, this);
   nfct_filter_dump* filter = nfct_filter_dump_create();
   nfct_filter_dump_mark mark{kAccountMarkBit, kAccountMarkBit};
@@ -187,13 +215,39 @@ absl::StatusOr<size_t> NetfilterConntrackSource::Resync(uint64_t after_unix_nano
   const int err = errno;
   nfct_filter_dump_destroy(filter);
   nfct_close(dump);
-  sink_ = nullptr;
-  // Events queued before the dump carry start times up to now; a little
-  // slack covers entries confirmed on another CPU while the dump ran.
+  // NEW events of dumped entries may still be queued on the event socket;
+  // they come within moments, so the ids are kept a few seconds.
   resync_until_nanos_ = static_cast<uint64_t>(absl::ToUnixNanos(clock_->Now() + absl::Seconds(5)));
   if (rc != 0) return absl::InternalError(absl::StrCat("conntrack dump: ", std::strerror(err)));
   ++stats_.resyncs;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> NetfilterConntrackSource::Resync(uint64_t after_unix_nanos,
+                                                        const EventSink& sink) {
+  sink_ = &sink;
+  resync_delivered_ = 0;
+  const absl::Status status = Dump(after_unix_nanos);
+  sink_ = nullptr;
+  if (!status.ok()) return status;
   return resync_delivered_;
+}
+
+void NetfilterConntrackSource::RecoverOverrun() {
+  // Called with sink_ set, right after the socket was drained.
+  resync_delivered_ = 0;
+  const absl::Status status = Dump(overrun_from_nanos_);
+  if (status.ok()) {
+    LogWarning("conntrack_overrun_recovered",
+               {{"recovered_events", resync_delivered_}, {"overruns", overruns_pending_loss_}});
+  } else {
+    // Without the dump the loss is real and its size unknown: report it.
+    stats_.lost += overruns_pending_loss_;
+    lost_pending_ += overruns_pending_loss_;
+    LogError("conntrack_overrun_unrecovered", {{"error", status.ToString()}});
+  }
+  overruns_pending_loss_ = 0;
+  overrun_pending_ = false;
 }
 
 absl::StatusOr<size_t> NetfilterConntrackSource::ReadAvailable(size_t max_events,
@@ -210,12 +264,21 @@ absl::StatusOr<size_t> NetfilterConntrackSource::ReadAvailable(size_t max_events
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       in_overrun_burst_ = false;
+      // Empty now: whatever starts from here on is delivered or, if dropped
+      // while the dump below runs, recovered by the next overrun's dump.
+      const uint64_t drained_at = static_cast<uint64_t>(absl::ToUnixNanos(clock_->Now()));
+      if (overrun_pending_) RecoverOverrun();
+      since_drain_.clear();
+      last_drain_nanos_ = drained_at;
       break;
     }
     if (errno == ENOBUFS) {
       ++stats_.overruns;
-      ++stats_.lost;
-      ++lost_pending_;
+      ++overruns_pending_loss_;
+      if (!overrun_pending_) {
+        overrun_pending_ = true;
+        overrun_from_nanos_ = last_drain_nanos_;
+      }
       if (!in_overrun_burst_) {
         in_overrun_burst_ = true;
         const int grown = std::min(stats_.rcvbuf_bytes * 2, options_.max_rcvbuf_bytes);

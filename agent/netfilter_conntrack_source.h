@@ -8,8 +8,12 @@
 // conntrack start timestamp (net.netfilter.nf_conntrack_timestamp=1, which
 // Create() turns on) or else the clock's time.
 //
-// ENOBUFS: the buffer doubles up to `max_rcvbuf_bytes`; the number of lost
-// events is unknown, so each overrun adds 1 to TakeLostEvents() (a lower bound).
+// ENOBUFS: the buffer doubles up to `max_rcvbuf_bytes`, and once the socket
+// is drained the source recovers what was dropped the way conntrackd resyncs:
+// it dumps the table and delivers the account entries that started after the
+// socket was last empty and were not delivered since (it remembers the ids of
+// events delivered since the last drain). Only if that dump fails does the
+// overrun count as lost (TakeLostEvents, 1 per overrun: a lower bound).
 #ifndef EGRESS_AGENT_NETFILTER_CONNTRACK_SOURCE_H_
 #define EGRESS_AGENT_NETFILTER_CONNTRACK_SOURCE_H_
 
@@ -45,6 +49,11 @@ class NetfilterConntrackSource : public EventSource {
   uint64_t TakeLostEvents() override;
   EventSourceStats stats() const override { return stats_; }
 
+  // When (Unix ns, the clock's time) the socket was last read empty: every
+  // account connection that started before it has been delivered. This is
+  // the high-water mark a later Resync() can start from.
+  uint64_t last_drain_nanos() const { return last_drain_nanos_; }
+
   // Counts, through `sink`, the account connections still in the conntrack
   // table that started after `after_unix_nanos`: those a previous run of the
   // agent could not have counted (it crashed, or was stopped). Entries
@@ -60,6 +69,11 @@ class NetfilterConntrackSource : public EventSource {
   int HandleDumpEntry(const ::nf_conntrack* ct);
 
  private:
+  absl::Status Dump(uint64_t after_unix_nanos);
+  void RecoverOverrun();
+
+ public:
+ private:
   NetfilterConntrackSource(nfct_handle* handle, const ConntrackSourceOptions& options,
                            const Clock* clock);
 
@@ -70,12 +84,23 @@ class NetfilterConntrackSource : public EventSource {
   uint64_t lost_pending_ = 0;
   bool in_overrun_burst_ = false;
   // Parses a marked entry; false if it is not an account's connection.
+  // `start_nanos` is 0 when the message has no start timestamp (the kernel
+  // puts one in dumps and DESTROY events, never in NEW events).
   bool Parse(const ::nf_conntrack* ct, ConnectionEvent* event, uint64_t* start_nanos) const;
+  // Identifies one conntrack entry in events and dumps alike.
+  using EntryKey = std::pair<uint32_t, uint64_t>;
+  static EntryKey KeyOf(const ::nf_conntrack* ct);
 
   // (conntrack id, start time) of entries counted by Resync whose NEW event
   // may still arrive; cleared once events are well past the dump.
-  absl::flat_hash_set<std::pair<uint32_t, uint64_t>> resynced_;
+  absl::flat_hash_set<EntryKey> resynced_;
   uint64_t resync_until_nanos_ = 0;
+  // Events delivered since the socket was last drained (EAGAIN).
+  absl::flat_hash_set<EntryKey> since_drain_;
+  uint64_t last_drain_nanos_ = 0;
+  bool overrun_pending_ = false;
+  uint64_t overrun_from_nanos_ = 0;
+  uint64_t overruns_pending_loss_ = 0;
   uint64_t resync_after_nanos_ = 0;
   size_t resync_delivered_ = 0;
   // Valid during ReadAvailable only.

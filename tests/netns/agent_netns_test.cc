@@ -324,5 +324,36 @@ TEST_F(AgentNetnsTest, KillNineAndRestartNeitherLosesNorDoubles) {
   EXPECT_EQ(collector_->lost_events(), 0u);
 }
 
+TEST_F(AgentNetnsTest, ReceiveBufferOverrunIsRecoveredFromTheTable) {
+  collector_->SetWelcome("UTC", Accounts(1));
+  // About a dozen events fit in this buffer, and it may not grow.
+  StartAgent(collector_->target(), {"--conntrack-rcvbuf=8192", "--conntrack-rcvbuf-max=8192"});
+  ASSERT_EQ(collector_->WaitForRulesApplied(1, kWait), "");
+
+  // The agent stalls during a burst: the kernel drops events (ENOBUFS).
+  agent_->Signal(SIGSTOP);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 1500).ok, 1500);
+  EXPECT_EQ(Attempts(kUidB, false, kRemoteY, 53, 300).ok, 300);
+  agent_->Signal(SIGCONT);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX6, 443, 20).ok, 20);
+
+  ASSERT_TRUE(collector_->WaitUntil(
+      [](const FakeCollector& c) {
+        for (const v1::AgentStats& s : c.stats()) {
+          if (s.netlink_overruns() > 0 && s.resyncs() > 0) return true;
+        }
+        return false;
+      },
+      kWait))
+      << "the agent must have overrun and resynced; stderr:\n"
+      << agent_->err();
+  StopAgent();
+  EXPECT_EQ(Count(kUidA, kRemoteX, v1::PROTOCOL_TCP, 443, v1::ACTION_ACCEPT), 1500u) << Dump();
+  EXPECT_EQ(Count(kUidB, kRemoteY, v1::PROTOCOL_UDP, 53, v1::ACTION_ACCEPT), 300u);
+  EXPECT_EQ(Count(kUidA, kRemoteX6, v1::PROTOCOL_TCP, 443, v1::ACTION_ACCEPT), 20u);
+  EXPECT_EQ(collector_->lost_events(), 0u);
+  EXPECT_THAT(agent_->err(), ::testing::HasSubstr("conntrack_overrun_recovered"));
+}
+
 }  // namespace
 }  // namespace egress::testing

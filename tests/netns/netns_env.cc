@@ -206,6 +206,12 @@ absl::StatusOr<AttemptResult> AttemptsAs(const std::string& ns, uint32_t uid, bo
   } else {
     return absl::InvalidArgumentError(absl::StrCat("bad ip ", ip));
   }
+  // UDP: every attempt from its own source port, so that each is a new flow
+  // (a random ephemeral port may repeat a flow conntrack still tracks, which
+  // is then, rightly, no new connection).
+  static std::atomic<int> next_udp_port{20000};
+  const int udp_base = tcp ? 0 : next_udp_port.fetch_add(count);
+  if (udp_base + count > 60000) return absl::ResourceExhaustedError("out of UDP source ports");
   const int ns_fd = OpenNetns(ns);
   if (ns_fd < 0) return absl::InternalError(absl::StrCat("open netns ", ns));
   int pipe_fds[2];
@@ -222,6 +228,17 @@ absl::StatusOr<AttemptResult> AttemptsAs(const std::string& ns, uint32_t uid, bo
     for (int i = 0; i < count; ++i) {
       const int s = socket(domain, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
       if (s < 0) _exit(4);
+      if (!tcp) {
+        sockaddr_storage src = {};
+        src.ss_family = static_cast<sa_family_t>(domain);
+        const uint16_t sport = htons(static_cast<uint16_t>(udp_base + i));
+        if (domain == AF_INET) {
+          reinterpret_cast<sockaddr_in*>(&src)->sin_port = sport;
+        } else {
+          reinterpret_cast<sockaddr_in6*>(&src)->sin6_port = sport;
+        }
+        if (bind(s, reinterpret_cast<sockaddr*>(&src), dst_len) != 0) _exit(6);
+      }
       int rc;
       if (tcp) {
         rc = connect(s, reinterpret_cast<sockaddr*>(&dst), dst_len);
