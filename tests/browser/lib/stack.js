@@ -210,7 +210,8 @@ export async function startGateway({ upstreams, logFile, extraArgs = [] }) {
   const { child, match } = await startProcess(
     "egress-gateway",
     process.execPath,
-    [join(gatewayDir, "src", "main.js"), "--listen=127.0.0.1:0", `--upstream=${upstreams.join(",")}`, ...extraArgs],
+    // EGRESS_GATEWAY_NODE_FLAGS: extra node flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    [...(process.env.EGRESS_GATEWAY_NODE_FLAGS || "").split(" ").filter(Boolean), join(gatewayDir, "src", "main.js"), "--listen=127.0.0.1:0", `--upstream=${upstreams.join(",")}`, ...extraArgs],
     { ready: /egress-gateway listening on (\S+)/, logFile },
   );
   return { child, url: match[1] };
