@@ -30,9 +30,12 @@ const js = files.find((f) => /^app-.*\.js$/.test(f));
 const css = files.find((f) => /^app-.*\.css$/.test(f));
 writeFileSync(join(out, "index.html"), readFileSync(join(src, "index.html"), "utf8").replace("%JS%", js).replace("%CSS%", css));
 const sizes = {};
-for (const f of [js, css]) {
+for (const f of [js, css, "index.html"]) {
   const body = readFileSync(join(out, f));
-  sizes[f] = { bytes: body.length, gzip: gzipSync(body, { level: 9 }).length };
+  const gz = gzipSync(body, { level: 9 });
+  // Precompressed copies: the gateway serves them to browsers that accept gzip.
+  writeFileSync(join(out, `${f}.gz`), gz);
+  if (f !== "index.html") sizes[f] = { bytes: body.length, gzip: gz.length };
 }
 writeFileSync(join(out, "sizes.json"), JSON.stringify(sizes, null, 2) + "\n");
 for (const [f, s] of Object.entries(sizes)) console.log(`${f}: ${s.bytes} bytes (${s.gzip} gzipped)`);

@@ -169,6 +169,8 @@ export function createGateway(options) {
     // gRPC needs HTTP/2 end to end: gRPC clients talk to the service itself.
     grpc: false,
     ...(options.maxTimeoutMs ? { maxTimeoutMs: options.maxTimeoutMs } : {}),
+    // No panel request comes near this; it bounds what a caller can make us buffer.
+    readMaxBytes: 4 * 1024 * 1024,
     fallback: (req, res) => {
       fallback(req, res).catch((err) => {
         log("error", "http_failed", { path: req.url, error: err.message });

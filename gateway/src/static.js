@@ -65,9 +65,23 @@ export function createStaticHandler(root) {
     } catch {
       return notFound(res);
     }
-    const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+    // A precompressed file.gz beside the file is sent to gzip-capable clients.
+    let sendPath = file;
+    let encoding = null;
+    if (/\bgzip\b/.test(req.headers["accept-encoding"] || "")) {
+      try {
+        const gz = await stat(`${file}.gz`);
+        if (gz.isFile()) {
+          sendPath = `${file}.gz`;
+          encoding = "gzip";
+          info = gz;
+        }
+      } catch {}
+    }
+    const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}${encoding ? "-gz" : ""}"`;
     const headers = {
       "content-type": types[extname(file)] || "application/octet-stream",
+      vary: "Accept-Encoding",
       etag,
       "last-modified": info.mtime.toUTCString(),
       "cache-control": hashedName.test(file) ? "public, max-age=31536000, immutable" : "no-cache",
@@ -84,12 +98,13 @@ export function createStaticHandler(root) {
       return 304;
     }
     headers["content-length"] = info.size;
+    if (encoding) headers["content-encoding"] = encoding;
     res.writeHead(200, headers);
     if (req.method === "HEAD") {
       res.end();
       return 200;
     }
-    createReadStream(file).pipe(res);
+    createReadStream(sendPath).pipe(res);
     return 200;
   };
 }

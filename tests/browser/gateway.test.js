@@ -56,6 +56,14 @@ describe("static files", () => {
     assert.equal(asset.status, 200);
     assert.match(asset.headers.get("content-type"), /javascript/);
     assert.match(asset.headers.get("cache-control"), /immutable/);
+    // fetch asks for gzip: the precompressed copy comes back, decoded by fetch.
+    assert.equal(asset.headers.get("content-encoding"), "gzip");
+    assert.match(asset.headers.get("vary"), /Accept-Encoding/);
+    const body = await asset.text();
+    assert.ok(body.length > 10000 && body.includes("Outgoing connections"));
+    const plain = await fetch(`${gateway.url}/${js}`, { headers: { "accept-encoding": "identity" } });
+    assert.equal(plain.headers.get("content-encoding"), null);
+    assert.equal(await plain.text(), body);
     const etag = asset.headers.get("etag");
     assert.ok(etag);
     const again = await fetch(`${gateway.url}/${js}`, { headers: { "if-none-match": etag } });
