@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -68,6 +69,20 @@ const char* CauseName(int status) {
 }
 
 bool IsNoData(int status) { return status == ARES_ENOTFOUND || status == ARES_ENODATA; }
+
+// Answers to many concurrent queries arrive in bursts; each small datagram
+// costs 1-2 KB of receive buffer (skb overhead), so the default 208 KiB drops
+// answers from about 150 in flight on, which then wait for a retry. Ask for
+// more (SO_RCVBUFFORCE works as root, SO_RCVBUF up to net.core.rmem_max).
+int ConfigureSocket(ares_socket_t fd, int type, void* /*data*/) {
+  if (type == SOCK_DGRAM) {
+    int size = 4 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
+  }
+  return 0;
+}
 
 void CaresInitOnce() {
   static std::once_flag once;
@@ -181,6 +196,7 @@ absl::StatusOr<std::unique_ptr<CaresPtrResolver>> CaresPtrResolver::Create(
       ares_destroy(channel);
       continue;
     }
+    ares_set_socket_configure_callback(channel, &ConfigureSocket, nullptr);
     resolver->channel_ = channel;
     resolver->server_count_ = count;
     break;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 
@@ -113,6 +115,66 @@ Dnsmasq::~Dnsmasq() {
 }
 
 std::string Dnsmasq::address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+absl::StatusOr<std::unique_ptr<Nsd>> Nsd::Start(const std::vector<Zone>& zones) {
+  std::unique_ptr<Nsd> server(new Nsd());
+  char dir_template[] = "/tmp/egress-nsd-XXXXXX";
+  if (mkdtemp(dir_template) == nullptr) return absl::InternalError("mkdtemp");
+  server->dir_ = dir_template;
+  const std::string& dir = server->dir_;
+  for (size_t i = 0; i < zones.size(); ++i) {
+    std::ofstream out(absl::StrCat(dir, "/zone", i));
+    out << "$ORIGIN " << zones[i].name << ".\n$TTL 300\n"
+        << "@ SOA ns.example.test. hostmaster.example.test. 1 3600 600 86400 300\n"
+        << "@ NS ns.example.test.\n";
+    for (const std::string& record : zones[i].records) out << record << "\n";
+  }
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    int port = 0;
+    absl::StatusOr<int> fd = BindUdp(&port);
+    if (!fd.ok()) return fd.status();
+    close(*fd);
+    std::string conf = dir + "/nsd.conf";
+    {
+      std::ofstream out(conf);
+      out << "server:\n  ip-address: 127.0.0.1\n  port: " << port
+          << "\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"" << dir << "\"\n  pidfile: \""
+          << dir << "/nsd.pid\"\n  database: \"\"\n  zonelistfile: \"" << dir
+          << "/zone.list\"\n  xfrdfile: \"" << dir << "/xfrd.state\"\n  xfrdir: \"" << dir
+          << "\"\n  logfile: \"" << dir << "/nsd.log\"\n  server-count: 1\n  do-ip6: no\n"
+          << "  verbosity: 0\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\n"
+          << "remote-control:\n  control-enable: no\n";
+      for (size_t i = 0; i < zones.size(); ++i) {
+        out << "zone:\n  name: \"" << zones[i].name << "\"\n  zonefile: \"zone" << i << "\"\n";
+      }
+    }
+    absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+        ChildProcess::Start({"/usr/sbin/nsd", "-d", "-c", conf});
+    if (!child.ok()) return child.status();
+    server->process_ = *std::move(child);
+    server->port_ = port;
+    if (WaitForDnsServer(port, 600).ok()) return server;
+    std::ifstream log(dir + "/nsd.log");
+    std::string text, line;
+    while (std::getline(log, line)) text += line + "; ";
+    server->process_.reset();
+    return absl::InternalError(absl::StrCat("nsd did not start: ", text));
+  }
+  return absl::InternalError("nsd did not start");
+}
+
+Nsd::~Nsd() {
+  if (process_ != nullptr) {
+    // nsd stops its server and xfrd children on SIGTERM.
+    process_->Signal(SIGTERM);
+    (void)process_->Wait(absl::Seconds(10));
+    process_.reset();
+  }
+  std::error_code ignored;
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+}
+
+std::string Nsd::address() const { return absl::StrCat("127.0.0.1:", port_); }
 
 absl::StatusOr<std::unique_ptr<FakeUdpDnsServer>> FakeUdpDnsServer::Start(int rcode) {
   std::unique_ptr<FakeUdpDnsServer> server(new FakeUdpDnsServer());

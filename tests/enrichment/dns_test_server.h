@@ -39,6 +39,29 @@ class Dnsmasq {
   int port_ = 0;
 };
 
+// nsd (Debian nsd), an authoritative server that answers from hashed zones:
+// for benchmarks with 100k records, where dnsmasq's reverse lookups (a scan
+// of all its records) would be what is measured.
+class Nsd {
+ public:
+  struct Zone {
+    std::string name;  // "0.81.in-addr.arpa"
+    // Record lines relative to the zone ("1.0 PTR h1.bench.example.test.").
+    std::vector<std::string> records;
+  };
+  static absl::StatusOr<std::unique_ptr<Nsd>> Start(const std::vector<Zone>& zones);
+  ~Nsd();
+
+  int port() const { return port_; }
+  std::string address() const;
+
+ private:
+  Nsd() = default;
+  std::unique_ptr<ChildProcess> process_;
+  std::string dir_;
+  int port_ = 0;
+};
+
 class FakeUdpDnsServer {
  public:
   // rcode < 0: never answer. Otherwise answer every query with that RCODE
