@@ -104,6 +104,10 @@ test("dates with records only, newest first; the table with IP, PTR, owner, prot
     const accept = colors.find((c) => c.startsWith("ACCEPT"));
     const reject = colors.find((c) => c.startsWith("REJECT"));
     assert.ok(accept && reject && accept.slice(6) !== reject.slice(6), JSON.stringify(colors));
+    // Picking another date shows that day's rows.
+    await page.getByLabel("Date").selectOption(dayKey(kAliceDays[1]));
+    await waitRows(page, ["203.0.113.7", "192.0.2.44"]);
+    assert.match(await summary(page), /of 2$/);
   });
 });
 
