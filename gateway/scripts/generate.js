@@ -21,4 +21,6 @@ const plugin = join(root, "node_modules", ".bin", "protoc-gen-es");
 const common = [`--plugin=protoc-gen-es=${plugin}`, `--es_out=${out}`, "--es_opt=target=js+dts,import_extension=js"];
 execFileSync(protoc, [...common, `-I${apiRoot}`, "-I/usr/include", ...api], { stdio: "inherit" });
 execFileSync(protoc, [...common, `-I${localRoot}`, "grpc/health/v1/health.proto"], { stdio: "inherit" });
-console.log(`generated ${api.length + 1} files into gen/`);
+// Test-only services (gateway/test/proto), for the unit tests.
+execFileSync(protoc, [...common, `-I${join(root, "test", "proto")}`, "egress/test/v1/stream.proto"], { stdio: "inherit" });
+console.log(`generated ${api.length + 2} files into gen/`);

@@ -134,7 +134,8 @@ function logCall(stats, method, ctx, code, started, upstream, error, messages) {
   });
 }
 
-// options: { upstreams: ["host:port", ...], staticDir, maxTimeoutMs }
+// options: { upstreams: ["host:port", ...], staticDir, maxTimeoutMs,
+//            services (default kForwardedServices; tests add their own) }
 export function createGateway(options) {
   const pool = new UpstreamPool(options.upstreams);
   const stats = { calls: 0, errors: 0, startedAt: new Date().toISOString() };
@@ -162,7 +163,7 @@ export function createGateway(options) {
 
   const handler = connectNodeAdapter({
     routes(router) {
-      for (const service of kForwardedServices) router.service(service, forwardingImpl(service, pool, stats));
+      for (const service of options.services ?? kForwardedServices) router.service(service, forwardingImpl(service, pool, stats));
     },
     grpcWeb: true,
     connect: true,
