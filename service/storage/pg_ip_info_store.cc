@@ -17,12 +17,13 @@ host(t.ip), t.status, t.ptr, t.ptr_confirmed, t.asn, t.as_name, t.country, t.net
 (extract(epoch FROM t.looked_up_at) * 1000000)::int8,
 (extract(epoch FROM t.expires_at) * 1000000)::int8, t.attempts)sql";
 
-// Known addresses are filtered out before the insert so that the common case
-// on the ingest path (all known) writes nothing at all.
+// ON CONFLICT DO NOTHING checks the primary key before inserting, so a known
+// address costs one index probe and writes nothing. (A NOT EXISTS anti-join
+// here made the planner hash the whole table once it grew: 50 us per known
+// IP at 100k rows instead of a few.)
 constexpr char kEnqueueNew[] = R"sql(
 INSERT INTO ip_info (ip)
 SELECT DISTINCT u.ip FROM unnest($1::inet[]) AS u (ip)
- WHERE NOT EXISTS (SELECT 1 FROM ip_info i WHERE i.ip = u.ip)
  ORDER BY u.ip
 ON CONFLICT (ip) DO NOTHING)sql";
 
