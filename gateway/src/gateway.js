@@ -134,7 +134,11 @@ function logCall(stats, method, ctx, code, started, upstream, error, messages) {
   });
 }
 
-// options: { upstreams: ["host:port", ...], staticDir, maxTimeoutMs,
+// What gRPC-web and Connect browser clients send and must be able to read.
+const kCorsAllowed = "authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, connect-protocol-version, connect-timeout-ms, x-request-id";
+const kCorsExposed = "grpc-status, grpc-message, grpc-status-details-bin, content-encoding";
+
+// options: { upstreams: ["host:port", ...], staticDir, maxTimeoutMs, corsOrigins,
 //            services (default kForwardedServices; tests add their own) }
 export function createGateway(options) {
   const pool = new UpstreamPool(options.upstreams);
@@ -181,7 +185,25 @@ export function createGateway(options) {
     },
   });
 
+  const corsOrigins = new Set(options.corsOrigins ?? []);
   const server = createServer((req, res) => {
+    // Cross-origin callers (a provider's panel on its own domain embedding
+    // the page with apiBase pointing here), only from the configured origins.
+    const origin = req.headers.origin;
+    if (origin && corsOrigins.has(origin)) {
+      res.setHeader("access-control-allow-origin", origin);
+      res.setHeader("vary", "Origin");
+      res.setHeader("access-control-expose-headers", kCorsExposed);
+      if (req.method === "OPTIONS") {
+        res.writeHead(204, {
+          "access-control-allow-methods": "POST, GET",
+          "access-control-allow-headers": kCorsAllowed,
+          "access-control-max-age": "7200",
+        });
+        res.end();
+        return;
+      }
+    }
     // The caller's address travels to the service with the call.
     const prior = req.headers["x-forwarded-for"];
     const peer = req.socket.remoteAddress ?? "";

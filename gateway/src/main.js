@@ -23,6 +23,10 @@ Usage: node gateway/src/main.js [--listen=127.0.0.1:8080] [--upstream=127.0.0.1:
                          skipped for 2 s. Env EGRESS_UPSTREAMS. Default 127.0.0.1:50051.
   --static-dir=DIR       the panel's files. Default gateway/panel/dist (npm run build).
   --max-timeout-ms=N     cap on callers' deadlines (0: no cap). Default 0.
+  --cors-origin=LIST     comma-separated origins (https://panel.example.net) whose
+                         pages may call the API from the browser (a provider's panel
+                         embedding the page from another domain). Env EGRESS_CORS_ORIGINS.
+                         Default: none (same origin only).
   --log-level=LEVEL      debug, info, warning or error. Default info.
   --help                 this text.
 
@@ -45,6 +49,7 @@ try {
       upstream: { type: "string" },
       "static-dir": { type: "string" },
       "max-timeout-ms": { type: "string" },
+      "cors-origin": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -74,7 +79,11 @@ const maxTimeoutMs = Number(values["max-timeout-ms"] ?? 0);
 if (!Number.isInteger(maxTimeoutMs) || maxTimeoutMs < 0) fail("--max-timeout-ms must be a whole number >= 0");
 const staticDir = values["static-dir"] ?? join(here, "..", "panel", "dist");
 
-const { server } = createGateway({ upstreams, staticDir, maxTimeoutMs });
+const corsOrigins = (values["cors-origin"] ?? process.env.EGRESS_CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean);
+for (const o of corsOrigins) {
+  if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(o)) fail(`--cors-origin: "${o}" is not an origin like https://panel.example.net`);
+}
+const { server } = createGateway({ upstreams, staticDir, maxTimeoutMs, corsOrigins });
 server.on("error", (err) => {
   log("error", "listen_failed", { address: listen, error: err.message });
   process.exit(1);

@@ -40,7 +40,7 @@ before(async () => {
   );
   await new Promise((r) => upstream.listen(0, "127.0.0.1", r));
   upstreamAddress = `127.0.0.1:${upstream.address().port}`;
-  ({ server: gateway } = createGateway({ upstreams: ["127.0.0.1:1", upstreamAddress] }));
+  ({ server: gateway } = createGateway({ upstreams: ["127.0.0.1:1", upstreamAddress], corsOrigins: ["https://panel.example.net"] }));
   await new Promise((r) => gateway.listen(0, "127.0.0.1", r));
   gatewayUrl = `http://127.0.0.1:${gateway.address().port}`;
 });
@@ -118,4 +118,26 @@ test("parseUpstreams and isConnectRefused", () => {
   assert.throws(() => parseUpstreams("a:70000"), /not host:port/);
   assert.equal(isConnectRefused({ message: "x", cause: { code: "ECONNREFUSED" } }), true);
   assert.equal(isConnectRefused(new Error("[internal] boom")), false);
+});
+
+test("CORS only for the configured origins", async () => {
+  const pre = await fetch(`${gatewayUrl}/egress.v1.AccountsService/GetNode`, {
+    method: "OPTIONS",
+    headers: { origin: "https://panel.example.net", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type,x-grpc-web" },
+  });
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers.get("access-control-allow-origin"), "https://panel.example.net");
+  assert.match(pre.headers.get("access-control-allow-headers"), /authorization/);
+  const call = await fetch(`${gatewayUrl}/egress.v1.AccountsService/GetNode`, {
+    method: "POST",
+    headers: { origin: "https://panel.example.net", "content-type": "application/json" },
+    body: JSON.stringify({ nodeId: "n9" }),
+  });
+  assert.equal(call.status, 200);
+  assert.equal(call.headers.get("access-control-allow-origin"), "https://panel.example.net");
+  const other = await fetch(`${gatewayUrl}/egress.v1.AccountsService/GetNode`, {
+    method: "OPTIONS",
+    headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+  });
+  assert.equal(other.headers.get("access-control-allow-origin"), null);
 });
