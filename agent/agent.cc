@@ -185,8 +185,13 @@ void Agent::Count(const ConnectionEvent& event) {
 
 void Agent::CollectLosses() {
   const absl::Time now = clock_->Now();
-  aggregator_.AddLoss(v1::LossReport::REASON_NETLINK_OVERRUN, now, conntrack_->TakeLostEvents());
-  aggregator_.AddLoss(v1::LossReport::REASON_REJECT_LOG_OVERRUN, now, nflog_->TakeLostEvents());
+  const uint64_t conntrack_lost = conntrack_->TakeLostEvents();
+  if (conntrack_lost > 0 || conntrack_->TakeRecoveredOverruns() > 0) {
+    aggregator_.AddLoss(v1::LossReport::REASON_NETLINK_OVERRUN, now, conntrack_lost);
+  }
+  if (const uint64_t lost = nflog_->TakeLostEvents(); lost > 0) {
+    aggregator_.AddLoss(v1::LossReport::REASON_REJECT_LOG_OVERRUN, now, lost);
+  }
   conntrack_stats_ = conntrack_->stats();
   nflog_stats_ = nflog_->stats();
 }

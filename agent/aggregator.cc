@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <tuple>
 
+#include "common/civil_day.h"
+
 namespace egress::agent {
 namespace {
 
@@ -43,10 +45,21 @@ v1::Action ToProto(Action action) {
 Aggregator::Aggregator(size_t max_keys, absl::TimeZone time_zone)
     : max_keys_(std::max<size_t>(max_keys, 1)), time_zone_(time_zone) {}
 
+absl::CivilDay Aggregator::DayOf(absl::Time t) {
+  if (t >= cached_day_start_ && t < cached_day_end_) return cached_day_;
+  cached_day_ = absl::ToCivilDay(t, time_zone_);
+  cached_day_start_ = StartOfDay(cached_day_, time_zone_);
+  cached_day_end_ = StartOfDay(cached_day_ + 1, time_zone_);
+  if (!(t >= cached_day_start_ && t < cached_day_end_)) {
+    // A day that DST made odd: do not cache it.
+    cached_day_start_ = cached_day_end_ = absl::InfinitePast();
+  }
+  return cached_day_;
+}
+
 bool Aggregator::Add(const ConnectionEvent& event) {
-  const Key key{event.uid,      absl::ToCivilDay(event.time, time_zone_),
-                event.dst,      event.protocol,
-                event.dst_port, event.action};
+  const Key key{event.uid,      DayOf(event.time), event.dst,
+                event.protocol, event.dst_port,    event.action};
   auto it = counts_.find(key);
   if (it == counts_.end()) {
     if (full()) return false;
@@ -61,7 +74,6 @@ bool Aggregator::Add(const ConnectionEvent& event) {
 }
 
 void Aggregator::AddLoss(v1::LossReport::Reason reason, absl::Time when, uint64_t events) {
-  if (events == 0) return;
   losses_[LossKey{absl::ToCivilDay(when, time_zone_), reason}] += events;
 }
 

@@ -26,14 +26,18 @@ class Aggregator {
   Aggregator(size_t max_keys, absl::TimeZone time_zone);
 
   // Takes effect for events added afterwards (keys already held keep their day).
-  void set_time_zone(absl::TimeZone time_zone) { time_zone_ = time_zone; }
+  void set_time_zone(absl::TimeZone time_zone) {
+    time_zone_ = time_zone;
+    cached_day_start_ = cached_day_end_ = absl::InfinitePast();
+  }
   absl::TimeZone time_zone() const { return time_zone_; }
 
   // Counts `event`. Returns false (and counts nothing) only when the event
   // needs a new key and full(); the caller then drains and adds it again.
   bool Add(const ConnectionEvent& event);
 
-  // Counts `events` lost for `reason` on the day of `when`.
+  // Counts `events` lost for `reason` on the day of `when`. 0 still reports
+  // the day: a loss of unknown size, possibly none.
   void AddLoss(v1::LossReport::Reason reason, absl::Time when, uint64_t events);
 
   size_t size() const { return counts_.size(); }
@@ -77,7 +81,14 @@ class Aggregator {
     }
   };
 
+  // The civil day of `t`; the last day's bounds are cached because time-zone
+  // conversion dominates the cost of Add() and events come in time order.
+  absl::CivilDay DayOf(absl::Time t);
+
   size_t max_keys_;
+  absl::CivilDay cached_day_;
+  absl::Time cached_day_start_ = absl::InfinitePast();
+  absl::Time cached_day_end_ = absl::InfinitePast();
   absl::TimeZone time_zone_;
   absl::flat_hash_map<Key, Counts> counts_;
   absl::flat_hash_map<LossKey, uint64_t> losses_;

@@ -238,6 +238,7 @@ void NetfilterConntrackSource::RecoverOverrun() {
   resync_delivered_ = 0;
   const absl::Status status = Dump(overrun_from_nanos_);
   if (status.ok()) {
+    recovered_overruns_ += overruns_pending_loss_;
     LogWarning("conntrack_overrun_recovered",
                {{"recovered_events", resync_delivered_}, {"overruns", overruns_pending_loss_}});
   } else {

@@ -18,6 +18,7 @@
 #define EGRESS_AGENT_NETFILTER_CONNTRACK_SOURCE_H_
 
 #include <memory>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
@@ -48,6 +49,12 @@ class NetfilterConntrackSource : public EventSource {
   absl::StatusOr<size_t> ReadAvailable(size_t max_events, const EventSink& sink) override;
   uint64_t TakeLostEvents() override;
   EventSourceStats stats() const override { return stats_; }
+
+  // Overruns recovered by a dump since the previous call. A dump cannot tell
+  // whether it found every dropped event (an entry may have ended and been
+  // replaced meanwhile), so the agent still reports these days as possibly
+  // incomplete (a LossReport with 0 events: "unknown, maybe none").
+  uint64_t TakeRecoveredOverruns() { return std::exchange(recovered_overruns_, 0); }
 
   // When (Unix ns, the clock's time) the socket was last read empty: every
   // account connection that started before it has been delivered. This is
@@ -101,6 +108,7 @@ class NetfilterConntrackSource : public EventSource {
   bool overrun_pending_ = false;
   uint64_t overrun_from_nanos_ = 0;
   uint64_t overruns_pending_loss_ = 0;
+  uint64_t recovered_overruns_ = 0;
   uint64_t resync_after_nanos_ = 0;
   size_t resync_delivered_ = 0;
   // Valid during ReadAvailable only.

@@ -217,7 +217,10 @@ void FakeCollector::OnMessage(Reactor* reactor, const v1::AgentMessage& message)
             counts_[Key{r.uid(), ip.ok() ? ip->ToString() : "?", r.protocol(), r.dst_port(),
                         r.action()}] += r.count();
           }
-          for (const v1::LossReport& loss : batch.losses()) lost_ += loss.events();
+          for (const v1::LossReport& loss : batch.losses()) {
+            lost_ += loss.events();
+            ++loss_reports_;
+          }
           ack->set_accepted_records(static_cast<uint32_t>(batch.records_size()));
         }
         send = !hold_acks_;
@@ -277,6 +280,10 @@ uint64_t FakeCollector::sequence_gaps() const {
 uint64_t FakeCollector::lost_events() const {
   absl::MutexLock lock(&mu_);
   return lost_;
+}
+uint64_t FakeCollector::loss_reports() const {
+  absl::MutexLock lock(&mu_);
+  return loss_reports_;
 }
 int FakeCollector::hellos() const {
   absl::MutexLock lock(&mu_);

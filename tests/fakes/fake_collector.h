@@ -62,6 +62,8 @@ class FakeCollector {
   // Batches whose seq skipped ahead of committed_seq + 1 (an agent bug).
   uint64_t sequence_gaps() const;
   uint64_t lost_events() const;
+  // LossReports received (a report may carry 0 events: unknown size).
+  uint64_t loss_reports() const;
   int hellos() const;
   std::vector<v1::RulesApplied> rules_applied() const;
   std::vector<v1::AgentStats> stats() const;
@@ -98,6 +100,7 @@ class FakeCollector {
   uint64_t duplicates_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t gaps_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t lost_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t loss_reports_ ABSL_GUARDED_BY(mu_) = 0;
   int hellos_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<Key, uint64_t> counts_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::RulesApplied> rules_applied_ ABSL_GUARDED_BY(mu_);
