@@ -1,0 +1,247 @@
+// Event capture under load: connections made vs. events recorded, CPU per
+// 1,000 events and peak RSS, for egress-agent and, in the same run, a bare
+// libnetfilter_conntrack listener that only counts (the floor).
+//
+// A node and a remote namespace joined by veth (tests/netns/netns_env.h);
+// the agent's nftables table marks the connections of --procs accounts; a
+// generator of --procs processes (one uid each) opens --connections short TCP
+// connections (closed with RST, so no TIME_WAIT) to a listener in the remote
+// namespace as fast as the machine allows. Needs root.
+//
+//   build/bench/agent_capture_bench --connections=100000 --procs=2
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <libnfnetlink/libnfnetlink.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "agent/connection_event.h"
+#include "agent/file_spool.h"
+#include "agent/nft_script.h"
+#include "common/command_line.h"
+#include "tests/netns/netns_env.h"
+#include "tests/support/subprocess.h"
+
+ABSL_FLAG(int, connections, 100000, "TCP connections to open in each run.");
+ABSL_FLAG(int, procs, 2, "Generator processes (one account uid each).");
+ABSL_FLAG(int, rcvbuf, 16 << 20, "Receive buffer of both listeners, bytes.");
+ABSL_FLAG(bool, bare_listener, false, "Internal: run the bare listener (inside the namespace).");
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+void OnTerm(int) { g_stop = 1; }
+
+uint64_t g_events = 0;
+int CountEvent(enum nf_conntrack_msg_type, struct nf_conntrack* ct, void*) {
+  if (nfct_get_attr_u32(ct, ATTR_MARK) & egress::agent::kAccountMarkBit) ++g_events;
+  return NFCT_CB_CONTINUE;
+}
+
+// The floor: NEW events, the same kernel-side mark filter, count, nothing else.
+int BareListener() {
+  signal(SIGTERM, OnTerm);
+  nfct_handle* h = nfct_open(CONNTRACK, NF_NETLINK_CONNTRACK_NEW);
+  if (h == nullptr) return 1;
+  nfnl_rcvbufsiz(nfct_nfnlh(h), static_cast<unsigned>(absl::GetFlag(FLAGS_rcvbuf)));
+  nfct_filter* filter = nfct_filter_create();
+  nfct_filter_dump_mark mark{egress::agent::kAccountMarkBit, egress::agent::kAccountMarkBit};
+  nfct_filter_add_attr(filter, NFCT_FILTER_MARK, &mark);
+  nfct_filter_attach(nfct_fd(h), filter);
+  nfct_filter_destroy(filter);
+  nfct_callback_register(h, NFCT_T_NEW, CountEvent, nullptr);
+  fcntl(nfct_fd(h), F_SETFL, O_NONBLOCK);
+  uint64_t overruns = 0;
+  std::printf("bare listener ready\n");
+  std::fflush(stdout);
+  while (true) {
+    pollfd p = {nfct_fd(h), POLLIN, 0};
+    poll(&p, 1, 100);
+    while (nfct_catch(h) < 0 && errno == ENOBUFS) ++overruns;
+    if (g_stop) {
+      while (nfct_catch(h) >= 0 || errno == ENOBUFS) {
+      }
+      break;
+    }
+  }
+  std::printf("events=%llu overruns=%llu\n", static_cast<unsigned long long>(g_events),
+              static_cast<unsigned long long>(overruns));
+  return 0;
+}
+
+struct Usage {
+  double cpu_s = 0;
+};
+Usage ChildrenUsage() {
+  rusage r = {};
+  getrusage(RUSAGE_CHILDREN, &r);
+  return Usage{static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+               static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6};
+}
+
+long VmHwmKb(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+
+// Forks `procs` generators; returns when all are done.
+void Generate(const std::string& ns, int procs, int connections) {
+  std::vector<pid_t> pids;
+  for (int p = 0; p < procs; ++p) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const int fd = open(absl::StrCat("/run/netns/", ns).c_str(), O_RDONLY);
+      const uid_t uid = 5001 + p;
+      if (setns(fd, CLONE_NEWNET) != 0 || setgroups(0, nullptr) != 0 || setresgid(uid, uid, uid) ||
+          setresuid(uid, uid, uid)) {
+        _exit(3);
+      }
+      sockaddr_in dst = {};
+      dst.sin_family = AF_INET;
+      dst.sin_port = htons(80);
+      inet_pton(AF_INET, egress::testing::kRemoteX, &dst.sin_addr);
+      const linger reset = {1, 0};
+      for (int i = p; i < connections; i += procs) {
+        const int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        setsockopt(s, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+        connect(s, reinterpret_cast<sockaddr*>(&dst), sizeof(dst));
+        close(s);
+      }
+      _exit(0);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) waitpid(pid, nullptr, 0);
+}
+
+struct RunResult {
+  double seconds = 0;
+  double generator_cpu_s = 0;
+  double listener_cpu_s = 0;
+  uint64_t events = 0;
+  long hwm_kb = 0;
+};
+
+RunResult Run(const std::string& ns, std::vector<std::string> argv, const std::string& ready,
+              const std::string& spool_dir) {
+  RunResult result;
+  auto child = egress::testing::ChildProcess::Start(argv);
+  if (!child.ok() || !(*child)->WaitForLine(ready, absl::Seconds(20)).ok()) {
+    std::fprintf(stderr, "listener did not start: %s\n", child.ok() ? (*child)->err().c_str() : "");
+    std::exit(1);
+  }
+  const int connections = absl::GetFlag(FLAGS_connections);
+  const Usage a = ChildrenUsage();
+  const absl::Time start = absl::Now();
+  Generate(ns, absl::GetFlag(FLAGS_procs), connections);
+  result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const Usage b = ChildrenUsage();
+  result.generator_cpu_s = b.cpu_s - a.cpu_s;
+  result.hwm_kb = VmHwmKb((*child)->pid());
+  (*child)->Signal(SIGTERM);
+  (void)(*child)->Wait(absl::Seconds(60));
+  result.listener_cpu_s = ChildrenUsage().cpu_s - b.cpu_s;
+  // Overruns and recoveries, as the listener logged them.
+  std::istringstream err((*child)->err());
+  for (std::string line; std::getline(err, line);) {
+    if (line.find("overrun") != std::string::npos) std::fprintf(stderr, "  %s\n", line.c_str());
+  }
+  if (spool_dir.empty()) {
+    std::sscanf((*child)->out().c_str() + (*child)->out().find("events="), "events=%lu",
+                &result.events);
+  } else {
+    auto spool = egress::agent::FileSpool::Create(
+        {spool_dir, 1ull << 32, egress::agent::FsyncPolicy::kNever});
+    uint64_t seq = 0;
+    while (spool.ok()) {
+      auto batch = (*spool)->NextAfter(seq);
+      if (!batch.ok()) break;
+      seq = batch->seq();
+      for (const auto& r : batch->records()) result.events += r.count();
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  egress::ParseCommandLine(argc, argv, "Event capture benchmark: egress-agent vs a bare listener.");
+  if (absl::GetFlag(FLAGS_bare_listener)) return BareListener();
+  auto net = egress::testing::NetnsPair::Create();
+  if (!net.ok()) {
+    std::fprintf(stderr, "%s\n", net.status().ToString().c_str());
+    return 1;
+  }
+  const std::string ns = (*net)->node();
+  auto listener = egress::testing::RemoteListener::Start(
+      (*net)->remote(), egress::testing::RemoteListener::Kind::kTcp, 80);
+  if (!listener.ok()) return 1;
+  char tmpl[] = "/tmp/egress-capture-bench-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+
+  // The agent's table with the generator uids as accounts, for the bare run
+  // (the agent installs its own from the persisted copy).
+  egress::v1::RuleSet rules;
+  rules.set_version(1);
+  for (int p = 0; p < absl::GetFlag(FLAGS_procs); ++p) rules.add_accounts()->set_uid(5001 + p);
+  {
+    std::ofstream(dir + "/rules.nft") << *egress::agent::RenderRuleSet(rules, {});
+    std::filesystem::create_directories(dir + "/state");
+    std::ofstream(dir + "/state/rules.pb") << rules.SerializeAsString();
+  }
+  egress::testing::RunCommand(
+      {"/usr/sbin/ip", "netns", "exec", ns, "/usr/sbin/nft", "-f", dir + "/rules.nft"});
+  egress::testing::RunCommand({"/usr/sbin/ip", "netns", "exec", ns, "/usr/sbin/sysctl", "-qw",
+                               "net.ipv4.ip_local_port_range=1024 65000"});
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  const std::string rcvbuf = absl::StrCat(absl::GetFlag(FLAGS_rcvbuf));
+  const RunResult bare =
+      Run(ns, {"/usr/sbin/ip", "netns", "exec", ns, self, "--bare-listener", "--rcvbuf=" + rcvbuf},
+          "bare listener ready", "");
+  const RunResult agent =
+      Run(ns,
+          {"/usr/sbin/ip", "netns", "exec", ns, EGRESS_AGENT_PATH, "--node-id=bench",
+           "--service=", "--state-dir=" + dir + "/state", "--spool-fsync=never",
+           "--log-level=warning", "--conntrack-rcvbuf=" + rcvbuf},
+          "egress-agent ready", dir + "/state/spool");
+  const int n = absl::GetFlag(FLAGS_connections);
+  std::printf("%-14s %11s %9s %8s %9s %13s %9s\n", "listener", "connections", "recorded", "conn/s",
+              "lost", "cpu us/event", "peak RSS");
+  for (const auto& [name, r] : {std::pair<const char*, RunResult>{"bare listener", bare},
+                                std::pair<const char*, RunResult>{"egress-agent", agent}}) {
+    std::printf("%-14s %11d %9lu %8.0f %9ld %13.2f %6ld KiB\n", name, n, r.events, n / r.seconds,
+                static_cast<long>(n) - static_cast<long>(r.events),
+                r.events ? r.listener_cpu_s * 1e6 / static_cast<double>(r.events) : 0.0, r.hwm_kb);
+  }
+  std::printf("agent/bare CPU per event: %.2f\n",
+              (agent.listener_cpu_s / static_cast<double>(agent.events)) /
+                  (bare.listener_cpu_s / static_cast<double>(bare.events)));
+  listener->reset();
+  net->reset();
+  std::filesystem::remove_all(dir);
+  return 0;
+}
