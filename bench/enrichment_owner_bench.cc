@@ -4,8 +4,10 @@
 //     service uses);
 //   - LiblocNative: libloc's own loc_database_lookup + AS name (baseline 1);
 //   - Postgres*: the same lookup as a query on one PostgreSQL connection,
-//     the table holding the same networks (baseline 2): a B-tree range query
-//     on the flattened IPv4 ranges, and a GiST `network >>= ip` query.
+//     the table holding the same networks (baseline 2): one B-tree probe on
+//     the flattened ranges (best case), a B-tree scan over the nested
+//     networks, and a GiST `network >>= ip` query. server_cpu_us is the
+//     PostgreSQL backend's CPU per query (/proc), fair on a busy machine.
 //
 //   build/bench/enrichment_owner_bench [--benchmark_min_time=1]
 // In-process figures are per CPU second (one core); PostgreSQL figures are per
@@ -13,8 +15,11 @@
 // The PostgreSQL baselines start a throwaway cluster and load ~1.07M IPv4
 // networks (about a minute on 2 cores).
 #include <arpa/inet.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <string>
@@ -144,7 +149,25 @@ BENCHMARK(BM_LiblocNativeV4);
 struct PgOwners {
   std::unique_ptr<testing::PostgresCluster> cluster;
   std::unique_ptr<pqxx::connection> conn;
+  int backend_pid = 0;
 };
+
+// CPU seconds (user + system) used so far by process `pid`.
+double ProcessCpuSeconds(int pid) {
+  FILE* f = std::fopen(absl::StrCat("/proc/", pid, "/stat").c_str(), "r");
+  if (f == nullptr) return 0;
+  char buf[1024];
+  size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  // Fields after the ")" that ends the command name; utime and stime are the
+  // 12th and 13th of them.
+  const char* p = std::strrchr(buf, ')');
+  if (p == nullptr) return 0;
+  unsigned long long utime = 0, stime = 0;
+  std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime);
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 PgOwners& Pg() {
   static PgOwners* pg = [] {
@@ -156,6 +179,15 @@ PgOwners& Pg() {
     }
     out->cluster = *std::move(cluster);
     out->conn = std::make_unique<pqxx::connection>(out->cluster->ConnectionString("postgres"));
+    // The test harness runs PostgreSQL at nice 19; give this backend the
+    // same priority as the benchmark itself so the baseline is fair on a
+    // busy machine.
+    {
+      pqxx::nontransaction txn(*out->conn);
+      int backend = txn.exec1("SELECT pg_backend_pid()")[0].as<int>();
+      setpriority(PRIO_PROCESS, static_cast<id_t>(backend), getpriority(PRIO_PROCESS, 0));
+      out->backend_pid = backend;
+    }
     absl::Time start = absl::Now();
     pqxx::work txn(*out->conn);
     txn.exec(R"sql(
@@ -200,10 +232,34 @@ CREATE TABLE owner_networks (network cidr NOT NULL, first_ip int8 NOT NULL, last
     loc_database_unref(db);
     fclose(f);
     loc_unref(ctx);
+    // The same data flattened into non-overlapping ranges, as our in-process
+    // table holds it: one index probe per lookup, the best case for SQL.
+    txn.exec(R"sql(
+CREATE TABLE owner_ranges (first_ip int8 PRIMARY KEY, last_ip int8 NOT NULL, network cidr NOT NULL,
+                           asn bigint NOT NULL, as_name text NOT NULL, country text NOT NULL))sql");
+    {
+      absl::Time built_at;
+      auto table = LiblocOwnerDatabase::Load(kDefaultLiblocDatabasePath, &built_at);
+      if (!table.ok()) std::abort();
+      pqxx::stream_to ranges(
+          txn, "owner_ranges",
+          std::vector<std::string>{"first_ip", "last_ip", "network", "asn", "as_name", "country"});
+      table->ForEachV4Range([&](uint32_t first, uint32_t last, const OwnerInfo& owner) {
+        ranges << std::make_tuple(static_cast<int64_t>(first), static_cast<int64_t>(last),
+                                  owner.network.ToString(), static_cast<int64_t>(owner.asn),
+                                  owner.as_name, owner.country);
+      });
+      ranges.complete();
+    }
     txn.exec("CREATE INDEX owner_networks_first ON owner_networks (first_ip)");
     txn.exec("CREATE INDEX owner_networks_gist ON owner_networks USING gist (network inet_ops)");
     txn.commit();
     pqxx::nontransaction(*out->conn).exec("VACUUM ANALYZE owner_networks");
+    pqxx::nontransaction(*out->conn).exec("VACUUM ANALYZE owner_ranges");
+    out->conn->prepare("ranges", R"sql(
+SELECT asn, as_name, country FROM (
+  SELECT * FROM owner_ranges WHERE first_ip <= $1 ORDER BY first_ip DESC LIMIT 1) r
+ WHERE last_ip >= $1)sql");
     // Most specific network holding the address: networks nest, so among
     // those starting at or below it the longest prefix that still covers it.
     out->conn->prepare("btree", R"sql(
@@ -220,17 +276,40 @@ SELECT asn, as_name, country FROM owner_networks
   return *pg;
 }
 
+void BM_PostgresFlatRangesV4(benchmark::State& state) {
+  static const std::vector<IpAddress> ips = RandomV4();
+  PgOwners& pg = Pg();
+  pqxx::nontransaction txn(*pg.conn);
+  size_t i = 0;
+  int64_t found = 0;
+  double server_cpu = ProcessCpuSeconds(pg.backend_pid);
+  for (auto _ : state) {
+    pqxx::result r =
+        txn.exec_prepared("ranges", static_cast<int64_t>(ips[i++ & (kAddresses - 1)].v4()));
+    found += !r.empty();
+  }
+  server_cpu = ProcessCpuSeconds(pg.backend_pid) - server_cpu;
+  state.counters["server_cpu_us"] = 1e6 * server_cpu / static_cast<double>(state.iterations());
+  state.SetItemsProcessed(state.iterations());
+  state.counters["found%"] =
+      100.0 * static_cast<double>(found) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_PostgresFlatRangesV4)->MinTime(2.0)->UseRealTime();
+
 void BM_PostgresBtreeV4(benchmark::State& state) {
   static const std::vector<IpAddress> ips = RandomV4();
   PgOwners& pg = Pg();
   pqxx::nontransaction txn(*pg.conn);
   size_t i = 0;
   int64_t found = 0;
+  double server_cpu = ProcessCpuSeconds(pg.backend_pid);
   for (auto _ : state) {
     pqxx::result r =
         txn.exec_prepared("btree", static_cast<int64_t>(ips[i++ & (kAddresses - 1)].v4()));
     found += !r.empty();
   }
+  server_cpu = ProcessCpuSeconds(pg.backend_pid) - server_cpu;
+  state.counters["server_cpu_us"] = 1e6 * server_cpu / static_cast<double>(state.iterations());
   state.SetItemsProcessed(state.iterations());
   state.counters["found%"] =
       100.0 * static_cast<double>(found) / static_cast<double>(state.iterations());
@@ -243,10 +322,13 @@ void BM_PostgresGistV4(benchmark::State& state) {
   pqxx::nontransaction txn(*pg.conn);
   size_t i = 0;
   int64_t found = 0;
+  double server_cpu = ProcessCpuSeconds(pg.backend_pid);
   for (auto _ : state) {
     pqxx::result r = txn.exec_prepared("gist", ips[i++ & (kAddresses - 1)].ToString());
     found += !r.empty();
   }
+  server_cpu = ProcessCpuSeconds(pg.backend_pid) - server_cpu;
+  state.counters["server_cpu_us"] = 1e6 * server_cpu / static_cast<double>(state.iterations());
   state.SetItemsProcessed(state.iterations());
   state.counters["found%"] =
       100.0 * static_cast<double>(found) / static_cast<double>(state.iterations());

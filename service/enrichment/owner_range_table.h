@@ -48,6 +48,18 @@ class OwnerRangeTable {
   // Thread-safe (const, immutable).
   std::optional<OwnerInfo> Lookup(const IpAddress& ip) const;
 
+  // Calls fn(first, last, owner) for every flattened IPv4 range that has an
+  // owner, in address order (for exports and benchmarks). `first`/`last`
+  // are host-order addresses.
+  template <typename Fn>
+  void ForEachV4Range(Fn&& fn) const {
+    for (size_t i = 0; i < v4_starts_.size(); ++i) {
+      if (v4_owners_[i] < 0) continue;
+      uint32_t last = i + 1 < v4_starts_.size() ? v4_starts_[i + 1] - 1 : 0xffffffffu;
+      fn(v4_starts_[i], last, *Lookup(IpAddress::FromV4(v4_starts_[i])));
+    }
+  }
+
   size_t network_count() const { return networks_.size(); }
   // Flattened ranges (for tests and stats).
   size_t range_count() const { return v4_starts_.size() + v6_starts_.size(); }
