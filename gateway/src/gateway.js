@@ -8,6 +8,7 @@
 // headers and trailers. Server-streaming methods stream message by message.
 // Anything that is not an RPC path is a static file of the panel, or /healthz.
 import { createServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AccountsService } from "../gen/egress/v1/accounts_pb.js";
@@ -138,10 +139,12 @@ function logCall(stats, method, ctx, code, started, upstream, error, messages) {
 const kCorsAllowed = "authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, connect-protocol-version, connect-timeout-ms, x-request-id";
 const kCorsExposed = "grpc-status, grpc-message, grpc-status-details-bin, content-encoding";
 
-// options: { upstreams: ["host:port", ...], staticDir, maxTimeoutMs, corsOrigins,
+// options: { upstreams: ["host:port", ...], upstreamTls ({ ca, cert, key } PEM
+//            or null), tls ({ cert, key } PEM: serve HTTPS), staticDir,
+//            maxTimeoutMs, corsOrigins,
 //            services (default kForwardedServices; tests add their own) }
 export function createGateway(options) {
-  const pool = new UpstreamPool(options.upstreams);
+  const pool = new UpstreamPool(options.upstreams, { tls: options.upstreamTls ?? null });
   const stats = { calls: 0, errors: 0, startedAt: new Date().toISOString() };
   const serveStatic = options.staticDir ? createStaticHandler(options.staticDir) : null;
 
@@ -186,7 +189,7 @@ export function createGateway(options) {
   });
 
   const corsOrigins = new Set(options.corsOrigins ?? []);
-  const server = createServer((req, res) => {
+  const onRequest = (req, res) => {
     // Cross-origin callers (a provider's panel on its own domain embedding
     // the page with apiBase pointing here), only from the configured origins.
     const origin = req.headers.origin;
@@ -209,7 +212,9 @@ export function createGateway(options) {
     const peer = req.socket.remoteAddress ?? "";
     req.headers["x-forwarded-for"] = prior ? `${prior}, ${peer}` : peer;
     handler(req, res);
-  });
+  };
+  // options.tls: { cert, key } (PEM) to serve HTTPS to browsers directly.
+  const server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(onRequest);
   server.keepAliveTimeout = 65000;
   server.on("close", () => pool.close());
   return { server, pool, stats };

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // egress-gateway: gRPC-web / Connect ⇄ gRPC gateway and the panel's web server.
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -21,6 +22,15 @@ Usage: node gateway/src/main.js [--listen=127.0.0.1:8080] [--upstream=127.0.0.1:
   --upstream=LIST        comma-separated host:port of egress-service replicas,
                          used round-robin; a replica refusing connections is
                          skipped for 2 s. Env EGRESS_UPSTREAMS. Default 127.0.0.1:50051.
+  --tls-cert-file=FILE, --tls-key-file=FILE
+                         serve HTTPS with this PEM certificate chain and key.
+                         Default: plain HTTP (behind a TLS-terminating front end).
+  --upstream-tls-ca-file=FILE
+                         speak TLS to the replicas and verify them with this PEM CA
+                         (the service runs with --tls-cert-file). Default: plaintext.
+  --upstream-tls-cert-file=FILE, --upstream-tls-key-file=FILE
+                         client certificate and key, when the service requires them
+                         (--tls-client-ca-file).
   --static-dir=DIR       the panel's files. Default gateway/panel/dist (npm run build).
   --max-timeout-ms=N     cap on callers' deadlines (0: no cap). Default 0.
   --cors-origin=LIST     comma-separated origins (https://panel.example.net) whose
@@ -50,6 +60,11 @@ try {
       "static-dir": { type: "string" },
       "max-timeout-ms": { type: "string" },
       "cors-origin": { type: "string" },
+      "upstream-tls-ca-file": { type: "string" },
+      "tls-cert-file": { type: "string" },
+      "tls-key-file": { type: "string" },
+      "upstream-tls-cert-file": { type: "string" },
+      "upstream-tls-key-file": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -83,7 +98,28 @@ const corsOrigins = (values["cors-origin"] ?? process.env.EGRESS_CORS_ORIGINS ??
 for (const o of corsOrigins) {
   if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(o)) fail(`--cors-origin: "${o}" is not an origin like https://panel.example.net`);
 }
-const { server } = createGateway({ upstreams, staticDir, maxTimeoutMs, corsOrigins });
+let upstreamTls = null;
+const tlsFiles = ["upstream-tls-ca-file", "upstream-tls-cert-file", "upstream-tls-key-file"].map((k) => values[k]);
+if (tlsFiles.some(Boolean)) {
+  if (!tlsFiles[0]) fail("--upstream-tls-cert-file/--upstream-tls-key-file need --upstream-tls-ca-file");
+  if (!tlsFiles[1] !== !tlsFiles[2]) fail("--upstream-tls-cert-file and --upstream-tls-key-file go together");
+  try {
+    const [ca, cert, key] = tlsFiles.map((f) => (f ? readFileSync(f, "utf8") : undefined));
+    upstreamTls = { ca, cert, key };
+  } catch (err) {
+    fail(`cannot read a TLS file: ${err.message}`);
+  }
+}
+let tls = null;
+if (values["tls-cert-file"] || values["tls-key-file"]) {
+  if (!values["tls-cert-file"] || !values["tls-key-file"]) fail("--tls-cert-file and --tls-key-file go together");
+  try {
+    tls = { cert: readFileSync(values["tls-cert-file"], "utf8"), key: readFileSync(values["tls-key-file"], "utf8") };
+  } catch (err) {
+    fail(`cannot read a TLS file: ${err.message}`);
+  }
+}
+const { server } = createGateway({ upstreams, upstreamTls, tls, staticDir, maxTimeoutMs, corsOrigins });
 server.on("error", (err) => {
   log("error", "listen_failed", { address: listen, error: err.message });
   process.exit(1);
@@ -91,8 +127,8 @@ server.on("error", (err) => {
 server.listen(port, host, () => {
   const a = server.address();
   const shown = a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
-  log("info", "listening", { address: shown, upstreams: upstreams.join(","), static_dir: staticDir });
-  process.stdout.write(`egress-gateway listening on http://${shown}\n`);
+  log("info", "listening", { address: shown, upstreams: upstreams.join(","), upstream_tls: upstreamTls ? (upstreamTls.cert ? "mtls" : "tls") : "off", static_dir: staticDir });
+  process.stdout.write(`egress-gateway listening on ${tls ? "https" : "http"}://${shown}\n`);
 });
 
 let stopping = false;

@@ -36,13 +36,20 @@ export function isConnectRefused(err) {
 }
 
 export class UpstreamPool {
-  constructor(addresses, { downMs = 2000 } = {}) {
+  // tls: null for plaintext h2c (loopback, private network), or
+  // { ca, cert, key } (PEM strings; cert/key only when the service requires
+  // client certificates) to speak TLS and verify the service against `ca`.
+  constructor(addresses, { downMs = 2000, tls = null } = {}) {
     this.downMs = downMs;
     this.next = 0;
     this.replicas = addresses.map((address) => {
-      const baseUrl = `http://${address}`;
+      const baseUrl = `${tls ? "https" : "http"}://${address}`;
       // One HTTP/2 session per replica, kept warm, pinged to detect dead ones.
-      const sessionManager = new Http2SessionManager(baseUrl, { pingIntervalMs: 30000, idleConnectionTimeoutMs: 5 * 60000 });
+      const sessionManager = new Http2SessionManager(
+        baseUrl,
+        { pingIntervalMs: 30000, idleConnectionTimeoutMs: 5 * 60000 },
+        tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, ALPNProtocols: ["h2"] } : undefined,
+      );
       const transport = createGrpcTransport({ baseUrl, sessionManager });
       return { address, transport, sessionManager, clients: new Map(), downUntil: 0, failures: 0, calls: 0, lastError: "" };
     });

@@ -4,7 +4,8 @@
 // through unchanged (compared with the same call made directly), deadlines,
 // and a dead replica skipped.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gatewayDir, makeTempDir, startGateway, startPostgres, startService, stopProcess, writeSecret } from "./lib/stack.js";
@@ -169,4 +170,79 @@ test("--help describes the flags", async () => {
   const out = execFileSync(process.execPath, [join(gatewayDir, "src", "main.js"), "--help"]).toString();
   for (const flag of ["--listen", "--upstream", "--static-dir", "--log-level"]) assert.match(out, new RegExp(flag));
   assert.ok(readFileSync(join(gatewayDir, "package-lock.json")));
+});
+
+// Test certificates: a CA, a server certificate for 127.0.0.1, a client certificate.
+function makeCerts(dir) {
+  const ossl = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  ossl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=egress test CA");
+  writeFileSync(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+  writeFileSync(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
+  for (const name of ["server", "client"]) {
+    ossl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=egress ${name}`);
+    ossl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "1", "-extfile", `${name}.ext`);
+  }
+  return Object.fromEntries(["ca.pem", "server.pem", "server.key", "client.pem", "client.key"].map((f) => [f, join(dir, f)]));
+}
+
+describe("a service that requires TLS and client certificates", () => {
+  let tlsService, tlsGateway, noCertGateway, certs;
+  before(async () => {
+    certs = makeCerts(root);
+    tlsService = await startService({
+      conninfo: pg.conninfo,
+      secretFile: secret.file,
+      extraArgs: [`--tls-cert-file=${certs["server.pem"]}`, `--tls-key-file=${certs["server.key"]}`, `--tls-client-ca-file=${certs["ca.pem"]}`],
+    });
+    tlsGateway = await startGateway({
+      upstreams: [tlsService.address],
+      extraArgs: [`--upstream-tls-ca-file=${certs["ca.pem"]}`, `--upstream-tls-cert-file=${certs["client.pem"]}`, `--upstream-tls-key-file=${certs["client.key"]}`],
+    });
+    noCertGateway = await startGateway({ upstreams: [tlsService.address], extraArgs: [`--upstream-tls-ca-file=${certs["ca.pem"]}`] });
+  });
+  after(async () => {
+    await stopProcess(noCertGateway?.child);
+    await stopProcess(tlsGateway?.child);
+    await stopProcess(tlsService?.child);
+  });
+
+  test("the gateway speaks TLS with its client certificate", async () => {
+    const client = createClient(AccountsService, createGrpcWebTransport({ baseUrl: tlsGateway.url, httpVersion: "1.1" }));
+    const node = await client.getNode({ nodeId: "gw-node" }, { headers: { authorization: admin() } });
+    assert.equal(node.serverIpv4, "198.51.100.9");
+    const health = await (await fetch(`${tlsGateway.url}/healthz`)).json();
+    assert.equal(health.status, "ok", JSON.stringify(health));
+  });
+
+  test("HTTPS towards the browser with --tls-cert-file", async () => {
+    const https = await import("node:https");
+    const httpsGateway = await startGateway({
+      upstreams: [tlsService.address],
+      extraArgs: [`--tls-cert-file=${certs["server.pem"]}`, `--tls-key-file=${certs["server.key"]}`, `--upstream-tls-ca-file=${certs["ca.pem"]}`, `--upstream-tls-cert-file=${certs["client.pem"]}`, `--upstream-tls-key-file=${certs["client.key"]}`],
+    });
+    try {
+      assert.match(httpsGateway.url, /^https:/);
+      const body = await new Promise((resolve, reject) => {
+        const req = https.request(`${httpsGateway.url}/egress.v1.AccountsService/GetNode`, { method: "POST", ca: readFileSync(certs["ca.pem"]), headers: { "content-type": "application/json", authorization: admin() } }, (res) => {
+          let data = "";
+          res.on("data", (d) => (data += d));
+          res.on("end", () => resolve({ status: res.statusCode, data }));
+        });
+        req.on("error", reject);
+        req.end(JSON.stringify({ nodeId: "gw-node" }));
+      });
+      assert.equal(body.status, 200, body.data);
+      assert.equal(JSON.parse(body.data).serverIpv4, "198.51.100.9");
+    } finally {
+      await stopProcess(httpsGateway.child);
+    }
+  });
+
+  test("without a client certificate the service refuses it", async () => {
+    const client = createClient(AccountsService, createGrpcWebTransport({ baseUrl: noCertGateway.url, httpVersion: "1.1" }));
+    const err = await client.getNode({ nodeId: "gw-node" }, { headers: { authorization: admin() }, timeoutMs: 5000 }).then(() => null, (e) => ConnectError.from(e));
+    assert.ok(err, "the call went through without a client certificate");
+    assert.equal((await fetch(`${noCertGateway.url}/healthz`)).status, 503);
+  });
 });
