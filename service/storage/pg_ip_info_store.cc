@@ -128,12 +128,16 @@ std::string IpArray(absl::Span<const IpAddress> ips) {
 
 }  // namespace
 
+int64_t EnqueueNewIpInfo(pqxx::work& txn, absl::Span<const IpAddress> ips) {
+  if (ips.empty()) return 0;
+  return static_cast<int64_t>(txn.exec_params(kEnqueueNew, IpArray(ips)).affected_rows());
+}
+
 absl::StatusOr<int64_t> PgIpInfoStore::EnqueueNew(absl::Span<const IpAddress> ips) {
   if (ips.empty()) return 0;
-  const std::string array = IpArray(ips);
   int64_t added = 0;
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    added = static_cast<int64_t>(txn.exec_params(kEnqueueNew, array).affected_rows());
+    added = EnqueueNewIpInfo(txn, ips);
     return absl::OkStatus();
   }));
   return added;

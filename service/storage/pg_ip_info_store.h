@@ -7,6 +7,13 @@
 
 namespace egress {
 
+// EnqueueNew inside the caller's transaction, for the ingest path: the new
+// IPs are queued in the same commit as the aggregates that mention them (one
+// more statement, no extra round trip of a transaction). Same semantics as
+// IpInfoStore::EnqueueNew; libpqxx exceptions propagate to the caller's
+// Database::Transact, which maps them.
+int64_t EnqueueNewIpInfo(pqxx::work& txn, absl::Span<const IpAddress> ips);
+
 class PgIpInfoStore : public IpInfoStore {
  public:
   // `database` must outlive the store.

@@ -72,6 +72,21 @@ TEST_F(PgIpInfoStoreTest, EnqueueNewAddsOnlyUnknownAddressesAsPending) {
   EXPECT_THAT(store_->Get(Ip("198.51.100.1")), IsOkAndHolds(Eq(std::nullopt)));
 }
 
+TEST_F(PgIpInfoStoreTest, EnqueueInsideTheCallersTransactionCommitsOrRollsBackWithIt) {
+  EXPECT_THAT(database_->Transact([](pqxx::work& txn) -> absl::Status {
+    EXPECT_EQ(EnqueueNewIpInfo(txn, {Ip("192.0.2.1"), Ip("192.0.2.2")}), 2);
+    return absl::AbortedError("ingest failed later in the transaction");
+  }),
+              StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(store_->Get(Ip("192.0.2.1")), IsOkAndHolds(Eq(std::nullopt)));
+  ASSERT_OK(database_->Transact([](pqxx::work& txn) -> absl::Status {
+    EXPECT_EQ(EnqueueNewIpInfo(txn, {Ip("192.0.2.1")}), 1);
+    return absl::OkStatus();
+  }));
+  EXPECT_THAT(store_->Get(Ip("192.0.2.1")),
+              IsOkAndHolds(Optional(Field(&IpInfoRecord::status, IpInfoStatus::kPending))));
+}
+
 TEST_F(PgIpInfoStoreTest, ClaimLeasesRowsSoTheyAreNotClaimedTwice) {
   ASSERT_OK(store_->EnqueueNew({Ip("192.0.2.1"), Ip("192.0.2.2"), Ip("192.0.2.3")}));
   ASSERT_OK_AND_ASSIGN(auto first, store_->ClaimDue(2, absl::Minutes(5)));
