@@ -401,3 +401,21 @@ test("live: connections an agent reports appear without a reload", async () => {
     await page.waitForSelector('#eg-conn-body tr[data-ip="198.51.100.99"]');
   });
 });
+
+test("the embedding hook: window.egressPanelConfig with getToken renews the token per call", async () => {
+  const page = await browser.newPage();
+  try {
+    const fresh = signToken({ secret: secret.secret, subject: kAlice, scopes: ["panel"] });
+    await page.addInitScript((t) => {
+      window.tokenCalls = 0;
+      window.egressPanelConfig = { accountId: "alice", getToken: async () => (window.tokenCalls++, t), refreshMs: 0 };
+    }, fresh);
+    await page.goto(`${gateway.url}/`); // no fragment: the hook alone
+    await page.waitForSelector("#egress-panel[data-ready]", { timeout: 30000 });
+    await waitSummary(page, /^Rows 1–100/);
+    assert.ok((await page.evaluate(() => window.tokenCalls)) >= 5);
+    await shot(page, "14-embedding-hook");
+  } finally {
+    await page.close();
+  }
+});

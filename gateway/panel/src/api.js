@@ -30,16 +30,20 @@ export function readConfig(win = window) {
   const apiBase = given.apiBase || frag.get("api") || win.location.origin;
   const pageSize = [50, 100, 500, 1000].includes(Number(given.pageSize)) ? Number(given.pageSize) : 100;
   const refreshMs = Number.isFinite(Number(given.refreshMs)) ? Math.max(0, Number(given.refreshMs)) : 60000;
-  return { token, accountId, apiBase, pageSize, refreshMs };
+  // getToken: optional async function returning a fresh token, called before
+  // each call, so a provider can renew short-lived tokens without a reload.
+  const getToken = typeof given.getToken === "function" ? given.getToken : null;
+  return { token, getToken, accountId, apiBase, pageSize, refreshMs };
 }
 
-export function createApi({ token, apiBase }) {
+export function createApi({ token, getToken, apiBase }) {
   const transport = createGrpcWebTransport({
     baseUrl: apiBase,
     useBinaryFormat: true,
     interceptors: [
       (next) => async (req) => {
-        if (token) req.header.set("authorization", `Bearer ${token}`);
+        const current = getToken ? await getToken() : token;
+        if (current) req.header.set("authorization", `Bearer ${current}`);
         return next(req);
       },
     ],

@@ -899,7 +899,7 @@ export function mountPanel(root, config) {
   // --- start -----------------------------------------------------------------
 
   async function start() {
-    if (!config.token || !account) {
+    if (!(config.token || config.getToken) || !account) {
       const msg = "This panel needs an account token: the hosting panel sets window.egressPanelConfig, or open the link with #token=…&account=….";
       stateRow(connBody, 6, msg, "error");
       stateRow(rulesBody, 6, msg, "error");
