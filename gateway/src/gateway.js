@@ -57,10 +57,12 @@ function passThroughError(err) {
   return new ConnectError(ce.rawMessage, ce.code, metadata, ce.details, ce.cause);
 }
 
-function callOptions(ctx) {
+function callOptions(ctx, defaultTimeoutMs) {
   return {
     headers: forwardHeaders(ctx),
-    timeoutMs: ctx.timeoutMs(),
+    // The caller's remaining time; callers without a deadline (curl) get the
+    // default, so a stalled replica cannot hold a request forever.
+    timeoutMs: ctx.timeoutMs() ?? (defaultTimeoutMs || undefined),
     signal: ctx.signal,
     onHeader: (h) => copyApplicationHeaders(h, ctx.responseHeader),
     onTrailer: (t) => copyApplicationHeaders(t, ctx.responseTrailer),
@@ -69,7 +71,7 @@ function callOptions(ctx) {
 
 // Builds the handler object for one service: each method calls the same
 // method on a replica.
-function forwardingImpl(service, pool, stats) {
+function forwardingImpl(service, pool, stats, defaultTimeoutMs) {
   const impl = {};
   for (const method of service.methods) {
     const name = `${service.typeName}/${method.name}`;
@@ -80,7 +82,7 @@ function forwardingImpl(service, pool, stats) {
         try {
           const res = await pool.call((replica) => {
             upstream = replica.address;
-            return pool.client(replica, service)[method.localName](req, callOptions(ctx));
+            return pool.client(replica, service)[method.localName](req, callOptions(ctx, defaultTimeoutMs));
           });
           logCall(stats, name, ctx, "ok", started, upstream);
           return res;
@@ -97,7 +99,7 @@ function forwardingImpl(service, pool, stats) {
         let messages = 0;
         try {
           const client = pool.client(replica, service);
-          for await (const msg of client[method.localName](req, callOptions(ctx))) {
+          for await (const msg of client[method.localName](req, callOptions(ctx, defaultTimeoutMs))) {
             messages++;
             yield msg;
           }
@@ -141,7 +143,7 @@ const kCorsExposed = "grpc-status, grpc-message, grpc-status-details-bin, conten
 
 // options: { upstreams: ["host:port", ...], upstreamTls ({ ca, cert, key } PEM
 //            or null), tls ({ cert, key } PEM: serve HTTPS), staticDir,
-//            maxTimeoutMs, corsOrigins,
+//            maxTimeoutMs, defaultTimeoutMs (60000; 0: none), corsOrigins,
 //            services (default kForwardedServices; tests add their own) }
 export function createGateway(options) {
   const pool = new UpstreamPool(options.upstreams, { tls: options.upstreamTls ?? null });
@@ -170,7 +172,7 @@ export function createGateway(options) {
 
   const handler = connectNodeAdapter({
     routes(router) {
-      for (const service of options.services ?? kForwardedServices) router.service(service, forwardingImpl(service, pool, stats));
+      for (const service of options.services ?? kForwardedServices) router.service(service, forwardingImpl(service, pool, stats, options.defaultTimeoutMs ?? 60000));
     },
     grpcWeb: true,
     connect: true,

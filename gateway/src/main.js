@@ -33,6 +33,8 @@ Usage: node gateway/src/main.js [--listen=127.0.0.1:8080] [--upstream=127.0.0.1:
                          (--tls-client-ca-file).
   --static-dir=DIR       the panel's files. Default gateway/panel/dist (npm run build).
   --max-timeout-ms=N     cap on callers' deadlines (0: no cap). Default 0.
+  --default-timeout-ms=N deadline of calls that come without one (curl), so a
+                         stalled replica cannot hold them forever (0: none). Default 60000.
   --cors-origin=LIST     comma-separated origins (https://panel.example.net) whose
                          pages may call the API from the browser (a provider's panel
                          embedding the page from another domain). Env EGRESS_CORS_ORIGINS.
@@ -59,6 +61,7 @@ try {
       upstream: { type: "string" },
       "static-dir": { type: "string" },
       "max-timeout-ms": { type: "string" },
+      "default-timeout-ms": { type: "string" },
       "cors-origin": { type: "string" },
       "upstream-tls-ca-file": { type: "string" },
       "tls-cert-file": { type: "string" },
@@ -92,6 +95,8 @@ try {
 }
 const maxTimeoutMs = Number(values["max-timeout-ms"] ?? 0);
 if (!Number.isInteger(maxTimeoutMs) || maxTimeoutMs < 0) fail("--max-timeout-ms must be a whole number >= 0");
+const defaultTimeoutMs = Number(values["default-timeout-ms"] ?? 60000);
+if (!Number.isInteger(defaultTimeoutMs) || defaultTimeoutMs < 0) fail("--default-timeout-ms must be a whole number >= 0");
 const staticDir = values["static-dir"] ?? join(here, "..", "panel", "dist");
 
 const corsOrigins = (values["cors-origin"] ?? process.env.EGRESS_CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean);
@@ -119,7 +124,7 @@ if (values["tls-cert-file"] || values["tls-key-file"]) {
     fail(`cannot read a TLS file: ${err.message}`);
   }
 }
-const { server } = createGateway({ upstreams, upstreamTls, tls, staticDir, maxTimeoutMs, corsOrigins });
+const { server } = createGateway({ upstreams, upstreamTls, tls, staticDir, maxTimeoutMs, defaultTimeoutMs, corsOrigins });
 server.on("error", (err) => {
   log("error", "listen_failed", { address: listen, error: err.message });
   process.exit(1);
