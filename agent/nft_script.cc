@@ -129,7 +129,8 @@ absl::StatusOr<std::string> EgressAddress(const std::string& text, bool v4) {
 
 }  // namespace
 
-absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOptions& options) {
+absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOptions& options,
+                                          NftApplyMode mode) {
   std::vector<IpNetwork> exempt4, exempt6;
   for (int i = 0; i < rules.exempt_networks_size(); ++i) {
     auto network = IpNetwork::Parse(rules.exempt_networks(i));
@@ -200,61 +201,91 @@ absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOpt
   };
 
   const std::string& t = options.table;
+  const std::vector<std::string> kNone;
+  // The table; without contents: only the declarations (empty sets, empty
+  // chains with their hooks), which nft accepts again for an existing table.
+  auto table = [&](bool contents) {
+    auto e = [&](const std::vector<std::string>& v) -> const std::vector<std::string>& {
+      return contents ? v : kNone;
+    };
+    std::string s = absl::StrCat("table inet ", t, " {\n");
+    AppendMap(&s, "uid2mark", "uid : mark", e(uid2mark));
+    AppendMap(&s, "snat4", "uid : ipv4_addr", e(snat4));
+    AppendMap(&s, "snat6", "uid : ipv6_addr", e(snat6));
+    AppendSet(&s, "exempt4", "ipv4_addr", true, e(networks_text(exempt4)));
+    AppendSet(&s, "exempt6", "ipv6_addr", true, e(networks_text(exempt6)));
+    AppendSet(&s, "block_all", "uid", false, e(block_all));
+    for (const std::string family : {"4", "6"}) {
+      const std::string addr = family == "4" ? "ipv4_addr" : "ipv6_addr";
+      AppendSet(&s, "rej" + family + "_port",
+                absl::StrCat("uid . ", addr, " . inet_proto . inet_service"), true,
+                e(elements["rej" + family + "_port"]));
+      AppendSet(&s, "rej" + family + "_proto", absl::StrCat("uid . ", addr, " . inet_proto"), true,
+                e(elements["rej" + family + "_proto"]));
+      AppendSet(&s, "rej" + family + "_addr", absl::StrCat("uid . ", addr), true,
+                e(elements["rej" + family + "_addr"]));
+    }
+    absl::StrAppend(&s, "  chain reject_and_log {\n");
+    if (contents) {
+      absl::StrAppend(&s, "    ct state new log group ", options.nflog_group,
+                      "\n"
+                      "    meta l4proto tcp reject with tcp reset\n"
+                      "    meta nfproto ipv4 reject with icmp type admin-prohibited\n"
+                      "    reject with icmpv6 type admin-prohibited\n");
+    }
+    absl::StrAppend(&s,
+                    "  }\n"
+                    "  chain output {\n"
+                    "    type filter hook output priority filter; policy accept;\n");
+    if (contents) {
+      absl::StrAppend(
+          &s,
+          "    oifname \"lo\" accept\n"
+          "    ip daddr @exempt4 accept\n"
+          "    ip6 daddr @exempt6 accept\n"
+          "    ct state new ct mark set meta skuid map @uid2mark\n"
+          "    meta skuid @block_all jump reject_and_log\n"
+          "    meta skuid . ip daddr . meta l4proto . th dport @rej4_port jump reject_and_log\n"
+          "    meta skuid . ip daddr . meta l4proto @rej4_proto jump reject_and_log\n"
+          "    meta skuid . ip daddr @rej4_addr jump reject_and_log\n"
+          "    meta skuid . ip6 daddr . meta l4proto . th dport @rej6_port jump reject_and_log\n"
+          "    meta skuid . ip6 daddr . meta l4proto @rej6_proto jump reject_and_log\n"
+          "    meta skuid . ip6 daddr @rej6_addr jump reject_and_log\n");
+    }
+    absl::StrAppend(&s,
+                    "  }\n"
+                    "  chain postrouting {\n"
+                    "    type nat hook postrouting priority srcnat; policy accept;\n");
+    if (contents) {
+      absl::StrAppend(&s,
+                      "    oifname \"lo\" accept\n"
+                      "    ip daddr @exempt4 accept\n"
+                      "    ip6 daddr @exempt6 accept\n"
+                      "    meta nfproto ipv4 snat ip to meta skuid map @snat4\n"
+                      "    meta nfproto ipv6 snat ip6 to meta skuid map @snat6\n");
+    }
+    absl::StrAppend(&s, "  }\n}\n");
+    return s;
+  };
+
   std::string s;
   absl::StrAppend(&s, "# egress-agent rule set version ", rules.version(), "\n");
-  absl::StrAppend(&s, "add table inet ", t, "\ndelete table inet ", t, "\n");
-  absl::StrAppend(&s, "table inet ", t, " {\n");
-  AppendMap(&s, "uid2mark", "uid : mark", uid2mark);
-  AppendMap(&s, "snat4", "uid : ipv4_addr", snat4);
-  AppendMap(&s, "snat6", "uid : ipv6_addr", snat6);
-  AppendSet(&s, "exempt4", "ipv4_addr", true, networks_text(exempt4));
-  AppendSet(&s, "exempt6", "ipv6_addr", true, networks_text(exempt6));
-  AppendSet(&s, "block_all", "uid", false, block_all);
-  for (const std::string family : {"4", "6"}) {
-    const std::string addr = family == "4" ? "ipv4_addr" : "ipv6_addr";
-    AppendSet(&s, "rej" + family + "_port",
-              absl::StrCat("uid . ", addr, " . inet_proto . inet_service"), true,
-              elements["rej" + family + "_port"]);
-    AppendSet(&s, "rej" + family + "_proto", absl::StrCat("uid . ", addr, " . inet_proto"), true,
-              elements["rej" + family + "_proto"]);
-    AppendSet(&s, "rej" + family + "_addr", absl::StrCat("uid . ", addr), true,
-              elements["rej" + family + "_addr"]);
+  if (mode == NftApplyMode::kRecreate) {
+    absl::StrAppend(&s, "add table inet ", t, "\ndelete table inet ", t, "\n");
+  } else {
+    // Declare (a no-op when the table exists), empty every chain and set,
+    // refill. The hooks stay registered throughout; deleting and recreating
+    // the table in one transaction measurably let connections through.
+    absl::StrAppend(&s, table(false), "flush table inet ", t, "\n");
+    for (const char* map : {"uid2mark", "snat4", "snat6"}) {
+      absl::StrAppend(&s, "flush map inet ", t, " ", map, "\n");
+    }
+    for (const char* set : {"exempt4", "exempt6", "block_all", "rej4_port", "rej4_proto",
+                            "rej4_addr", "rej6_port", "rej6_proto", "rej6_addr"}) {
+      absl::StrAppend(&s, "flush set inet ", t, " ", set, "\n");
+    }
   }
-  absl::StrAppend(&s,
-                  "  chain reject_and_log {\n"
-                  "    ct state new log group ",
-                  options.nflog_group,
-                  "\n"
-                  "    meta l4proto tcp reject with tcp reset\n"
-                  "    meta nfproto ipv4 reject with icmp type admin-prohibited\n"
-                  "    reject with icmpv6 type admin-prohibited\n"
-                  "  }\n");
-  absl::StrAppend(&s,
-                  "  chain output {\n"
-                  "    type filter hook output priority filter; policy accept;\n"
-                  "    oifname \"lo\" accept\n"
-                  "    ip daddr @exempt4 accept\n"
-                  "    ip6 daddr @exempt6 accept\n"
-                  "    ct state new ct mark set meta skuid map @uid2mark\n"
-                  "    meta skuid @block_all jump reject_and_log\n"
-                  "    meta skuid . ip daddr . meta l4proto . th dport @rej4_port jump "
-                  "reject_and_log\n"
-                  "    meta skuid . ip daddr . meta l4proto @rej4_proto jump reject_and_log\n"
-                  "    meta skuid . ip daddr @rej4_addr jump reject_and_log\n"
-                  "    meta skuid . ip6 daddr . meta l4proto . th dport @rej6_port jump "
-                  "reject_and_log\n"
-                  "    meta skuid . ip6 daddr . meta l4proto @rej6_proto jump reject_and_log\n"
-                  "    meta skuid . ip6 daddr @rej6_addr jump reject_and_log\n"
-                  "  }\n"
-                  "  chain postrouting {\n"
-                  "    type nat hook postrouting priority srcnat; policy accept;\n"
-                  "    oifname \"lo\" accept\n"
-                  "    ip daddr @exempt4 accept\n"
-                  "    ip6 daddr @exempt6 accept\n"
-                  "    meta nfproto ipv4 snat ip to meta skuid map @snat4\n"
-                  "    meta nfproto ipv6 snat ip6 to meta skuid map @snat6\n"
-                  "  }\n"
-                  "}\n");
+  absl::StrAppend(&s, table(true));
   return s;
 }
 

@@ -1,7 +1,10 @@
 // Renders a RuleSet into the nftables script that enforces it: the agent's
-// whole `inet <table>` table, deleted and recreated in one buffer so that
-// libnftables applies it as one atomic transaction (the old rules hold until
-// the new ones do; a buffer with one bad element applies nothing).
+// whole `inet <table>` table in one buffer, which libnftables applies as one
+// atomic transaction (the old rules hold until the new ones do; a buffer with
+// one bad element applies nothing). kInPlace (the default) declares the table,
+// flushes its chains and sets and refills them, so the hooks stay registered;
+// kRecreate deletes and recreates the table (needed when an older layout is
+// installed) and, measured here, lets a few packets through during the swap.
 //
 // The table (see RenderRuleSet for the exact text):
 //  - output chain (filter hook): loopback and exempt networks accepted first
@@ -47,7 +50,9 @@ struct NftOptions {
 // Validates `rules` and renders the script. InvalidArgument naming the field
 // ("accounts[1].rules[0].network: ...") for a bad network, protocol, port,
 // egress address or a uid listed twice; nothing is rendered then.
-absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOptions& options);
+enum class NftApplyMode { kInPlace, kRecreate };
+absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOptions& options,
+                                          NftApplyMode mode = NftApplyMode::kInPlace);
 
 // The script that removes the agent's table (and nothing else).
 std::string RenderDeleteTable(const NftOptions& options);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 
 namespace egress::agent {
@@ -34,7 +35,18 @@ absl::Status NftablesEnforcer::Run(const std::string& script) {
 
 absl::Status NftablesEnforcer::Apply(const v1::RuleSet& rules) {
   EGRESS_ASSIGN_OR_RETURN(std::string script, RenderRuleSet(rules, options_));
-  return Run(script);
+  absl::Status status = Run(script);
+  if (status.ok()) return status;
+  // An installed table of another layout (an older agent) refuses the
+  // in-place refill; start from a clean table then. A bad rule set fails both
+  // ways and changes nothing.
+  EGRESS_ASSIGN_OR_RETURN(std::string recreate,
+                          RenderRuleSet(rules, options_, NftApplyMode::kRecreate));
+  if (Run(recreate).ok()) {
+    LogWarning("nft_table_recreated", {{"after_error", std::string(status.message())}});
+    return absl::OkStatus();
+  }
+  return status;
 }
 
 absl::Status NftablesEnforcer::Remove() { return Run(RenderDeleteTable(options_)); }

@@ -23,9 +23,26 @@ TEST(NftScriptTest, EmptyRuleSetKeepsAConntrackExpression) {
   v1::RuleSet rules;
   rules.set_version(1);
   ASSERT_OK_AND_ASSIGN(std::string script, RenderRuleSet(rules, NftOptions{}));
-  EXPECT_THAT(script, HasSubstr("delete table inet egress\ntable inet egress {"));
   EXPECT_THAT(script, HasSubstr("ct state new ct mark set meta skuid map @uid2mark"));
   EXPECT_THAT(script, Not(HasSubstr("elements")));
+}
+
+TEST(NftScriptTest, InPlaceRefillsWithoutDeletingTheTable) {
+  v1::RuleSet rules;
+  rules.add_accounts()->set_uid(1000);
+  ASSERT_OK_AND_ASSIGN(std::string script, RenderRuleSet(rules, NftOptions{}));
+  EXPECT_THAT(script, Not(HasSubstr("delete table")));
+  EXPECT_THAT(script, HasSubstr("flush table inet egress\n"));
+  EXPECT_THAT(script, HasSubstr("flush map inet egress uid2mark\n"));
+  EXPECT_THAT(script, HasSubstr("flush set inet egress rej6_addr\n"));
+  // The declarations come before the flush, the contents after it.
+  EXPECT_LT(script.find("type filter hook output"), script.find("flush table"));
+  EXPECT_GT(script.find("1000 : 0x800003e8"), script.find("flush table"));
+
+  ASSERT_OK_AND_ASSIGN(std::string recreate,
+                       RenderRuleSet(rules, NftOptions{}, NftApplyMode::kRecreate));
+  EXPECT_THAT(recreate, HasSubstr("add table inet egress\ndelete table inet egress\n"));
+  EXPECT_THAT(recreate, Not(HasSubstr("flush")));
 }
 
 TEST(NftScriptTest, RendersEveryKindOfRule) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -355,6 +356,35 @@ TEST_F(AgentNetnsTest, ReceiveBufferOverrunIsRecoveredFromTheTable) {
   // Recovered, but the day is still flagged: a dump cannot prove completeness.
   EXPECT_GT(collector_->loss_reports(), 0u);
   EXPECT_THAT(agent_->err(), ::testing::HasSubstr("conntrack_overrun_recovered"));
+}
+
+TEST_F(AgentNetnsTest, RuleUpdatesUnderTrafficLeaveNoWindow) {
+  auto with_block = [&](uint64_t version, bool extra) {
+    v1::RuleSet rules = Accounts(version);
+    *rules.mutable_accounts(0)->add_rules() =
+        Rule(absl::StrCat(kRemoteX, "/32"), v1::PROTOCOL_TCP, 443);
+    if (extra) {
+      *rules.mutable_accounts(0)->add_rules() = Rule("10.77.0.128/26", v1::PROTOCOL_ANY, 0);
+      rules.mutable_accounts(1)->set_block_all(true);
+    }
+    return rules;
+  };
+  collector_->SetWelcome("UTC", with_block(1, false));
+  StartAgent(collector_->target());
+  ASSERT_EQ(collector_->WaitForRulesApplied(1, kWait), "");
+
+  AttemptResult during;
+  std::thread traffic([&] { during = Attempts(kUidA, true, kRemoteX, 443, 3000); });
+  for (uint64_t version = 2; version <= 31; ++version) {
+    ApplyAndWait(with_block(version, version % 2 == 0));
+  }
+  traffic.join();
+  EXPECT_EQ(during.ok, 0) << "a connection slipped through a rule update";
+  EXPECT_EQ(during.refused, 3000);
+  StopAgent();
+  EXPECT_EQ(Count(kUidA, kRemoteX, v1::PROTOCOL_TCP, 443, v1::ACTION_REJECT), 3000u);
+  EXPECT_EQ(Count(kUidA, kRemoteX, v1::PROTOCOL_TCP, 443, v1::ACTION_ACCEPT), 0u);
+  EXPECT_THAT(agent_->err(), ::testing::Not(::testing::HasSubstr("nft_table_recreated")));
 }
 
 }  // namespace
