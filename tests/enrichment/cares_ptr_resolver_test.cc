@@ -185,6 +185,15 @@ TEST_F(CaresPtrResolverTest, RefusedIsTemporary) {
   EXPECT_EQ(r.error, "REFUSED");
 }
 
+TEST_F(CaresPtrResolverTest, ServfailFromEveryResolverIsTemporary) {
+  ASSERT_OK_AND_ASSIGN(auto other, FakeUdpDnsServer::Start(2));
+  auto resolver = Resolver({servfail_->address(), other->address()});
+  PtrLookupResult r = resolver->ResolveSync(Ip("192.0.2.1"));
+  EXPECT_EQ(r.outcome, Outcome::kTemporaryFailure);
+  EXPECT_EQ(r.error, "SERVFAIL, REFUSED or unreachable at every resolver");
+  EXPECT_GE(other->queries(), 1);
+}
+
 TEST_F(CaresPtrResolverTest, FallsBackToTheNextServer) {
   ASSERT_OK_AND_ASSIGN(auto silent, FakeUdpDnsServer::Start(-1));
   auto resolver = Resolver({silent->address(), dns_->address()}, absl::Milliseconds(200), 1);

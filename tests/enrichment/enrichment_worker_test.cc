@@ -306,6 +306,61 @@ TEST_F(EnrichmentWorkerTest, ManyNewAddressesAreWorkedOffInBoundedBatches) {
   EXPECT_EQ(worker_->stats().looked_up, 300u);  // 256 + 44 distinct
 }
 
+TEST_F(EnrichmentWorkerTest, TwoReplicasLookEachIpUpOnce) {
+  MakeWorker({dns_->address()});
+  CaresPtrResolverOptions resolver_options;
+  resolver_options.servers = {dns_->address()};
+  ASSERT_OK_AND_ASSIGN(auto resolver2, CaresPtrResolver::Create(resolver_options));
+  auto db2 = Database::Connect(database_->options());
+  ASSERT_OK(db2.status());
+  PgIpInfoStore store2(db2->get());
+  ASSERT_OK_AND_ASSIGN(auto worker2,
+                       EnrichmentWorker::Create(options_, owner_.get(), resolver2.get(), &store2));
+  std::vector<IpAddress> ips;
+  for (int i = 0; i < 400; ++i) ips.push_back(IpAddress::FromV4(0xC6336400u + i));  // 198.51.100+
+  ASSERT_OK(store_->EnqueueNew(ips));
+  worker_->Start();
+  worker2->Start();
+  worker_->Wake();
+  worker2->Wake();
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  for (;;) {
+    ASSERT_OK_AND_ASSIGN(IpInfoStoreStats counts, store_->Stats());
+    if (counts.pending == 0) break;
+    ASSERT_LT(absl::Now(), deadline) << counts.pending << " still pending";
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  worker_->Stop();
+  worker2->Stop();
+  EXPECT_EQ(worker_->stats().looked_up + worker2->stats().looked_up, 400u);
+  EXPECT_EQ(resolver_->stats().requests + resolver2->stats().requests, 400u);
+}
+
+TEST_F(EnrichmentWorkerTest, OwnerDatabaseIsReloadedWhenTheFileChanges) {
+  const std::string path = dir_ + "/reloaded.db";
+  ASSERT_OK(::egress::testing::WriteLiblocDatabase(path, {{"192.0.2.0/24", 64500, "NL"}},
+                                                   {{64500, "Before"}}));
+  ASSERT_OK_AND_ASSIGN(auto owner, LiblocOwnerDatabase::Create(path));
+  options_.owner_database_check_interval = absl::Seconds(1);
+  CaresPtrResolverOptions resolver_options;
+  resolver_options.servers = {dns_->address()};
+  ASSERT_OK_AND_ASSIGN(auto resolver, CaresPtrResolver::Create(resolver_options));
+  ASSERT_OK_AND_ASSIGN(
+      auto worker, EnrichmentWorker::Create(options_, owner.get(), resolver.get(), store_.get()));
+  worker->Start();
+  ASSERT_OK(::egress::testing::WriteLiblocDatabase(path, {{"192.0.2.0/24", 64999, "FR"}},
+                                                   {{64999, "After"}}));
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (owner->info().reloads == 0) {
+    ASSERT_LT(absl::Now(), deadline) << "not reloaded";
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_OK_AND_ASSIGN(IpInfoRecord row, worker->Lookup(Ip("192.0.2.1"), true));
+  EXPECT_EQ(row.as_name, "After");
+  EXPECT_EQ(row.country, "FR");
+  worker->Stop();
+}
+
 TEST(EnrichmentOptionsTest, Validation) {
   EnrichmentOptions options;
   EXPECT_OK(ValidateEnrichmentOptions(options));
