@@ -218,8 +218,13 @@ void EnrichmentWorker::Run() {
   {
     absl::MutexLock lock(&mutex_);
     auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return in_flight_ == 0; };
-    mutex_.AwaitWithTimeout(absl::Condition(&drained),
-                            WorstCaseLookupTime(options_) + absl::Seconds(1));
+    // Every lookup ends within the resolver's own timeouts, and its callback
+    // touches this worker: wait for all of them, however long it takes.
+    if (!mutex_.AwaitWithTimeout(absl::Condition(&drained),
+                                 WorstCaseLookupTime(options_) + absl::Seconds(1))) {
+      LogWarning("enrichment_stop_slow", {{"in_flight", in_flight_}});
+      mutex_.Await(absl::Condition(&drained));
+    }
     done.insert(done.end(), std::make_move_iterator(completed_.begin()),
                 std::make_move_iterator(completed_.end()));
     completed_.clear();

@@ -54,8 +54,9 @@ class EnrichmentWorker {
 
   // Starts the background thread. Call once.
   void Start();
-  // Stops claiming, waits for the lookups in flight (at most the longest
-  // lookup time), saves their results and joins the thread. Idempotent.
+  // Stops claiming, waits for the lookups in flight (they end within the
+  // resolver's timeouts), saves their results and joins the thread.
+  // Idempotent.
   // Rows claimed but not saved become due again when their lease ends.
   void Stop();
 
