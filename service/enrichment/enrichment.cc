@@ -53,6 +53,8 @@ Enrichment::~Enrichment() {
   resolver_.reset();
 }
 
+PtrResolverStats Enrichment::resolver_stats() const { return resolver_->stats(); }
+
 absl::Status Enrichment::ReloadOwnerDatabase() {
   if (owner_ == nullptr) return absl::OkStatus();
   return owner_->Reload();

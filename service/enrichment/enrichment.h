@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "service/enrichment/cares_ptr_resolver.h"
 #include "service/enrichment/enrichment_options.h"
 #include "service/enrichment/enrichment_worker.h"
 #include "service/enrichment/ip_info_store.h"
@@ -43,6 +44,8 @@ class Enrichment {
   // Null when owner_database_kind is kNone.
   OwnerDatabase* owner_database() { return owner_.get(); }
   PtrResolver& resolver() { return *resolver_; }
+  // DNS counters (timeouts, SERVFAIL, in flight, ...) for stats and logs.
+  PtrResolverStats resolver_stats() const;
 
   // For SIGHUP: reloads the owner database now (old data stays on error).
   absl::Status ReloadOwnerDatabase();
@@ -51,7 +54,7 @@ class Enrichment {
   Enrichment() = default;
 
   std::unique_ptr<OwnerDatabase> owner_;
-  std::unique_ptr<PtrResolver> resolver_;
+  std::unique_ptr<CaresPtrResolver> resolver_;
   std::unique_ptr<IpInfoStore> store_;
   std::unique_ptr<EnrichmentWorker> worker_;
 };

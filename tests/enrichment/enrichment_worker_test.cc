@@ -389,6 +389,8 @@ TEST_F(EnrichmentWorkerTest, EnrichmentWiresEverythingFromOptions) {
   EXPECT_EQ(row.ptr, "host1.example.test");
   EXPECT_EQ(row.as_name, "Example Hosting");
   EXPECT_OK(enrichment->ReloadOwnerDatabase());
+  EXPECT_EQ(enrichment->owner_database()->info().reloads, 1u);
+  EXPECT_GE(enrichment->resolver_stats().found, 1u);
 
   options_.owner_database_path = dir_ + "/missing.db";
   EXPECT_THAT(Enrichment::Create(options_, database_.get()), StatusIs(absl::StatusCode::kNotFound));
