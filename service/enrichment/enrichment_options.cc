@@ -6,6 +6,14 @@
 
 namespace egress {
 
+absl::StatusOr<OwnerDatabaseKind> ParseOwnerDatabaseKind(absl::string_view text) {
+  if (text == "libloc") return OwnerDatabaseKind::kLibloc;
+  if (text == "maxmind") return OwnerDatabaseKind::kMaxmind;
+  if (text == "none") return OwnerDatabaseKind::kNone;
+  return absl::InvalidArgumentError(
+      absl::StrCat("owner database type \"", text, "\": expected libloc, maxmind or none"));
+}
+
 absl::Duration WorstCaseLookupTime(const EnrichmentOptions& options) {
   const int servers = std::max<int>(1, static_cast<int>(options.resolvers.size()));
   absl::Duration one_query;

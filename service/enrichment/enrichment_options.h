@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "service/enrichment/libloc_owner_database.h"
 
@@ -59,6 +61,10 @@ struct EnrichmentOptions {
   // Results saved per statement at most.
   int save_batch = 256;
 };
+
+// "libloc", "maxmind" or "none" (for the --owner-database-type flag);
+// INVALID_ARGUMENT otherwise.
+absl::StatusOr<OwnerDatabaseKind> ParseOwnerDatabaseKind(absl::string_view text);
 
 // INVALID_ARGUMENT naming the option for values out of range, and when the
 // claim lease does not cover the longest possible lookup.

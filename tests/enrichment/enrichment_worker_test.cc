@@ -361,6 +361,17 @@ TEST_F(EnrichmentWorkerTest, OwnerDatabaseIsReloadedWhenTheFileChanges) {
   worker->Stop();
 }
 
+TEST(EnrichmentOptionsTest, OwnerDatabaseKind) {
+  EXPECT_THAT(ParseOwnerDatabaseKind("libloc"),
+              ::egress::testing::IsOkAndHolds(OwnerDatabaseKind::kLibloc));
+  EXPECT_THAT(ParseOwnerDatabaseKind("maxmind"),
+              ::egress::testing::IsOkAndHolds(OwnerDatabaseKind::kMaxmind));
+  EXPECT_THAT(ParseOwnerDatabaseKind("none"),
+              ::egress::testing::IsOkAndHolds(OwnerDatabaseKind::kNone));
+  EXPECT_THAT(ParseOwnerDatabaseKind("geoip"),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("geoip")));
+}
+
 TEST(EnrichmentOptionsTest, Validation) {
   EnrichmentOptions options;
   EXPECT_OK(ValidateEnrichmentOptions(options));
