@@ -1,6 +1,7 @@
 #include "agent/nft_script.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 #include <tuple>
@@ -129,8 +130,7 @@ absl::StatusOr<std::string> EgressAddress(const std::string& text, bool v4) {
 
 }  // namespace
 
-absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOptions& options,
-                                          NftApplyMode mode) {
+absl::StatusOr<NftElements> BuildElements(const v1::RuleSet& rules) {
   std::vector<IpNetwork> exempt4, exempt6;
   for (int i = 0; i < rules.exempt_networks_size(); ++i) {
     auto network = IpNetwork::Parse(rules.exempt_networks(i));
@@ -200,6 +200,23 @@ absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOpt
     return out;
   };
 
+  elements["uid2mark"] = uid2mark;
+  elements["snat4"] = snat4;
+  elements["snat6"] = snat6;
+  elements["exempt4"] = networks_text(exempt4);
+  elements["exempt6"] = networks_text(exempt6);
+  elements["block_all"] = block_all;
+  for (auto& [name, list] : elements) std::sort(list.begin(), list.end());
+  return elements;
+}
+
+std::string RenderScript(const NftElements& all, uint64_t version, const NftOptions& options,
+                         NftApplyMode mode) {
+  auto elements = [&](const std::string& name) -> const std::vector<std::string>& {
+    static const std::vector<std::string> kEmpty;
+    auto it = all.find(name);
+    return it == all.end() ? kEmpty : it->second;
+  };
   const std::string& t = options.table;
   const std::vector<std::string> kNone;
   // The table; without contents: only the declarations (empty sets, empty
@@ -209,21 +226,21 @@ absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOpt
       return contents ? v : kNone;
     };
     std::string s = absl::StrCat("table inet ", t, " {\n");
-    AppendMap(&s, "uid2mark", "uid : mark", e(uid2mark));
-    AppendMap(&s, "snat4", "uid : ipv4_addr", e(snat4));
-    AppendMap(&s, "snat6", "uid : ipv6_addr", e(snat6));
-    AppendSet(&s, "exempt4", "ipv4_addr", true, e(networks_text(exempt4)));
-    AppendSet(&s, "exempt6", "ipv6_addr", true, e(networks_text(exempt6)));
-    AppendSet(&s, "block_all", "uid", false, e(block_all));
+    AppendMap(&s, "uid2mark", "uid : mark", e(elements("uid2mark")));
+    AppendMap(&s, "snat4", "uid : ipv4_addr", e(elements("snat4")));
+    AppendMap(&s, "snat6", "uid : ipv6_addr", e(elements("snat6")));
+    AppendSet(&s, "exempt4", "ipv4_addr", true, e(elements("exempt4")));
+    AppendSet(&s, "exempt6", "ipv6_addr", true, e(elements("exempt6")));
+    AppendSet(&s, "block_all", "uid", false, e(elements("block_all")));
     for (const std::string family : {"4", "6"}) {
       const std::string addr = family == "4" ? "ipv4_addr" : "ipv6_addr";
       AppendSet(&s, "rej" + family + "_port",
                 absl::StrCat("uid . ", addr, " . inet_proto . inet_service"), true,
-                e(elements["rej" + family + "_port"]));
+                e(elements("rej" + family + "_port")));
       AppendSet(&s, "rej" + family + "_proto", absl::StrCat("uid . ", addr, " . inet_proto"), true,
-                e(elements["rej" + family + "_proto"]));
+                e(elements("rej" + family + "_proto")));
       AppendSet(&s, "rej" + family + "_addr", absl::StrCat("uid . ", addr), true,
-                e(elements["rej" + family + "_addr"]));
+                e(elements("rej" + family + "_addr")));
     }
     absl::StrAppend(&s, "  chain reject_and_log {\n");
     if (contents) {
@@ -269,7 +286,7 @@ absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOpt
   };
 
   std::string s;
-  absl::StrAppend(&s, "# egress-agent rule set version ", rules.version(), "\n");
+  absl::StrAppend(&s, "# egress-agent rule set version ", version, "\n");
   if (mode == NftApplyMode::kRecreate) {
     absl::StrAppend(&s, "add table inet ", t, "\ndelete table inet ", t, "\n");
   } else {
@@ -287,6 +304,48 @@ absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOpt
   }
   absl::StrAppend(&s, table(true));
   return s;
+}
+
+absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOptions& options,
+                                          NftApplyMode mode) {
+  EGRESS_ASSIGN_OR_RETURN(NftElements elements, BuildElements(rules));
+  return RenderScript(elements, rules.version(), options, mode);
+}
+
+std::string RenderDelta(const NftElements& from, const NftElements& to, uint64_t version,
+                        const NftOptions& options) {
+  static const std::vector<std::string> kEmpty;
+  auto get = [](const NftElements& e, const std::string& name) -> const std::vector<std::string>& {
+    auto it = e.find(name);
+    return it == e.end() ? kEmpty : it->second;
+  };
+  std::set<std::string> names;
+  for (const auto& [name, list] : from) names.insert(name);
+  for (const auto& [name, list] : to) names.insert(name);
+  std::string deletes, adds;
+  for (const std::string& name : names) {
+    const bool is_map = name == "uid2mark" || name == "snat4" || name == "snat6";
+    const std::vector<std::string>& a = get(from, name);
+    const std::vector<std::string>& b = get(to, name);
+    std::vector<std::string> removed, added;
+    std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(removed));
+    std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(added));
+    if (!removed.empty()) {
+      // A map element is deleted by its key.
+      std::vector<std::string> keys;
+      for (const std::string& e : removed) {
+        keys.push_back(is_map ? e.substr(0, e.find(" : ")) : e);
+      }
+      absl::StrAppend(&deletes, "delete element inet ", options.table, " ", name, " { ",
+                      absl::StrJoin(keys, ", "), " }\n");
+    }
+    if (!added.empty()) {
+      absl::StrAppend(&adds, "add element inet ", options.table, " ", name, " { ",
+                      absl::StrJoin(added, ", "), " }\n");
+    }
+  }
+  if (deletes.empty() && adds.empty()) return "";
+  return absl::StrCat("# egress-agent rule set version ", version, " (delta)\n", deletes, adds);
 }
 
 std::string RenderDeleteTable(const NftOptions& options) {

@@ -33,7 +33,9 @@
 #define EGRESS_AGENT_NFT_SCRIPT_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "egress/v1/collector.pb.h"
@@ -51,6 +53,22 @@ struct NftOptions {
 // ("accounts[1].rules[0].network: ...") for a bad network, protocol, port,
 // egress address or a uid listed twice; nothing is rendered then.
 enum class NftApplyMode { kInPlace, kRecreate };
+
+// The elements of every set and map of the table, by name, each list sorted:
+// the only part of the table that depends on the RuleSet.
+using NftElements = std::map<std::string, std::vector<std::string>>;
+
+// Validates `rules` (errors as RenderRuleSet) and computes the elements.
+absl::StatusOr<NftElements> BuildElements(const v1::RuleSet& rules);
+// The full script for `elements`.
+std::string RenderScript(const NftElements& elements, uint64_t version, const NftOptions& options,
+                         NftApplyMode mode);
+// The script that turns a table holding `from` into one holding `to` (the
+// chains never change): deletes, then adds, in one transaction. Empty when
+// nothing changes. Cost is proportional to the change, not to the table.
+std::string RenderDelta(const NftElements& from, const NftElements& to, uint64_t version,
+                        const NftOptions& options);
+
 absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOptions& options,
                                           NftApplyMode mode = NftApplyMode::kInPlace);
 

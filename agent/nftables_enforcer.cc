@@ -25,6 +25,10 @@ NftablesEnforcer::~NftablesEnforcer() {
 
 absl::Status NftablesEnforcer::Run(const std::string& script) {
   absl::MutexLock lock(&mu_);
+  return RunLocked(script);
+}
+
+absl::Status NftablesEnforcer::RunLocked(const std::string& script) {
   if (nft_run_cmd_from_buffer(ctx_, script.c_str()) != 0) {
     const char* err = nft_ctx_get_error_buffer(ctx_);
     return absl::InternalError(
@@ -34,21 +38,36 @@ absl::Status NftablesEnforcer::Run(const std::string& script) {
 }
 
 absl::Status NftablesEnforcer::Apply(const v1::RuleSet& rules) {
-  EGRESS_ASSIGN_OR_RETURN(std::string script, RenderRuleSet(rules, options_));
-  absl::Status status = Run(script);
-  if (status.ok()) return status;
-  // An installed table of another layout (an older agent) refuses the
-  // in-place refill; start from a clean table then. A bad rule set fails both
-  // ways and changes nothing.
-  EGRESS_ASSIGN_OR_RETURN(std::string recreate,
-                          RenderRuleSet(rules, options_, NftApplyMode::kRecreate));
-  if (Run(recreate).ok()) {
-    LogWarning("nft_table_recreated", {{"after_error", std::string(status.message())}});
-    return absl::OkStatus();
+  EGRESS_ASSIGN_OR_RETURN(NftElements elements, BuildElements(rules));
+  absl::MutexLock lock(&mu_);
+  if (applied_.has_value()) {
+    const std::string delta = RenderDelta(*applied_, elements, rules.version(), options_);
+    if (delta.empty() || RunLocked(delta).ok()) {
+      applied_ = std::move(elements);
+      return absl::OkStatus();
+    }
+    // The table is not what we left (changed by hand?): refill it whole.
   }
-  return status;
+  absl::Status status =
+      RunLocked(RenderScript(elements, rules.version(), options_, NftApplyMode::kInPlace));
+  if (!status.ok()) {
+    // An installed table of another layout (an older agent) refuses the
+    // in-place refill; start from a clean table then. A bad rule set fails
+    // both ways and changes nothing.
+    if (!RunLocked(RenderScript(elements, rules.version(), options_, NftApplyMode::kRecreate))
+             .ok()) {
+      return status;
+    }
+    LogWarning("nft_table_recreated", {{"after_error", std::string(status.message())}});
+  }
+  applied_ = std::move(elements);
+  return absl::OkStatus();
 }
 
-absl::Status NftablesEnforcer::Remove() { return Run(RenderDeleteTable(options_)); }
+absl::Status NftablesEnforcer::Remove() {
+  absl::MutexLock lock(&mu_);
+  applied_.reset();
+  return RunLocked(RenderDeleteTable(options_));
+}
 
 }  // namespace egress::agent

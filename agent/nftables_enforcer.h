@@ -1,11 +1,14 @@
-// RuleEnforcer over libnftables: each Apply() renders the whole table
-// (nft_script.h) and runs it with one nft_run_cmd_from_buffer call, which the
-// kernel commits as one transaction. Only the agent's own `inet <table>` is
+// RuleEnforcer over libnftables: each Apply() is one nft_run_cmd_from_buffer
+// call, which the kernel commits as one transaction: the element delta from
+// the previous Apply() when there was one (cost proportional to the change),
+// else the whole table refilled in place; if that fails because the installed
+// table has another layout, the table is recreated. Only the agent's own `inet <table>` is
 // ever named; other tables are never touched.
 #ifndef EGRESS_AGENT_NFTABLES_ENFORCER_H_
 #define EGRESS_AGENT_NFTABLES_ENFORCER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -32,8 +35,12 @@ class NftablesEnforcer : public RuleEnforcer {
  private:
   NftablesEnforcer(nft_ctx* ctx, const NftOptions& options) : ctx_(ctx), options_(options) {}
 
+  absl::Status RunLocked(const std::string& script) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   absl::Mutex mu_;
   nft_ctx* ctx_ ABSL_GUARDED_BY(mu_);
+  // What the last successful Apply() installed; deltas start from it.
+  std::optional<NftElements> applied_ ABSL_GUARDED_BY(mu_);
   const NftOptions options_;
 };
 

@@ -1,8 +1,10 @@
 // Rule apply latency: a new RuleSet handed to the enforcer -> the kernel
-// enforcing it (one libnftables transaction), p50/p99, for 1, 100 and 10,000
-// rules in one account (beside 100 other accounts), and in the same run the
-// floor: applying a rule set without any rule. Runs in a network namespace it
-// creates and deletes. Needs root.
+// enforcing it (one libnftables transaction), p50/p99, when one rule changes
+// in an account holding 1, 100 or 10,000 rules (beside 100 other accounts).
+// In the same run: the floor (a transaction that changes nothing,
+// `add table` of the existing table) and the whole-table refill the enforcer
+// falls back to. Runs in a network namespace it creates and deletes. Needs
+// root.
 //
 //   build/bench/agent_rule_apply_bench [--iterations=50]
 #include <fcntl.h>
@@ -11,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +28,8 @@ ABSL_FLAG(int, iterations, 50, "Applies per size (10,000 rules: a fifth of it)."
 
 namespace {
 
+// `rules` rules; the last one's address alternates with the version's parity,
+// so consecutive versions differ by exactly one rule.
 egress::v1::RuleSet Rules(uint64_t version, int rules) {
   egress::v1::RuleSet set;
   set.set_version(version);
@@ -35,8 +40,8 @@ egress::v1::RuleSet Rules(uint64_t version, int rules) {
     for (int r = 0; r < rules; ++r) {
       egress::v1::RuleMatch* m = account->add_rules();
       // Distinct /32s; alternate the version's parity so each apply changes.
-      m->set_network(absl::StrCat("10.", (r >> 8) & 255, ".", r & 255, ".",
-                                  1 + static_cast<int>(version % 2), "/32"));
+      const int last = r == rules - 1 ? static_cast<int>(version % 2) : 0;
+      m->set_network(absl::StrCat("10.", (r >> 8) & 255, ".", r & 255, ".", 1 + last, "/32"));
       m->set_protocol(egress::v1::PROTOCOL_TCP);
       m->set_port(443);
     }
@@ -57,28 +62,44 @@ int main(int argc, char** argv) {
   }
   auto enforcer = egress::agent::NftablesEnforcer::Create({});
   if (!enforcer.ok()) return 1;
-  std::printf("%-22s %8s %9s %9s\n", "rule set", "applies", "p50 ms", "p99 ms");
-  for (int rules : {0, 1, 100, 10000}) {
-    const int iterations = rules >= 10000 ? std::max(1, absl::GetFlag(FLAGS_iterations) / 5)
-                                          : absl::GetFlag(FLAGS_iterations);
-    std::vector<double> ms;
-    for (int i = 0; i < iterations; ++i) {
-      const egress::v1::RuleSet set = Rules(static_cast<uint64_t>(i + 1), rules);
-      const absl::Time start = absl::Now();
-      const absl::Status status = (*enforcer)->Apply(set);
-      ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
-      if (!status.ok()) {
-        std::fprintf(stderr, "%s\n", status.ToString().c_str());
-        return 1;
-      }
-    }
+  std::printf("%-34s %8s %9s %9s\n", "apply", "applies", "p50 ms", "p99 ms");
+  const int iterations = absl::GetFlag(FLAGS_iterations);
+  auto report = [](const std::string& name, std::vector<double> ms) {
     std::sort(ms.begin(), ms.end());
     const auto at = [&](double q) {
-      return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
+      return ms[std::min(ms.size() - 1, static_cast<size_t>(q * static_cast<double>(ms.size())))];
     };
-    std::printf("%-22s %8d %9.2f %9.2f\n",
-                rules == 0 ? "no rules (floor)" : absl::StrCat(rules, " rules, 1 account").c_str(),
-                iterations, at(0.5), at(0.99));
+    std::printf("%-34s %8zu %9.2f %9.2f\n", name.c_str(), ms.size(), at(0.5), at(0.99));
+  };
+  auto timed = [](const std::function<absl::Status()>& f) {
+    const absl::Time start = absl::Now();
+    const absl::Status status = f();
+    if (!status.ok()) {
+      std::fprintf(stderr, "%s\n", status.ToString().c_str());
+      std::exit(1);
+    }
+    return absl::ToDoubleMilliseconds(absl::Now() - start);
+  };
+  uint64_t version = 1;
+  for (int rules : {1, 100, 10000}) {
+    (void)(*enforcer)->Apply(Rules(version++, rules));  // the base, untimed
+    std::vector<double> floor, delta, refill;
+    for (int i = 0; i < iterations; ++i) {
+      floor.push_back(timed([&] { return (*enforcer)->Run("add table inet egress"); }));
+      const egress::v1::RuleSet next = Rules(version++, rules);
+      delta.push_back(timed([&] { return (*enforcer)->Apply(next); }));
+    }
+    const int refills = rules >= 10000 ? 2 : iterations;
+    for (int i = 0; i < refills; ++i) {
+      const egress::v1::RuleSet next = Rules(version++, rules);
+      auto elements = egress::agent::BuildElements(next);
+      const std::string script = egress::agent::RenderScript(*elements, next.version(), {},
+                                                             egress::agent::NftApplyMode::kInPlace);
+      refill.push_back(timed([&] { return (*enforcer)->Run(script); }));
+    }
+    report(absl::StrCat("floor (no-op transaction), ", rules), floor);
+    report(absl::StrCat("one rule changed, of ", rules), delta);
+    report(absl::StrCat("whole-table refill, ", rules), refill);
   }
   (void)(*enforcer)->Remove();
   egress::testing::RunCommand({"/usr/sbin/ip", "netns", "del", ns});

@@ -92,6 +92,32 @@ TEST(NftScriptTest, DropsNetworksContainedInAnother) {
   EXPECT_EQ(script.find("10.0.0.0/8 . tcp . 443"), script.rfind("10.0.0.0/8 . tcp . 443"));
 }
 
+TEST(NftScriptTest, DeltaTouchesOnlyWhatChanged) {
+  v1::RuleSet before;
+  v1::AccountRules* a = before.add_accounts();
+  a->set_uid(1000);
+  a->set_egress_ipv4("192.0.2.1");
+  *a->add_rules() = Rule("10.0.0.0/8", v1::PROTOCOL_TCP, 443);
+  *a->add_rules() = Rule("10.1.0.0/16", v1::PROTOCOL_UDP, 53);
+  v1::RuleSet after = before;
+  after.mutable_accounts(0)->mutable_rules()->RemoveLast();
+  *after.mutable_accounts(0)->add_rules() = Rule("192.0.2.0/24", v1::PROTOCOL_ANY, 0);
+  after.mutable_accounts(0)->set_egress_ipv4("192.0.2.2");
+  ASSERT_OK_AND_ASSIGN(NftElements from, BuildElements(before));
+  ASSERT_OK_AND_ASSIGN(NftElements to, BuildElements(after));
+  const std::string delta = RenderDelta(from, to, 2, NftOptions{});
+  EXPECT_THAT(delta,
+              HasSubstr("delete element inet egress rej4_port { 1000 . 10.1.0.0/16 . udp . 53 }"));
+  EXPECT_THAT(delta, HasSubstr("add element inet egress rej4_addr { 1000 . 192.0.2.0/24 }"));
+  // A changed map value: delete by key, add the new pair.
+  EXPECT_THAT(delta, HasSubstr("delete element inet egress snat4 { 1000 }"));
+  EXPECT_THAT(delta, HasSubstr("add element inet egress snat4 { 1000 : 192.0.2.2 }"));
+  EXPECT_THAT(delta, Not(HasSubstr("10.0.0.0/8")));
+  EXPECT_THAT(delta, Not(HasSubstr("uid2mark")));
+  EXPECT_LT(delta.rfind("delete element"), delta.find("add element"));
+  EXPECT_EQ(RenderDelta(to, to, 3, NftOptions{}), "");
+}
+
 TEST(NftScriptTest, RejectsBadInputNamingTheField) {
   v1::RuleSet rules;
   v1::AccountRules* a = rules.add_accounts();
