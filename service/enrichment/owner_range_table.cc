@@ -108,6 +108,19 @@ OwnerRangeTable OwnerRangeTable::Builder::Build() && {
     table.v6_starts_.push_back(c.start);
     table.v6_owners_.push_back(c.owner);
   }
+  table.v4_buckets_.resize(65537);
+  table.v6_buckets_.resize(65537);
+  for (uint32_t k = 0; k <= 65536; ++k) {
+    table.v4_buckets_[k] = static_cast<uint32_t>(
+        k == 65536 ? table.v4_starts_.size()
+                   : std::lower_bound(table.v4_starts_.begin(), table.v4_starts_.end(), k << 16) -
+                         table.v4_starts_.begin());
+    table.v6_buckets_[k] = static_cast<uint32_t>(
+        k == 65536 ? table.v6_starts_.size()
+                   : std::lower_bound(table.v6_starts_.begin(), table.v6_starts_.end(),
+                                      absl::uint128(k) << 112) -
+                         table.v6_starts_.begin());
+  }
   table.as_names_ = std::move(as_names_);
   return table;
 }
@@ -115,14 +128,25 @@ OwnerRangeTable OwnerRangeTable::Builder::Build() && {
 std::optional<OwnerInfo> OwnerRangeTable::Lookup(const IpAddress& raw) const {
   const IpAddress ip = raw.Unmapped();
   int32_t owner = -1;
+  // Every start before the bucket is below the address and every start from
+  // the next bucket on is above it, so searching the bucket alone finds the
+  // last start <= address (which may be just before the bucket).
   if (ip.is_v4()) {
-    auto it = std::upper_bound(v4_starts_.begin(), v4_starts_.end(), ip.v4());
-    if (it == v4_starts_.begin()) return std::nullopt;
-    owner = v4_owners_[static_cast<size_t>(it - v4_starts_.begin()) - 1];
+    if (v4_starts_.empty()) return std::nullopt;
+    const uint32_t key = ip.v4();
+    auto begin = v4_starts_.begin();
+    auto it =
+        std::upper_bound(begin + v4_buckets_[key >> 16], begin + v4_buckets_[(key >> 16) + 1], key);
+    if (it == begin) return std::nullopt;
+    owner = v4_owners_[static_cast<size_t>(it - begin) - 1];
   } else {
-    auto it = std::upper_bound(v6_starts_.begin(), v6_starts_.end(), Key(ip));
-    if (it == v6_starts_.begin()) return std::nullopt;
-    owner = v6_owners_[static_cast<size_t>(it - v6_starts_.begin()) - 1];
+    if (v6_starts_.empty()) return std::nullopt;
+    const absl::uint128 key = Key(ip);
+    const size_t bucket = static_cast<size_t>(absl::Uint128High64(key) >> 48);
+    auto begin = v6_starts_.begin();
+    auto it = std::upper_bound(begin + v6_buckets_[bucket], begin + v6_buckets_[bucket + 1], key);
+    if (it == begin) return std::nullopt;
+    owner = v6_owners_[static_cast<size_t>(it - begin) - 1];
   }
   if (owner < 0) return std::nullopt;
   const Network& network = networks_[static_cast<size_t>(owner)];

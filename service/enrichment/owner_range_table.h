@@ -79,6 +79,11 @@ class OwnerRangeTable {
   std::vector<int32_t> v4_owners_;
   std::vector<absl::uint128> v6_starts_;
   std::vector<int32_t> v6_owners_;
+  // First range index whose start is >= k << 16 (IPv4) or k << 112 (IPv6),
+  // for k in 0..65536: a lookup binary-searches only its top-16-bit bucket
+  // (a few cache lines instead of ~20 misses over the whole array).
+  std::vector<uint32_t> v4_buckets_;
+  std::vector<uint32_t> v6_buckets_;
   absl::flat_hash_map<uint32_t, std::string> as_names_;
 };
 
