@@ -153,6 +153,7 @@ v1::AgentStats Agent::Stats() {
     s.set_reject_events(nflog_stats_.events);
     s.set_netlink_overruns(conntrack_stats_.overruns + nflog_stats_.overruns);
     s.set_resyncs(conntrack_stats_.resyncs);
+    s.set_unattributed_events(conntrack_stats_.unattributed);
     s.set_records(records_);
   }
   if (uplink_ != nullptr) {

@@ -32,6 +32,9 @@ struct ConnectionEvent {
 // (which rarely use the top bit) are not taken for ours.
 inline constexpr uint32_t kAccountMarkBit = 0x80000000u;
 inline constexpr uint32_t AccountMark(uint32_t uid) { return uid | kAccountMarkBit; }
+// The mark of new local connections of other users (root, system users):
+// counted in the agent's stats, not recorded per account.
+inline constexpr uint32_t kUnattributedMark = 0x40000000u;
 
 }  // namespace egress::agent
 

@@ -30,6 +30,8 @@ struct EventSourceStats {
   uint64_t events = 0;
   // Messages read but not delivered (not an account's, exempt, unparsable).
   uint64_t filtered = 0;
+  // Connections of users that are not accounts (conntrack only).
+  uint64_t unattributed = 0;
   // ENOBUFS seen on the socket.
   uint64_t overruns = 0;
   // Events known lost (exact when the source can tell, else a lower bound).

@@ -79,6 +79,8 @@ absl::StatusOr<std::unique_ptr<NetfilterConntrackSource>> NetfilterConntrackSour
   if (filter == nullptr) return absl::InternalError("nfct_filter_create failed");
   nfct_filter_dump_mark mark{kAccountMarkBit, kAccountMarkBit};
   nfct_filter_add_attr(filter, NFCT_FILTER_MARK, &mark);
+  nfct_filter_dump_mark other{kUnattributedMark, kUnattributedMark | kAccountMarkBit};
+  nfct_filter_add_attr(filter, NFCT_FILTER_MARK, &other);
   const int attached = nfct_filter_attach(fd, filter);
   nfct_filter_destroy(filter);
   if (attached != 0) {
@@ -151,6 +153,11 @@ NetfilterConntrackSource::EntryKey NetfilterConntrackSource::KeyOf(const ::nf_co
 }
 
 int NetfilterConntrackSource::HandleEvent(const ::nf_conntrack* ct) {
+  const uint32_t mark = nfct_get_attr_u32(ct, ATTR_MARK);
+  if ((mark & (kAccountMarkBit | kUnattributedMark)) == kUnattributedMark) {
+    ++stats_.unattributed;
+    return NFCT_CB_CONTINUE;
+  }
   ConnectionEvent event;
   uint64_t start = 0;
   if (!Parse(ct, &event, &start)) {

@@ -1,7 +1,9 @@
 // EventSource over libnetfilter_conntrack: NEW events of connections that
 // the agent's nftables table marked as an account's (AccountMark), i.e.
-// locally originated, not to loopback or exempt networks. A kernel-side
-// filter on the mark bit keeps other connections off the socket.
+// locally originated, not to loopback or exempt networks. Connections the
+// table marked kUnattributedMark (other local users) are only counted in
+// stats().unattributed. A kernel-side filter on the marks keeps every other
+// connection off the socket.
 //
 // Each event becomes an ACCEPT ConnectionEvent with the uid from the mark, the
 // original direction's destination, protocol and destination port, and the

@@ -261,6 +261,7 @@ std::string RenderScript(const NftElements& all, uint64_t version, const NftOpti
           "    ip daddr @exempt4 accept\n"
           "    ip6 daddr @exempt6 accept\n"
           "    ct state new ct mark set meta skuid map @uid2mark\n"
+          "    ct state new ct mark 0 ct mark set 0x40000000\n"
           "    meta skuid @block_all jump reject_and_log\n"
           "    meta skuid . ip daddr . meta l4proto . th dport @rej4_port jump reject_and_log\n"
           "    meta skuid . ip daddr . meta l4proto @rej4_proto jump reject_and_log\n"

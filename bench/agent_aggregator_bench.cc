@@ -3,7 +3,11 @@
 // 64-bit key (the floor for any keyed count).
 //
 //   build/bench/agent_aggregator_bench
+#include <array>
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -76,6 +80,40 @@ void BM_BaselineFlatHashMapIncrement(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_BaselineFlatHashMapIncrement)->Arg(100)->Arg(10'000)->Arg(100'000);
+
+long RssKb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+
+// Memory held for 100,000 distinct keys (IPv6 destinations, the larger case),
+// reported as a counter: resident set growth while filling the aggregator.
+void BM_AggregatorMemory100kKeys(benchmark::State& state) {
+  for (auto _ : state) {
+    const long before = RssKb();
+    Aggregator aggregator(100'001, absl::UTCTimeZone());
+    const absl::Time t0 = absl::FromUnixSeconds(1'790'000'000);
+    for (uint32_t k = 0; k < 100'000; ++k) {
+      std::array<uint8_t, 16> bytes{0x20, 0x01, 0x0d, 0xb8};
+      bytes[12] = static_cast<uint8_t>(k >> 24);
+      bytes[13] = static_cast<uint8_t>(k >> 16);
+      bytes[14] = static_cast<uint8_t>(k >> 8);
+      bytes[15] = static_cast<uint8_t>(k);
+      ConnectionEvent e;
+      e.uid = 1000;
+      e.dst = IpAddress::FromV6(bytes);
+      e.dst_port = 443;
+      e.time = t0;
+      aggregator.Add(e);
+    }
+    state.counters["rss_growth_MiB"] = static_cast<double>(RssKb() - before) / 1024.0;
+  }
+}
+BENCHMARK(BM_AggregatorMemory100kKeys)->Iterations(1);
 
 }  // namespace
 }  // namespace egress::agent
