@@ -40,6 +40,9 @@ ABSL_FLAG(int, accounts, 2000, "Ordinary accounts.");
 ABSL_FLAG(int, days, 400, "Days of data per account.");
 ABSL_FLAG(int, rows_per_day, 25, "Rows per ordinary account and day.");
 ABSL_FLAG(int, iterations, 300, "Timed calls per query.");
+ABSL_FLAG(absl::Duration, hold, absl::ZeroDuration(),
+          "Keep the database up this long after the data is built (to inspect plans), then "
+          "measure.");
 
 namespace egress {
 namespace {
@@ -166,6 +169,11 @@ int Run() {
               static_cast<long long>(total_rows), absl::ToDoubleSeconds(absl::Now() - build_start),
               accounts, days, rows);
 
+  if (absl::GetFlag(FLAGS_hold) > absl::ZeroDuration()) {
+    std::printf("holding: psql -h %s -U postgres bench\n", cluster->socket_dir().c_str());
+    std::fflush(stdout);
+    absl::SleepFor(absl::GetFlag(FLAGS_hold));
+  }
   PgConnectionsStore store(database.get());
   ConnectionQuery query;
   query.account_id = "heavy";

@@ -347,7 +347,7 @@ absl::StatusOr<ScanReport> ScanReportFromProto(const v1::ReportScanRequest& requ
   return report;
 }
 
-void IpInfoToProto(const IpInfoRecord& record, v1::IpInfo* info) {
+void IpInfoToProto(const DestinationInfo& record, v1::IpInfo* info) {
   info->set_status(static_cast<v1::IpInfo::Status>(record.status));
   info->set_ptr(record.ptr);
   info->set_ptr_confirmed(record.ptr_confirmed);

@@ -82,7 +82,7 @@ absl::StatusOr<std::optional<uint64_t>> DecodeIdPageToken(absl::string_view toke
 absl::StatusOr<ScanReport> ScanReportFromProto(const egress::v1::ReportScanRequest& request,
                                                absl::Time now);
 
-void IpInfoToProto(const IpInfoRecord& record, egress::v1::IpInfo* info);
+void IpInfoToProto(const DestinationInfo& record, egress::v1::IpInfo* info);
 void DaySummaryToProto(const DaySummary& day, egress::v1::DateSummary* summary);
 void ConnectionToProto(const ConnectionRow& row, egress::v1::Connection* connection);
 void BlockRuleToProto(const BlockRuleRecord& record, egress::v1::BlockRule* rule);

@@ -22,7 +22,7 @@ namespace egress {
 // What the enrichment knows about an address (ip_info). `status` uses the
 // IpInfo.Status numbers: 1 pending (also when there is no row yet), 2 ok,
 // 3 no PTR, 4 temporary failure.
-struct IpInfoRecord {
+struct DestinationInfo {
   int status = 1;
   std::string ptr;
   bool ptr_confirmed = false;
@@ -87,7 +87,7 @@ struct ConnectionQuery {
 
 struct ConnectionRow {
   IpAddress ip;
-  IpInfoRecord ip_info;
+  DestinationInfo ip_info;
   Protocol protocol = Protocol::kTcp;
   int port = 0;
   RecordAction action = RecordAction::kAccept;

@@ -223,8 +223,8 @@ absl::StatusOr<ConnectionRow> ConnectionFromRow(const pqxx::row& full, Connectio
 
 }  // namespace
 
-absl::StatusOr<IpInfoRecord> IpInfoFromRow(const pqxx::row& row, int column) {
-  IpInfoRecord info;
+absl::StatusOr<DestinationInfo> IpInfoFromRow(const pqxx::row& row, int column) {
+  DestinationInfo info;
   if (row[column].is_null()) return info;  // not looked up yet: pending
   info.status = row[column].as<int>();
   info.ptr = row[column + 1].as<std::string>();

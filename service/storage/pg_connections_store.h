@@ -29,7 +29,7 @@ class PgConnectionsStore : public ConnectionsStore {
 // an `ip_info` row aliased `i` (8 columns, all NULL when there is no row),
 // and its reader starting at `column`.
 extern const char kIpInfoColumns[];
-absl::StatusOr<IpInfoRecord> IpInfoFromRow(const pqxx::row& row, int column);
+absl::StatusOr<DestinationInfo> IpInfoFromRow(const pqxx::row& row, int column);
 
 }  // namespace egress
 

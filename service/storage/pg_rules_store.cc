@@ -237,7 +237,7 @@ absl::StatusOr<AccountStatusRecord> LoadStatus(pqxx::work& txn, const std::strin
          txn.exec_params(absl::StrCat(kIpInfoOfPrefix, kIpInfoColumns, kIpInfoOfFrom),
                          PgArrayLiteral(egress))) {
       EGRESS_ASSIGN_OR_RETURN(IpAddress ip, IpFromPg(row[0].c_str()));
-      EGRESS_ASSIGN_OR_RETURN(IpInfoRecord info, IpInfoFromRow(row, 1));
+      EGRESS_ASSIGN_OR_RETURN(DestinationInfo info, IpInfoFromRow(row, 1));
       if (status.egress_ipv4 == ip) status.egress_ipv4_info = info;
       if (status.egress_ipv6 == ip) status.egress_ipv6_info = info;
     }

@@ -38,7 +38,7 @@ struct BlockRuleRecord {
   uint64_t rule_id = 0;
   BlockRuleSpec spec;
   // Of the network's first address.
-  IpInfoRecord ip_info;
+  DestinationInfo ip_info;
   absl::Time created_at;
   std::string created_by;
   absl::Time updated_at;
@@ -68,8 +68,8 @@ struct AccountStatusRecord {
   std::vector<LockRecord> locks;
   std::optional<IpAddress> egress_ipv4;
   std::optional<IpAddress> egress_ipv6;
-  IpInfoRecord egress_ipv4_info;
-  IpInfoRecord egress_ipv6_info;
+  DestinationInfo egress_ipv4_info;
+  DestinationInfo egress_ipv6_info;
   uint64_t rule_version = 0;
   uint64_t applied_rule_version = 0;
   std::optional<absl::Time> applied_at;
