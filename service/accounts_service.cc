@@ -1,10 +1,12 @@
 #include "service/accounts_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/field_status.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "service/accounts_validation.h"
+#include "service/enrichment/ip_info_proto.h"
 #include "service/paging.h"
 
 namespace egress {
@@ -168,6 +170,30 @@ grpc::Status AccountsServiceImpl::DeleteAccount(grpc::ServerContext* context,
     return absl::OkStatus();
   }();
   return Finish("DeleteAccount", status);
+}
+
+}  // namespace egress
+
+namespace egress {
+
+grpc::Status AccountsServiceImpl::LookupIp(grpc::ServerContext* context,
+                                           const egress::v1::LookupIpRequest* request,
+                                           egress::v1::LookupIpResponse* response) {
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, Admin(context));
+    absl::StatusOr<IpAddress> ip = IpAddress::Parse(request->ip());
+    if (!ip.ok()) return AnnotateField("ip", ip.status());
+    if (enrichment_ == nullptr) {
+      return absl::FailedPreconditionError("this replica runs without enrichment");
+    }
+    EGRESS_ASSIGN_OR_RETURN(IpInfoRecord record,
+                            enrichment_->worker().Lookup(*ip, request->refresh()));
+    response->set_ip(ip->ToString());
+    IpInfoRecordToProto(record, response->mutable_ip_info());
+    IpInfoExpireTimeToProto(record, response->mutable_expire_time());
+    return absl::OkStatus();
+  }();
+  return Finish("LookupIp", status);
 }
 
 }  // namespace egress

@@ -4,6 +4,7 @@
 
 #include "egress/v1/accounts.grpc.pb.h"
 #include "service/auth/authorizer.h"
+#include "service/enrichment/enrichment.h"
 #include "service/storage/accounts_store.h"
 
 namespace egress {
@@ -13,8 +14,9 @@ namespace egress {
 // Thread-safe; `store` and `authorizer` must outlive the service.
 class AccountsServiceImpl final : public egress::v1::AccountsService::Service {
  public:
-  AccountsServiceImpl(AccountsStore* store, const Authorizer* authorizer)
-      : store_(*store), authorizer_(*authorizer) {}
+  // `enrichment` may be null (LookupIp is then FAILED_PRECONDITION).
+  AccountsServiceImpl(AccountsStore* store, const Authorizer* authorizer, Enrichment* enrichment)
+      : store_(*store), authorizer_(*authorizer), enrichment_(enrichment) {}
 
   grpc::Status UpsertNode(grpc::ServerContext* context,
                           const egress::v1::UpsertNodeRequest* request,
@@ -38,6 +40,8 @@ class AccountsServiceImpl final : public egress::v1::AccountsService::Service {
   grpc::Status DeleteAccount(grpc::ServerContext* context,
                              const egress::v1::DeleteAccountRequest* request,
                              egress::v1::DeleteAccountResponse* response) override;
+  grpc::Status LookupIp(grpc::ServerContext* context, const egress::v1::LookupIpRequest* request,
+                        egress::v1::LookupIpResponse* response) override;
 
  private:
   // The admin caller, or UNAUTHENTICATED / PERMISSION_DENIED.
@@ -45,6 +49,7 @@ class AccountsServiceImpl final : public egress::v1::AccountsService::Service {
 
   AccountsStore& store_;
   const Authorizer& authorizer_;
+  Enrichment* const enrichment_;
 };
 
 }  // namespace egress

@@ -223,6 +223,9 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
       counters.records_rejected += validated.rejections.size();
       counters.records_unknown_uid += validated.unknown_uid_records;
       ack->set_accepted_records(static_cast<uint32_t>(validated.batch.records.size()));
+      if (!validated.batch.records.empty() && service_.options_.on_new_destinations) {
+        service_.options_.on_new_destinations();
+      }
       ack->set_unknown_uid_records(validated.unknown_uid_records);
       for (size_t i = 0; i < validated.rejections.size() && i < kMaxRejectionsPerAck; ++i) {
         *ack->add_rejections() = validated.rejections[i];

@@ -13,6 +13,7 @@
 #define EGRESS_SERVICE_COLLECTOR_SERVICE_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -30,6 +31,9 @@ struct CollectorOptions {
   absl::TimeZone time_zone = absl::UTCTimeZone();
   int retention_days = 400;
   int max_records_per_batch = 100000;
+  // Called after a batch with records committed (its new destinations wait
+  // in ip_info for enrichment); must be cheap.
+  std::function<void()> on_new_destinations;
 };
 
 // Counters since start, for stats and tests.

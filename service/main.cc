@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "service/auth/token.h"
 #include "service/config.h"
+#include "service/enrichment/enrichment.h"
 #include "service/server.h"
 #include "service/storage/database.h"
 #include "service/storage/migrations.h"
@@ -44,6 +45,24 @@ ABSL_FLAG(std::string, tls_cert_file, "",
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls-cert-file.");
 ABSL_FLAG(std::string, tls_client_ca_file, "",
           "PEM CA: require client certificates signed by it (mTLS for node agents).");
+ABSL_FLAG(std::string, owner_database, "libloc",
+          "Owner data (organisation, ASN, country) for destination IPs: libloc (the IPFire "
+          "location database, Debian libloc-database), maxmind (an ASN .mmdb) or none.");
+ABSL_FLAG(std::string, owner_database_path, "",
+          "File of --owner-database (default: libloc's system database). Reloaded on SIGHUP and "
+          "when the file changes.");
+ABSL_FLAG(std::vector<std::string>, dns_resolvers, {},
+          "Comma-separated resolvers for PTR lookups: ip, ip:port or [ipv6]:port. Default: the "
+          "system's (/etc/resolv.conf).");
+ABSL_FLAG(absl::Duration, dns_timeout, absl::Seconds(2), "First PTR query timeout per resolver.");
+ABSL_FLAG(int, dns_tries, 2, "PTR query tries per resolver.");
+ABSL_FLAG(int, dns_max_in_flight, 64, "PTR lookups in flight at once per replica.");
+ABSL_FLAG(absl::Duration, ptr_positive_ttl, absl::Hours(24),
+          "How long an IP with a PTR record is cached before it is looked up again.");
+ABSL_FLAG(absl::Duration, ptr_negative_ttl, absl::Hours(1),
+          "How long \"no PTR\" and failed lookups are cached.");
+ABSL_FLAG(bool, enrichment, true,
+          "Look up PTR and owner of new destination IPs in the background on this replica.");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning, error.");
 
 namespace egress {
@@ -109,6 +128,7 @@ int Run() {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   absl::StatusOr<std::unique_ptr<TokenSigner>> signer =
@@ -128,6 +148,36 @@ int Run() {
     LogError("migration_failed", {{"error", migrated.status().message()}});
     return 1;
   }
+  EnrichmentOptions enrichment_options;
+  const std::string owner = absl::GetFlag(FLAGS_owner_database);
+  if (owner == "libloc") {
+    enrichment_options.owner_database_kind = OwnerDatabaseKind::kLibloc;
+  } else if (owner == "maxmind") {
+    enrichment_options.owner_database_kind = OwnerDatabaseKind::kMaxmind;
+  } else if (owner == "none") {
+    enrichment_options.owner_database_kind = OwnerDatabaseKind::kNone;
+  } else {
+    std::cerr << "egress-service: --owner-database must be libloc, maxmind or none\n";
+    return 2;
+  }
+  if (!absl::GetFlag(FLAGS_owner_database_path).empty()) {
+    enrichment_options.owner_database_path = absl::GetFlag(FLAGS_owner_database_path);
+  }
+  enrichment_options.resolvers = absl::GetFlag(FLAGS_dns_resolvers);
+  enrichment_options.resolver_timeout = absl::GetFlag(FLAGS_dns_timeout);
+  enrichment_options.resolver_tries = absl::GetFlag(FLAGS_dns_tries);
+  enrichment_options.max_in_flight = absl::GetFlag(FLAGS_dns_max_in_flight);
+  enrichment_options.positive_ttl = absl::GetFlag(FLAGS_ptr_positive_ttl);
+  enrichment_options.negative_ttl = absl::GetFlag(FLAGS_ptr_negative_ttl);
+  enrichment_options.worker_enabled = absl::GetFlag(FLAGS_enrichment);
+  absl::StatusOr<std::unique_ptr<Enrichment>> enrichment =
+      Enrichment::Create(enrichment_options, database->get());
+  if (!enrichment.ok()) {
+    LogError("enrichment_failed", {{"error", enrichment.status().message()}});
+    return 2;
+  }
+  if (enrichment_options.worker_enabled) (*enrichment)->worker().Start();
+
   LogInfo("schema_ready",
           {{"schema_version", migrated->schema_version}, {"applied", migrated->applied}});
 
@@ -142,6 +192,7 @@ int Run() {
   ServerDependencies deps;
   deps.database = database->get();
   deps.token_signer = signer->get();
+  deps.enrichment = enrichment->get();
   absl::StatusOr<std::unique_ptr<EgressServer>> server = EgressServer::Start(options, deps);
   if (!server.ok()) {
     LogError("listen_failed", {{"error", server.status().message()}});
@@ -152,10 +203,18 @@ int Run() {
   std::fflush(stdout);
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    absl::Status reloaded = (*enrichment)->ReloadOwnerDatabase();
+    if (reloaded.ok()) {
+      LogInfo("owner_database_reloaded");
+    } else {
+      LogWarning("owner_database_reload_failed", {{"error", reloaded.message()}});
+    }
+  }
   LogInfo("shutting_down",
           {{"signal", signal_number}, {"grace", absl::FormatDuration(config->shutdown_grace)}});
   (*server)->Shutdown(absl::Now() + config->shutdown_grace);
+  enrichment->reset();
   LogInfo("stopped");
   return 0;
 }

@@ -80,11 +80,15 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
       s.connections_store_.get(), s.rules_store_.get(), s.authorizer_.get(), options.time_zone);
   s.antivirus_service_ =
       std::make_unique<AntivirusServiceImpl>(s.rules_store_.get(), s.authorizer_.get());
-  s.accounts_service_ =
-      std::make_unique<AccountsServiceImpl>(s.accounts_store_.get(), s.authorizer_.get());
+  s.accounts_service_ = std::make_unique<AccountsServiceImpl>(s.accounts_store_.get(),
+                                                              s.authorizer_.get(), deps.enrichment);
   CollectorOptions collector_options;
   collector_options.time_zone = options.time_zone;
   collector_options.retention_days = options.retention_days;
+  if (deps.enrichment != nullptr) {
+    Enrichment* enrichment = deps.enrichment;
+    collector_options.on_new_destinations = [enrichment] { enrichment->worker().Wake(); };
+  }
   s.collector_service_ = std::make_unique<CollectorServiceImpl>(
       s.collector_store_.get(), s.authorizer_.get(), s.pool_.get(), collector_options);
 

@@ -15,6 +15,7 @@
 #include "service/auth/authorizer.h"
 #include "service/collector_service.h"
 #include "service/connections_service.h"
+#include "service/enrichment/enrichment.h"
 #include "service/partition_maintainer.h"
 #include "service/rule_change_listener.h"
 #include "service/storage/database.h"
@@ -47,6 +48,9 @@ struct ServerOptions {
 struct ServerDependencies {
   Database* database = nullptr;
   const TokenSigner* token_signer = nullptr;
+  // Optional: PTR and owner lookups. Without it, new destinations wait in
+  // ip_info as pending and AccountsService.LookupIp is FAILED_PRECONDITION.
+  Enrichment* enrichment = nullptr;
 };
 
 // Owns the stores and service implementations. Start() returns once the port
