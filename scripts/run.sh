@@ -11,6 +11,7 @@
 #   EGRESS_LISTEN      service address (default: 127.0.0.1:50051)
 #   EGRESS_TIME_ZONE   civil-day time zone (default: UTC)
 #   EGRESS_NO_DEMO=1   do not create the demo node and accounts
+#   EGRESS_GATEWAY_LISTEN  gateway + panel address (default: 127.0.0.1:8080)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${EGRESS_BUILD_DIR:-$repo/build}"
@@ -47,8 +48,14 @@ if [[ ! -f "$var_dir/pg/PG_VERSION" ]]; then
 fi
 
 service_pid=""
+gateway_pid=""
 cleanup() {
   trap - INT TERM EXIT
+  if [[ -n "$gateway_pid" ]] && kill -0 "$gateway_pid" 2>/dev/null; then
+    log "stopping egress-gateway"
+    kill -TERM "$gateway_pid" 2>/dev/null || true
+    wait "$gateway_pid" 2>/dev/null || true
+  fi
   if [[ -n "$service_pid" ]] && kill -0 "$service_pid" 2>/dev/null; then
     log "stopping egress-service"
     kill -TERM "$service_pid" 2>/dev/null || true
@@ -106,6 +113,25 @@ if [[ "${EGRESS_NO_DEMO:-0}" != 1 ]]; then
   "${ctl[@]}" accounts upsert demo-bob --node=demo-node --uid=2002 >/dev/null
 fi
 
+# The gateway (gRPC-web/Connect for browsers and curl) and the panel page.
+gateway_listen="${EGRESS_GATEWAY_LISTEN:-127.0.0.1:8080}"
+"$repo/tests/browser/setup-gateway.sh"
+log "starting egress-gateway on $gateway_listen (log $var_dir/log/gateway.log)"
+node "$repo/gateway/src/main.js" --listen="$gateway_listen" --upstream="$address" \
+  >"$var_dir/log/gateway.out" 2> >(tee -a "$var_dir/log/gateway.log" >&2) &
+gateway_pid=$!
+for _ in $(seq 1 100); do
+  grep -q "listening on" "$var_dir/log/gateway.out" 2>/dev/null && break
+  kill -0 "$gateway_pid" 2>/dev/null || { log "egress-gateway exited; see above"; exit 1; }
+  sleep 0.1
+done
+gateway_url="$(sed -n 's/^egress-gateway listening on //p' "$var_dir/log/gateway.out")"
+if [[ "${EGRESS_NO_DEMO:-0}" != 1 ]]; then
+  node "$repo/gateway/bin/demo-data.js" --server="$address" --secret-file="$secret_file" \
+    --node=demo-node --uid=2001 --account=demo-alice >&2
+fi
+panel_url="$(node "$repo/gateway/bin/mint-token.js" --secret-file="$secret_file" \
+  --subject=demo-alice --scope=panel --ttl=86400 --url="$gateway_url")"
 printf '%s\n' "$admin_token" >"$var_dir/secrets/admin-token"
 chmod 600 "$var_dir/secrets/admin-token"
 cat >&2 <<MSG
@@ -115,6 +141,9 @@ cat >&2 <<MSG
     PostgreSQL:  socket $var_dir/run, database egress, data $var_dir/pg
     logs:        $var_dir/log/
     admin token: $var_dir/secrets/admin-token (30 days)
+    gateway:     $gateway_url (gRPC-web, Connect, /healthz)
+    panel (demo-alice, link valid 24 h):
+      $panel_url
   Try:
     export EGRESS_SERVER=$address EGRESS_TOKEN=\$(cat $var_dir/secrets/admin-token)
     $ctl_bin accounts list
