@@ -1,6 +1,7 @@
 // Event capture under load: connections made vs. events recorded, CPU per
-// 1,000 events and peak RSS, for egress-agent and, in the same run, a bare
-// libnetfilter_conntrack listener that only counts (the floor).
+// event and peak RSS, for egress-agent and, in the same run, a bare
+// libnetfilter_conntrack listener that only counts (the floor) and ulogd2
+// (NFCT input, hash_enable=0, NEW events only, GPRINT to a file).
 //
 // A node and a remote namespace joined by veth (tests/netns/netns_env.h);
 // the agent's nftables table marks the connections of --procs accounts; a
@@ -169,7 +170,11 @@ RunResult Run(const std::string& ns, std::vector<std::string> argv, const std::s
   for (std::string line; std::getline(err, line);) {
     if (line.find("overrun") != std::string::npos) std::fprintf(stderr, "  %s\n", line.c_str());
   }
-  if (spool_dir.empty()) {
+  if (spool_dir.rfind("lines:", 0) == 0) {
+    std::ifstream in(spool_dir.substr(6));
+    std::string line;
+    while (std::getline(in, line)) ++result.events;
+  } else if (spool_dir.empty()) {
     std::sscanf((*child)->out().c_str() + (*child)->out().find("events="), "events=%lu",
                 &result.events);
   } else {
@@ -228,18 +233,47 @@ int main(int argc, char** argv) {
            "--service=", "--state-dir=" + dir + "/state", "--spool-fsync=never",
            "--log-level=warning", "--conntrack-rcvbuf=" + rcvbuf},
           "egress-agent ready", dir + "/state/spool");
+  // ulogd2 2.0.8: its own buffer settings; a shell waits for its "event mode"
+  // log line, then passes SIGTERM on (its CPU reaches us through the shell).
+  std::ofstream(dir + "/ulogd.conf")
+      << "[global]\nlogfile=\"" << dir << "/ulogd.log\"\nloglevel=5\n"
+      << "plugin=\"/usr/lib/x86_64-linux-gnu/ulogd/ulogd_inpflow_NFCT.so\"\n"
+      << "plugin=\"/usr/lib/x86_64-linux-gnu/ulogd/ulogd_filter_IP2STR.so\"\n"
+      << "plugin=\"/usr/lib/x86_64-linux-gnu/ulogd/ulogd_output_GPRINT.so\"\n"
+      << "stack=ct1:NFCT,ip2str1:IP2STR,gp1:GPRINT\n\n[ct1]\nhash_enable=0\nevent_mask=1\n"
+      << "netlink_socket_buffer_size=" << rcvbuf
+      << "\nnetlink_socket_buffer_maxsize=" << 2 * absl::GetFlag(FLAGS_rcvbuf)
+      << "\n\n[gp1]\nfile=\"" << dir << "/ulogd.out\"\nsync=0\n";
+  const std::string ulogd_script = absl::StrCat(
+      "/usr/sbin/ulogd -c ", dir, "/ulogd.conf & pid=$!; trap 'kill -TERM $pid' TERM; ",
+      "until grep -q 'working in event mode' ", dir,
+      "/ulogd.log 2>/dev/null; do sleep 0.05; done; ", "echo ulogd ready; wait $pid; wait $pid");
+  const bool have_ulogd = std::filesystem::exists("/usr/sbin/ulogd");
+  RunResult ulogd;
+  if (have_ulogd) {
+    ulogd = Run(ns, {"/usr/sbin/ip", "netns", "exec", ns, "/bin/sh", "-c", ulogd_script},
+                "ulogd ready", "lines:" + dir + "/ulogd.out");
+    ulogd.hwm_kb = -1;  // that was the wrapper shell's
+  }
   const int n = absl::GetFlag(FLAGS_connections);
   std::printf("%-14s %11s %9s %8s %9s %13s %9s\n", "listener", "connections", "recorded", "conn/s",
               "lost", "cpu us/event", "peak RSS");
-  for (const auto& [name, r] : {std::pair<const char*, RunResult>{"bare listener", bare},
-                                std::pair<const char*, RunResult>{"egress-agent", agent}}) {
-    std::printf("%-14s %11d %9lu %8.0f %9ld %13.2f %6ld KiB\n", name, n, r.events, n / r.seconds,
+  std::vector<std::pair<const char*, RunResult>> rows = {{"bare listener", bare},
+                                                         {"egress-agent", agent}};
+  if (have_ulogd) rows.push_back({"ulogd2", ulogd});
+  for (const auto& [name, r] : rows) {
+    const std::string rss = r.hwm_kb < 0 ? "n/a" : absl::StrCat(r.hwm_kb, " KiB");
+    std::printf("%-14s %11d %9lu %8.0f %9ld %13.2f %10s\n", name, n, r.events, n / r.seconds,
                 static_cast<long>(n) - static_cast<long>(r.events),
-                r.events ? r.listener_cpu_s * 1e6 / static_cast<double>(r.events) : 0.0, r.hwm_kb);
+                r.events ? r.listener_cpu_s * 1e6 / static_cast<double>(r.events) : 0.0,
+                rss.c_str());
   }
-  std::printf("agent/bare CPU per event: %.2f\n",
-              (agent.listener_cpu_s / static_cast<double>(agent.events)) /
-                  (bare.listener_cpu_s / static_cast<double>(bare.events)));
+  const auto per_event = [](const RunResult& r) {
+    return r.listener_cpu_s / static_cast<double>(r.events);
+  };
+  std::printf("agent/bare CPU per event: %.2f\n", per_event(agent) / per_event(bare));
+  if (have_ulogd)
+    std::printf("agent/ulogd2 CPU per event: %.2f\n", per_event(agent) / per_event(ulogd));
   listener->reset();
   net->reset();
   std::filesystem::remove_all(dir);
