@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/civil_day.h"
@@ -24,6 +25,15 @@ absl::TimeZone ZoneOrUtc(const std::string& name) {
     return absl::UTCTimeZone();
   }
   return *zone;
+}
+
+// The shortest time conntrack keeps an entry of a finished connection (a
+// TCP connection after close/reset): beyond it, a resync may miss entries.
+absl::Duration ShortestConntrackTimeout() {
+  std::ifstream in("/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_close");
+  int seconds = 10;
+  if (!(in >> seconds) || seconds <= 0) seconds = 10;
+  return absl::Seconds(seconds);
 }
 
 }  // namespace
@@ -240,6 +250,17 @@ absl::Status Agent::Run() {
       } else {
         resynced_events_ += *resynced;
         LogInfo("conntrack_resync", {{"after_unix_ns", high_water_mark_}, {"events", *resynced}});
+      }
+      // Down longer than conntrack keeps a closed connection: some of what
+      // happened meanwhile may be gone from the table. How much is unknown,
+      // so the day is flagged with 0 events ("unknown, maybe none").
+      const absl::Duration down =
+          clock_->Now() - absl::FromUnixNanos(static_cast<int64_t>(high_water_mark_));
+      const absl::Duration window = ShortestConntrackTimeout();
+      if (down > window) {
+        aggregator_.AddLoss(v1::LossReport::REASON_RESYNC_WINDOW_EXCEEDED, clock_->Now(), 0);
+        LogWarning("resync_window_exceeded", {{"down_s", absl::ToInt64Seconds(down)},
+                                              {"window_s", absl::ToInt64Seconds(window)}});
       }
     }
   }

@@ -167,7 +167,10 @@ int NetfilterConntrackSource::HandleEvent(const ::nf_conntrack* ct) {
   const EntryKey key = KeyOf(ct);
   if (!resynced_.empty()) {
     if (resynced_.erase(key) > 0) {
-      ++stats_.filtered;  // already counted by the resync dump
+      // Already counted by a dump; remembered as delivered, so that a later
+      // overrun's dump does not count it again either.
+      ++stats_.filtered;
+      since_drain_.insert(key);
       return NFCT_CB_CONTINUE;
     }
     if (static_cast<uint64_t>(absl::ToUnixNanos(clock_->Now())) > resync_until_nanos_) {
@@ -200,7 +203,8 @@ int NetfilterConntrackSource::HandleDumpEntry(const ::nf_conntrack* ct) {
     return NFCT_CB_CONTINUE;
   }
   const EntryKey key = KeyOf(ct);
-  if (since_drain_.contains(key)) return NFCT_CB_CONTINUE;  // delivered as an event
+  // Delivered as an event, or counted by an earlier dump.
+  if (since_drain_.contains(key) || resynced_.contains(key)) return NFCT_CB_CONTINUE;
   resynced_.insert(key);
   ++stats_.events;
   ++resync_delivered_;

@@ -398,5 +398,27 @@ TEST_F(AgentNetnsTest, RuleUpdatesUnderTrafficLeaveNoWindow) {
   EXPECT_THAT(agent_->err(), ::testing::Not(::testing::HasSubstr("nft_table_recreated")));
 }
 
+TEST_F(AgentNetnsTest, DowntimeBeyondTheResyncWindowFlagsTheDay) {
+  // Closed TCP connections leave the table after 1 s in this namespace.
+  CommandResult sysctl =
+      RunCommand({"/usr/sbin/ip", "netns", "exec", net_->node(), "/usr/sbin/sysctl", "-qw",
+                  "net.netfilter.nf_conntrack_tcp_timeout_close=1"});
+  ASSERT_EQ(sysctl.exit_code, 0) << sysctl.err;
+  collector_->SetWelcome("UTC", Accounts(1));
+  StartAgent(collector_->target());
+  ASSERT_EQ(collector_->WaitForRulesApplied(1, kWait), "");
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 3).ok, 3);
+  StopAgent();
+  // The condition under test is time itself: stay down past the window.
+  absl::SleepFor(absl::Milliseconds(2500));
+  StartAgent(collector_->target());
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 1).ok, 1);
+  StopAgent();
+  EXPECT_EQ(Count(kUidA, kRemoteX, v1::PROTOCOL_TCP, 443, v1::ACTION_ACCEPT), 4u);
+  EXPECT_GE(collector_->loss_reports(), 1u);
+  EXPECT_EQ(collector_->lost_events(), 0u);
+  EXPECT_THAT(agent_->err(), ::testing::HasSubstr("resync_window_exceeded"));
+}
+
 }  // namespace
 }  // namespace egress::testing
