@@ -139,6 +139,7 @@ void Generate(const std::string& ns, int procs, int connections) {
 }
 
 struct RunResult {
+  bool failed = false;
   double seconds = 0;
   double generator_cpu_s = 0;
   double listener_cpu_s = 0;
@@ -152,7 +153,8 @@ RunResult Run(const std::string& ns, std::vector<std::string> argv, const std::s
   auto child = egress::testing::ChildProcess::Start(argv);
   if (!child.ok() || !(*child)->WaitForLine(ready, absl::Seconds(20)).ok()) {
     std::fprintf(stderr, "listener did not start: %s\n", child.ok() ? (*child)->err().c_str() : "");
-    std::exit(1);
+    result.failed = true;  // the caller still removes the namespaces
+    return result;
   }
   const int connections = absl::GetFlag(FLAGS_connections);
   const Usage a = ChildrenUsage();
@@ -254,6 +256,12 @@ int main(int argc, char** argv) {
     ulogd = Run(ns, {"/usr/sbin/ip", "netns", "exec", ns, "/bin/sh", "-c", ulogd_script},
                 "ulogd ready", "lines:" + dir + "/ulogd.out");
     ulogd.hwm_kb = -1;  // that was the wrapper shell's
+  }
+  if (bare.failed || agent.failed || ulogd.failed) {
+    listener->reset();
+    net->reset();
+    std::filesystem::remove_all(dir);
+    return 1;
   }
   const int n = absl::GetFlag(FLAGS_connections);
   std::printf("%-14s %11s %9s %8s %9s %13s %9s\n", "listener", "connections", "recorded", "conn/s",
