@@ -62,8 +62,10 @@ SELECT c.account_id, c.ip, c.protocol, c.port, c.action, c.count, c.first_seen, 
 
 // The account, whether the day is incomplete and the filter's total, then
 // the page's rows (NULLs when the page is empty) in `pos` order.
+// MATERIALIZED: the account row and its EXISTS are evaluated once, not per
+// page row.
 constexpr char kPageHead[] = R"sql(
-WITH head AS (
+WITH head AS MATERIALIZED (
   SELECT a.node_id,
          EXISTS (SELECT 1 FROM node_day_losses l
                   WHERE l.node_id = a.node_id AND l.day = $2::date) AS incomplete,
