@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include "absl/time/clock.h"
 #include "common/civil_day.h"
@@ -20,6 +21,7 @@
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_tokens.h"
+#include "tools/egressctl/commands.h"
 
 namespace egress {
 namespace {
@@ -158,6 +160,23 @@ TEST_F(EnrichmentEndToEndTest, NewDestinationShowsPtrAndOwnerWithinSeconds) {
   ASSERT_TRUE(admin->LookupIp(&context, lookup, &looked_up).ok());
   EXPECT_EQ(looked_up.ip_info().ptr(), "mail.example.test");
   EXPECT_GT(looked_up.expire_time().seconds(), absl::ToUnixSeconds(absl::Now()));
+
+  // And so does `egressctl lookup --refresh`.
+  std::ostringstream out, err;
+  ctl::CommandContext ctl_context;
+  ctl_context.channel = channel_;
+  ctl_context.token = ::egress::testing::AdminToken();
+  ctl_context.out = &out;
+  ctl_context.err = &err;
+  ctl::CommandOptions ctl_options;
+  ctl_options.refresh = true;
+  EXPECT_EQ(ctl::RunCommand({"lookup", "192.0.2.7"}, ctl_options, ctl_context), ctl::kExitOk)
+      << err.str();
+  EXPECT_THAT(out.str(), ::testing::AllOf(::testing::HasSubstr("mail.example.test"),
+                                          ::testing::HasSubstr("AS64500"),
+                                          ::testing::HasSubstr("IP_INFO_STATUS_OK")));
+  EXPECT_EQ(ctl::RunCommand({"lookup", "not-an-ip"}, ctl_options, ctl_context), ctl::kExitRpcError);
+  EXPECT_THAT(err.str(), ::testing::HasSubstr("INVALID_ARGUMENT: ip:"));
 }
 
 TEST_F(EnrichmentEndToEndTest, SilentDnsNeverDelaysThePanel) {

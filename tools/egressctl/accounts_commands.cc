@@ -236,4 +236,32 @@ int RunAccountsCommand(const std::vector<std::string>& args, const CommandOption
   return Usage(context, absl::StrCat("accounts: unknown verb \"", verb, "\""));
 }
 
+int RunLookupCommand(const std::vector<std::string>& args, const CommandOptions& options,
+                     CommandContext& context) {
+  if (args.size() != 1) return Usage(context, "lookup: expects one IP");
+  auto stub = AccountsService::NewStub(context.channel);
+  egress::v1::LookupIpRequest request;
+  request.set_ip(args[0]);
+  request.set_refresh(options.refresh);
+  egress::v1::LookupIpResponse response;
+  grpc::ClientContext client_context;
+  PrepareClientContext(&client_context, context);
+  grpc::Status status = stub->LookupIp(&client_context, request, &response);
+  if (!status.ok()) return ReportRpcError(status, context);
+  if (context.format == OutputFormat::kJson) {
+    PrintJson(response, *context.out);
+    *context.out << "\n";
+    return kExitOk;
+  }
+  const egress::v1::IpInfo& info = response.ip_info();
+  Table table{
+      {"IP", "STATUS", "PTR", "CONFIRMED", "ASN", "AS_NAME", "COUNTRY", "NETWORK", "EXPIRES"},
+      {{response.ip(), egress::v1::IpInfo::Status_Name(info.status()), OrDash(info.ptr()),
+        info.ptr_confirmed() ? "yes" : "no",
+        info.asn() == 0 ? std::string("-") : absl::StrCat("AS", info.asn()), OrDash(info.as_name()),
+        OrDash(info.country()), OrDash(info.network()), FormatTime(response.expire_time())}}};
+  PrintTable(table, *context.out);
+  return kExitOk;
+}
+
 }  // namespace egress::ctl

@@ -15,6 +15,10 @@ int RunNodesCommand(const std::vector<std::string>& args, const CommandOptions& 
 int RunAccountsCommand(const std::vector<std::string>& args, const CommandOptions& options,
                        CommandContext& context);
 
+// `lookup IP`: what the service knows of an address (PTR, owner).
+int RunLookupCommand(const std::vector<std::string>& args, const CommandOptions& options,
+                     CommandContext& context);
+
 // Prints "egressctl: CODE: message" and returns kExitRpcError for a failed
 // call.
 int ReportRpcError(const grpc::Status& status, CommandContext& context);

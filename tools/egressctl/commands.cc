@@ -29,6 +29,7 @@ const char kCommandsHelp[] = R"(Commands:
                          [--order-by=count|ip|port|last-seen] [--reverse]
   report-scan ACCOUNT SCAN_ID [--threat=PATH:SIGNATURE,...] [PATH:SIGNATURE ...]
                          [--finished=RFC3339]   report an antivirus scan (antivirus token)
+  lookup IP [--refresh]  PTR and owner of an address (--refresh: look it up again now)
   health                 the server's gRPC health status
   services               the services the server lists through gRPC reflection
 Exit status: 0 ok, 1 the server refused or failed the call, 2 bad usage.)";
@@ -91,6 +92,7 @@ int RunCommand(const std::vector<std::string>& args, const CommandOptions& optio
   if (group == "nodes") return RunNodesCommand(rest, options, context);
   if (group == "accounts") return RunAccountsCommand(rest, options, context);
   if (group == "token") return RunTokenCommand(rest, options, context);
+  if (group == "lookup") return RunLookupCommand(rest, options, context);
   if (IsConnectionsCommand(group)) return RunConnectionsCommand(args, options, context);
   if (group == "health") {
     absl::StatusOr<std::string> health = CheckHealth(context.channel, "", context.timeout);

@@ -40,6 +40,8 @@ struct CommandOptions {
   std::string action;
   std::string order_by;
   bool reverse = false;
+  // lookup: redo the lookup now instead of showing the cache.
+  bool refresh = false;
 };
 
 struct CommandContext {

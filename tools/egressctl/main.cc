@@ -14,6 +14,7 @@ ABSL_FLAG(std::string, server, "127.0.0.1:50051",
           "egress-service address (host:port). Default from EGRESS_SERVER if set.");
 ABSL_FLAG(std::string, tls_ca_file, "",
           "PEM CA that signed the server's certificate: connect with TLS (default: plaintext).");
+ABSL_FLAG(bool, refresh, false, "lookup: look the address up again now.");
 ABSL_FLAG(std::string, output, "table", "Output format: table or json.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call.");
 ABSL_FLAG(std::string, token, "",
@@ -95,6 +96,7 @@ int main(int argc, char** argv) {
   options.exempt = absl::GetFlag(FLAGS_exempt);
   options.dedicated_ips = absl::GetFlag(FLAGS_dedicated_ip);
   options.secret_file = absl::GetFlag(FLAGS_secret_file);
+  options.refresh = absl::GetFlag(FLAGS_refresh);
   options.scope = absl::GetFlag(FLAGS_scope);
   options.ttl = absl::GetFlag(FLAGS_ttl);
   options.protocol = absl::GetFlag(FLAGS_protocol);

@@ -1,0 +1,191 @@
+// The agent and the real service together: egress-agent inside a network
+// namespace, streaming over a unix socket to an in-process egress-service on
+// a real PostgreSQL. Connections made by test users end up in PostgreSQL as
+// exact counts; a block made through the panel API reaches the kernel; the
+// agent killed with SIGKILL and restarted loses and doubles nothing.
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "egress/v1/accounts.grpc.pb.h"
+#include "egress/v1/connections.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "pqxx/pqxx"
+#include "service/server.h"
+#include "tests/netns/netns_env.h"
+#include "tests/support/postgres_cluster.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_tokens.h"
+
+namespace egress::testing {
+namespace {
+
+namespace v1 = ::egress::v1;
+constexpr uint32_t kUidA = 2001;
+constexpr uint32_t kUidB = 2002;
+
+class AgentServiceNetnsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(geteuid(), 0u) << "the netns tier must run as root";
+    ASSERT_OK_AND_ASSIGN(net_, NetnsPair::Create());
+    char tmpl[] = "/tmp/egress-agent-service-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ASSERT_OK_AND_ASSIGN(tcp443_,
+                         RemoteListener::Start(net_->remote(), RemoteListener::Kind::kTcp, 443));
+    ASSERT_OK_AND_ASSIGN(udp53_,
+                         RemoteListener::Start(net_->remote(), RemoteListener::Kind::kUdp, 53));
+    conninfo_ = FreshDatabase();
+    DatabaseOptions options;
+    options.conninfo = conninfo_;
+    ASSERT_OK_AND_ASSIGN(database_, Database::Connect(options));
+    ServerOptions server_options;
+    server_options.listen_address = "unix:" + dir_ + "/service.sock";
+    ServerDependencies deps{database_.get(), &TestSigner()};
+    ASSERT_OK_AND_ASSIGN(server_, EgressServer::Start(server_options, deps));
+    channel_ =
+        grpc::CreateChannel(server_options.listen_address, grpc::InsecureChannelCredentials());
+    auto admin = v1::AccountsService::NewStub(channel_);
+    v1::UpsertNodeRequest node;
+    node.mutable_node()->set_node_id("test-node");
+    node.mutable_node()->add_exempt_networks(absl::StrCat(kRemoteExempt, "/32"));
+    v1::Node node_out;
+    grpc::ClientContext node_context;
+    Authorize(&node_context, AdminToken());
+    ASSERT_TRUE(admin->UpsertNode(&node_context, node, &node_out).ok());
+    for (const auto& [id, uid] : {std::pair<std::string, uint32_t>{"acct-a", kUidA},
+                                  std::pair<std::string, uint32_t>{"acct-b", kUidB}}) {
+      v1::UpsertAccountRequest account;
+      account.mutable_account()->set_account_id(id);
+      account.mutable_account()->set_node_id("test-node");
+      account.mutable_account()->set_uid(uid);
+      v1::Account out;
+      grpc::ClientContext context;
+      Authorize(&context, AdminToken());
+      ASSERT_TRUE(admin->UpsertAccount(&context, account, &out).ok());
+    }
+    std::ofstream(dir_ + "/node.token") << NodeToken("test-node") << "\n";
+  }
+
+  void TearDown() override {
+    agent_.reset();
+    server_.reset();
+    tcp443_.reset();
+    udp53_.reset();
+    net_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  void StartAgent() {
+    ASSERT_OK_AND_ASSIGN(
+        agent_, ChildProcess::Start(
+                    {"/usr/sbin/ip", "netns", "exec", net_->node(), EGRESS_AGENT_PATH,
+                     "--node-id=test-node", "--service=unix:" + dir_ + "/service.sock",
+                     "--token-file=" + dir_ + "/node.token", "--state-dir=" + dir_ + "/state",
+                     "--batch-interval=100ms", "--spool-fsync=never", "--shutdown-grace=3s"}));
+    auto ready = agent_->WaitForLine("egress-agent ready", absl::Seconds(20));
+    ASSERT_TRUE(ready.ok()) << ready.status() << "\nstderr:\n" << agent_->err();
+  }
+
+  int64_t Scalar(const std::string& sql) {
+    pqxx::connection connection(conninfo_);
+    pqxx::nontransaction work(connection);
+    pqxx::result result = work.exec(sql);
+    return result.empty() || result[0][0].is_null() ? 0 : result[0][0].as<int64_t>();
+  }
+
+  // Waits until `sql` yields `want` (or 30 s), returns the last value.
+  int64_t WaitFor(const std::string& sql, int64_t want) {
+    int64_t value = -1;
+    for (int i = 0; i < 300; ++i) {
+      value = Scalar(sql);
+      if (value == want) break;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return value;
+  }
+
+  static std::string Sum(const std::string& account, int action) {
+    return absl::StrCat("SELECT sum(count) FROM connection_daily WHERE account_id = '", account,
+                        "' AND action = ", action);
+  }
+
+  std::unique_ptr<NetnsPair> net_;
+  std::string dir_;
+  std::unique_ptr<RemoteListener> tcp443_, udp53_;
+  std::string conninfo_;
+  std::unique_ptr<Database> database_;
+  std::unique_ptr<EgressServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<ChildProcess> agent_;
+};
+
+TEST_F(AgentServiceNetnsTest, ConnectionsBlocksAndRestartsEndToEnd) {
+  StartAgent();
+  // The agent applied the service's rule set (Welcome).
+  ASSERT_GT(WaitFor("SELECT applied_rule_version FROM nodes", 3), 0);
+
+  auto a = AttemptsAs(net_->node(), kUidA, true, kRemoteX, 443, 20);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->ok, 20);
+  auto b = AttemptsAs(net_->node(), kUidB, false, kRemoteY, 53, 7);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->ok, 7);
+  EXPECT_EQ(WaitFor(Sum("acct-a", 1), 20), 20);
+  EXPECT_EQ(WaitFor(Sum("acct-b", 1), 7), 7);
+  EXPECT_EQ(Scalar("SELECT (host(ip) = '" + std::string(kRemoteX) +
+                   "' AND port = 443 AND protocol = 6)::int FROM connection_daily WHERE "
+                   "account_id = 'acct-a'"),
+            1);
+
+  // The owner blocks X:443/tcp in the panel; the node enforces it.
+  auto panel = v1::ConnectionsService::NewStub(channel_);
+  v1::BlockDestinationRequest block;
+  block.set_account_id("acct-a");
+  block.set_destination(kRemoteX);
+  block.set_protocol(v1::PROTOCOL_TCP);
+  block.set_port(443);
+  v1::BlockRule rule;
+  grpc::ClientContext block_context;
+  Authorize(&block_context, PanelToken("acct-a"));
+  ASSERT_TRUE(panel->BlockDestination(&block_context, block, &rule).ok());
+  const int64_t version = Scalar("SELECT rule_version FROM accounts WHERE account_id = 'acct-a'");
+  EXPECT_EQ(
+      WaitFor("SELECT (applied_rule_version >= " + std::to_string(version) + ")::int FROM nodes",
+              1),
+      1);
+  auto blocked = AttemptsAs(net_->node(), kUidA, true, kRemoteX, 443, 5);
+  ASSERT_TRUE(blocked.ok());
+  EXPECT_EQ(blocked->refused, 5);
+  auto other = AttemptsAs(net_->node(), kUidB, true, kRemoteX, 443, 3);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->ok, 3);
+  EXPECT_EQ(WaitFor(Sum("acct-a", 2), 5), 5);
+
+  // kill -9 mid-stream, connections while it is down, restart: exact.
+  auto more = AttemptsAs(net_->node(), kUidB, false, kRemoteY, 53, 4);
+  ASSERT_TRUE(more.ok());
+  agent_->Signal(SIGKILL);
+  ASSERT_TRUE(agent_->Wait(absl::Seconds(10)).ok());
+  auto down = AttemptsAs(net_->node(), kUidB, true, kRemoteX, 443, 6);
+  ASSERT_TRUE(down.ok());
+  EXPECT_EQ(down->ok, 6);  // blocks of acct-a stay, acct-b is free
+  StartAgent();
+  EXPECT_EQ(WaitFor(Sum("acct-b", 1), 7 + 3 + 4 + 6), 7 + 3 + 4 + 6);
+  absl::SleepFor(absl::Seconds(1));  // nothing arrives twice later
+  EXPECT_EQ(Scalar(Sum("acct-b", 1)), 7 + 3 + 4 + 6);
+  EXPECT_EQ(Scalar(Sum("acct-a", 1)), 20);
+  EXPECT_EQ(Scalar(Sum("acct-a", 2)), 5);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM node_day_losses"), 0);
+}
+
+}  // namespace
+}  // namespace egress::testing
