@@ -12,6 +12,7 @@
 #   EGRESS_TIME_ZONE   civil-day time zone (default: UTC)
 #   EGRESS_NO_DEMO=1   do not create the demo node and accounts
 #   EGRESS_GATEWAY_LISTEN  gateway + panel address (default: 127.0.0.1:8080)
+#   EGRESS_NO_AGENT=1  do not start the demo node (namespaces + egress-agent)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${EGRESS_BUILD_DIR:-$repo/build}"
@@ -49,8 +50,15 @@ fi
 
 service_pid=""
 gateway_pid=""
+demo_pid=""
 cleanup() {
   trap - INT TERM EXIT
+  if [[ -n "$demo_pid" ]]; then
+    log "stopping the demo node (egress-agent, namespaces)"
+    kill -TERM "$demo_pid" 2>/dev/null || true
+    wait "$demo_pid" 2>/dev/null || true
+    "$repo/scripts/demo-node.sh" down
+  fi
   if [[ -n "$gateway_pid" ]] && kill -0 "$gateway_pid" 2>/dev/null; then
     log "stopping egress-gateway"
     kill -TERM "$gateway_pid" 2>/dev/null || true
@@ -95,7 +103,8 @@ admin_token="$("$ctl_bin" token --secret-file="$secret_file" --scope=admin --ttl
 
 log "starting egress-service on $listen (log $var_dir/log/service.log)"
 "$build_dir/service/egress-service" --listen="$listen" --time-zone="$time_zone" \
-  --database="host=$var_dir/run user=$db_user dbname=egress" --token-secret-file="$secret_file" >"$var_dir/log/service.out" 2> >(tee -a "$var_dir/log/service.log" >&2) &
+  --database="host=$var_dir/run user=$db_user dbname=egress" --token-secret-file="$secret_file" \
+  --also-listen="unix:$var_dir/run/service.sock" >"$var_dir/log/service.out" 2> >(tee -a "$var_dir/log/service.log" >&2) &
 service_pid=$!
 for _ in $(seq 1 300); do
   grep -q "listening on" "$var_dir/log/service.out" 2>/dev/null && break
@@ -106,10 +115,13 @@ address="$(sed -n 's/^egress-service listening on //p' "$var_dir/log/service.out
 
 ctl=("$ctl_bin" --server="$address" --token="$admin_token")
 if [[ "${EGRESS_NO_DEMO:-0}" != 1 ]]; then
-  "${ctl[@]}" nodes upsert demo-node --server-ipv4=198.51.100.10 --server-ipv6=2001:db8::10 \
-    --exempt=10.0.0.0/8 >/dev/null
+  # Addresses of the demo node namespace (scripts/demo-node.sh): server IP
+  # 10.99.0.1 / fd99::1, demo-alice's dedicated IPs 10.99.0.2 (ordered first,
+  # so her egress address) and 10.99.0.3, the node's resolver 10.99.0.53 exempt.
+  "${ctl[@]}" nodes upsert demo-node --server-ipv4=10.99.0.1 --server-ipv6=fd99::1 \
+    --exempt=10.99.0.53/32 >/dev/null
   "${ctl[@]}" accounts upsert demo-alice --node=demo-node --uid=2001 \
-    --dedicated-ip=203.0.113.5@2024-01-01T00:00:00Z >/dev/null
+    --dedicated-ip=10.99.0.2@2024-01-01T00:00:00Z,10.99.0.3@2024-06-01T00:00:00Z >/dev/null
   "${ctl[@]}" accounts upsert demo-bob --node=demo-node --uid=2002 >/dev/null
 fi
 
@@ -129,6 +141,21 @@ gateway_url="$(sed -n 's/^egress-gateway listening on //p' "$var_dir/log/gateway
 if [[ "${EGRESS_NO_DEMO:-0}" != 1 ]]; then
   node "$repo/gateway/bin/demo-data.js" --server="$address" --secret-file="$secret_file" \
     --node=demo-node --uid=2001 --account=demo-alice >&2
+fi
+if [[ "${EGRESS_NO_DEMO:-0}" != 1 && "${EGRESS_NO_AGENT:-0}" != 1 ]]; then
+  # A demo node: egress-agent in a network namespace of its own, streaming
+  # to the service's unix socket, with the demo accounts making connections
+  # to a "remote" namespace; demo-alice has one blocked address.
+  "${ctl[@]}" block demo-alice 10.99.0.66 --protocol=any --port=0 \
+    --note="demo: a blocked address" >/dev/null 2>&1 || true
+  "$ctl_bin" token --secret-file="$secret_file" --scope=node --ttl=720h demo-node \
+    >"$var_dir/secrets/demo-node-token"
+  chmod 600 "$var_dir/secrets/demo-node-token"
+  log "starting the demo node (egress-agent in namespace egress-demo-node, log $var_dir/log/agent.log)"
+  setsid "$repo/scripts/demo-node.sh" up "$var_dir/run/service.sock" \
+    "$var_dir/secrets/demo-node-token" "$var_dir/agent" "$var_dir/log" \
+    "$build_dir/agent/egress-agent" &
+  demo_pid=$!
 fi
 panel_url="$(node "$repo/gateway/bin/mint-token.js" --secret-file="$secret_file" \
   --subject=demo-alice --scope=panel --ttl=86400 --url="$gateway_url")"

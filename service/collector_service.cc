@@ -41,6 +41,8 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
     ReadNext();
   }
 
+  void Close() { FinishWith(absl::UnavailableError("the service is shutting down; reconnect")); }
+
   // Reloads the node's rules and sends them if newer than what was sent.
   void PushRules() {
     service_.pool_.Schedule([self = shared_from_this()] { self->ReloadAndPush(); });
@@ -377,6 +379,19 @@ void CollectorServiceImpl::AllRulesChanged() {
     }
   }
   for (auto& stream : targets) stream->PushRules();
+}
+
+void CollectorServiceImpl::CloseAllStreams() {
+  std::vector<std::shared_ptr<CollectorStream>> targets;
+  {
+    absl::MutexLock lock(&mutex_);
+    for (auto& [node, streams] : streams_) {
+      for (auto& [raw, weak] : streams) {
+        if (auto stream = weak.lock()) targets.push_back(std::move(stream));
+      }
+    }
+  }
+  for (auto& stream : targets) stream->Close();
 }
 
 CollectorStats CollectorServiceImpl::stats() const {

@@ -66,6 +66,11 @@ class CollectorServiceImpl final : public egress::v1::CollectorService::Callback
   // Notifications may have been missed (listener reconnected): re-check all.
   void AllRulesChanged();
 
+  // Ends every stream with UNAVAILABLE so agents reconnect (to another
+  // replica) at once instead of waiting out the shutdown grace. A batch in
+  // flight is either acknowledged before the end or resent by its agent.
+  void CloseAllStreams();
+
   CollectorStats stats() const;
   int open_streams() const;
 

@@ -21,6 +21,9 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "host:port for gRPC (agents, gateway, other services, egressctl). Port 0 picks a free "
           "port; the chosen address is printed.");
+ABSL_FLAG(std::vector<std::string>, also_listen, {},
+          "More comma-separated addresses to serve, e.g. unix:/run/egress/service.sock for agents "
+          "in other network namespaces of this machine.");
 ABSL_FLAG(std::string, database, "",
           "PostgreSQL connection string (libpq key=value or postgresql:// URI). "
           "Default: the EGRESS_DATABASE environment variable.");
@@ -183,6 +186,7 @@ int Run() {
 
   ServerOptions options;
   options.listen_address = config->listen_address;
+  options.also_listen = absl::GetFlag(FLAGS_also_listen);
   options.time_zone = *LoadTimeZone(config->time_zone);
   options.retention_days = config->retention_days;
   options.ingest_threads = config->ingest_threads;

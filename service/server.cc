@@ -112,6 +112,10 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   // silently share the port and answer half of the calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(address, *credentials, &s.port_);
+  std::vector<int> extra_ports(options.also_listen.size(), 0);
+  for (size_t i = 0; i < options.also_listen.size(); ++i) {
+    builder.AddListeningPort(options.also_listen[i], *credentials, &extra_ports[i]);
+  }
   builder.RegisterService(s.accounts_service_.get());
   builder.RegisterService(s.collector_service_.get());
   builder.RegisterService(s.connections_service_.get());
@@ -120,6 +124,12 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   if (s.server_ == nullptr || s.port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("listen: cannot bind ", address, " (address in use or not local?)"));
+  }
+  for (size_t i = 0; i < extra_ports.size(); ++i) {
+    if (extra_ports[i] == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("also-listen: cannot bind ", options.also_listen[i]));
+    }
   }
   s.server_->GetHealthCheckService()->SetServingStatus(true);
   return server;
@@ -137,6 +147,7 @@ void EgressServer::Shutdown(absl::Time deadline) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   server_->GetHealthCheckService()->SetServingStatus(false);
+  collector_service_->CloseAllStreams();
   server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
   listener_.reset();

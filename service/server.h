@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -30,6 +31,9 @@ namespace egress {
 struct ServerOptions {
   // host:port; port 0 picks a free port (see EgressServer::port()).
   std::string listen_address = "127.0.0.1:50051";
+  // More addresses served the same way, e.g. "unix:/run/egress/service.sock"
+  // for an agent in another network namespace on the same machine.
+  std::vector<std::string> also_listen;
   // Civil days of the daily aggregates; announced to agents.
   absl::TimeZone time_zone = absl::UTCTimeZone();
   // Days of aggregates kept; older monthly partitions are dropped.
