@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "common/civil_day.h"
+#include "common/protocol_proto.h"
 
 namespace egress::agent {
 namespace {
@@ -22,21 +23,7 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
 
 }  // namespace
 
-v1::Protocol ToProto(Protocol protocol) {
-  switch (protocol) {
-    case Protocol::kTcp:
-      return v1::PROTOCOL_TCP;
-    case Protocol::kUdp:
-      return v1::PROTOCOL_UDP;
-    case Protocol::kIcmp:
-      return v1::PROTOCOL_ICMP;
-    case Protocol::kIcmpV6:
-      return v1::PROTOCOL_ICMPV6;
-    case Protocol::kAny:
-      return v1::PROTOCOL_ANY;
-  }
-  return v1::PROTOCOL_UNSPECIFIED;
-}
+v1::Protocol ToProto(Protocol protocol) { return ProtocolToProto(protocol); }
 
 v1::Action ToProto(Action action) {
   return action == Action::kAccept ? v1::ACTION_ACCEPT : v1::ACTION_REJECT;

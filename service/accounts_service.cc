@@ -8,6 +8,7 @@
 #include "service/accounts_validation.h"
 #include "service/enrichment/ip_info_proto.h"
 #include "service/paging.h"
+#include "service/rpc_edge.h"
 
 namespace egress {
 namespace {
@@ -17,18 +18,6 @@ using egress::v1::Node;
 
 constexpr char kNodesToken[] = "nodes";
 constexpr char kAccountsToken[] = "accounts";
-
-// The RPC edge: logs failures that are ours (not the caller's) and converts.
-grpc::Status Finish(absl::string_view method, const absl::Status& status) {
-  if (!status.ok() && (status.code() == absl::StatusCode::kInternal ||
-                       status.code() == absl::StatusCode::kUnavailable ||
-                       status.code() == absl::StatusCode::kDeadlineExceeded)) {
-    LogError("rpc_failed", {{"method", method},
-                            {"code", absl::StatusCodeToString(status.code())},
-                            {"message", status.message()}});
-  }
-  return ToGrpcStatus(status);
-}
 
 }  // namespace
 
@@ -51,7 +40,7 @@ grpc::Status AccountsServiceImpl::UpsertNode(grpc::ServerContext* context,
     LogInfo("node_upserted", {{"node_id", spec.node_id}, {"rule_version", record.rule_version}});
     return absl::OkStatus();
   }();
-  return Finish("UpsertNode", status);
+  return FinishRpc("UpsertNode", status);
 }
 
 grpc::Status AccountsServiceImpl::GetNode(grpc::ServerContext* context,
@@ -64,7 +53,7 @@ grpc::Status AccountsServiceImpl::GetNode(grpc::ServerContext* context,
     NodeToProto(record, response);
     return absl::OkStatus();
   }();
-  return Finish("GetNode", status);
+  return FinishRpc("GetNode", status);
 }
 
 grpc::Status AccountsServiceImpl::ListNodes(grpc::ServerContext* context,
@@ -85,7 +74,7 @@ grpc::Status AccountsServiceImpl::ListNodes(grpc::ServerContext* context,
       response->set_next_page_token(EncodePageToken(kNodesToken, nodes.back().spec.node_id));
     return absl::OkStatus();
   }();
-  return Finish("ListNodes", status);
+  return FinishRpc("ListNodes", status);
 }
 
 grpc::Status AccountsServiceImpl::DeleteNode(grpc::ServerContext* context,
@@ -98,7 +87,7 @@ grpc::Status AccountsServiceImpl::DeleteNode(grpc::ServerContext* context,
     LogInfo("node_deleted", {{"node_id", request->node_id()}});
     return absl::OkStatus();
   }();
-  return Finish("DeleteNode", status);
+  return FinishRpc("DeleteNode", status);
 }
 
 grpc::Status AccountsServiceImpl::UpsertAccount(grpc::ServerContext* context,
@@ -115,7 +104,7 @@ grpc::Status AccountsServiceImpl::UpsertAccount(grpc::ServerContext* context,
             {{"account_id", spec.account_id}, {"node_id", spec.node_id}, {"uid", spec.uid}});
     return absl::OkStatus();
   }();
-  return Finish("UpsertAccount", status);
+  return FinishRpc("UpsertAccount", status);
 }
 
 grpc::Status AccountsServiceImpl::GetAccount(grpc::ServerContext* context,
@@ -128,7 +117,7 @@ grpc::Status AccountsServiceImpl::GetAccount(grpc::ServerContext* context,
     AccountToProto(record, response);
     return absl::OkStatus();
   }();
-  return Finish("GetAccount", status);
+  return FinishRpc("GetAccount", status);
 }
 
 grpc::Status AccountsServiceImpl::ListAccounts(grpc::ServerContext* context,
@@ -156,7 +145,7 @@ grpc::Status AccountsServiceImpl::ListAccounts(grpc::ServerContext* context,
     }
     return absl::OkStatus();
   }();
-  return Finish("ListAccounts", status);
+  return FinishRpc("ListAccounts", status);
 }
 
 grpc::Status AccountsServiceImpl::DeleteAccount(grpc::ServerContext* context,
@@ -169,7 +158,7 @@ grpc::Status AccountsServiceImpl::DeleteAccount(grpc::ServerContext* context,
     LogInfo("account_deleted", {{"account_id", request->account_id()}});
     return absl::OkStatus();
   }();
-  return Finish("DeleteAccount", status);
+  return FinishRpc("DeleteAccount", status);
 }
 
 }  // namespace egress
@@ -193,7 +182,7 @@ grpc::Status AccountsServiceImpl::LookupIp(grpc::ServerContext* context,
     IpInfoExpireTimeToProto(record, response->mutable_expire_time());
     return absl::OkStatus();
   }();
-  return Finish("LookupIp", status);
+  return FinishRpc("LookupIp", status);
 }
 
 }  // namespace egress

@@ -6,6 +6,7 @@
 #include "common/status_macros.h"
 #include "service/accounts_validation.h"
 #include "service/connections_validation.h"
+#include "service/rpc_edge.h"
 
 namespace egress {
 
@@ -28,14 +29,7 @@ grpc::Status AntivirusServiceImpl::ReportScan(grpc::ServerContext* context,
                               {"all_blocked", !outcome.status.locks.empty()}});
     return absl::OkStatus();
   }();
-  if (!status.ok() && (status.code() == absl::StatusCode::kInternal ||
-                       status.code() == absl::StatusCode::kUnavailable ||
-                       status.code() == absl::StatusCode::kDeadlineExceeded)) {
-    LogError("rpc_failed", {{"method", "ReportScan"},
-                            {"code", absl::StatusCodeToString(status.code())},
-                            {"message", status.message()}});
-  }
-  return ToGrpcStatus(status);
+  return FinishRpc("ReportScan", status);
 }
 
 }  // namespace egress

@@ -10,6 +10,7 @@
 #include "service/accounts_validation.h"
 #include "service/connections_validation.h"
 #include "service/paging.h"
+#include "service/rpc_edge.h"
 
 namespace egress {
 namespace {
@@ -22,18 +23,6 @@ constexpr char kAuditEventsToken[] = "audit_events";
 // DailyCounts without a range: everything kept.
 const absl::CivilDay kFirstDay(1970, 1, 1);
 const absl::CivilDay kLastDay(9999, 12, 31);
-
-// The RPC edge: logs failures that are ours (not the caller's) and converts.
-grpc::Status Finish(absl::string_view method, const absl::Status& status) {
-  if (!status.ok() && (status.code() == absl::StatusCode::kInternal ||
-                       status.code() == absl::StatusCode::kUnavailable ||
-                       status.code() == absl::StatusCode::kDeadlineExceeded)) {
-    LogError("rpc_failed", {{"method", method},
-                            {"code", absl::StatusCodeToString(status.code())},
-                            {"message", status.message()}});
-  }
-  return ToGrpcStatus(status);
-}
 
 }  // namespace
 
@@ -49,7 +38,7 @@ grpc::Status ConnectionsServiceImpl::ListDates(grpc::ServerContext* context,
     for (const DaySummary& day : days) DaySummaryToProto(day, response->add_dates());
     return absl::OkStatus();
   }();
-  return Finish("ListDates", status);
+  return FinishRpc("ListDates", status);
 }
 
 grpc::Status ConnectionsServiceImpl::ListConnections(grpc::ServerContext* context,
@@ -75,7 +64,7 @@ grpc::Status ConnectionsServiceImpl::ListConnections(grpc::ServerContext* contex
     response->set_incomplete(page.incomplete);
     return absl::OkStatus();
   }();
-  return Finish("ListConnections", status);
+  return FinishRpc("ListConnections", status);
 }
 
 grpc::Status ConnectionsServiceImpl::DailyCounts(grpc::ServerContext* context,
@@ -102,7 +91,7 @@ grpc::Status ConnectionsServiceImpl::DailyCounts(grpc::ServerContext* context,
     for (const DaySummary& day : days) DaySummaryToProto(day, response->add_days());
     return absl::OkStatus();
   }();
-  return Finish("DailyCounts", status);
+  return FinishRpc("DailyCounts", status);
 }
 
 grpc::Status ConnectionsServiceImpl::ListBlockRules(grpc::ServerContext* context,
@@ -128,7 +117,7 @@ grpc::Status ConnectionsServiceImpl::ListBlockRules(grpc::ServerContext* context
     response->set_total_rules(page.total_rules);
     return absl::OkStatus();
   }();
-  return Finish("ListBlockRules", status);
+  return FinishRpc("ListBlockRules", status);
 }
 
 grpc::Status ConnectionsServiceImpl::BlockDestination(grpc::ServerContext* context,
@@ -149,7 +138,7 @@ grpc::Status ConnectionsServiceImpl::BlockDestination(grpc::ServerContext* conte
                                    {"actor", caller.Actor()}});
     return absl::OkStatus();
   }();
-  return Finish("BlockDestination", status);
+  return FinishRpc("BlockDestination", status);
 }
 
 grpc::Status ConnectionsServiceImpl::UpdateNote(grpc::ServerContext* context,
@@ -167,7 +156,7 @@ grpc::Status ConnectionsServiceImpl::UpdateNote(grpc::ServerContext* context,
     BlockRuleToProto(rule, response);
     return absl::OkStatus();
   }();
-  return Finish("UpdateNote", status);
+  return FinishRpc("UpdateNote", status);
 }
 
 grpc::Status ConnectionsServiceImpl::DeleteBlockRules(grpc::ServerContext* context,
@@ -188,7 +177,7 @@ grpc::Status ConnectionsServiceImpl::DeleteBlockRules(grpc::ServerContext* conte
                                     {"actor", caller.Actor()}});
     return absl::OkStatus();
   }();
-  return Finish("DeleteBlockRules", status);
+  return FinishRpc("DeleteBlockRules", status);
 }
 
 grpc::Status ConnectionsServiceImpl::SetBlockAll(grpc::ServerContext* context,
@@ -204,7 +193,7 @@ grpc::Status ConnectionsServiceImpl::SetBlockAll(grpc::ServerContext* context,
     AccountStatusToProto(record, response);
     return absl::OkStatus();
   }();
-  return Finish("SetBlockAll", status);
+  return FinishRpc("SetBlockAll", status);
 }
 
 grpc::Status ConnectionsServiceImpl::GetAccountStatus(grpc::ServerContext* context,
@@ -219,7 +208,7 @@ grpc::Status ConnectionsServiceImpl::GetAccountStatus(grpc::ServerContext* conte
     AccountStatusToProto(record, response);
     return absl::OkStatus();
   }();
-  return Finish("GetAccountStatus", status);
+  return FinishRpc("GetAccountStatus", status);
 }
 
 grpc::Status ConnectionsServiceImpl::ListAuditEvents(grpc::ServerContext* context,
@@ -244,7 +233,7 @@ grpc::Status ConnectionsServiceImpl::ListAuditEvents(grpc::ServerContext* contex
     }
     return absl::OkStatus();
   }();
-  return Finish("ListAuditEvents", status);
+  return FinishRpc("ListAuditEvents", status);
 }
 
 }  // namespace egress

@@ -13,6 +13,7 @@
 #include "common/civil_day.h"
 #include "common/field_status.h"
 #include "common/note.h"
+#include "common/protocol_proto.h"
 #include "common/status_macros.h"
 #include "google/protobuf/stubs/common.h"
 #include "service/paging.h"
@@ -366,26 +367,6 @@ void DaySummaryToProto(const DaySummary& day, v1::DateSummary* summary) {
   summary->set_rejected(day.rejected);
   summary->set_incomplete(day.incomplete);
 }
-
-namespace {
-
-v1::Protocol ProtocolToProto(Protocol protocol) {
-  switch (protocol) {
-    case Protocol::kTcp:
-      return v1::PROTOCOL_TCP;
-    case Protocol::kUdp:
-      return v1::PROTOCOL_UDP;
-    case Protocol::kIcmp:
-      return v1::PROTOCOL_ICMP;
-    case Protocol::kIcmpV6:
-      return v1::PROTOCOL_ICMPV6;
-    case Protocol::kAny:
-      return v1::PROTOCOL_ANY;
-  }
-  return v1::PROTOCOL_UNSPECIFIED;
-}
-
-}  // namespace
 
 void ConnectionToProto(const ConnectionRow& row, v1::Connection* connection) {
   connection->set_ip(row.ip.ToString());
