@@ -17,8 +17,10 @@
 
 ABSL_FLAG(std::string, node_id, "", "This node's id, as registered in the service (required).");
 ABSL_FLAG(std::string, service, "",
-          "CollectorService address host:port. Empty: run offline (records stay in the spool, "
-          "persisted rules stay enforced).");
+          "CollectorService address host:port. Several replicas: "
+          "ipv4:10.0.0.1:7443,10.0.0.2:7443 (or a DNS name with several records); the agent "
+          "uses the first that answers and moves to the next when it fails. Empty: run offline "
+          "(records stay in the spool, persisted rules stay enforced).");
 ABSL_FLAG(std::string, token_file, "",
           "File holding this node's bearer token, sent as `authorization: Bearer <token>`.");
 ABSL_FLAG(std::string, tls_ca_file, "",
@@ -53,6 +55,9 @@ ABSL_FLAG(std::string, time_zone, "UTC",
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(2),
           "On SIGTERM, wait this long for the service to ack the last batches.");
 ABSL_FLAG(absl::Duration, stats_interval, absl::Seconds(60), "Send AgentStats this often.");
+ABSL_FLAG(absl::Duration, reconnect_max_backoff, absl::Seconds(30),
+          "Longest wait between two attempts to reach the service (the wait starts at 200 ms "
+          "and doubles, with +/-50% jitter).");
 ABSL_FLAG(bool, remove_rules_on_exit, false,
           "Delete the nftables table on exit (default: keep enforcing while the agent is down).");
 ABSL_FLAG(bool, print_batches, false, "Print every sealed batch on stdout (debugging).");
@@ -143,6 +148,11 @@ int main(int argc, char** argv) {
   config.uplink.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   config.uplink.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   config.uplink.stats_interval = absl::GetFlag(FLAGS_stats_interval);
+  config.uplink.max_backoff = absl::GetFlag(FLAGS_reconnect_max_backoff);
+  if (config.uplink.max_backoff < config.uplink.initial_backoff) {
+    std::fprintf(stderr, "--reconnect-max-backoff: must be at least 200ms\n");
+    return 2;
+  }
 
   egress::agent::RealClock clock;
   auto agent = egress::agent::Agent::Create(config, &clock);
