@@ -16,39 +16,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "agent/crc32c.h"
+#include "agent/spool_record.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 
 namespace egress::agent {
 namespace {
 
-constexpr char kMagic[4] = {'E', 'G', 'S', 'B'};
-constexpr size_t kHeaderBytes = 20;
-// A batch is far smaller; a bigger length means a damaged header.
-constexpr uint32_t kMaxPayloadBytes = 64u << 20;
+// Records are framed by spool_record.h.
+constexpr size_t kHeaderBytes = kSpoolRecordHeaderBytes;
 
 absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
-void PutU32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-void PutU64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i)
-    v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-  return v;
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i)
-    v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-  return v;
 }
 
 absl::Status WriteAll(int fd, const std::string& data, const std::string& path) {
@@ -146,29 +125,17 @@ absl::Status FileSpool::LoadSegment(uint64_t first_seq, const std::string& path)
   std::vector<Entry> found;
   bool damaged = false;
   while (offset < data.size()) {
-    if (data.size() - offset < kHeaderBytes || std::memcmp(data.data() + offset, kMagic, 4) != 0) {
+    absl::StatusOr<SpoolRecord> record = DecodeSpoolRecord(absl::string_view(data).substr(offset));
+    if (!record.ok() || record->batch.seq() <= prev_seq) {
       damaged = true;
       break;
     }
-    const uint32_t length = GetU32(data.data() + offset + 4);
-    const uint32_t crc = GetU32(data.data() + offset + 8);
-    if (length > kMaxPayloadBytes || data.size() - offset - kHeaderBytes < length) {
-      damaged = true;
-      break;
-    }
-    const absl::string_view payload(data.data() + offset + kHeaderBytes, length);
-    const absl::string_view checked(data.data() + offset + 12, 8 + length);
-    v1::RecordBatch batch;
-    if (Crc32c(checked) != crc || !batch.ParseFromArray(payload.data(), static_cast<int>(length)) ||
-        batch.seq() <= prev_seq) {
-      damaged = true;
-      break;
-    }
-    prev_seq = batch.seq();
-    last_seq = batch.seq();
-    stats_.high_water_mark = std::max(stats_.high_water_mark, GetU64(data.data() + offset + 12));
-    found.push_back(Entry{batch.seq(), first_seq, offset + kHeaderBytes, length});
-    offset += kHeaderBytes + length;
+    const uint64_t seq = record->batch.seq();
+    prev_seq = seq;
+    last_seq = seq;
+    stats_.high_water_mark = std::max(stats_.high_water_mark, record->high_water_mark);
+    found.push_back(Entry{seq, first_seq, offset + kHeaderBytes, record->payload_bytes});
+    offset += kHeaderBytes + record->payload_bytes;
   }
   if (damaged) {
     ++stats_.corrupt_records;
@@ -261,12 +228,7 @@ absl::StatusOr<uint64_t> FileSpool::Append(v1::RecordBatch* batch, uint64_t high
   batch->set_seq(stats_.next_seq);
   const std::string payload = batch->SerializeAsString();
   high_water_mark = std::max(high_water_mark, stats_.high_water_mark);
-  std::string record(kHeaderBytes, '\0');
-  std::memcpy(record.data(), kMagic, 4);
-  PutU32(record.data() + 4, static_cast<uint32_t>(payload.size()));
-  PutU64(record.data() + 12, high_water_mark);
-  record += payload;
-  PutU32(record.data() + 8, Crc32c(absl::string_view(record).substr(12)));
+  const std::string record = EncodeSpoolRecord(payload, high_water_mark);
 
   const uint64_t segment_limit = std::max<uint64_t>(options_.max_bytes / 8, 4096);
   if (append_fd_ < 0 || segments_[append_segment_].size >= segment_limit) {

@@ -1,0 +1,66 @@
+#include "agent/spool_record.h"
+
+#include <cstring>
+
+#include "agent/crc32c.h"
+
+namespace egress::agent {
+namespace {
+
+constexpr char kMagic[4] = {'E', 'G', 'S', 'B'};
+
+void PutU32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+void PutU64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+uint64_t GetU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i)
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+}  // namespace
+
+std::string EncodeSpoolRecord(absl::string_view payload, uint64_t high_water_mark) {
+  std::string record(kSpoolRecordHeaderBytes, '\0');
+  std::memcpy(record.data(), kMagic, 4);
+  PutU32(record.data() + 4, static_cast<uint32_t>(payload.size()));
+  PutU64(record.data() + 12, high_water_mark);
+  record.append(payload.data(), payload.size());
+  PutU32(record.data() + 8, Crc32c(absl::string_view(record).substr(12)));
+  return record;
+}
+
+absl::StatusOr<SpoolRecord> DecodeSpoolRecord(absl::string_view data) {
+  if (data.size() < kSpoolRecordHeaderBytes) {
+    return absl::DataLossError("torn record: shorter than a header");
+  }
+  if (std::memcmp(data.data(), kMagic, 4) != 0) return absl::DataLossError("bad magic");
+  const uint32_t length = GetU32(data.data() + 4);
+  if (length > kMaxSpoolPayloadBytes) return absl::DataLossError("length out of range");
+  if (data.size() - kSpoolRecordHeaderBytes < length) {
+    return absl::DataLossError("torn record: payload cut short");
+  }
+  if (Crc32c(data.substr(12, 8 + length)) != GetU32(data.data() + 8)) {
+    return absl::DataLossError("checksum mismatch");
+  }
+  SpoolRecord record;
+  if (!record.batch.ParseFromArray(data.data() + kSpoolRecordHeaderBytes,
+                                   static_cast<int>(length))) {
+    return absl::DataLossError("payload is not a RecordBatch");
+  }
+  record.high_water_mark = GetU64(data.data() + 12);
+  record.payload_bytes = length;
+  return record;
+}
+
+}  // namespace egress::agent

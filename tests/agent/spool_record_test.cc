@@ -1,0 +1,54 @@
+// The spool's record framing on its own: round trip and every kind of damage
+// that a crash or a bad disk can leave.
+#include "agent/spool_record.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+
+namespace egress::agent {
+namespace {
+
+using ::egress::testing::StatusIs;
+
+std::string Payload(uint64_t seq) {
+  egress::v1::RecordBatch batch;
+  batch.set_seq(seq);
+  batch.add_records()->set_uid(1001);
+  return batch.SerializeAsString();
+}
+
+TEST(SpoolRecordTest, RoundTripsAndIgnoresWhatFollows) {
+  const std::string record = EncodeSpoolRecord(Payload(7), 1234567);
+  ASSERT_EQ(record.size(), kSpoolRecordHeaderBytes + Payload(7).size());
+  absl::StatusOr<SpoolRecord> decoded = DecodeSpoolRecord(record + "next record");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->batch.seq(), 7u);
+  EXPECT_EQ(decoded->high_water_mark, 1234567u);
+  EXPECT_EQ(decoded->payload_bytes, Payload(7).size());
+}
+
+TEST(SpoolRecordTest, EveryDamageIsDataLoss) {
+  const std::string good = EncodeSpoolRecord(Payload(7), 99);
+  // Torn at every length, including inside the header.
+  for (size_t n = 0; n < good.size(); ++n) {
+    EXPECT_THAT(DecodeSpoolRecord(good.substr(0, n)), StatusIs(absl::StatusCode::kDataLoss)) << n;
+  }
+  // Any single flipped bit: magic, length, checksum, mark or payload.
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] = static_cast<char>(bad[i] ^ 0x10);
+    EXPECT_THAT(DecodeSpoolRecord(bad), StatusIs(absl::StatusCode::kDataLoss)) << i;
+  }
+  // A huge length is refused before anything is read.
+  std::string huge = good;
+  huge[7] = '\x7f';
+  EXPECT_THAT(DecodeSpoolRecord(huge),
+              StatusIs(absl::StatusCode::kDataLoss, "length out of range"));
+  // A checksummed payload that is not a RecordBatch.
+  EXPECT_THAT(DecodeSpoolRecord(EncodeSpoolRecord("\xff\xff\xff", 0)),
+              StatusIs(absl::StatusCode::kDataLoss, "payload is not a RecordBatch"));
+}
+
+}  // namespace
+}  // namespace egress::agent
