@@ -198,7 +198,10 @@ void Agent::CollectLosses() {
   const absl::Time now = clock_->Now();
   const uint64_t conntrack_lost = conntrack_->TakeLostEvents();
   if (conntrack_lost > 0 || conntrack_->TakeRecoveredOverruns() > 0) {
-    aggregator_.AddLoss(v1::LossReport::REASON_NETLINK_OVERRUN, now, conntrack_lost);
+    // Neither a failed dump (1 per overrun) nor a recovered one can tell how
+    // many events the overrun dropped for good.
+    aggregator_.AddLoss(v1::LossReport::REASON_NETLINK_OVERRUN, now, conntrack_lost,
+                        /*size_unknown=*/true);
   }
   if (const uint64_t lost = nflog_->TakeLostEvents(); lost > 0) {
     aggregator_.AddLoss(v1::LossReport::REASON_REJECT_LOG_OVERRUN, now, lost);
@@ -253,12 +256,13 @@ absl::Status Agent::Run() {
       }
       // Down longer than conntrack keeps a closed connection: some of what
       // happened meanwhile may be gone from the table. How much is unknown,
-      // so the day is flagged with 0 events ("unknown, maybe none").
+      // so the day is flagged: 0 events, size unknown ("maybe none").
       const absl::Duration down =
           clock_->Now() - absl::FromUnixNanos(static_cast<int64_t>(high_water_mark_));
       const absl::Duration window = ShortestConntrackTimeout();
       if (down > window) {
-        aggregator_.AddLoss(v1::LossReport::REASON_RESYNC_WINDOW_EXCEEDED, clock_->Now(), 0);
+        aggregator_.AddLoss(v1::LossReport::REASON_RESYNC_WINDOW_EXCEEDED, clock_->Now(), 0,
+                            /*size_unknown=*/true);
         LogWarning("resync_window_exceeded", {{"down_s", absl::ToInt64Seconds(down)},
                                               {"window_s", absl::ToInt64Seconds(window)}});
       }

@@ -60,8 +60,11 @@ bool Aggregator::Add(const ConnectionEvent& event) {
   return true;
 }
 
-void Aggregator::AddLoss(v1::LossReport::Reason reason, absl::Time when, uint64_t events) {
-  losses_[LossKey{absl::ToCivilDay(when, time_zone_), reason}] += events;
+void Aggregator::AddLoss(v1::LossReport::Reason reason, absl::Time when, uint64_t events,
+                         bool size_unknown) {
+  Loss& loss = losses_[LossKey{absl::ToCivilDay(when, time_zone_), reason}];
+  loss.events += events;
+  loss.size_unknown = loss.size_unknown || size_unknown;
 }
 
 void Aggregator::DrainInto(v1::RecordBatch* batch) {
@@ -85,11 +88,12 @@ void Aggregator::DrainInto(v1::RecordBatch* batch) {
     SetTimestamp(counts.first_seen, r->mutable_first_seen());
     SetTimestamp(counts.last_seen, r->mutable_last_seen());
   }
-  for (const auto& [key, events] : losses_) {
+  for (const auto& [key, loss] : losses_) {
     v1::LossReport* l = batch->add_losses();
     SetDate(key.day, l->mutable_day());
     l->set_reason(key.reason);
-    l->set_events(events);
+    l->set_events(loss.events);
+    l->set_size_unknown(loss.size_unknown);
   }
   counts_.clear();
   losses_.clear();

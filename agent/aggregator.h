@@ -36,9 +36,11 @@ class Aggregator {
   // needs a new key and full(); the caller then drains and adds it again.
   bool Add(const ConnectionEvent& event);
 
-  // Counts `events` lost for `reason` on the day of `when`. 0 still reports
-  // the day: a loss of unknown size, possibly none.
-  void AddLoss(v1::LossReport::Reason reason, absl::Time when, uint64_t events);
+  // Counts `events` lost for `reason` on the day of `when`. With
+  // `size_unknown`, `events` is only what is known (0: "unknown, possibly
+  // none") and the day's report says so (LossReport.size_unknown).
+  void AddLoss(v1::LossReport::Reason reason, absl::Time when, uint64_t events,
+               bool size_unknown = false);
 
   size_t size() const { return counts_.size(); }
   bool full() const { return counts_.size() >= max_keys_; }
@@ -91,7 +93,11 @@ class Aggregator {
   absl::Time cached_day_end_ = absl::InfinitePast();
   absl::TimeZone time_zone_;
   absl::flat_hash_map<Key, Counts> counts_;
-  absl::flat_hash_map<LossKey, uint64_t> losses_;
+  struct Loss {
+    uint64_t events = 0;
+    bool size_unknown = false;
+  };
+  absl::flat_hash_map<LossKey, Loss> losses_;
   uint64_t events_ = 0;
 };
 

@@ -72,18 +72,29 @@ std::string FileSpool::SegmentPath(uint64_t first_seq) const {
   return absl::StrFormat("%s/seg-%020u.log", options_.dir, first_seq);
 }
 
+std::string FileSpool::RebasePath(uint64_t first_seq) const {
+  return absl::StrFormat("%s/rebase-%020u.tmp", options_.dir, first_seq);
+}
+
 absl::Status FileSpool::Load() {
   {
     std::ifstream in(options_.dir + "/acked");
-    std::string text, mark;
-    if (in >> text && !absl::SimpleAtoi(text, &stats_.acked_seq)) {
-      return absl::DataLossError(absl::StrCat(options_.dir, "/acked: not a number: ", text));
+    std::string text, mark, anchored;
+    if (in >> text) {
+      if (!absl::SimpleAtoi(text, &stats_.acked_seq)) {
+        return absl::DataLossError(absl::StrCat(options_.dir, "/acked: not a number: ", text));
+      }
+      // Files written before the flag existed were written by acks, which
+      // only follow a Welcome.
+      stats_.anchored = true;
     }
     if (in >> mark && !absl::SimpleAtoi(mark, &stats_.high_water_mark)) {
       return absl::DataLossError(absl::StrCat(options_.dir, "/acked: not a number: ", mark));
     }
+    if (in >> anchored) stats_.anchored = anchored == "1";
   }
   std::map<uint64_t, std::string> files;
+  std::map<uint64_t, std::string> rebases;
   for (const auto& item : std::filesystem::directory_iterator(options_.dir)) {
     const std::string name = item.path().filename().string();
     absl::string_view view = name;
@@ -91,6 +102,25 @@ absl::Status FileSpool::Load() {
     if (absl::ConsumePrefix(&view, "seg-") && absl::ConsumeSuffix(&view, ".log") &&
         absl::SimpleAtoi(view, &first)) {
       files[first] = item.path().string();
+    } else if (absl::ConsumePrefix(&view, "rebase-") && absl::ConsumeSuffix(&view, ".tmp") &&
+               absl::SimpleAtoi(view, &first)) {
+      rebases[first] = item.path().string();
+    }
+  }
+  // An Anchor() interrupted by a crash. Past its commit point (`acked` says
+  // anchored), the rebase file holds every unacked batch, renumbered, and
+  // supersedes every segment; before it, the old segments are still valid.
+  if (!rebases.empty()) {
+    if (stats_.anchored && rebases.size() == 1) {
+      const auto& [first, tmp] = *rebases.begin();
+      for (const auto& [old_first, path] : files) std::remove(path.c_str());
+      files.clear();
+      if (rename(tmp.c_str(), SegmentPath(first).c_str()) != 0) return ErrnoStatus("rename", tmp);
+      FsyncDir(options_.dir);
+      files[first] = SegmentPath(first);
+      LogWarning("spool_renumbering_completed", {{"first_seq", first}});
+    } else {
+      for (const auto& [first, tmp] : rebases) std::remove(tmp.c_str());
     }
   }
   for (const auto& [first, path] : files) EGRESS_RETURN_IF_ERROR(LoadSegment(first, path));
@@ -162,7 +192,8 @@ absl::Status FileSpool::WriteAcked(uint64_t seq) {
   const std::string tmp = path + ".tmp";
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus("open", tmp);
-  absl::Status status = WriteAll(fd, absl::StrCat(seq, " ", stats_.high_water_mark, "\n"), tmp);
+  absl::Status status = WriteAll(
+      fd, absl::StrCat(seq, " ", stats_.high_water_mark, " ", stats_.anchored ? 1 : 0, "\n"), tmp);
   if (status.ok() && options_.fsync == FsyncPolicy::kEveryBatch && fsync(fd) != 0) {
     status = ErrnoStatus("fsync", tmp);
   }
@@ -255,9 +286,72 @@ absl::StatusOr<uint64_t> FileSpool::Append(v1::RecordBatch* batch, uint64_t high
   return stats_.next_seq++;
 }
 
+absl::Status FileSpool::Anchor(uint64_t last_committed_seq) {
+  absl::MutexLock lock(&mu_);
+  if (stats_.anchored) return absl::OkStatus();
+  if (!entries_.empty() && entries_.front().seq <= last_committed_seq) {
+    return Renumber(last_committed_seq + 1);
+  }
+  stats_.anchored = true;
+  absl::Status status = WriteAcked(stats_.acked_seq);
+  if (!status.ok()) stats_.anchored = false;
+  return status;
+}
+
+absl::Status FileSpool::Renumber(uint64_t first_seq) {
+  std::string data;
+  uint64_t seq = first_seq;
+  for (const Entry& e : entries_) {
+    EGRESS_ASSIGN_OR_RETURN(v1::RecordBatch batch, ReadEntry(e));
+    batch.set_seq(seq++);
+    data += EncodeSpoolRecord(batch.SerializeAsString(), stats_.high_water_mark);
+  }
+  const uint64_t count = seq - first_seq;
+  const std::string tmp = RebasePath(first_seq);
+  {
+    const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return ErrnoStatus("open", tmp);
+    absl::Status status = WriteAll(fd, data, tmp);
+    if (status.ok() && options_.fsync == FsyncPolicy::kEveryBatch && fsync(fd) != 0) {
+      status = ErrnoStatus("fsync", tmp);
+    }
+    close(fd);
+    if (!status.ok()) {
+      std::remove(tmp.c_str());
+      return status;
+    }
+  }
+  // Commit point: from here on a restart finishes the switch (see Load()).
+  stats_.anchored = true;
+  if (absl::Status status = WriteAcked(first_seq - 1); !status.ok()) {
+    stats_.anchored = false;
+    std::remove(tmp.c_str());
+    return status;
+  }
+  stats_.acked_seq = std::max(stats_.acked_seq, first_seq - 1);
+  if (append_fd_ >= 0) close(append_fd_);
+  append_fd_ = -1;
+  append_segment_ = 0;
+  for (const auto& [first, segment] : segments_) std::remove(segment.path.c_str());
+  segments_.clear();
+  entries_.clear();
+  stats_.bytes = 0;
+  const std::string path = SegmentPath(first_seq);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("rename", tmp);
+  if (options_.fsync == FsyncPolicy::kEveryBatch) FsyncDir(options_.dir);
+  EGRESS_RETURN_IF_ERROR(LoadSegment(first_seq, path));
+  stats_.next_seq = std::max(stats_.next_seq, seq);
+  stats_.renumbered_batches += count;
+  stats_.batches = entries_.size();
+  LogInfo("spool_renumbered", {{"batches", count}, {"first_seq", first_seq}});
+  return absl::OkStatus();
+}
+
 absl::Status FileSpool::AckThrough(uint64_t seq) {
   absl::MutexLock lock(&mu_);
   if (seq <= stats_.acked_seq) return absl::OkStatus();
+  // Acks only follow a Welcome.
+  stats_.anchored = true;
   stats_.acked_seq = seq;
   // An ack beyond what we handed out (state lost, service knows more): never
   // reuse those numbers.

@@ -14,6 +14,13 @@
 // (short), has a bad checksum or does not parse, the segment is truncated
 // there and the damage counted in corrupt_records: a torn tail is what a crash
 // mid-write leaves, and the records before it are intact.
+//
+// Anchor (renumbering a fresh spool) is crash-safe: the renumbered batches go
+// to `<dir>/rebase-<first seq>.tmp` (synced), then `acked` is replaced with
+// "anchored, acked through last_committed_seq" (the commit point), then the
+// file is renamed to its segment name and the old segments deleted. Load
+// finishes an interrupted rename when `acked` says anchored, and deletes the
+// file otherwise (the old segments are still there then).
 #ifndef EGRESS_AGENT_FILE_SPOOL_H_
 #define EGRESS_AGENT_FILE_SPOOL_H_
 
@@ -52,6 +59,7 @@ class FileSpool : public Spool {
   ~FileSpool() override;
 
   absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch, uint64_t high_water_mark) override;
+  absl::Status Anchor(uint64_t last_committed_seq) override;
   absl::Status AckThrough(uint64_t seq) override;
   absl::StatusOr<v1::RecordBatch> NextAfter(uint64_t seq) override;
   std::vector<v1::LossReport> TakeOverflowLosses() override;
@@ -75,6 +83,8 @@ class FileSpool : public Spool {
   absl::Status LoadSegment(uint64_t first_seq, const std::string& path)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteAcked(uint64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Renumber(uint64_t first_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string RebasePath(uint64_t first_seq) const;
   absl::Status OpenSegment(uint64_t first_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropSegment(uint64_t first_seq, bool count_as_overflow) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<v1::RecordBatch> ReadEntry(const Entry& entry) const

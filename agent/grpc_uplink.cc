@@ -201,11 +201,12 @@ void GrpcUplink::ReadFailed(Stream* stream) {
   if (release) stream->Release();
 }
 
-void GrpcUplink::HandleMessage(Stream* /*stream*/, const v1::ServiceMessage& message) {
+void GrpcUplink::HandleMessage(Stream* stream, const v1::ServiceMessage& message) {
   switch (message.message_case()) {
     case v1::ServiceMessage::kWelcome: {
       const v1::Welcome& welcome = message.welcome();
       v1::RulesApplied applied = listener_->OnWelcome(welcome);
+      bool anchor_failed = false;
       {
         absl::MutexLock lock(&mu_);
         if (welcome.has_rule_set()) {
@@ -213,11 +214,25 @@ void GrpcUplink::HandleMessage(Stream* /*stream*/, const v1::ServiceMessage& mes
           *reply.mutable_rules_applied() = std::move(applied);
           Enqueue(std::move(reply));
         }
-        if (welcome.last_committed_seq() > 0) {
+        // A fresh spool numbered its batches from 1 before knowing the
+        // node's history: renumber them above what the service committed,
+        // or the ack below would drop them as committed.
+        if (absl::Status anchored = spool_->Anchor(welcome.last_committed_seq()); !anchored.ok()) {
+          LogError("spool_anchor_failed", {{"error", anchored.ToString()}});
+          anchor_failed = true;
+        } else if (welcome.last_committed_seq() > 0) {
           if (absl::Status s = spool_->AckThrough(welcome.last_committed_seq()); !s.ok()) {
             LogError("spool_ack_failed", {{"error", s.ToString()}});
           }
         }
+      }
+      if (anchor_failed) {
+        // Sending now could lose batches; retry on a new stream.
+        stream->Cancel();
+        break;
+      }
+      {
+        absl::MutexLock lock(&mu_);
         welcomed_ = true;
         stats_.connected = true;
         last_sent_seq_ = 0;

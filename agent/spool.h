@@ -9,6 +9,13 @@
 //    batches stay. Sequence numbers at or below an ack are never handed out.
 //  - NextAfter(seq) returns the oldest stored batch with a sequence above
 //    `seq` (NotFound if none), so the uplink can replay in order.
+//  - Anchor(last_committed_seq) is called with every Welcome, before
+//    AckThrough(last_committed_seq). A spool that has never been anchored (a
+//    fresh state directory) cannot have sent anything yet (batches go out only
+//    after a Welcome), so its batches were numbered from 1 without knowing the
+//    node's history: the first Anchor renumbers them to follow
+//    `last_committed_seq` (otherwise the ack would drop them as committed) and
+//    persists "anchored" in the same atomic step. Later calls change nothing.
 //  - Size is bounded: when an Append would exceed the limit, the oldest
 //    unacked batches are dropped, counted (dropped_batches) and turned into
 //    LossReports (TakeOverflowLosses) so the loss reaches the service.
@@ -33,6 +40,10 @@ struct SpoolStats {
   // The latest high-water mark stored (0 if none): after a crash, the agent
   // recounts connections that started after it.
   uint64_t high_water_mark = 0;
+  // True once a Welcome anchored the numbering (see Anchor()).
+  bool anchored = false;
+  // Batches renumbered by Anchor() (0 or the number of pre-Welcome batches).
+  uint64_t renumbered_batches = 0;
   // Records found damaged at load (bad checksum, torn write) and discarded.
   uint64_t corrupt_records = 0;
 };
@@ -44,6 +55,7 @@ class Spool {
   // in Unix nanoseconds, of the latest connection counted in this or an
   // earlier batch) in one atomic record; returns the sequence.
   virtual absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch, uint64_t high_water_mark) = 0;
+  virtual absl::Status Anchor(uint64_t last_committed_seq) = 0;
   virtual absl::Status AckThrough(uint64_t seq) = 0;
   virtual absl::StatusOr<v1::RecordBatch> NextAfter(uint64_t seq) = 0;
   virtual std::vector<v1::LossReport> TakeOverflowLosses() = 0;

@@ -98,8 +98,8 @@ TEST(AggregatorTest, LossesAreReportedPerDayAndReason) {
   const absl::Time t = absl::FromCivil(absl::CivilSecond(2026, 3, 1, 0, 0, 1), absl::UTCTimeZone());
   agg.AddLoss(v1::LossReport::REASON_NETLINK_OVERRUN, t, 3);
   agg.AddLoss(v1::LossReport::REASON_NETLINK_OVERRUN, t, 2);
-  // A loss of unknown size still marks the day.
-  agg.AddLoss(v1::LossReport::REASON_REJECT_LOG_OVERRUN, t, 0);
+  // A loss of unknown size still marks the day, and says so.
+  agg.AddLoss(v1::LossReport::REASON_REJECT_LOG_OVERRUN, t, 0, /*size_unknown=*/true);
   EXPECT_FALSE(agg.empty());
   v1::RecordBatch batch;
   agg.DrainInto(&batch);
@@ -108,6 +108,7 @@ TEST(AggregatorTest, LossesAreReportedPerDayAndReason) {
   for (const auto& loss : batch.losses()) {
     EXPECT_EQ(loss.day().day(), 1);
     (loss.reason() == v1::LossReport::REASON_NETLINK_OVERRUN ? netlink : reject) += loss.events();
+    EXPECT_EQ(loss.size_unknown(), loss.reason() == v1::LossReport::REASON_REJECT_LOG_OVERRUN);
   }
   EXPECT_EQ(netlink, 5u);
   EXPECT_EQ(reject, 0u);

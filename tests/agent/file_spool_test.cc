@@ -199,5 +199,122 @@ TEST_F(FileSpoolTest, OverflowDropsOldestAndReportsTheLoss) {
   EXPECT_EQ(oldest.seq(), stats.dropped_batches + 1);
 }
 
+TEST_F(FileSpoolTest, AnchorRenumbersAFreshSpoolAboveTheServicesHistory) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+    for (uint64_t i = 1; i <= 3; ++i) {
+      v1::RecordBatch batch = Batch(i);
+      ASSERT_OK(spool->Append(&batch, 100 + i).status());
+    }
+  }
+  // Not anchored yet: a restart keeps the numbering, still unanchored.
+  ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+  EXPECT_FALSE(spool->stats().anchored);
+  ASSERT_OK(spool->Anchor(500));
+  ASSERT_OK(spool->AckThrough(500));
+  EXPECT_EQ(spool->stats().batches, 3u);
+  EXPECT_EQ(spool->stats().renumbered_batches, 3u);
+  for (uint64_t i = 1; i <= 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(v1::RecordBatch batch, spool->NextAfter(499 + i));
+    EXPECT_EQ(batch.seq(), 500 + i);
+    EXPECT_EQ(batch.records(0).count(), i);
+  }
+  v1::RecordBatch next = Batch(4);
+  EXPECT_THAT(spool->Append(&next, 0), ::egress::testing::IsOkAndHolds(504u));
+  // Anchoring is once: a later Welcome (or a restart) renumbers nothing.
+  ASSERT_OK(spool->Anchor(900));
+  EXPECT_EQ(spool->stats().renumbered_batches, 3u);
+  spool.reset();
+  ASSERT_OK_AND_ASSIGN(spool, FileSpool::Create(Options()));
+  EXPECT_TRUE(spool->stats().anchored);
+  EXPECT_EQ(spool->stats().batches, 4u);
+  EXPECT_EQ(spool->stats().high_water_mark, 103u);
+  ASSERT_OK_AND_ASSIGN(v1::RecordBatch first, spool->NextAfter(0));
+  EXPECT_EQ(first.seq(), 501u);
+  ASSERT_OK(spool->Anchor(900));
+  ASSERT_OK_AND_ASSIGN(first, spool->NextAfter(0));
+  EXPECT_EQ(first.seq(), 501u);
+}
+
+TEST_F(FileSpoolTest, AnchorBelowTheFreshSpoolKeepsItsNumbers) {
+  ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+  v1::RecordBatch batch = Batch(1);
+  ASSERT_OK(spool->Append(&batch, 0).status());
+  ASSERT_OK(spool->Anchor(0));
+  EXPECT_TRUE(spool->stats().anchored);
+  EXPECT_EQ(spool->stats().renumbered_batches, 0u);
+  ASSERT_OK_AND_ASSIGN(v1::RecordBatch first, spool->NextAfter(0));
+  EXPECT_EQ(first.seq(), 1u);
+  spool.reset();
+  ASSERT_OK_AND_ASSIGN(spool, FileSpool::Create(Options()));
+  EXPECT_TRUE(spool->stats().anchored) << "anchoring is persisted";
+}
+
+// A crash inside Anchor(): before its commit point the old numbering stays;
+// after it, the restart finishes the renumbering. Either way every batch is
+// there exactly once.
+TEST_F(FileSpoolTest, AnchorInterruptedByACrashLosesAndDoublesNothing) {
+  auto seed = [&] {
+    std::filesystem::remove_all(dir_);
+    ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+    for (uint64_t i = 1; i <= 3; ++i) {
+      v1::RecordBatch batch = Batch(i);
+      ASSERT_OK(spool->Append(&batch, 0).status());
+    }
+  };
+  // What a renumbering to 501.. writes before its commit point: the segment
+  // a completed renumbering of the same batches leaves, made in another dir.
+  auto write_rebase = [&] {
+    const std::string other = dir_ + "-other";
+    {
+      ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create({other, 1 << 20, FsyncPolicy::kNever}));
+      for (uint64_t i = 1; i <= 3; ++i) {
+        v1::RecordBatch batch = Batch(i);
+        ASSERT_OK(spool->Append(&batch, 0).status());
+      }
+      ASSERT_OK(spool->Anchor(500));
+    }
+    std::filesystem::copy_file(other + "/seg-00000000000000000501.log",
+                               dir_ + "/rebase-00000000000000000501.tmp");
+    std::filesystem::remove_all(other);
+  };
+  auto seqs = [&](FileSpool* spool) {
+    std::vector<uint64_t> out;
+    uint64_t after = 0;
+    while (true) {
+      auto batch = spool->NextAfter(after);
+      if (!batch.ok()) break;
+      out.push_back(batch->seq());
+      after = batch->seq();
+    }
+    return out;
+  };
+
+  // Crash before the commit point: the rebase file is discarded.
+  seed();
+  write_rebase();
+  {
+    ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+    EXPECT_FALSE(spool->stats().anchored);
+    EXPECT_THAT(seqs(spool.get()), ::testing::ElementsAre(1, 2, 3));
+    ASSERT_OK(spool->Anchor(500));
+    EXPECT_THAT(seqs(spool.get()), ::testing::ElementsAre(501, 502, 503));
+  }
+  // Crash after it (acked says anchored through 500): the switch completes.
+  seed();
+  write_rebase();
+  std::ofstream(dir_ + "/acked") << "500 0 1\n";
+  {
+    ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+    EXPECT_TRUE(spool->stats().anchored);
+    EXPECT_THAT(seqs(spool.get()), ::testing::ElementsAre(501, 502, 503));
+    EXPECT_EQ(spool->stats().next_seq, 504u);
+    EXPECT_EQ(spool->stats().corrupt_records, 0u);
+  }
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_EQ(e.path().extension(), e.path().filename() == "acked" ? "" : ".log") << e.path();
+  }
+}
+
 }  // namespace
 }  // namespace egress::agent

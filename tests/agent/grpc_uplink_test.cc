@@ -184,5 +184,38 @@ TEST_F(GrpcUplinkTest, KeepsRetryingWhileTheServiceIsDown) {
   EXPECT_EQ(collector_->Total(1000, v1::ACTION_ACCEPT), 3u);
 }
 
+TEST_F(GrpcUplinkTest, FreshSpoolBatchesAreRenumberedAboveTheServicesHistory) {
+  // The node's earlier agent got to seq 500; this one starts with a wiped
+  // state directory and seals 3 batches (numbered 1..3) before the Welcome.
+  collector_->SetCommittedSeq(500);
+  Spool(1000, 1);
+  Spool(1000, 2);
+  Spool(1000, 4);
+  EXPECT_FALSE(spool_->stats().anchored);
+  StartUplink();
+  EXPECT_TRUE(uplink_->WaitForAcks(absl::Seconds(10)));
+  EXPECT_EQ(collector_->Total(1000, v1::ACTION_ACCEPT), 7u);
+  EXPECT_EQ(collector_->Received(1000, v1::ACTION_ACCEPT), 7u) << "each batch sent once";
+  EXPECT_EQ(collector_->committed_seq(), 503u);
+  EXPECT_EQ(collector_->sequence_gaps(), 0u);
+  EXPECT_EQ(collector_->duplicate_batches(), 0u);
+  EXPECT_EQ(spool_->stats().renumbered_batches, 3u);
+  EXPECT_TRUE(spool_->stats().anchored);
+
+  // Once anchored, a reconnection renumbers nothing: a batch committed
+  // whose ack was lost is not sent again.
+  collector_->HoldAcks(true);
+  Spool(1000, 8);
+  uplink_->BatchReady();
+  ASSERT_TRUE(collector_->WaitUntil([](const FakeCollector& c) { return c.committed_seq() == 504; },
+                                    absl::Seconds(10)));
+  collector_->HoldAcks(false);
+  collector_->DropStream();
+  EXPECT_TRUE(uplink_->WaitForAcks(absl::Seconds(10)));
+  EXPECT_EQ(collector_->Total(1000, v1::ACTION_ACCEPT), 15u);
+  EXPECT_EQ(collector_->duplicate_batches(), 0u);
+  EXPECT_EQ(spool_->stats().renumbered_batches, 3u);
+}
+
 }  // namespace
 }  // namespace egress::agent

@@ -220,6 +220,7 @@ void FakeCollector::OnMessage(Reactor* reactor, const v1::AgentMessage& message)
           for (const v1::LossReport& loss : batch.losses()) {
             lost_ += loss.events();
             ++loss_reports_;
+            if (loss.size_unknown()) ++unknown_size_loss_reports_;
           }
           ack->set_accepted_records(static_cast<uint32_t>(batch.records_size()));
         }
@@ -265,6 +266,11 @@ std::map<FakeCollector::Key, uint64_t> FakeCollector::Counts() const {
   absl::MutexLock lock(&mu_);
   return counts_;
 }
+void FakeCollector::SetCommittedSeq(uint64_t seq) {
+  absl::MutexLock lock(&mu_);
+  committed_seq_ = seq;
+}
+
 uint64_t FakeCollector::committed_seq() const {
   absl::MutexLock lock(&mu_);
   return committed_seq_;
@@ -277,6 +283,11 @@ uint64_t FakeCollector::sequence_gaps() const {
   absl::MutexLock lock(&mu_);
   return gaps_;
 }
+uint64_t FakeCollector::unknown_size_loss_reports() const {
+  absl::MutexLock lock(&mu_);
+  return unknown_size_loss_reports_;
+}
+
 uint64_t FakeCollector::lost_events() const {
   absl::MutexLock lock(&mu_);
   return lost_;

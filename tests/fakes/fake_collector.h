@@ -47,6 +47,9 @@ class FakeCollector {
   void IgnoreBatches(bool ignore);
   // Ends the current stream with UNAVAILABLE (a service restart).
   void DropStream();
+  // The node's history: as if batches up to `seq` had been committed by an
+  // earlier agent (e.g. before its state directory was wiped).
+  void SetCommittedSeq(uint64_t seq);
 
   // (uid, dst ip text, protocol, port, action) -> committed count.
   using Key = std::tuple<uint32_t, std::string, v1::Protocol, uint32_t, v1::Action>;
@@ -64,6 +67,8 @@ class FakeCollector {
   uint64_t lost_events() const;
   // LossReports received (a report may carry 0 events: unknown size).
   uint64_t loss_reports() const;
+  // Of those, the ones flagged LossReport.size_unknown.
+  uint64_t unknown_size_loss_reports() const;
   int hellos() const;
   std::vector<v1::RulesApplied> rules_applied() const;
   std::vector<v1::AgentStats> stats() const;
@@ -101,6 +106,7 @@ class FakeCollector {
   uint64_t gaps_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t lost_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t loss_reports_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t unknown_size_loss_reports_ ABSL_GUARDED_BY(mu_) = 0;
   int hellos_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<Key, uint64_t> counts_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::RulesApplied> rules_applied_ ABSL_GUARDED_BY(mu_);

@@ -366,6 +366,7 @@ TEST_F(AgentNetnsTest, ReceiveBufferOverrunIsRecoveredFromTheTable) {
   EXPECT_EQ(collector_->lost_events(), 0u);
   // Recovered, but the day is still flagged: a dump cannot prove completeness.
   EXPECT_GT(collector_->loss_reports(), 0u);
+  EXPECT_EQ(collector_->unknown_size_loss_reports(), collector_->loss_reports());
   EXPECT_THAT(agent_->err(), ::testing::HasSubstr("conntrack_overrun_recovered"));
 }
 
@@ -416,6 +417,7 @@ TEST_F(AgentNetnsTest, DowntimeBeyondTheResyncWindowFlagsTheDay) {
   StopAgent();
   EXPECT_EQ(Count(kUidA, kRemoteX, v1::PROTOCOL_TCP, 443, v1::ACTION_ACCEPT), 4u);
   EXPECT_GE(collector_->loss_reports(), 1u);
+  EXPECT_EQ(collector_->unknown_size_loss_reports(), collector_->loss_reports());
   EXPECT_EQ(collector_->lost_events(), 0u);
   EXPECT_THAT(agent_->err(), ::testing::HasSubstr("resync_window_exceeded"));
 }
