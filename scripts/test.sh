@@ -23,6 +23,11 @@ log "checking formatting (clang-format, .clang-format)"
 log "checking docker-compose.yml"
 (cd "$repo" && docker-compose -f docker-compose.yml config -q)
 
+# The libFuzzer targets are a separate clang build (fuzz/); CTest's
+# security_fuzz_bounded_run runs each for a bounded time.
+log "building the fuzz targets (clang, libFuzzer + ASan/UBSan)"
+"$repo/fuzz/run.sh" --build-only
+
 jobs="${EGRESS_TEST_JOBS:-$(nproc)}"
 labels="${EGRESS_TEST_LABELS:-}"
 log "running tests with $jobs parallel jobs${labels:+ (labels: $labels)}"
