@@ -31,16 +31,13 @@ std::vector<IpNetwork> WithoutContained(std::vector<IpNetwork> networks) {
     if (a.address() != b.address()) return a.address() < b.address();
     return a.prefix_length() < b.prefix_length();
   });
+  // CIDR blocks are nested or disjoint, and the kept ones are disjoint: in
+  // this order only the last kept one can contain the next (O(n log n); the
+  // pairwise check cost 0.4 s per apply for 10,000 rules of one account).
   std::vector<IpNetwork> kept;
   for (const IpNetwork& n : networks) {
-    bool contained = false;
-    for (const IpNetwork& k : kept) {
-      if (k.Contains(n)) {
-        contained = true;
-        break;
-      }
-    }
-    if (!contained) kept.push_back(n);
+    if (!kept.empty() && kept.back().Contains(n)) continue;
+    kept.push_back(n);
   }
   return kept;
 }
@@ -179,17 +176,24 @@ absl::StatusOr<NftElements> BuildElements(const v1::RuleSet& rules) {
     const auto& [uid, v4, kind, proto, port] = key;
     const std::string family = v4 ? "4" : "6";
     for (const IpNetwork& n : WithoutContained(networks)) {
+      // Single addresses (most rules: "block this IP") go to hash sets, whose
+      // elements change in O(1); only real networks need the interval sets,
+      // where libnftables and the kernel's pipapo set pay for every element
+      // of the set on each change.
+      const bool host = n.is_host();
+      const std::string suffix = host ? "_host" : "";
+      const std::string address = host ? n.address().ToString() : n.ToString();
       switch (kind) {
         case SetKind::kPort:
-          elements["rej" + family + "_port"].push_back(
-              absl::StrCat(uid, " . ", n.ToString(), " . ", proto, " . ", port));
+          elements["rej" + family + "_port" + suffix].push_back(
+              absl::StrCat(uid, " . ", address, " . ", proto, " . ", port));
           break;
         case SetKind::kProto:
-          elements["rej" + family + "_proto"].push_back(
-              absl::StrCat(uid, " . ", n.ToString(), " . ", proto));
+          elements["rej" + family + "_proto" + suffix].push_back(
+              absl::StrCat(uid, " . ", address, " . ", proto));
           break;
         case SetKind::kAddr:
-          elements["rej" + family + "_addr"].push_back(absl::StrCat(uid, " . ", n.ToString()));
+          elements["rej" + family + "_addr" + suffix].push_back(absl::StrCat(uid, " . ", address));
           break;
       }
     }
@@ -241,6 +245,13 @@ std::string RenderScript(const NftElements& all, uint64_t version, const NftOpti
                 e(elements("rej" + family + "_proto")));
       AppendSet(&s, "rej" + family + "_addr", absl::StrCat("uid . ", addr), true,
                 e(elements("rej" + family + "_addr")));
+      AppendSet(&s, "rej" + family + "_port_host",
+                absl::StrCat("uid . ", addr, " . inet_proto . inet_service"), false,
+                e(elements("rej" + family + "_port_host")));
+      AppendSet(&s, "rej" + family + "_proto_host", absl::StrCat("uid . ", addr, " . inet_proto"),
+                false, e(elements("rej" + family + "_proto_host")));
+      AppendSet(&s, "rej" + family + "_addr_host", absl::StrCat("uid . ", addr), false,
+                e(elements("rej" + family + "_addr_host")));
     }
     absl::StrAppend(&s, "  chain reject_and_log {\n");
     if (contents) {
@@ -263,6 +274,14 @@ std::string RenderScript(const NftElements& all, uint64_t version, const NftOpti
           "    ct state new ct mark set meta skuid map @uid2mark\n"
           "    ct state new ct mark 0 ct mark set 0x40000000\n"
           "    meta skuid @block_all jump reject_and_log\n"
+          "    meta skuid . ip daddr . meta l4proto . th dport @rej4_port_host jump "
+          "reject_and_log\n"
+          "    meta skuid . ip daddr . meta l4proto @rej4_proto_host jump reject_and_log\n"
+          "    meta skuid . ip daddr @rej4_addr_host jump reject_and_log\n"
+          "    meta skuid . ip6 daddr . meta l4proto . th dport @rej6_port_host jump "
+          "reject_and_log\n"
+          "    meta skuid . ip6 daddr . meta l4proto @rej6_proto_host jump reject_and_log\n"
+          "    meta skuid . ip6 daddr @rej6_addr_host jump reject_and_log\n"
           "    meta skuid . ip daddr . meta l4proto . th dport @rej4_port jump reject_and_log\n"
           "    meta skuid . ip daddr . meta l4proto @rej4_proto jump reject_and_log\n"
           "    meta skuid . ip daddr @rej4_addr jump reject_and_log\n"
@@ -298,8 +317,10 @@ std::string RenderScript(const NftElements& all, uint64_t version, const NftOpti
     for (const char* map : {"uid2mark", "snat4", "snat6"}) {
       absl::StrAppend(&s, "flush map inet ", t, " ", map, "\n");
     }
-    for (const char* set : {"exempt4", "exempt6", "block_all", "rej4_port", "rej4_proto",
-                            "rej4_addr", "rej6_port", "rej6_proto", "rej6_addr"}) {
+    for (const char* set :
+         {"exempt4", "exempt6", "block_all", "rej4_port", "rej4_proto", "rej4_addr", "rej6_port",
+          "rej6_proto", "rej6_addr", "rej4_port_host", "rej4_proto_host", "rej4_addr_host",
+          "rej6_port_host", "rej6_proto_host", "rej6_addr_host"}) {
       absl::StrAppend(&s, "flush set inet ", t, " ", set, "\n");
     }
   }

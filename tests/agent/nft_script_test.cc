@@ -35,6 +35,7 @@ TEST(NftScriptTest, InPlaceRefillsWithoutDeletingTheTable) {
   EXPECT_THAT(script, HasSubstr("flush table inet egress\n"));
   EXPECT_THAT(script, HasSubstr("flush map inet egress uid2mark\n"));
   EXPECT_THAT(script, HasSubstr("flush set inet egress rej6_addr\n"));
+  EXPECT_THAT(script, HasSubstr("flush set inet egress rej6_addr_host\n"));
   // The declarations come before the flush, the contents after it.
   EXPECT_LT(script.find("type filter hook output"), script.find("flush table"));
   EXPECT_GT(script.find("1000 : 0x800003e8"), script.find("flush table"));
@@ -64,12 +65,16 @@ TEST(NftScriptTest, RendersEveryKindOfRule) {
   ASSERT_OK_AND_ASSIGN(std::string script, RenderRuleSet(rules, NftOptions{"egress", 9}));
   EXPECT_THAT(script, HasSubstr("1000 : 0x800003e8"));
   EXPECT_THAT(script, HasSubstr("1001 : 0x800003e9"));
-  EXPECT_THAT(script, HasSubstr("1000 . 192.0.2.7/32 . tcp . 443"));
+  // Single addresses go to the hash sets, networks to the interval sets.
+  EXPECT_THAT(script, HasSubstr("set rej4_port_host {\n    type uid . ipv4_addr . inet_proto . "
+                                "inet_service;\n    elements = { 1000 . 192.0.2.7 . tcp . 443 }"));
+  EXPECT_THAT(script, HasSubstr("@rej4_port_host jump reject_and_log"));
   EXPECT_THAT(script, HasSubstr("1000 . 198.51.100.0/24 . udp"));
   EXPECT_THAT(script, HasSubstr("1000 . 203.0.113.0/24 . tcp . 25"));
   EXPECT_THAT(script, HasSubstr("1000 . 203.0.113.0/24 . udp . 25"));
   EXPECT_THAT(script, HasSubstr("1000 . 2001:db8::/32 }"));
-  EXPECT_THAT(script, HasSubstr("1000 . 192.0.2.9/32 . icmp"));
+  EXPECT_THAT(script, HasSubstr("set rej4_proto_host {\n    type uid . ipv4_addr . inet_proto;\n"
+                                "    elements = { 1000 . 192.0.2.9 . icmp }"));
   EXPECT_THAT(script, HasSubstr("set block_all {\n    type uid;\n    elements = { 1001 }"));
   EXPECT_THAT(script, HasSubstr("1000 : 192.0.2.100"));
   EXPECT_THAT(script, HasSubstr("1000 : 2001:db8:1::100"));
@@ -116,6 +121,24 @@ TEST(NftScriptTest, DeltaTouchesOnlyWhatChanged) {
   EXPECT_THAT(delta, Not(HasSubstr("uid2mark")));
   EXPECT_LT(delta.rfind("delete element"), delta.find("add element"));
   EXPECT_EQ(RenderDelta(to, to, 3, NftOptions{}), "");
+}
+
+TEST(NftScriptTest, DeltaOfASingleAddressTouchesOnlyTheHashSet) {
+  v1::RuleSet before;
+  v1::AccountRules* a = before.add_accounts();
+  a->set_uid(1000);
+  *a->add_rules() = Rule("10.0.0.0/8", v1::PROTOCOL_TCP, 443);
+  v1::RuleSet after = before;
+  *after.mutable_accounts(0)->add_rules() = Rule("2001:db8::5/128", v1::PROTOCOL_TCP, 443);
+  ASSERT_OK_AND_ASSIGN(NftElements from, BuildElements(before));
+  ASSERT_OK_AND_ASSIGN(NftElements to, BuildElements(after));
+  EXPECT_EQ(RenderDelta(from, to, 2, NftOptions{}),
+            "# egress-agent rule set version 2 (delta)\n"
+            "add element inet egress rej6_port_host { 1000 . 2001:db8::5 . tcp . 443 }\n");
+  // A single address inside a blocked network of the same kind is dropped.
+  *after.mutable_accounts(0)->add_rules() = Rule("10.9.9.9/32", v1::PROTOCOL_TCP, 443);
+  ASSERT_OK_AND_ASSIGN(NftElements contained, BuildElements(after));
+  EXPECT_EQ(contained, to);
 }
 
 TEST(NftScriptTest, RejectsBadInputNamingTheField) {
