@@ -67,6 +67,8 @@ ABSL_FLAG(absl::Duration, ptr_negative_ttl, absl::Hours(1),
 ABSL_FLAG(bool, enrichment, true,
           "Look up PTR and owner of new destination IPs in the background on this replica.");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning, error.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port of a Prometheus /metrics HTTP listener, e.g. 127.0.0.1:9464. Empty: none.");
 
 namespace egress {
 namespace {
@@ -193,6 +195,7 @@ int Run() {
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   ServerDependencies deps;
   deps.database = database->get();
   deps.token_signer = signer->get();

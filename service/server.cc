@@ -70,6 +70,7 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   std::unique_ptr<EgressServer> server(new EgressServer());
   EgressServer& s = *server;
   s.host_ = address.substr(0, colon);
+  s.metrics_ = std::make_unique<ServiceMetrics>();
   s.authorizer_ = std::make_unique<Authorizer>(deps.token_signer);
   s.accounts_store_ = std::make_unique<PgAccountsStore>(deps.database);
   s.collector_store_ = std::make_unique<PgCollectorStore>(deps.database);
@@ -111,6 +112,9 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   // grpc++ binds with SO_REUSEPORT by default: a second, stale server would
   // silently share the port and answer half of the calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(s.metrics_->NewRpcInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.AddListeningPort(address, *credentials, &s.port_);
   std::vector<int> extra_ports(options.also_listen.size(), 0);
   for (size_t i = 0; i < options.also_listen.size(); ++i) {
@@ -130,6 +134,21 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
       return absl::UnavailableError(
           absl::StrCat("also-listen: cannot bind ", options.also_listen[i]));
     }
+  }
+  s.ops_store_ = std::make_unique<PgOpsStore>(deps.database);
+  ServiceMetricsSources sources;
+  sources.collector = s.collector_service_.get();
+  sources.database = deps.database;
+  sources.enrichment = deps.enrichment;
+  sources.ops = s.ops_store_.get();
+  s.metrics_->AddSources(sources);
+  if (!options.metrics_listen.empty()) {
+    ServiceMetrics* metrics = s.metrics_.get();
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
+        MetricsHttpServer::Start(options.metrics_listen, [metrics] { return metrics->Render(); });
+    if (!http.ok()) return http.status();
+    s.metrics_http_ = *std::move(http);
+    LogInfo("metrics_listening", {{"address", s.metrics_http_->address()}});
   }
   s.server_->GetHealthCheckService()->SetServingStatus(true);
   return server;

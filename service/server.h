@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/metrics_http_server.h"
 #include "grpcpp/server.h"
 #include "service/accounts_service.h"
 #include "service/antivirus_service.h"
@@ -19,6 +20,7 @@
 #include "service/enrichment/enrichment.h"
 #include "service/partition_maintainer.h"
 #include "service/rule_change_listener.h"
+#include "service/service_metrics.h"
 #include "service/storage/database.h"
 #include "service/storage/pg_accounts_store.h"
 #include "service/storage/pg_collector_store.h"
@@ -46,6 +48,9 @@ struct ServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;
+  // host:port of the Prometheus /metrics listener (port 0 picks one); empty
+  // for none. Metrics are counted either way.
+  std::string metrics_listen;
 };
 
 // What the server is built on; every pointer must outlive the server.
@@ -76,6 +81,9 @@ class EgressServer {
   void Shutdown(absl::Time deadline);
 
   CollectorServiceImpl& collector() { return *collector_service_; }
+  ServiceMetrics& metrics() { return *metrics_; }
+  // Port of the /metrics listener; 0 without ServerOptions::metrics_listen.
+  int metrics_port() const { return metrics_http_ == nullptr ? 0 : metrics_http_->port(); }
   // True once this replica receives rule-change notifications.
   bool listening_for_rule_changes() const;
 
@@ -86,6 +94,8 @@ class EgressServer {
   int port_ = 0;
   // Declaration order is teardown order, reversed: the gRPC server stops
   // first (Shutdown), then the listener, the pool, services and stores.
+  // The /metrics listener reads them all, so it goes before any of them.
+  std::unique_ptr<ServiceMetrics> metrics_;
   std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<PgAccountsStore> accounts_store_;
   std::unique_ptr<PgCollectorStore> collector_store_;
@@ -98,7 +108,9 @@ class EgressServer {
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<PartitionMaintainer> partitions_;
   std::unique_ptr<RuleChangeListener> listener_;
+  std::unique_ptr<PgOpsStore> ops_store_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
   bool shut_down_ = false;
 };
 

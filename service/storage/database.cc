@@ -103,6 +103,15 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Acquire() {
   return absl::InternalError("unreachable");
 }
 
+Database::PoolStats Database::pool_stats() const {
+  absl::MutexLock lock(&mutex_);
+  PoolStats stats;
+  stats.open = open_;
+  stats.in_use = open_ - static_cast<int>(idle_.size());
+  stats.max = options_.pool_size;
+  return stats;
+}
+
 void Database::Release(std::unique_ptr<pqxx::connection> connection) {
   absl::MutexLock lock(&mutex_);
   if (connection != nullptr && connection->is_open()) {

@@ -62,6 +62,14 @@ class Database {
 
   const DatabaseOptions& options() const { return options_; }
 
+  struct PoolStats {
+    // Connections open (idle + in use) and lent out to a transaction now.
+    int open = 0;
+    int in_use = 0;
+    int max = 0;
+  };
+  PoolStats pool_stats() const;
+
  private:
   explicit Database(DatabaseOptions options) : options_(std::move(options)) {}
 
@@ -70,7 +78,7 @@ class Database {
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Open() const;
 
   const DatabaseOptions options_;
-  absl::Mutex mutex_;
+  mutable absl::Mutex mutex_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mutex_);
   int open_ ABSL_GUARDED_BY(mutex_) = 0;
 };

@@ -1,0 +1,258 @@
+#include "service/service_metrics.h"
+
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "egress/v1/collector.pb.h"
+#include "google/protobuf/descriptor.h"
+
+namespace egress {
+namespace {
+
+using Interceptor = grpc::experimental::Interceptor;
+using Hook = grpc::experimental::InterceptionHookPoints;
+
+constexpr char kConnectMethod[] = "/egress.v1.CollectorService/Connect";
+// Batches remembered per stream while their ack is outstanding; the agent's
+// window is far smaller, so this only bounds a misbehaving client.
+constexpr size_t kMaxTrackedBatches = 4096;
+
+// "/pkg.Service/Method" → "pkg.Service/Method" when the method is compiled
+// into this binary, else "unknown": the label cannot be grown by callers
+// inventing method names.
+std::string MethodLabel(const char* path) {
+  absl::string_view method(path == nullptr ? "" : path);
+  if (!absl::ConsumePrefix(&method, "/")) return "unknown";
+  const size_t slash = method.find('/');
+  if (slash == absl::string_view::npos) return "unknown";
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          std::string(method.substr(0, slash)));
+  if (service == nullptr ||
+      service->FindMethodByName(std::string(method.substr(slash + 1))) == nullptr) {
+    return "unknown";
+  }
+  return std::string(method);
+}
+
+std::string CodeLabel(grpc::StatusCode code) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
+class RpcMetricsInterceptor final : public Interceptor {
+ public:
+  RpcMetricsInterceptor(grpc::experimental::ServerRpcInfo* info, CounterFamily* requests,
+                        HistogramFamily* duration, Histogram* ack_latency,
+                        CounterFamily* batches_unacked)
+      : method_(MethodLabel(info->method())),
+        unary_(info->type() == grpc::experimental::ServerRpcInfo::Type::UNARY),
+        collector_(absl::string_view(info->method() == nullptr ? "" : info->method()) ==
+                   kConnectMethod),
+        requests_(*requests),
+        duration_(*duration),
+        ack_latency_(*ack_latency),
+        batches_unacked_(*batches_unacked) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (collector_ && methods->QueryInterceptionHookPoint(Hook::POST_RECV_MESSAGE)) {
+      const auto* message = static_cast<const egress::v1::AgentMessage*>(methods->GetRecvMessage());
+      if (message != nullptr && message->has_batch()) {
+        absl::MutexLock lock(&mutex_);
+        if (batches_.size() < kMaxTrackedBatches) {
+          batches_.try_emplace(message->batch().seq(), absl::Now());
+        }
+      }
+    }
+    if (collector_ && methods->QueryInterceptionHookPoint(Hook::PRE_SEND_MESSAGE)) {
+      const auto* message =
+          static_cast<const egress::v1::ServiceMessage*>(methods->GetSendMessage());
+      if (message != nullptr && message->has_ack()) {
+        absl::Time received = absl::InfinitePast();
+        {
+          absl::MutexLock lock(&mutex_);
+          auto it = batches_.find(message->ack().seq());
+          if (it != batches_.end()) {
+            received = it->second;
+            batches_.erase(it);
+          }
+        }
+        if (received != absl::InfinitePast()) {
+          ack_latency_.Observe(absl::ToDoubleSeconds(absl::Now() - received));
+        }
+      }
+    }
+    if (methods->QueryInterceptionHookPoint(Hook::PRE_SEND_STATUS)) {
+      const grpc::Status status = methods->GetSendStatus();
+      const std::string code = CodeLabel(status.error_code());
+      requests_.WithLabels({method_, code}).Increment();
+      if (unary_) {
+        duration_.WithLabels({method_, code})
+            .Observe(absl::ToDoubleSeconds(absl::Now() - started_));
+      }
+      if (collector_) {
+        absl::MutexLock lock(&mutex_);
+        if (!batches_.empty()) batches_unacked_.WithLabels({code}).Increment(batches_.size());
+        batches_.clear();
+      }
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const absl::Time started_ = absl::Now();
+  const std::string method_;
+  const bool unary_;
+  const bool collector_;
+  CounterFamily& requests_;
+  HistogramFamily& duration_;
+  Histogram& ack_latency_;
+  CounterFamily& batches_unacked_;
+  absl::Mutex mutex_;
+  // Batch seq → when it was received, until its ack goes out.
+  absl::flat_hash_map<uint64_t, absl::Time> batches_ ABSL_GUARDED_BY(mutex_);
+};
+
+class RpcMetricsFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  RpcMetricsFactory(CounterFamily* requests, HistogramFamily* duration, Histogram* ack_latency,
+                    CounterFamily* batches_unacked)
+      : requests_(requests),
+        duration_(duration),
+        ack_latency_(ack_latency),
+        batches_unacked_(batches_unacked) {}
+
+  Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
+    return new RpcMetricsInterceptor(info, requests_, duration_, ack_latency_, batches_unacked_);
+  }
+
+ private:
+  CounterFamily* requests_;
+  HistogramFamily* duration_;
+  Histogram* ack_latency_;
+  CounterFamily* batches_unacked_;
+};
+
+}  // namespace
+
+ServiceMetrics::ServiceMetrics()
+    : rpc_requests_(registry_.AddCounterFamily(
+          "egress_rpc_requests_total",
+          "Finished gRPC calls (streams included) by method and status code.", {"method", "code"})),
+      rpc_duration_(registry_.AddHistogramFamily(
+          "egress_rpc_duration_seconds",
+          "Latency of unary gRPC calls, from arrival to status, by method and status code.",
+          {"method", "code"}, LatencyBuckets())),
+      ack_latency_(registry_.AddHistogram(
+          "egress_ingest_ack_latency_seconds",
+          "From an agent batch received to its ack sent (validation, queueing and commit).",
+          LatencyBuckets())),
+      batches_unacked_(registry_.AddCounterFamily(
+          "egress_ingest_batches_unacked_total",
+          "Batches received on an agent stream that ended before their ack, by the stream's "
+          "final code (INVALID_ARGUMENT: refused; others: the agent resends them).",
+          {"code"})),
+      cached_versions_(absl::UnavailableError("not read yet")) {}
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+ServiceMetrics::NewRpcInterceptorFactory() {
+  return std::make_unique<RpcMetricsFactory>(&rpc_requests_, &rpc_duration_, &ack_latency_,
+                                             &batches_unacked_);
+}
+
+void ServiceMetrics::AddSources(const ServiceMetricsSources& sources) {
+  registry_.AddCollector([this, sources](MetricsWriter& w) {
+    if (sources.collector != nullptr) {
+      const CollectorStats s = sources.collector->stats();
+      w.Counter("egress_ingest_records_total",
+                "Connection records committed from agent batches (duplicates not counted).", {},
+                static_cast<double>(s.records_committed));
+      w.Counter("egress_ingest_records_refused_total",
+                "Records of committed batches left out, by reason.", {{"reason", "invalid"}},
+                static_cast<double>(s.records_rejected));
+      w.Counter("egress_ingest_records_refused_total",
+                "Records of committed batches left out, by reason.", {{"reason", "unknown_uid"}},
+                static_cast<double>(s.records_unknown_uid));
+      w.Counter("egress_ingest_batches_total",
+                "Agent batches acknowledged, by result (committed, or duplicate of one already "
+                "committed: acknowledged again, nothing changed).",
+                {{"result", "committed"}}, static_cast<double>(s.batches_committed));
+      w.Counter("egress_ingest_batches_total", "", {{"result", "duplicate"}},
+                static_cast<double>(s.batches_duplicate));
+      w.Counter("egress_ingest_acks_total", "Acks sent to agents (committed + duplicate).", {},
+                static_cast<double>(s.batches_committed + s.batches_duplicate));
+      w.Counter("egress_ingest_sequence_gaps_total",
+                "Batches whose sequence skipped numbers (batches an agent lost and reported).", {},
+                static_cast<double>(s.sequence_gaps));
+      w.Counter("egress_agent_streams_opened_total", "Agent streams that completed Hello.", {},
+                static_cast<double>(s.streams_opened));
+      w.Gauge("egress_agent_streams", "Agent streams connected to this replica now.", {},
+              sources.collector->open_streams());
+      w.Counter("egress_rule_sets_pushed_total", "Rule sets pushed to agents on change.", {},
+                static_cast<double>(s.rule_sets_pushed));
+    }
+    if (sources.database != nullptr) {
+      const Database::PoolStats pool = sources.database->pool_stats();
+      w.Gauge("egress_db_pool_connections", "PostgreSQL connections of this replica, by state.",
+              {{"state", "in_use"}}, pool.in_use);
+      w.Gauge("egress_db_pool_connections", "", {{"state", "idle"}}, pool.open - pool.in_use);
+      w.Gauge("egress_db_pool_max_connections", "--db-pool-size.", {}, pool.max);
+    }
+    if (sources.enrichment != nullptr) {
+      const EnrichmentStats e = sources.enrichment->worker().stats();
+      const char* help = "Finished PTR/owner lookups, by result.";
+      w.Counter("egress_enrichment_lookups_total", help, {{"result", "ptr_found"}},
+                static_cast<double>(e.ptr_found));
+      w.Counter("egress_enrichment_lookups_total", help, {{"result", "no_ptr"}},
+                static_cast<double>(e.no_ptr));
+      w.Counter("egress_enrichment_lookups_total", help, {{"result", "temporary_failure"}},
+                static_cast<double>(e.temporary_failures));
+      w.Counter("egress_enrichment_owner_found_total", "Lookups that found the IP's owner.", {},
+                static_cast<double>(e.owner_found));
+      w.Counter("egress_enrichment_errors_total", "Enrichment database errors, by step.",
+                {{"step", "claim"}}, static_cast<double>(e.claim_errors));
+      w.Counter("egress_enrichment_errors_total", "", {{"step", "save"}},
+                static_cast<double>(e.save_errors));
+      w.Counter("egress_enrichment_errors_total", "", {{"step", "owner_reload"}},
+                static_cast<double>(e.owner_reload_errors));
+      w.Gauge("egress_enrichment_in_flight", "PTR lookups in flight on this replica.", {},
+              static_cast<double>(e.in_flight));
+      if (e.backlog >= 0) {
+        w.Gauge("egress_enrichment_backlog",
+                "Destination IPs due for a lookup (new, expired or with a lapsed claim), as the "
+                "worker last counted them (every few seconds).",
+                {}, static_cast<double>(e.backlog));
+      }
+      if (e.pending >= 0) {
+        w.Gauge("egress_enrichment_pending", "Destination IPs never looked up yet.", {},
+                static_cast<double>(e.pending));
+      }
+    }
+    if (sources.ops != nullptr) CollectDatabase(sources, w);
+  });
+}
+
+void ServiceMetrics::CollectDatabase(const ServiceMetricsSources& sources, MetricsWriter& w) {
+  absl::MutexLock lock(&cache_mutex_);
+  const absl::Time now = absl::Now();
+  if (now - cache_time_ >= kDatabaseRefresh) {
+    cached_versions_ = sources.ops->LoadNodeRuleVersions();
+    cache_time_ = now;
+  }
+  w.Gauge("egress_database_up",
+          "1 if the last metrics query reached PostgreSQL (re-read every 5 s at most).", {},
+          cached_versions_.ok() ? 1 : 0);
+  if (!cached_versions_.ok()) return;
+  w.Gauge("egress_nodes", "Registered nodes.", {}, static_cast<double>(cached_versions_->nodes));
+  w.Gauge("egress_nodes_rule_version_pending",
+          "Nodes whose agent has not yet applied their current rule version.", {},
+          static_cast<double>(cached_versions_->pending));
+  w.Gauge("egress_nodes_rule_apply_errors",
+          "Nodes whose agent reported an error applying its rule set.", {},
+          static_cast<double>(cached_versions_->apply_errors));
+}
+
+}  // namespace egress
