@@ -114,6 +114,7 @@ v1::RulesApplied Agent::Apply(const v1::RuleSet& rules) {
   absl::MutexLock lock(&apply_mu_);
   v1::RulesApplied applied;
   applied.set_version(rules.version());
+  received_version_ = rules.version();
   const absl::Time start = absl::Now();
   absl::Status status = enforcer_->Apply(rules);
   if (!status.ok()) {
@@ -178,6 +179,28 @@ v1::AgentStats Agent::Stats() {
   s.set_nft_errors(nft_errors_.load());
   s.set_conntrack_events_sysctl(conntrack_events_sysctl_);
   return s;
+}
+
+AgentCounters Agent::Counters() {
+  AgentCounters c;
+  {
+    absl::MutexLock lock(&mu_);
+    c.conntrack = conntrack_stats_;
+    c.nflog = nflog_stats_;
+    c.records = records_;
+    c.batches_sealed = batches_sealed_;
+    c.resynced_events = resynced_events_;
+  }
+  if (uplink_ != nullptr) {
+    c.has_uplink = true;
+    c.uplink = uplink_->stats();
+  }
+  c.spool = spool_->stats();
+  c.received_rule_version = received_version_.load();
+  c.applied_rule_version = applied_version_.load();
+  c.nft_errors = nft_errors_.load();
+  c.conntrack_events_sysctl = conntrack_events_sysctl_;
+  return c;
 }
 
 void Agent::RequestShutdown() {

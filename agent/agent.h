@@ -60,6 +60,23 @@ struct AgentConfig {
   bool print_batches = false;
 };
 
+// Everything the agent counts, read at once (metrics).
+struct AgentCounters {
+  EventSourceStats conntrack;
+  EventSourceStats nflog;
+  uint64_t records = 0;
+  uint64_t batches_sealed = 0;
+  // Connections counted by the start-up resync (missed while stopped).
+  uint64_t resynced_events = 0;
+  bool has_uplink = false;
+  UplinkStats uplink;
+  SpoolStats spool;
+  uint64_t received_rule_version = 0;
+  uint64_t applied_rule_version = 0;
+  uint64_t nft_errors = 0;
+  int conntrack_events_sysctl = -1;
+};
+
 class Agent : public UplinkListener {
  public:
   static absl::StatusOr<std::unique_ptr<Agent>> Create(const AgentConfig& config,
@@ -73,6 +90,9 @@ class Agent : public UplinkListener {
   v1::RulesApplied OnWelcome(const v1::Welcome& welcome) override;
   v1::RulesApplied OnRuleSet(const v1::RuleSet& rules) override;
   v1::AgentStats Stats() override;
+
+  // Thread-safe; cheap enough for every metrics scrape.
+  AgentCounters Counters();
 
  private:
   Agent(const AgentConfig& config, const Clock* clock, StateStore state);
@@ -95,6 +115,7 @@ class Agent : public UplinkListener {
 
   absl::Mutex apply_mu_;
   std::atomic<uint64_t> applied_version_{0};
+  std::atomic<uint64_t> received_version_{0};
   std::atomic<uint64_t> nft_errors_{0};
 
   absl::Mutex mu_;

@@ -12,8 +12,11 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "agent/agent.h"
+#include "agent/agent_metrics.h"
 #include "common/command_line.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/metrics_http_server.h"
 
 ABSL_FLAG(std::string, node_id, "", "This node's id, as registered in the service (required).");
 ABSL_FLAG(std::string, service, "",
@@ -62,6 +65,8 @@ ABSL_FLAG(bool, remove_rules_on_exit, false,
           "Delete the nftables table on exit (default: keep enforcing while the agent is down).");
 ABSL_FLAG(bool, print_batches, false, "Print every sealed batch on stdout (debugging).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port of a Prometheus /metrics HTTP listener, e.g. 127.0.0.1:9465. Empty: none.");
 
 namespace {
 
@@ -161,6 +166,19 @@ int main(int argc, char** argv) {
     return 1;
   }
   g_agent = agent->get();
+  egress::MetricsRegistry metrics;
+  egress::agent::AddAgentMetrics(agent->get(), &metrics);
+  std::unique_ptr<egress::MetricsHttpServer> metrics_server;
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    auto server = egress::MetricsHttpServer::Start(absl::GetFlag(FLAGS_metrics_listen),
+                                                   [&metrics] { return metrics.Render(); });
+    if (!server.ok()) {
+      egress::LogError("agent_start_failed", {{"error", server.status().ToString()}});
+      return 1;
+    }
+    metrics_server = *std::move(server);
+    egress::LogInfo("metrics_listening", {{"address", metrics_server->address()}});
+  }
   struct sigaction action = {};
   action.sa_handler = OnSignal;
   sigemptyset(&action.sa_mask);
@@ -169,6 +187,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   const absl::Status status = (*agent)->Run();
   g_agent = nullptr;
+  metrics_server.reset();
   agent->reset();
   if (!status.ok()) {
     egress::LogError("agent_failed", {{"error", status.ToString()}});

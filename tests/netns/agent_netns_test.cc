@@ -1,8 +1,13 @@
 // The agent against the real kernel: conntrack, NFLOG and nftables inside
 // network namespaces this test creates, streaming to an in-process
 // CollectorService (tests/fakes) over a unix socket.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
@@ -10,7 +15,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -26,6 +34,43 @@ constexpr uint32_t kUidA = 2001;
 constexpr uint32_t kUidB = 2002;
 constexpr uint32_t kUidOther = 3000;  // not an account
 constexpr absl::Duration kWait = absl::Seconds(20);
+
+// GET /metrics from 127.0.0.1:`port` inside network namespace `ns`: a thread
+// of our own enters it (setns affects the calling thread only).
+std::string ScrapeInNamespace(const std::string& ns, int port) {
+  std::string response;
+  std::thread([&] {
+    const int ns_fd = open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns_fd < 0 || setns(ns_fd, CLONE_NEWNET) != 0) return;
+    close(ns_fd);
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address = {};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+      const std::string request = "GET /metrics HTTP/1.1\r\n\r\n";
+      send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+      char buffer[8192];
+      ssize_t n;
+      while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) response.append(buffer, n);
+    }
+    close(fd);
+  }).join();
+  return response;
+}
+
+// The value of one series of the text format, or -1 when absent.
+double MetricValue(const std::string& text, const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    double value = 0;
+    if (absl::StartsWith(line, series + " ") &&
+        absl::SimpleAtod(line.substr(series.size() + 1), &value)) {
+      return value;
+    }
+  }
+  return -1;
+}
 
 v1::RuleMatch Rule(const std::string& network, v1::Protocol protocol, uint32_t port) {
   v1::RuleMatch r;
@@ -175,6 +220,50 @@ TEST_F(AgentNetnsTest, CountsEveryConnectionExactly) {
   // The remote accepted every connection (its accept loop runs on its own).
   EXPECT_TRUE(collector_->WaitUntil(
       [&](const FakeCollector&) { return tcp443_->total() == 20 + 7 + 5 + 3; }, kWait));
+}
+
+TEST_F(AgentNetnsTest, MetricsCountWhatTheKernelReported) {
+  collector_->SetWelcome("UTC", Accounts(1));
+  // The node namespace is this test's own, so a fixed port cannot collide.
+  StartAgent(collector_->target(), {"--metrics-listen=127.0.0.1:9465"});
+  ASSERT_EQ(collector_->WaitForRulesApplied(1, kWait), "");
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 12).ok, 12);
+  EXPECT_EQ(Attempts(kUidB, false, kRemoteY, 53, 5).ok, 5);
+  EXPECT_EQ(Attempts(kUidOther, true, kRemoteX, 443, 2).ok, 2);
+  ASSERT_TRUE(collector_->WaitUntil(
+      [](const FakeCollector& c) {
+        return c.Total(kUidA, v1::ACTION_ACCEPT) == 12 && c.Total(kUidB, v1::ACTION_ACCEPT) == 5;
+      },
+      kWait));
+  // Everything counted is acknowledged; the next scrape shows it.
+  std::string text;
+  for (int i = 0; i < 100; ++i) {
+    text = ScrapeInNamespace(net_->node(), 9465);
+    if (MetricValue(text, "egress_agent_spool_batches") == 0 &&
+        MetricValue(text, "egress_agent_unattributed_events_total") == 2) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_THAT(text, ::testing::StartsWith("HTTP/1.1 200 OK")) << agent_->err();
+  EXPECT_EQ(MetricValue(text, "egress_agent_events_total{source=\"conntrack\"}"), 17) << text;
+  EXPECT_EQ(MetricValue(text, "egress_agent_events_total{source=\"nflog\"}"), 0);
+  EXPECT_EQ(MetricValue(text, "egress_agent_unattributed_events_total"), 2);
+  EXPECT_EQ(MetricValue(text, "egress_agent_netlink_overruns_total{source=\"conntrack\"}"), 0);
+  EXPECT_EQ(MetricValue(text, "egress_agent_events_lost_total{source=\"conntrack\"}"), 0);
+  EXPECT_EQ(MetricValue(text, "egress_agent_rule_version_received"), 1);
+  EXPECT_EQ(MetricValue(text, "egress_agent_rule_version_applied"), 1);
+  EXPECT_EQ(MetricValue(text, "egress_agent_nft_errors_total"), 0);
+  EXPECT_EQ(MetricValue(text, "egress_agent_uplink_connected"), 1);
+  EXPECT_EQ(MetricValue(text, "egress_agent_spool_batches"), 0);
+  EXPECT_EQ(MetricValue(text, "egress_agent_spool_dropped_batches_total"), 0);
+  // Two destinations, one day: at least two records, in batches all acked.
+  EXPECT_GE(MetricValue(text, "egress_agent_records_total"), 2);
+  const double sealed = MetricValue(text, "egress_agent_batches_sealed_total");
+  EXPECT_GE(sealed, 1);
+  EXPECT_EQ(MetricValue(text, "egress_agent_batches_acked_total"), sealed);
+  EXPECT_EQ(MetricValue(text, "egress_agent_spool_acked_seq"), sealed);
+  StopAgent();
 }
 
 TEST_F(AgentNetnsTest, BlocksRejectAtOnceAndCountExactly) {
