@@ -112,6 +112,25 @@ void NodeToProto(const NodeRecord& record, egress::v1::Node* node) {
   node->set_rule_version(record.rule_version);
   node->set_applied_rule_version(record.applied_rule_version);
   node->set_account_count(record.account_count);
+  if (record.agent_stats.has_value()) {
+    const AgentStatsRecord& in = *record.agent_stats;
+    TimeToProto(in.reported_at, node->mutable_agent_stats_time());
+    node->set_agent_version(in.agent_version);
+    egress::v1::AgentStats* out = node->mutable_agent_stats();
+    out->set_conntrack_events(in.conntrack_events);
+    out->set_reject_events(in.reject_events);
+    out->set_unattributed_events(in.unattributed_events);
+    out->set_netlink_overruns(in.netlink_overruns);
+    out->set_resyncs(in.resyncs);
+    out->set_records(in.records);
+    out->set_batches_sent(in.batches_sent);
+    out->set_batches_acked(in.batches_acked);
+    out->set_spool_bytes(in.spool_bytes);
+    out->set_spool_dropped_batches(in.spool_dropped_batches);
+    out->set_applied_rule_version(in.applied_rule_version);
+    out->set_nft_errors(in.nft_errors);
+    out->set_conntrack_events_sysctl(in.conntrack_events_sysctl);
+  }
 }
 
 void AccountToProto(const AccountRecord& record, egress::v1::Account* account) {

@@ -148,6 +148,7 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
       status = HandleRulesApplied(message.rules_applied());
     } else if (message.has_stats()) {
       LogDebugStats(message.stats());
+      RecordStats(message.stats());
     } else if (message.has_hello()) {
       status = absl::InvalidArgumentError("Hello may be sent only once per stream");
     } else {
@@ -176,6 +177,7 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
       // What the agent enforces right now (it applied its persisted rules at boot).
       (void)service_.store_.RecordRulesApplied(hello.node_id(), hello.applied_rule_version(), "");
     }
+    agent_version_ = hello.agent_version();
     ServiceMessage message;
     egress::v1::Welcome* welcome = message.mutable_welcome();
     welcome->set_time_zone(service_.options_.time_zone.name());
@@ -189,6 +191,7 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
     }
     node_id_ = hello.node_id();
     hello_done_ = true;
+    if (hello.has_stats()) RecordStats(hello.stats());
     service_.Register(node_id_, shared_from_this());
     ++service_.counters_.streams_opened;
     LogInfo("agent_connected", {{"node_id", node_id_},
@@ -269,6 +272,29 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
     return absl::OkStatus();
   }
 
+  // Kept for ops (AccountsService.GetNode, table node_agent_stats); a
+  // failure to store them is logged, never fatal to the stream.
+  void RecordStats(const egress::v1::AgentStats& stats) {
+    AgentStatsRecord record;
+    record.agent_version = agent_version_;
+    record.conntrack_events = stats.conntrack_events();
+    record.reject_events = stats.reject_events();
+    record.unattributed_events = stats.unattributed_events();
+    record.netlink_overruns = stats.netlink_overruns();
+    record.resyncs = stats.resyncs();
+    record.records = stats.records();
+    record.batches_sent = stats.batches_sent();
+    record.batches_acked = stats.batches_acked();
+    record.spool_bytes = stats.spool_bytes();
+    record.spool_dropped_batches = stats.spool_dropped_batches();
+    record.applied_rule_version = stats.applied_rule_version();
+    record.nft_errors = stats.nft_errors();
+    record.conntrack_events_sysctl = stats.conntrack_events_sysctl();
+    if (absl::Status s = service_.store_.RecordAgentStats(node_id_, record); !s.ok()) {
+      LogWarning("agent_stats_not_stored", {{"node_id", node_id_}, {"error", s.ToString()}});
+    }
+  }
+
   void LogDebugStats(const egress::v1::AgentStats& stats) {
     Log(LogLevel::kDebug, "agent_stats",
         {{"node_id", node_id_},
@@ -312,6 +338,7 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
   // Set once by HandleHello; read afterwards (handlers run one at a time and
   // pushes start only after Register).
   std::string node_id_;
+  std::string agent_version_;
   std::atomic<bool> hello_done_{false};
   AgentMessage incoming_;
 

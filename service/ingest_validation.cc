@@ -106,7 +106,8 @@ absl::StatusOr<ValidatedBatch> ValidateBatch(const egress::v1::RecordBatch& batc
   for (const egress::v1::LossReport& loss : batch.losses()) {
     absl::StatusOr<absl::CivilDay> day = DayFromProto(loss.day(), limits);
     if (!day.ok() || loss.reason() == egress::v1::LossReport::REASON_UNSPECIFIED) continue;
-    out.batch.losses.push_back(IngestLoss{*day, static_cast<int>(loss.reason()), loss.events()});
+    out.batch.losses.push_back(
+        IngestLoss{*day, static_cast<int>(loss.reason()), loss.events(), loss.size_unknown()});
   }
   return out;
 }

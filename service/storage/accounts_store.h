@@ -24,6 +24,26 @@ struct NodeSpec {
   std::vector<IpNetwork> exempt_networks;
 };
 
+// The latest counters a node's agent reported (AgentStats, sent in its Hello
+// and periodically); each report replaces the previous one.
+struct AgentStatsRecord {
+  absl::Time reported_at;  // set by the store
+  std::string agent_version;
+  uint64_t conntrack_events = 0;
+  uint64_t reject_events = 0;
+  uint64_t unattributed_events = 0;
+  uint64_t netlink_overruns = 0;
+  uint64_t resyncs = 0;
+  uint64_t records = 0;
+  uint64_t batches_sent = 0;
+  uint64_t batches_acked = 0;
+  uint64_t spool_bytes = 0;
+  uint64_t spool_dropped_batches = 0;
+  uint64_t applied_rule_version = 0;
+  uint64_t nft_errors = 0;
+  int32_t conntrack_events_sysctl = -1;
+};
+
 struct NodeRecord {
   NodeSpec spec;
   absl::Time created_at;
@@ -31,6 +51,8 @@ struct NodeRecord {
   uint64_t rule_version = 0;
   uint64_t applied_rule_version = 0;
   uint32_t account_count = 0;
+  // None until an agent of the node reported.
+  std::optional<AgentStatsRecord> agent_stats;
 };
 
 struct DedicatedIp {

@@ -34,6 +34,8 @@ struct IngestLoss {
   absl::CivilDay day;
   int reason = 0;  // LossReport.Reason
   uint64_t events = 0;
+  // LossReport.size_unknown: `events` is only what is known to be lost.
+  bool size_unknown = false;
 };
 
 struct IngestBatch {
@@ -103,6 +105,10 @@ class CollectorStore {
   // the applied version stays).
   virtual absl::Status RecordRulesApplied(const std::string& node_id, uint64_t version,
                                           const std::string& error) = 0;
+
+  // Replaces the node's latest agent counters (reported_at is set to now).
+  virtual absl::Status RecordAgentStats(const std::string& node_id,
+                                        const AgentStatsRecord& stats) = 0;
 
   // Creates the monthly partitions covering [from, to] and drops those whose
   // whole month ends before `drop_before`. Returns (created, dropped).

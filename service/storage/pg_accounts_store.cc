@@ -18,8 +18,12 @@ SELECT n.node_id, host(n.server_ipv4), host(n.server_ipv6),
        (extract(epoch FROM n.created_at) * 1000000)::int8,
        (extract(epoch FROM n.updated_at) * 1000000)::int8,
        n.rule_version, n.applied_rule_version,
-       (SELECT count(*) FROM accounts a WHERE a.node_id = n.node_id)
-  FROM nodes n)sql";
+       (SELECT count(*) FROM accounts a WHERE a.node_id = n.node_id),
+       (extract(epoch FROM s.reported_at) * 1000000)::int8, s.agent_version,
+       s.conntrack_events, s.reject_events, s.unattributed_events, s.netlink_overruns,
+       s.resyncs, s.records, s.batches_sent, s.batches_acked, s.spool_bytes,
+       s.spool_dropped_batches, s.applied_rule_version, s.nft_errors, s.conntrack_events_sysctl
+  FROM nodes n LEFT JOIN node_agent_stats s ON s.node_id = n.node_id)sql";
 
 constexpr char kUpsertNode[] = R"sql(
 INSERT INTO nodes AS n (node_id, server_ipv4, server_ipv6, exempt_networks)
@@ -115,6 +119,26 @@ absl::StatusOr<NodeRecord> NodeFromRow(const pqxx::row& row) {
   node.rule_version = row[6].as<uint64_t>();
   node.applied_rule_version = row[7].as<uint64_t>();
   node.account_count = row[8].as<uint32_t>();
+  if (!row[9].is_null()) {
+    AgentStatsRecord& stats = node.agent_stats.emplace();
+    stats.reported_at = absl::FromUnixMicros(row[9].as<int64_t>());
+    stats.agent_version = row[10].as<std::string>();
+    uint64_t* counters[] = {&stats.conntrack_events,
+                            &stats.reject_events,
+                            &stats.unattributed_events,
+                            &stats.netlink_overruns,
+                            &stats.resyncs,
+                            &stats.records,
+                            &stats.batches_sent,
+                            &stats.batches_acked,
+                            &stats.spool_bytes,
+                            &stats.spool_dropped_batches,
+                            &stats.applied_rule_version,
+                            &stats.nft_errors};
+    int column = 11;
+    for (uint64_t* counter : counters) *counter = row[column++].as<uint64_t>();
+    stats.conntrack_events_sysctl = row[column].as<int32_t>();
+  }
   return node;
 }
 

@@ -1,6 +1,7 @@
 #include "service/storage/pg_collector_store.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <tuple>
 
@@ -53,10 +54,13 @@ ON CONFLICT (account_id, day) DO UPDATE
    SET accepted = t.accepted + EXCLUDED.accepted, rejected = t.rejected + EXCLUDED.rejected)sql";
 
 constexpr char kUpsertLosses[] = R"sql(
-INSERT INTO node_day_losses AS l (node_id, day, reason, events)
-SELECT $1, day, reason, events FROM unnest($2::date[], $3::int2[], $4::int8[])
-       AS t (day, reason, events)
-ON CONFLICT (node_id, day, reason) DO UPDATE SET events = l.events + EXCLUDED.events)sql";
+INSERT INTO node_day_losses AS l (node_id, day, reason, events, size_unknown)
+SELECT $1, day, reason, events, size_unknown
+  FROM unnest($2::date[], $3::int2[], $4::int8[], $5::bool[])
+       AS t (day, reason, events, size_unknown)
+ON CONFLICT (node_id, day, reason) DO UPDATE
+   SET events = l.events + EXCLUDED.events,
+       size_unknown = l.size_unknown OR EXCLUDED.size_unknown)sql";
 
 // New destinations wait here for the enrichment worker (status pending).
 constexpr char kQueueNewIps[] = R"sql(
@@ -83,6 +87,23 @@ UPDATE nodes SET applied_rule_version = greatest(applied_rule_version, $2),
                  applied_at = now(), apply_error = ''
  WHERE node_id = $1)sql";
 constexpr char kRulesFailed[] = "UPDATE nodes SET apply_error = $2 WHERE node_id = $1";
+
+//   $1 node  $2 agent version  $3..$14 counters  $15 sysctl
+constexpr char kUpsertAgentStats[] = R"sql(
+INSERT INTO node_agent_stats AS s (node_id, reported_at, agent_version, conntrack_events,
+    reject_events, unattributed_events, netlink_overruns, resyncs, records, batches_sent,
+    batches_acked, spool_bytes, spool_dropped_batches, applied_rule_version, nft_errors,
+    conntrack_events_sysctl)
+VALUES ($1, now(), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+ON CONFLICT (node_id) DO UPDATE
+   SET (reported_at, agent_version, conntrack_events, reject_events, unattributed_events,
+        netlink_overruns, resyncs, records, batches_sent, batches_acked, spool_bytes,
+        spool_dropped_batches, applied_rule_version, nft_errors, conntrack_events_sysctl) =
+       (EXCLUDED.reported_at, EXCLUDED.agent_version, EXCLUDED.conntrack_events,
+        EXCLUDED.reject_events, EXCLUDED.unattributed_events, EXCLUDED.netlink_overruns,
+        EXCLUDED.resyncs, EXCLUDED.records, EXCLUDED.batches_sent, EXCLUDED.batches_acked,
+        EXCLUDED.spool_bytes, EXCLUDED.spool_dropped_batches, EXCLUDED.applied_rule_version,
+        EXCLUDED.nft_errors, EXCLUDED.conntrack_events_sysctl))sql";
 
 constexpr char kEnsurePartitions[] = "SELECT egress_ensure_partitions($1::date, $2)";
 constexpr char kDropPartitions[] = "SELECT egress_drop_partitions_before($1::date)";
@@ -157,11 +178,12 @@ absl::StatusOr<CommitResult> PgCollectorStore::CommitBatch(const IngestBatch& ba
     accepted.push_back(std::to_string(total.first));
     rejected.push_back(std::to_string(total.second));
   }
-  std::vector<std::string> loss_days, loss_reasons, loss_events;
+  std::vector<std::string> loss_days, loss_reasons, loss_events, loss_unknown;
   for (const IngestLoss& loss : batch.losses) {
     loss_days.push_back(DayText(loss.day));
     loss_reasons.push_back(std::to_string(loss.reason));
     loss_events.push_back(std::to_string(loss.events));
+    loss_unknown.push_back(loss.size_unknown ? "t" : "f");
   }
 
   CommitResult result;
@@ -181,7 +203,8 @@ absl::StatusOr<CommitResult> PgCollectorStore::CommitBatch(const IngestBatch& ba
     }
     if (!loss_days.empty()) {
       txn.exec_params(kUpsertLosses, batch.node_id, PgArrayLiteral(loss_days),
-                      PgArrayLiteral(loss_reasons), PgArrayLiteral(loss_events));
+                      PgArrayLiteral(loss_reasons), PgArrayLiteral(loss_events),
+                      PgArrayLiteral(loss_unknown));
     }
     txn.exec_params(kAdvanceSequence, batch.node_id, batch.seq);
     return absl::OkStatus();
@@ -250,6 +273,23 @@ absl::Status PgCollectorStore::RecordRulesApplied(const std::string& node_id, ui
     } else {
       txn.exec_params(kRulesFailed, node_id, error);
     }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgCollectorStore::RecordAgentStats(const std::string& node_id,
+                                                const AgentStatsRecord& stats) {
+  // Counters are bigint; an agent cannot count past 2^63 in practice.
+  auto clamp = [](uint64_t v) {
+    return static_cast<int64_t>(std::min<uint64_t>(v, std::numeric_limits<int64_t>::max()));
+  };
+  return database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    txn.exec_params(kUpsertAgentStats, node_id, stats.agent_version, clamp(stats.conntrack_events),
+                    clamp(stats.reject_events), clamp(stats.unattributed_events),
+                    clamp(stats.netlink_overruns), clamp(stats.resyncs), clamp(stats.records),
+                    clamp(stats.batches_sent), clamp(stats.batches_acked), clamp(stats.spool_bytes),
+                    clamp(stats.spool_dropped_batches), clamp(stats.applied_rule_version),
+                    clamp(stats.nft_errors), stats.conntrack_events_sysctl);
     return absl::OkStatus();
   });
 }

@@ -17,6 +17,7 @@ class PgCollectorStore : public CollectorStore {
   absl::StatusOr<NodeRuleSet> LoadRuleSet(const std::string& node_id) override;
   absl::Status RecordRulesApplied(const std::string& node_id, uint64_t version,
                                   const std::string& error) override;
+  absl::Status RecordAgentStats(const std::string& node_id, const AgentStatsRecord& stats) override;
   absl::StatusOr<std::pair<int, int>> MaintainPartitions(absl::CivilDay from, absl::CivilDay to,
                                                          absl::CivilDay drop_before) override;
 
