@@ -15,6 +15,7 @@ import { AccountsService } from "../gen/egress/v1/accounts_pb.js";
 import { AntivirusService } from "../gen/egress/v1/antivirus_pb.js";
 import { ConnectionsService } from "../gen/egress/v1/connections_pb.js";
 import { log } from "./log.js";
+import { createMetrics } from "./metrics.js";
 import { createStaticHandler } from "./static.js";
 import { UpstreamPool } from "./upstreams.js";
 
@@ -71,7 +72,7 @@ function callOptions(ctx, defaultTimeoutMs) {
 
 // Builds the handler object for one service: each method calls the same
 // method on a replica.
-function forwardingImpl(service, pool, stats, defaultTimeoutMs) {
+function forwardingImpl(service, pool, stats, defaultTimeoutMs, metrics) {
   const impl = {};
   for (const method of service.methods) {
     const name = `${service.typeName}/${method.name}`;
@@ -84,11 +85,11 @@ function forwardingImpl(service, pool, stats, defaultTimeoutMs) {
             upstream = replica.address;
             return pool.client(replica, service)[method.localName](req, callOptions(ctx, defaultTimeoutMs));
           });
-          logCall(stats, name, ctx, "ok", started, upstream);
+          logCall(stats, metrics, name, ctx, "ok", started, upstream);
           return res;
         } catch (err) {
           const ce = passThroughError(err);
-          logCall(stats, name, ctx, Code[ce.code], started, upstream, ce.rawMessage);
+          logCall(stats, metrics, name, ctx, Code[ce.code], started, upstream, ce.rawMessage);
           throw ce;
         }
       };
@@ -103,11 +104,11 @@ function forwardingImpl(service, pool, stats, defaultTimeoutMs) {
             messages++;
             yield msg;
           }
-          logCall(stats, name, ctx, "ok", started, replica.address, undefined, messages);
+          logCall(stats, metrics, name, ctx, "ok", started, replica.address, undefined, messages);
         } catch (err) {
           const ce = passThroughError(err);
           if (isRefused(ce)) pool.markDown(replica, ce);
-          logCall(stats, name, ctx, Code[ce.code], started, replica.address, ce.rawMessage, messages);
+          logCall(stats, metrics, name, ctx, Code[ce.code], started, replica.address, ce.rawMessage, messages);
           throw ce;
         }
       };
@@ -122,10 +123,11 @@ function isRefused(err) {
   return /ECONNREFUSED/.test(String(err?.message));
 }
 
-function logCall(stats, method, ctx, code, started, upstream, error, messages) {
+function logCall(stats, metrics, method, ctx, code, started, upstream, error, messages) {
   stats.calls++;
   if (code !== "ok") stats.errors++;
   const camel = code === "ok" ? "ok" : code.replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
+  metrics.rpc(method, camel, (performance.now() - started) / 1000, upstream);
   log(code === "ok" || code === "NotFound" || code === "InvalidArgument" ? "info" : "warning", "rpc", {
     method,
     protocol: ctx.protocolName,
@@ -144,8 +146,11 @@ const kCorsExposed = "grpc-status, grpc-message, grpc-status-details-bin, conten
 // options: { upstreams: ["host:port", ...], upstreamTls ({ ca, cert, key } PEM
 //            or null), tls ({ cert, key } PEM: serve HTTPS), staticDir,
 //            maxTimeoutMs, defaultTimeoutMs (60000; 0: none), corsOrigins,
-//            services (default kForwardedServices; tests add their own) }
+//            services (default kForwardedServices; tests add their own),
+//            metrics (createMetrics(); default: a new one) }
+// Returns { server, pool, stats, metrics }.
 export function createGateway(options) {
+  const metrics = options.metrics ?? createMetrics();
   const pool = new UpstreamPool(options.upstreams, { tls: options.upstreamTls ?? null });
   const stats = { calls: 0, errors: 0, startedAt: new Date().toISOString() };
   const serveStatic = options.staticDir ? createStaticHandler(options.staticDir) : null;
@@ -167,12 +172,13 @@ export function createGateway(options) {
       res.writeHead(404, { "content-type": "text/plain" });
       res.end("not found\n");
     }
+    metrics.http(req.method, status, (performance.now() - started) / 1000);
     log(status >= 500 ? "warning" : "info", "http", { method: req.method, path, status, ms: (performance.now() - started).toFixed(1) });
   }
 
   const handler = connectNodeAdapter({
     routes(router) {
-      for (const service of options.services ?? kForwardedServices) router.service(service, forwardingImpl(service, pool, stats, options.defaultTimeoutMs ?? 60000));
+      for (const service of options.services ?? kForwardedServices) router.service(service, forwardingImpl(service, pool, stats, options.defaultTimeoutMs ?? 60000, metrics));
     },
     grpcWeb: true,
     connect: true,
@@ -219,5 +225,5 @@ export function createGateway(options) {
   const server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(onRequest);
   server.keepAliveTimeout = 65000;
   server.on("close", () => pool.close());
-  return { server, pool, stats };
+  return { server, pool, stats, metrics };
 }

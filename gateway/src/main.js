@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createGateway } from "./gateway.js";
+import { serveMetrics } from "./metrics.js";
 import { log, setLogLevel } from "./log.js";
 import { parseUpstreams } from "./upstreams.js";
 
@@ -39,6 +40,10 @@ Usage: node gateway/src/main.js [--listen=127.0.0.1:8080] [--upstream=127.0.0.1:
                          pages may call the API from the browser (a provider's panel
                          embedding the page from another domain). Env EGRESS_CORS_ORIGINS.
                          Default: none (same origin only).
+  --metrics-listen=HOST:PORT
+                         serve Prometheus metrics at http://HOST:PORT/metrics, on a
+                         listener of its own (printed as "egress-gateway metrics on
+                         http://..."). Env EGRESS_GATEWAY_METRICS_LISTEN. Default: none.
   --log-level=LEVEL      debug, info, warning or error. Default info.
   --help                 this text.
 
@@ -69,6 +74,7 @@ try {
       "upstream-tls-cert-file": { type: "string" },
       "upstream-tls-key-file": { type: "string" },
       "log-level": { type: "string" },
+      "metrics-listen": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -124,7 +130,14 @@ if (values["tls-cert-file"] || values["tls-key-file"]) {
     fail(`cannot read a TLS file: ${err.message}`);
   }
 }
-const { server } = createGateway({ upstreams, upstreamTls, tls, staticDir, maxTimeoutMs, defaultTimeoutMs, corsOrigins });
+const metricsListen = values["metrics-listen"] ?? process.env.EGRESS_GATEWAY_METRICS_LISTEN ?? "";
+let metricsAddress = null;
+if (metricsListen) {
+  const mm = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$/.exec(metricsListen);
+  if (!mm) fail(`--metrics-listen: "${metricsListen}" is not host:port`);
+  metricsAddress = { host: mm[1].replace(/^\[|\]$/g, "") || "0.0.0.0", port: Number(mm[2]) };
+}
+const { server, metrics } = createGateway({ upstreams, upstreamTls, tls, staticDir, maxTimeoutMs, defaultTimeoutMs, corsOrigins });
 server.on("error", (err) => {
   log("error", "listen_failed", { address: listen, error: err.message });
   process.exit(1);
@@ -136,12 +149,27 @@ server.listen(port, host, () => {
   process.stdout.write(`egress-gateway listening on ${tls ? "https" : "http"}://${shown}\n`);
 });
 
+let metricsServer = null;
+if (metricsAddress) {
+  try {
+    metricsServer = await serveMetrics(metrics.registry, metricsAddress.host, metricsAddress.port);
+  } catch (err) {
+    log("error", "listen_failed", { address: metricsListen, error: err.message });
+    process.exit(1);
+  }
+  const a = metricsServer.address();
+  const shown = a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  log("info", "metrics_listening", { address: shown });
+  process.stdout.write(`egress-gateway metrics on http://${shown}/metrics\n`);
+}
+
 let stopping = false;
 for (const sig of ["SIGTERM", "SIGINT"]) {
   process.on(sig, () => {
     if (stopping) process.exit(1);
     stopping = true;
     log("info", "shutting_down", { signal: sig });
+    metricsServer?.close();
     server.close(() => process.exit(0));
     server.closeIdleConnections?.();
     setTimeout(() => process.exit(0), 5000).unref();

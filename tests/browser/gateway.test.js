@@ -23,7 +23,7 @@ before(async () => {
   secret = writeSecret(root);
   service = await startService({ conninfo: pg.conninfo, secretFile: secret.file, logFile: join(root, "service.log") });
   // The first replica is a port nobody listens on: it must be skipped.
-  gateway = await startGateway({ upstreams: ["127.0.0.1:1", service.address] });
+  gateway = await startGateway({ upstreams: ["127.0.0.1:1", service.address], extraArgs: ["--metrics-listen=127.0.0.1:0"] });
   api = clients(service.address, secret.secret);
 });
 
@@ -155,6 +155,40 @@ describe("AccountsService through the gateway", () => {
     const ok = await gw.listNodes({}, { headers: { authorization: admin() }, timeoutMs: 5000 });
     assert.ok(ok.nodes.some((n) => n.nodeId === "gw-node"));
   });
+});
+
+// One series of the Prometheus text format ("name" or 'name{a="x",b="y"}'), or undefined.
+function sample(text, series) {
+  const line = text.split("\n").find((l) => l.startsWith(series + " "));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+test("/metrics on a listener of its own counts calls and requests exactly", async () => {
+  let m;
+  for (let i = 0; i < 100 && !(m = /egress-gateway metrics on (\S+)/.exec(gateway.child.output)); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(m, gateway.child.output.slice(-2000));
+  const scrape = async () => {
+    const res = await fetch(m[1]);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type"), /^text\/plain; version=0\.0\.4/);
+    return res.text();
+  };
+  const rpc = 'egress_gateway_rpc_requests_total{method="egress.v1.AccountsService/GetAccount",code="not_found"}';
+  const rpcCount = 'egress_gateway_rpc_duration_seconds_count{method="egress.v1.AccountsService/GetAccount",code="not_found"}';
+  const health = 'egress_gateway_http_requests_total{method="GET",status="200"}';
+  const before = await scrape();
+  for (let i = 0; i < 3; i++) assert.equal((await connectJson("GetAccount", { accountId: "no-such-account" })).status, 404);
+  assert.equal((await fetch(`${gateway.url}/healthz`)).status, 200);
+  const after = await scrape();
+  assert.equal((sample(after, rpc) ?? 0) - (sample(before, rpc) ?? 0), 3, after);
+  assert.equal((sample(after, rpcCount) ?? 0) - (sample(before, rpcCount) ?? 0), 3);
+  assert.equal((sample(after, health) ?? 0) - (sample(before, health) ?? 0), 1);
+  // A caller's mistake is not a replica failure.
+  assert.equal(sample(after, 'egress_gateway_upstream_errors_total{upstream="' + service.address + '",code="not_found"}'), undefined);
+  assert.ok(sample(after, "egress_gateway_process_resident_memory_bytes") > 0);
+  // Only /metrics there, and never on the panel's public port.
+  assert.equal((await fetch(m[1].replace(/\/metrics$/, "/healthz"))).status, 404);
+  assert.equal((await fetch(`${gateway.url}/metrics`)).status, 404);
 });
 
 test("the gateway logs one line per call", async () => {
