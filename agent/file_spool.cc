@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,12 +31,15 @@ absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
-absl::Status WriteAll(int fd, const std::string& data, const std::string& path) {
+// On failure, *error (if given) is the write's errno.
+absl::Status WriteAll(int fd, const std::string& data, const std::string& path,
+                      int* error = nullptr) {
   size_t done = 0;
   while (done < data.size()) {
     const ssize_t n = write(fd, data.data() + done, data.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (error != nullptr) *error = errno;
       return ErrnoStatus("write", path);
     }
     done += static_cast<size_t>(n);
@@ -57,7 +61,19 @@ absl::StatusOr<std::unique_ptr<FileSpool>> FileSpool::Create(const FileSpoolOpti
   std::error_code ec;
   std::filesystem::create_directories(options.dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("create ", options.dir, ": ", ec.message()));
-  std::unique_ptr<FileSpool> spool(new FileSpool(options));
+  FileSpoolOptions effective = options;
+  // A limit beyond the file system's size would only be met as a full disk:
+  // keep to 90% of it (the rest for `acked` and other files).
+  struct statvfs fs = {};
+  if (statvfs(options.dir.c_str(), &fs) == 0) {
+    const uint64_t usable = static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize / 10 * 9;
+    if (usable > 0 && effective.max_bytes > usable) {
+      LogWarning("spool_limit_lowered",
+                 {{"max_bytes", options.max_bytes}, {"filesystem_usable_bytes", usable}});
+      effective.max_bytes = usable;
+    }
+  }
+  std::unique_ptr<FileSpool> spool(new FileSpool(effective));
   absl::MutexLock lock(&spool->mu_);
   EGRESS_RETURN_IF_ERROR(spool->Load());
   return spool;
@@ -215,6 +231,25 @@ absl::Status FileSpool::OpenSegment(uint64_t first_seq) {
   return absl::OkStatus();
 }
 
+void FileSpool::KeepAsLoss(const v1::RecordBatch& batch) {
+  ++stats_.dropped_batches;
+  std::map<std::tuple<int, int, int>, uint64_t> lost_per_day;
+  for (const auto& r : batch.records()) {
+    lost_per_day[{r.day().year(), r.day().month(), r.day().day()}] += r.count();
+  }
+  for (const auto& [day, events] : lost_per_day) {
+    v1::LossReport loss;
+    loss.mutable_day()->set_year(std::get<0>(day));
+    loss.mutable_day()->set_month(std::get<1>(day));
+    loss.mutable_day()->set_day(std::get<2>(day));
+    loss.set_reason(v1::LossReport::REASON_SPOOL_OVERFLOW);
+    loss.set_events(events);
+    overflow_losses_.push_back(loss);
+  }
+  // The batch carried earlier losses: they still have to reach the service.
+  for (const auto& loss : batch.losses()) overflow_losses_.push_back(loss);
+}
+
 void FileSpool::DropSegment(uint64_t first_seq, bool count_as_overflow) {
   auto it = segments_.find(first_seq);
   if (it == segments_.end()) return;
@@ -231,6 +266,8 @@ void FileSpool::DropSegment(uint64_t first_seq, bool count_as_overflow) {
         for (const auto& r : batch->records()) {
           lost_per_day[{r.day().year(), r.day().month(), r.day().day()}] += r.count();
         }
+        // Loss reports the dropped batch carried must not vanish with it.
+        for (const auto& loss : batch->losses()) overflow_losses_.push_back(loss);
       }
     }
     e = entries_.erase(e);
@@ -271,8 +308,29 @@ absl::StatusOr<uint64_t> FileSpool::Append(v1::RecordBatch* batch, uint64_t high
     LogWarning("spool_overflow", {{"dropped_segment", segments_.begin()->second.path}});
     DropSegment(segments_.begin()->first, true);
   }
+  // A full disk (other files took it, or it is smaller than it said): cut
+  // the torn record off, drop the oldest batches (reported as lost, like an
+  // overflow) and retry, down to the segment being written. Only when
+  // nothing is left to drop is this batch lost, and reported so too.
+  while (true) {
+    Segment& segment = segments_[append_segment_];
+    int error = 0;
+    absl::Status written = WriteAll(append_fd_, record, segment.path, &error);
+    if (written.ok()) break;
+    if (ftruncate(append_fd_, static_cast<off_t>(segment.size)) != 0) {
+      LogError("spool_truncate_failed", {{"path", segment.path}, {"error", std::strerror(errno)}});
+    }
+    const bool full = error == ENOSPC || error == EDQUOT || error == EFBIG;
+    if (!full || (segments_.size() == 1 && segment.size == 0)) {
+      KeepAsLoss(*batch);
+      return written;
+    }
+    LogWarning("spool_disk_full",
+               {{"dropped_segment", segments_.begin()->second.path}, {"error", written.message()}});
+    DropSegment(segments_.begin()->first, true);
+    if (append_fd_ < 0) EGRESS_RETURN_IF_ERROR(OpenSegment(batch->seq()));
+  }
   Segment& segment = segments_[append_segment_];
-  EGRESS_RETURN_IF_ERROR(WriteAll(append_fd_, record, segment.path));
   if (options_.fsync == FsyncPolicy::kEveryBatch && fdatasync(append_fd_) != 0) {
     return ErrnoStatus("fdatasync", segment.path);
   }
@@ -356,7 +414,9 @@ absl::Status FileSpool::AckThrough(uint64_t seq) {
   // An ack beyond what we handed out (state lost, service knows more): never
   // reuse those numbers.
   stats_.next_seq = std::max(stats_.next_seq, seq + 1);
-  EGRESS_RETURN_IF_ERROR(WriteAcked(seq));
+  // Free the acked segments first: on a full disk the new `acked` file
+  // needs their room. A crash in between only makes the service see some
+  // acked batches again, which it acknowledges as duplicates.
   while (!entries_.empty() && entries_.front().seq <= seq) entries_.pop_front();
   std::vector<uint64_t> done;
   for (const auto& [first, segment] : segments_) {
@@ -369,7 +429,7 @@ absl::Status FileSpool::AckThrough(uint64_t seq) {
     DropSegment(append_segment_, false);
   }
   stats_.batches = entries_.size();
-  return absl::OkStatus();
+  return WriteAcked(seq);
 }
 
 absl::StatusOr<v1::RecordBatch> FileSpool::ReadEntry(const Entry& entry) const {

@@ -9,6 +9,12 @@
 // fully acked segments. A new segment starts when the current one reaches
 // max_bytes / 8; a segment whose batches are all acked is deleted; when the
 // spool would exceed max_bytes the oldest segment is dropped (counted).
+// max_bytes is lowered to 90% of the file system's size when it is larger.
+// A write that fails because the disk is full (ENOSPC, EDQUOT, EFBIG) is cut
+// off (no torn record stays) and the oldest segments are dropped until it
+// fits, the segment being written last; a batch that still cannot be
+// written is lost. Every dropped or lost batch's counts come back from
+// TakeOverflowLosses() as REASON_SPOOL_OVERFLOW per day: never silent.
 //
 // Load (Create): every segment is scanned; at the first record that is torn
 // (short), has a bad checksum or does not parse, the segment is truncated
@@ -87,6 +93,9 @@ class FileSpool : public Spool {
   std::string RebasePath(uint64_t first_seq) const;
   absl::Status OpenSegment(uint64_t first_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropSegment(uint64_t first_seq, bool count_as_overflow) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Turns a batch that could not be written into loss reports (sent with the
+  // next batch), with the losses it carried.
+  void KeepAsLoss(const v1::RecordBatch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<v1::RecordBatch> ReadEntry(const Entry& entry) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string SegmentPath(uint64_t first_seq) const;
