@@ -204,8 +204,15 @@ AgentCounters Agent::Counters() {
 }
 
 void Agent::RequestShutdown() {
+  shutdown_requested_ = true;
   const uint64_t one = 1;
   // Async-signal-safe; a full counter still wakes the loop.
+  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
+}
+
+void Agent::RequestSeal() {
+  seal_requested_ = true;
+  const uint64_t one = 1;
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
 }
 
@@ -300,7 +307,12 @@ absl::Status Agent::Run() {
     if (n < 0 && errno != EINTR) {
       return absl::InternalError(absl::StrCat("poll: ", std::strerror(errno)));
     }
-    bool shutdown = n > 0 && (fds[0].revents & POLLIN) != 0;
+    if (n > 0 && (fds[0].revents & POLLIN) != 0) {
+      uint64_t value;
+      [[maybe_unused]] ssize_t r = read(wake_fd_, &value, sizeof(value));
+    }
+    const bool shutdown = shutdown_requested_.load();
+    const bool seal_now = seal_requested_.exchange(false);
     {
       absl::MutexLock lock(&mu_);
       if (n > 0 && (fds[1].revents & (POLLIN | POLLERR)) != 0) {
@@ -323,7 +335,7 @@ absl::Status Agent::Run() {
           if (!a.ok() || !b.ok() || (*a == 0 && *b == 0)) break;
         }
       }
-      if (shutdown || clock_->Now() >= next_batch) {
+      if (shutdown || seal_now || clock_->Now() >= next_batch) {
         // Seal at a point where the conntrack socket is empty, so that the
         // high-water mark (when it was last empty) separates exactly what
         // this and earlier batches counted from what a resync would count.
@@ -336,6 +348,23 @@ absl::Status Agent::Run() {
         SealBatch();
         next_batch = clock_->Now() + config_.batch_interval;
       }
+    }
+    if (seal_now) {
+      const v1::AgentStats stats = Stats();
+      const SpoolStats spool = spool_->stats();
+      LogInfo("agent_stats", {{"conntrack_events", stats.conntrack_events()},
+                              {"reject_events", stats.reject_events()},
+                              {"unattributed_events", stats.unattributed_events()},
+                              {"netlink_overruns", stats.netlink_overruns()},
+                              {"resyncs", stats.resyncs()},
+                              {"records", stats.records()},
+                              {"batches_sent", stats.batches_sent()},
+                              {"batches_acked", stats.batches_acked()},
+                              {"spool_batches", spool.batches},
+                              {"spool_bytes", spool.bytes},
+                              {"spool_dropped_batches", spool.dropped_batches},
+                              {"applied_rule_version", stats.applied_rule_version()},
+                              {"nft_errors", stats.nft_errors()}});
     }
     if (shutdown) break;
   }

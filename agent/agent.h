@@ -12,6 +12,7 @@
 //     (at most `max_wakeup_events` per source per wakeup), counts events in
 //     the aggregator, and seals a batch into the spool every batch interval
 //     or when the aggregator holds `batch_max_records` keys.
+//  2b. RequestSeal() (async-signal-safe, SIGUSR1): seal now, log counters.
 //  3. RequestShutdown() (async-signal-safe): Run() seals what it has, waits
 //     up to `shutdown_grace` for the service's acks, stops the uplink and
 //     returns. Unacked batches stay in the spool for the next start.
@@ -84,7 +85,10 @@ class Agent : public UplinkListener {
   ~Agent() override;
 
   absl::Status Run();
+  // Both async-signal-safe. RequestSeal: seal what the aggregator holds into
+  // the spool now (after draining the sockets) and log the counters.
   void RequestShutdown();
+  void RequestSeal();
 
   // UplinkListener.
   v1::RulesApplied OnWelcome(const v1::Welcome& welcome) override;
@@ -106,6 +110,8 @@ class Agent : public UplinkListener {
   const Clock* clock_;
   StateStore state_;
   int wake_fd_ = -1;
+  std::atomic<bool> shutdown_requested_{false};
+  std::atomic<bool> seal_requested_{false};
   std::unique_ptr<FileSpool> spool_;
   std::unique_ptr<NftablesEnforcer> enforcer_;
   std::unique_ptr<NetfilterConntrackSource> conntrack_;

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "agent/agent.h"
 #include "agent/agent_metrics.h"
+#include "agent/spool_dump.h"
 #include "common/command_line.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -64,6 +65,12 @@ ABSL_FLAG(absl::Duration, reconnect_max_backoff, absl::Seconds(30),
 ABSL_FLAG(bool, remove_rules_on_exit, false,
           "Delete the nftables table on exit (default: keep enforcing while the agent is down).");
 ABSL_FLAG(bool, print_batches, false, "Print every sealed batch on stdout (debugging).");
+ABSL_FLAG(bool, once_dump, false,
+          "Print what this node's agent holds and exit (debugging): the persisted rule version "
+          "and time zone, the spool's state and the aggregates of every batch the service has "
+          "not acknowledged, summed per (uid, day, destination, protocol, port, action). Reads "
+          "--state-dir/--spool-dir only, changes nothing, needs no root, safe while the agent "
+          "runs (send it SIGUSR1 first to seal what it holds in memory).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port of a Prometheus /metrics HTTP listener, e.g. 127.0.0.1:9465. Empty: none.");
@@ -74,6 +81,10 @@ egress::agent::Agent* g_agent = nullptr;
 
 void OnSignal(int) {
   if (g_agent != nullptr) g_agent->RequestShutdown();
+}
+
+void OnSealSignal(int) {
+  if (g_agent != nullptr) g_agent->RequestSeal();
 }
 
 std::string ReadToken(const std::string& path) {
@@ -95,13 +106,28 @@ int main(int argc, char** argv) {
       "egress service. Runs as root (CAP_NET_ADMIN).\n\n"
       "  egress-agent --node-id=web1 --service=collector.example:7443 --tls-ca-file=ca.pem "
       "--token-file=/etc/egress/node.token\n\nSIGTERM/SIGINT: seal the last batch, wait for "
-      "acks (--shutdown-grace) and exit 0.");
+      "acks (--shutdown-grace) and exit 0. SIGUSR1: seal what is counted in memory into "
+      "the spool now and log the agent's counters (then --once-dump shows everything).");
   egress::LogLevel level;
   if (!egress::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     std::fprintf(stderr, "--log-level: unknown level\n");
     return 2;
   }
   egress::SetMinLogLevel(level);
+
+  if (absl::GetFlag(FLAGS_once_dump)) {
+    const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+    const std::string spool_dir = absl::GetFlag(FLAGS_spool_dir).empty()
+                                      ? state_dir + "/spool"
+                                      : absl::GetFlag(FLAGS_spool_dir);
+    auto dump = egress::agent::DumpSpool(state_dir, spool_dir);
+    if (!dump.ok()) {
+      std::fprintf(stderr, "--once-dump: %s\n", dump.status().ToString().c_str());
+      return 1;
+    }
+    std::fputs(dump->c_str(), stdout);
+    return 0;
+  }
 
   egress::agent::AgentConfig config;
   const std::string node_id = absl::GetFlag(FLAGS_node_id);
@@ -184,6 +210,10 @@ int main(int argc, char** argv) {
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+  struct sigaction seal = {};
+  seal.sa_handler = OnSealSignal;
+  sigemptyset(&seal.sa_mask);
+  sigaction(SIGUSR1, &seal, nullptr);
   signal(SIGPIPE, SIG_IGN);
   const absl::Status status = (*agent)->Run();
   g_agent = nullptr;

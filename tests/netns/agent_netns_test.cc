@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -509,6 +510,56 @@ TEST_F(AgentNetnsTest, DowntimeBeyondTheResyncWindowFlagsTheDay) {
   EXPECT_EQ(collector_->unknown_size_loss_reports(), collector_->loss_reports());
   EXPECT_EQ(collector_->lost_events(), 0u);
   EXPECT_THAT(agent_->err(), ::testing::HasSubstr("resync_window_exceeded"));
+}
+
+// SIGTERM with connections counted but not sealed yet (a long batch
+// interval): the agent drains its sockets, seals, waits for the ack and
+// exits 0 at once; nothing is left behind.
+TEST_F(AgentNetnsTest, SigtermSealsWhatIsCountedAndExitsCleanly) {
+  collector_->SetWelcome("UTC", Accounts(1));
+  StartAgent(collector_->target(), {"--batch-interval=60s"});
+  ASSERT_EQ(collector_->WaitForRulesApplied(1, kWait), "");
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 5).ok, 5);
+  EXPECT_EQ(Attempts(kUidB, false, kRemoteY, 53, 2).ok, 2);
+  EXPECT_EQ(collector_->Total(kUidA, v1::ACTION_ACCEPT), 0u) << "nothing sealed before SIGTERM";
+  const absl::Time start = absl::Now();
+  StopAgent();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(Count(kUidA, kRemoteX, v1::PROTOCOL_TCP, 443, v1::ACTION_ACCEPT), 5u);
+  EXPECT_EQ(Count(kUidB, kRemoteY, v1::PROTOCOL_UDP, 53, v1::ACTION_ACCEPT), 2u);
+  EXPECT_THAT(agent_->err(), ::testing::HasSubstr("all_acked=true"));
+  EXPECT_THAT(agent_->err(), ::testing::HasSubstr("spooled_batches=0"));
+}
+
+// SIGUSR1 seals what the running agent holds; --once-dump, run beside it,
+// shows what the service has not acknowledged, and changes nothing.
+TEST_F(AgentNetnsTest, SigusrSealsAndOnceDumpShowsWhatIsNotAcknowledged) {
+  collector_->SetWelcome("UTC", Accounts(1));
+  collector_->IgnoreBatches(true);  // the service's database is down
+  StartAgent(collector_->target(), {"--batch-interval=60s", "--print-batches"});
+  ASSERT_EQ(collector_->WaitForRulesApplied(1, kWait), "");
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 7).ok, 7);
+  agent_->Signal(SIGUSR1);
+  auto sealed = agent_->WaitForLine("batch ", kWait);
+  ASSERT_TRUE(sealed.ok()) << sealed.status() << agent_->err();
+  CommandResult dump =
+      RunCommand({EGRESS_AGENT_PATH, "--once-dump", "--state-dir=" + dir_ + "/state"});
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  EXPECT_THAT(dump.out, ::testing::HasSubstr("state rule_version=1 accounts=2 time_zone=UTC"));
+  EXPECT_THAT(dump.out, ::testing::HasSubstr(absl::StrCat(
+                            "record uid=", kUidA,
+                            " day=", absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone()),
+                            " dst=", kRemoteX, " protocol=tcp port=443 action=ACCEPT count=7")));
+  EXPECT_THAT(dump.out, ::testing::HasSubstr("unacked_batches=1"));
+  EXPECT_THAT(dump.out, ::testing::HasSubstr("total records=1 accept=7 reject=0"));
+
+  collector_->IgnoreBatches(false);
+  collector_->DropStream();  // the agent reconnects and replays
+  StopAgent();
+  EXPECT_EQ(Count(kUidA, kRemoteX, v1::PROTOCOL_TCP, 443, v1::ACTION_ACCEPT), 7u);
+  EXPECT_EQ(collector_->duplicate_batches(), 0u);
+  // SIGUSR1 also logged the counters.
+  EXPECT_THAT(agent_->err(), ::testing::HasSubstr("event=agent_stats conntrack_events=7"));
 }
 
 }  // namespace

@@ -1,0 +1,145 @@
+// The egress-agent binary's command line without root or kernel: --help
+// explains every flag defined in agent/main.cc, and --once-dump reads a
+// spool and the persisted state without changing them.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "agent/file_spool.h"
+#include "agent/state_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+
+namespace egress::agent {
+namespace {
+
+using ::egress::testing::CommandResult;
+using ::egress::testing::RunCommand;
+using ::testing::HasSubstr;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(AgentCliTest, HelpExplainsEveryFlag) {
+  CommandResult help = RunCommand({EGRESS_AGENT_PATH, "--help"});
+  // Abseil's --help exits 1 after printing; what matters is the text.
+  ASSERT_GE(help.exit_code, 0) << help.err;
+  const std::string text = help.out + help.err;
+  EXPECT_THAT(text, HasSubstr("SIGTERM"));
+  EXPECT_THAT(text, HasSubstr("SIGUSR1"));
+  // Every ABSL_FLAG of main.cc appears with a description of some length.
+  const std::string source = ReadFile(std::string(EGRESS_SOURCE_DIR) + "/agent/main.cc");
+  const std::regex flag_re(R"(ABSL_FLAG\(\s*[\w:]+\s*,\s*(\w+)\s*,)");
+  int flags = 0;
+  for (std::sregex_iterator it(source.begin(), source.end(), flag_re), end; it != end; ++it) {
+    const std::string name = (*it)[1];
+    ++flags;
+    // The description is at least 15 characters and stays within the flag's
+    // own entry (entries start with a new line and "    --").
+    const std::regex described("--" + name + R"( \(((?:(?!\n    --)[\s\S]){15,}?)\);\s*default:)");
+    EXPECT_TRUE(std::regex_search(text, described)) << "--" << name << " is not explained";
+  }
+  EXPECT_GE(flags, 25);
+}
+
+class OnceDumpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/egress-agent-cli-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  static v1::RecordBatch Batch(uint64_t count, const std::string& ip, v1::Action action) {
+    v1::RecordBatch batch;
+    v1::ConnectionRecord* r = batch.add_records();
+    r->set_uid(1001);
+    r->mutable_day()->set_year(2026);
+    r->mutable_day()->set_month(3);
+    r->mutable_day()->set_day(1);
+    r->set_dst_ip(ip);
+    r->set_protocol(v1::PROTOCOL_TCP);
+    r->set_dst_port(443);
+    r->set_action(action);
+    r->set_count(count);
+    r->mutable_first_seen()->set_seconds(1772323200 + static_cast<int64_t>(count));
+    r->mutable_last_seen()->set_seconds(1772323300 + static_cast<int64_t>(count));
+    return batch;
+  }
+
+  // name -> size of every file under dir_.
+  std::map<std::string, uintmax_t> Files() {
+    std::map<std::string, uintmax_t> files;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_)) {
+      if (e.is_regular_file()) files[e.path().string()] = e.file_size();
+    }
+    return files;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(OnceDumpTest, PrintsUnacknowledgedAggregatesAndChangesNothing) {
+  {
+    ASSERT_OK_AND_ASSIGN(StateStore state, StateStore::Open(dir_));
+    v1::RuleSet rules;
+    rules.set_version(9);
+    rules.add_accounts()->set_uid(1001);
+    ASSERT_OK(state.SaveRuleSet(rules));
+    ASSERT_OK(state.SaveTimeZone("Europe/Moscow"));
+    ASSERT_OK_AND_ASSIGN(auto spool,
+                         FileSpool::Create({dir_ + "/spool", 1 << 20, FsyncPolicy::kNever}));
+    const std::string ip(std::string("\xc0\x00\x02\x01", 4));
+    v1::RecordBatch acked = Batch(100, ip, v1::ACTION_ACCEPT);
+    ASSERT_OK(spool->Append(&acked, 0).status());
+    ASSERT_OK(spool->Anchor(0));
+    ASSERT_OK(spool->AckThrough(1));  // the service has it: not shown
+    v1::RecordBatch two = Batch(2, ip, v1::ACTION_ACCEPT);
+    ASSERT_OK(spool->Append(&two, 0).status());
+    v1::RecordBatch three = Batch(3, ip, v1::ACTION_ACCEPT);
+    v1::LossReport* loss = three.add_losses();
+    *loss->mutable_day() = three.records(0).day();
+    loss->set_reason(v1::LossReport::REASON_RESYNC_WINDOW_EXCEEDED);
+    loss->set_size_unknown(true);
+    *three.add_records() = Batch(4, std::string(16, '\x20'), v1::ACTION_REJECT).records(0);
+    ASSERT_OK(spool->Append(&three, 0).status());
+  }
+  const auto before = Files();
+  CommandResult dump = RunCommand({EGRESS_AGENT_PATH, "--once-dump", "--state-dir=" + dir_});
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  EXPECT_THAT(dump.out, HasSubstr("state rule_version=9 accounts=1 time_zone=Europe/Moscow\n"));
+  EXPECT_THAT(dump.out, HasSubstr("acked_seq=1 "));
+  EXPECT_THAT(dump.out, HasSubstr("anchored=1 unacked_batches=2 first_seq=2 last_seq=3 "
+                                  "damaged_records=0\n"));
+  // Batches 2 and 3 summed per key; batch 1 (acked) left out.
+  EXPECT_THAT(dump.out, HasSubstr("record uid=1001 day=2026-03-01 dst=192.0.2.1 protocol=tcp "
+                                  "port=443 action=ACCEPT count=5 "
+                                  "first_seen=2026-03-01T00:00:02.000Z "
+                                  "last_seen=2026-03-01T00:01:43.000Z\n"));
+  EXPECT_THAT(dump.out, HasSubstr("record uid=1001 day=2026-03-01 dst=2020:2020:2020:2020:2020:"
+                                  "2020:2020:2020 protocol=tcp port=443 action=REJECT count=4"));
+  EXPECT_THAT(dump.out, HasSubstr("loss day=2026-03-01 reason=REASON_RESYNC_WINDOW_EXCEEDED "
+                                  "events=0 size_unknown=1\n"));
+  EXPECT_THAT(dump.out, HasSubstr("total records=2 accept=5 reject=4\n"));
+  EXPECT_EQ(Files(), before) << "--once-dump must not change the spool or the state";
+
+  // No node id needed; a missing spool is an error that says so.
+  CommandResult missing =
+      RunCommand({EGRESS_AGENT_PATH, "--once-dump", "--state-dir=" + dir_ + "/nothing"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("no spool directory"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/nothing"));
+}
+
+}  // namespace
+}  // namespace egress::agent
