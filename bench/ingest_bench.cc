@@ -3,12 +3,22 @@
 // rows are then written with binary COPY into a table of the same shape over
 // the same number of connections, as the baseline ceiling.
 //
+// --window: batches an agent keeps unacknowledged (the agent's default is
+// 16; 1 is stop-and-wait). --enrichment=on runs the service with the
+// enrichment worker (PTR from a local dnsmasq, owner from a small libloc
+// database) woken by ingest; "both" measures off then on, each on a fresh
+// database of the same cluster, in the same run.
+//
 //   ingest_bench [--streams=2] [--batches=30] [--records=2000] [--new_fraction=0.1]
+//                [--window=1] [--enrichment=off|on|both]
 #include <libpq-fe.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -20,8 +30,11 @@
 #include "egress/v1/accounts.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "pqxx/pqxx"
+#include "service/enrichment/enrichment.h"
 #include "service/server.h"
 #include "service/storage/migrations.h"
+#include "tests/enrichment/dns_test_server.h"
+#include "tests/enrichment/libloc_test_database.h"
 #include "tests/support/agent_client.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/test_tokens.h"
@@ -32,6 +45,9 @@ ABSL_FLAG(int, records, 2000, "Records per batch.");
 ABSL_FLAG(int, accounts, 50, "Accounts per node.");
 ABSL_FLAG(int, destinations, 200, "Destinations per account known before the timed phase.");
 ABSL_FLAG(double, new_fraction, 0.1, "Share of records that create a new key.");
+ABSL_FLAG(int, window, 1, "Batches each agent keeps unacknowledged (the agent's default: 16).");
+ABSL_FLAG(std::string, enrichment, "off",
+          "off, on (enrichment worker running, woken by ingest) or both (off, then on).");
 
 namespace egress {
 namespace {
@@ -176,27 +192,32 @@ bool CopyIn(const std::string& conninfo, const std::string& data) {
   return ok;
 }
 
-int Run() {
+struct IngestResult {
+  double rows_per_second = 0;
+  uint64_t timed_records = 0;
+  std::vector<double> latencies;
+  CollectorStats collector;
+  EnrichmentStats enrichment;
+};
+
+// One timed ingest run on a fresh database (`enrichment` may be null).
+IngestResult MeasureIngest(const std::string& conninfo, Enrichment* enrichment) {
   const int streams = absl::GetFlag(FLAGS_streams);
   const int batches = absl::GetFlag(FLAGS_batches);
   const int records = absl::GetFlag(FLAGS_records);
   const int accounts = absl::GetFlag(FLAGS_accounts);
   const int destinations = absl::GetFlag(FLAGS_destinations);
   const double new_fraction = absl::GetFlag(FLAGS_new_fraction);
+  const size_t window = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_window)));
 
-  testing::PostgresClusterOptions cluster_options;
-  cluster_options.durable = true;
-  auto cluster = *testing::PostgresCluster::Start(cluster_options);
-  if (!cluster->CreateDatabase("bench").ok()) return 1;
-  const std::string conninfo = cluster->ConnectionString("bench");
   DatabaseOptions db_options;
   db_options.conninfo = conninfo;
   db_options.pool_size = 16;
   auto database = *Database::Connect(db_options);
-  if (!ApplyMigrations(*database, EmbeddedMigrations()).ok()) return 1;
+  if (!ApplyMigrations(*database, EmbeddedMigrations()).ok()) std::abort();
   ServerOptions server_options;
   server_options.listen_address = "127.0.0.1:0";
-  ServerDependencies deps{database.get(), &testing::TestSigner()};
+  ServerDependencies deps{database.get(), &testing::TestSigner(), enrichment};
   auto server = *EgressServer::Start(server_options, deps);
   auto channel = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());
   auto admin = v1::AccountsService::NewStub(channel);
@@ -253,32 +274,138 @@ int Run() {
         absl::MutexLock lock(&phase_mutex);
         if (timed_start == absl::Time()) timed_start = absl::Now();
       }
-      for (int b = 0; b < batches; ++b) {
-        v1::AgentMessage message;
-        message.mutable_batch()->set_seq(++seq);
-        std::bernoulli_distribution fresh(new_fraction);
-        std::mt19937 rng(static_cast<unsigned>(seq * 7 + n));
-        for (int r = 0; r < records; ++r) {
-          Row row = fresh(rng) ? mix.Fresh() : mix.Known();
-          *message.mutable_batch()->add_records() = ToRecord(row, UidOf(row.account), today);
+      // Up to `window` batches unacknowledged, as the agent sends them.
+      std::map<uint64_t, absl::Time> sent_at;
+      int sent = 0;
+      while (sent < batches || !sent_at.empty()) {
+        while (sent < batches && sent_at.size() < window) {
+          v1::AgentMessage message;
+          message.mutable_batch()->set_seq(++seq);
+          std::bernoulli_distribution fresh(new_fraction);
+          std::mt19937 rng(static_cast<unsigned>(seq * 7 + n));
+          for (int r = 0; r < records; ++r) {
+            Row row = fresh(rng) ? mix.Fresh() : mix.Known();
+            *message.mutable_batch()->add_records() = ToRecord(row, UidOf(row.account), today);
+          }
+          sent_at[seq] = absl::Now();
+          agent.Send(message);
+          ++sent;
         }
-        const absl::Time sent = absl::Now();
-        agent.Send(message);
-        if (agent.NextOfKind(v1::ServiceMessage::kAck, absl::Seconds(60)).has_value()) {
-          latencies[n].push_back(absl::ToDoubleMilliseconds(absl::Now() - sent));
-          timed_records += records;
+        std::optional<v1::ServiceMessage> ack =
+            agent.NextOfKind(v1::ServiceMessage::kAck, absl::Seconds(60));
+        if (!ack.has_value()) {
+          fprintf(stderr, "agent n%d: no ack\n", n);
+          break;
         }
+        auto it = sent_at.find(ack->ack().seq());
+        if (it == sent_at.end()) continue;
+        latencies[n].push_back(absl::ToDoubleMilliseconds(absl::Now() - it->second));
+        sent_at.erase(it);
+        timed_records += records;
       }
       absl::MutexLock lock(&phase_mutex);
       timed_end = std::max(timed_end, absl::Now());
     });
   }
   for (auto& agent : agents) agent.join();
-  const double ours =
+  IngestResult result;
+  result.timed_records = timed_records;
+  result.rows_per_second =
       static_cast<double>(timed_records) / absl::ToDoubleSeconds(timed_end - timed_start);
-  std::vector<double> all_latencies;
-  for (auto& l : latencies) all_latencies.insert(all_latencies.end(), l.begin(), l.end());
+  for (auto& l : latencies) {
+    result.latencies.insert(result.latencies.end(), l.begin(), l.end());
+  }
+  result.collector = server->collector().stats();
+  if (enrichment != nullptr) result.enrichment = enrichment->worker().stats();
   server->Shutdown(absl::Now());
+  return result;
+}
+
+void PrintIngest(const char* name, const IngestResult& result) {
+  printf("  %-44s %12.0f rows/s   ack p50 %.1f / p99 %.1f ms (n=%zu)\n", name,
+         result.rows_per_second, Percentile(result.latencies, 0.5),
+         Percentile(result.latencies, 0.99), result.latencies.size());
+  const IngestCommitterStats& commits = result.collector.commits;
+  printf("  %-44s %llu batches in %llu group commits (largest %llu)\n", "",
+         static_cast<unsigned long long>(commits.batches),
+         static_cast<unsigned long long>(commits.groups),
+         static_cast<unsigned long long>(commits.largest_group));
+}
+
+int Run() {
+  const int streams = absl::GetFlag(FLAGS_streams);
+  const int batches = absl::GetFlag(FLAGS_batches);
+  const int records = absl::GetFlag(FLAGS_records);
+  const int accounts = absl::GetFlag(FLAGS_accounts);
+  const int destinations = absl::GetFlag(FLAGS_destinations);
+  const double new_fraction = absl::GetFlag(FLAGS_new_fraction);
+  const std::string enrichment_mode = absl::GetFlag(FLAGS_enrichment);
+  if (enrichment_mode != "off" && enrichment_mode != "on" && enrichment_mode != "both") {
+    fprintf(stderr, "--enrichment: off, on or both\n");
+    return 2;
+  }
+
+  testing::PostgresClusterOptions cluster_options;
+  cluster_options.durable = true;
+  auto cluster = *testing::PostgresCluster::Start(cluster_options);
+
+  std::vector<std::pair<std::string, IngestResult>> runs;
+  if (enrichment_mode != "on") {
+    if (!cluster->CreateDatabase("bench_off").ok()) return 1;
+    runs.emplace_back("egress ingest (gRPC stream -> group commit)",
+                      MeasureIngest(cluster->ConnectionString("bench_off"), nullptr));
+  }
+  if (enrichment_mode != "off") {
+    // A DNS server with PTR records for half of the destinations (each
+    // forward-confirmed), NXDOMAIN for the rest; owner data for all.
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / absl::StrCat("egress-ingest-bench-", getpid());
+    std::filesystem::create_directories(dir);
+    const std::string location = (dir / "location.db").string();
+    if (!testing::WriteLiblocDatabase(location, {{"100.0.0.0/8", 64500, "NL"}},
+                                      {{64500, "Bench Networks B.V."}})
+             .ok()) {
+      return 1;
+    }
+    std::vector<std::string> dns_records;
+    for (int n = 0; n < streams; ++n) {
+      for (int d = 0; d < 1024; d += 2) {
+        const std::string ip = absl::StrCat("100.", n, ".", d >> 8, ".", d & 255);
+        const std::string name = absl::StrCat("h", d, ".n", n, ".example.test");
+        dns_records.push_back(
+            absl::StrCat("ptr-record=", d & 255, ".", d >> 8, ".", n, ".100.in-addr.arpa,", name));
+        dns_records.push_back(absl::StrCat("host-record=", name, ",", ip));
+      }
+    }
+    auto dns = testing::Dnsmasq::Start(dns_records);
+    if (!dns.ok()) {
+      fprintf(stderr, "dnsmasq: %s\n", dns.status().ToString().c_str());
+      return 1;
+    }
+    if (!cluster->CreateDatabase("bench_on").ok()) return 1;
+    const std::string conninfo = cluster->ConnectionString("bench_on");
+    DatabaseOptions db_options;
+    db_options.conninfo = conninfo;
+    auto enrichment_database = *Database::Connect(db_options);
+    if (!ApplyMigrations(*enrichment_database, EmbeddedMigrations()).ok()) return 1;
+    EnrichmentOptions options;
+    options.owner_database_path = location;
+    options.resolvers = {(*dns)->address()};
+    options.resolver_timeout = absl::Milliseconds(500);
+    auto enrichment = Enrichment::Create(options, enrichment_database.get());
+    if (!enrichment.ok()) {
+      fprintf(stderr, "enrichment: %s\n", enrichment.status().ToString().c_str());
+      return 1;
+    }
+    (*enrichment)->worker().Start();
+    runs.emplace_back("egress ingest, enrichment on", MeasureIngest(conninfo, enrichment->get()));
+    enrichment->reset();
+    std::filesystem::remove_all(dir);
+  }
+  const uint64_t timed_records = runs.back().second.timed_records;
+  const std::string conninfo =
+      cluster->ConnectionString(enrichment_mode == "on" ? "bench_on" : "bench_off");
+  const absl::CivilDay today = DayOf(absl::Now(), absl::UTCTimeZone());
 
   // Baseline: the same number of rows, binary COPY, same connections.
   {
@@ -313,15 +440,26 @@ int Run() {
   const double copy = static_cast<double>(total / streams * streams) /
                       absl::ToDoubleSeconds(absl::Now() - copy_start);
 
-  printf("ingest_bench: %d streams x %d batches x %d records, %.0f%% new keys, fsync on\n", streams,
-         batches, records, new_fraction * 100);
-  printf("  %-38s %12s\n", "", "rows/s");
-  printf("  %-38s %12.0f\n", "egress ingest (gRPC stream -> upsert)", ours);
-  printf("  %-38s %12.0f%s\n", "baseline: binary COPY, same rows", copy,
+  printf(
+      "ingest_bench: %d streams x %d batches x %d records, window %d, %.0f%% new keys, "
+      "fsync on\n",
+      streams, batches, records, absl::GetFlag(FLAGS_window), new_fraction * 100);
+  for (const auto& [name, result] : runs) {
+    PrintIngest(name.c_str(), result);
+    printf("  %-44s ratio to COPY: %.2f\n", "", result.rows_per_second / copy);
+    if (name.find("enrichment") != std::string::npos) {
+      printf("  %-44s enrichment: %llu looked up, %llu PTR found, %llu owner found\n", "",
+             static_cast<unsigned long long>(result.enrichment.looked_up),
+             static_cast<unsigned long long>(result.enrichment.ptr_found),
+             static_cast<unsigned long long>(result.enrichment.owner_found));
+    }
+  }
+  printf("  %-44s %12.0f rows/s%s\n", "baseline: binary COPY, same rows", copy,
          copy_ok ? "" : "  (COPY FAILED)");
-  printf("  ratio ingest/COPY: %.2f\n", ours / copy);
-  printf("  ack latency ms: p50 %.1f  p99 %.1f  (n=%zu)\n", Percentile(all_latencies, 0.5),
-         Percentile(all_latencies, 0.99), all_latencies.size());
+  if (runs.size() == 2) {
+    printf("  enrichment on / off: %.3f\n",
+           runs[1].second.rows_per_second / runs[0].second.rows_per_second);
+  }
   return copy_ok ? 0 : 1;
 }
 

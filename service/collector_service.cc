@@ -38,6 +38,7 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
       return;
     }
     caller_ = *std::move(caller);
+    certificate_names_ = Authorizer::CertificateNames(context_);
     ReadNext();
   }
 
@@ -50,7 +51,15 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      // The agent closed its side (or the call is going away).
+      // The agent closed its side (or the call is going away); batches still
+      // committing are acknowledged first.
+      {
+        absl::MutexLock lock(&mutex_);
+        if (batches_in_flight_ > 0) {
+          finish_when_committed_ = true;
+          return;
+        }
+      }
       FinishWith(absl::OkStatus());
       return;
     }
@@ -143,7 +152,10 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
                    ? HandleHello(message.hello())
                    : absl::InvalidArgumentError("the first message of a stream must be Hello");
     } else if (message.has_batch()) {
-      status = HandleBatch(message.batch());
+      bool paused = false;
+      status = HandleBatch(message.batch(), &paused);
+      // Paused: the commit that frees a place in the window reads on.
+      if (status.ok() && paused) return;
     } else if (message.has_rules_applied()) {
       status = HandleRulesApplied(message.rules_applied());
     } else if (message.has_stats()) {
@@ -171,6 +183,7 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
                                                       caller_->claims.subject, "\", not \"",
                                                       hello.node_id(), "\""));
     }
+    EGRESS_RETURN_IF_ERROR(Authorizer::RequireCertificateFor(certificate_names_, hello.node_id()));
     EGRESS_ASSIGN_OR_RETURN(NodeInfo node, service_.store_.LoadNode(hello.node_id()));
     EGRESS_ASSIGN_OR_RETURN(NodeRuleSet rule_set, service_.store_.LoadRuleSet(hello.node_id()));
     if (hello.applied_rule_version() > 0) {
@@ -203,7 +216,10 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
     return absl::OkStatus();
   }
 
-  absl::Status HandleBatch(const egress::v1::RecordBatch& batch) {
+  // Validates the batch and queues it for commit; the ack goes out when it
+  // committed (BatchCommitted). `paused` says the window is full: the next
+  // read starts when a commit frees a place.
+  absl::Status HandleBatch(const egress::v1::RecordBatch& batch, bool* paused) {
     IngestLimits limits;
     limits.today = DayOf(absl::Now(), service_.options_.time_zone);
     limits.retention_days = service_.options_.retention_days;
@@ -214,47 +230,90 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
       node = node_;
     }
     EGRESS_ASSIGN_OR_RETURN(ValidatedBatch validated, ValidateBatch(batch, node, limits));
-    EGRESS_ASSIGN_OR_RETURN(CommitResult result, service_.store_.CommitBatch(validated.batch));
+    auto refused = std::make_shared<Refused>();
+    refused->rejections = std::move(validated.rejections);
+    refused->unknown_uid_records = validated.unknown_uid_records;
+    const size_t accepted = validated.batch.records.size();
+    {
+      absl::MutexLock lock(&mutex_);
+      ++batches_in_flight_;
+      read_paused_ = batches_in_flight_ >= service_.options_.max_batches_in_flight;
+      *paused = read_paused_;
+    }
+    service_.committer_.Submit(lane_, std::move(validated.batch),
+                               [self = shared_from_this(), seq = batch.seq(), accepted,
+                                refused](const absl::StatusOr<CommitResult>& result) {
+                                 self->BatchCommitted(seq, accepted, *refused, result);
+                               });
+    return absl::OkStatus();
+  }
+
+  // What validation refused in a batch, reported in its ack.
+  struct Refused {
+    std::vector<egress::v1::RecordRejection> rejections;
+    uint32_t unknown_uid_records = 0;
+  };
+
+  void BatchCommitted(uint64_t seq, size_t accepted, const Refused& refused,
+                      const absl::StatusOr<CommitResult>& result) {
+    bool read_on = false;
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      --batches_in_flight_;
+      read_on = read_paused_;
+      read_paused_ = false;
+      finish = finish_when_committed_ && batches_in_flight_ == 0;
+    }
+    if (!result.ok()) {
+      // Nothing of it (nor of any later batch of this stream) was written:
+      // the agent replays from here on its next stream.
+      FinishWith(result.status());
+      return;
+    }
     auto& counters = service_.counters_;
     ServiceMessage message;
     egress::v1::Ack* ack = message.mutable_ack();
-    ack->set_seq(batch.seq());
-    ack->set_duplicate(result.duplicate);
-    if (result.duplicate) {
+    ack->set_seq(seq);
+    ack->set_duplicate(result->duplicate);
+    if (result->duplicate) {
       ++counters.batches_duplicate;
     } else {
       ++counters.batches_committed;
-      counters.records_committed += validated.batch.records.size();
-      counters.records_rejected += validated.rejections.size();
-      counters.records_unknown_uid += validated.unknown_uid_records;
-      ack->set_accepted_records(static_cast<uint32_t>(validated.batch.records.size()));
-      if (!validated.batch.records.empty() && service_.options_.on_new_destinations) {
+      counters.records_committed += accepted;
+      counters.records_rejected += refused.rejections.size();
+      counters.records_unknown_uid += refused.unknown_uid_records;
+      ack->set_accepted_records(static_cast<uint32_t>(accepted));
+      if (accepted > 0 && service_.options_.on_new_destinations) {
         service_.options_.on_new_destinations();
       }
-      ack->set_unknown_uid_records(validated.unknown_uid_records);
-      for (size_t i = 0; i < validated.rejections.size() && i < kMaxRejectionsPerAck; ++i) {
-        *ack->add_rejections() = validated.rejections[i];
+      ack->set_unknown_uid_records(refused.unknown_uid_records);
+      for (size_t i = 0; i < refused.rejections.size() && i < kMaxRejectionsPerAck; ++i) {
+        *ack->add_rejections() = refused.rejections[i];
       }
-      if (batch.seq() != result.previous_seq + 1) {
+      if (seq != result->previous_seq + 1) {
         // Batches the agent never delivered (e.g. its spool overflowed): the
         // agent reports those losses itself; we make the gap visible.
         ++counters.sequence_gaps;
-        LogWarning(
-            "sequence_gap",
-            {{"node_id", node_id_}, {"previous_seq", result.previous_seq}, {"seq", batch.seq()}});
+        LogWarning("sequence_gap",
+                   {{"node_id", node_id_}, {"previous_seq", result->previous_seq}, {"seq", seq}});
       }
-      if (!validated.rejections.empty() || validated.unknown_uid_records > 0) {
-        LogWarning("records_refused", {{"node_id", node_id_},
-                                       {"seq", batch.seq()},
-                                       {"rejected", validated.rejections.size()},
-                                       {"unknown_uid", validated.unknown_uid_records},
-                                       {"first_reason", validated.rejections.empty()
-                                                            ? std::string("-")
-                                                            : validated.rejections[0].reason()}});
+      if (!refused.rejections.empty() || refused.unknown_uid_records > 0) {
+        LogWarning("records_refused",
+                   {{"node_id", node_id_},
+                    {"seq", seq},
+                    {"rejected", refused.rejections.size()},
+                    {"unknown_uid", refused.unknown_uid_records},
+                    {"first_reason", refused.rejections.empty() ? std::string("-")
+                                                                : refused.rejections[0].reason()}});
       }
     }
     Enqueue(std::move(message));
-    return absl::OkStatus();
+    if (finish) {
+      FinishWith(absl::OkStatus());
+    } else if (read_on) {
+      ReadNext();
+    }
   }
 
   absl::Status HandleRulesApplied(const egress::v1::RulesApplied& applied) {
@@ -335,12 +394,16 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
   grpc::CallbackServerContext& context_;
   std::shared_ptr<CollectorStream> self_;
   std::optional<Caller> caller_;
+  // Names of the agent's client certificate (mTLS; nullopt without one), read
+  // in Begin on the call's own thread.
+  std::optional<std::vector<std::string>> certificate_names_;
   // Set once by HandleHello; read afterwards (handlers run one at a time and
   // pushes start only after Register).
   std::string node_id_;
   std::string agent_version_;
   std::atomic<bool> hello_done_{false};
   AgentMessage incoming_;
+  const std::shared_ptr<IngestCommitter::Lane> lane_ = service_.committer_.NewLane();
 
   absl::Mutex mutex_;
   NodeInfo node_ ABSL_GUARDED_BY(mutex_);
@@ -351,12 +414,19 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
   bool writing_ ABSL_GUARDED_BY(mutex_) = false;
   bool finishing_ ABSL_GUARDED_BY(mutex_) = false;
   bool finished_ ABSL_GUARDED_BY(mutex_) = false;
+  int batches_in_flight_ ABSL_GUARDED_BY(mutex_) = 0;
+  bool read_paused_ ABSL_GUARDED_BY(mutex_) = false;
+  bool finish_when_committed_ ABSL_GUARDED_BY(mutex_) = false;
   grpc::Status final_status_ ABSL_GUARDED_BY(mutex_);
 };
 
 CollectorServiceImpl::CollectorServiceImpl(CollectorStore* store, const Authorizer* authorizer,
                                            ThreadPool* pool, CollectorOptions options)
-    : store_(*store), authorizer_(*authorizer), pool_(*pool), options_(std::move(options)) {}
+    : store_(*store),
+      authorizer_(*authorizer),
+      pool_(*pool),
+      options_(std::move(options)),
+      committer_(store, pool, options_.committer) {}
 
 CollectorServiceImpl::~CollectorServiceImpl() = default;
 
@@ -431,6 +501,7 @@ CollectorStats CollectorServiceImpl::stats() const {
   stats.records_unknown_uid = counters_.records_unknown_uid;
   stats.sequence_gaps = counters_.sequence_gaps;
   stats.rule_sets_pushed = counters_.rule_sets_pushed;
+  stats.commits = committer_.stats();
   return stats;
 }
 

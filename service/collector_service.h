@@ -3,12 +3,15 @@
 // Up: Hello, RecordBatch, RulesApplied, AgentStats. Down: Welcome, Ack,
 // RuleSet. A batch is acknowledged only after its transaction (aggregates +
 // the node's sequence) committed, so an agent that resends unacknowledged
-// batches after any failure neither loses nor doubles counts.
+// batches after any failure neither loses nor doubles counts. Batches are
+// committed in groups (IngestCommitter): those waiting from every stream are
+// merged into one transaction; acks go out in each stream's order.
 //
 // Threading: gRPC's callback threads never block. Each message is handled on
 // the ThreadPool; a stream handles its messages one at a time (the next read
-// starts when the previous message is done), and its writes go out one at a
-// time from a small queue.
+// starts when the previous message is done; a batch is done once queued for
+// commit, up to max_batches_in_flight), and its writes go out one at a time
+// from a small queue.
 #ifndef EGRESS_SERVICE_COLLECTOR_SERVICE_H_
 #define EGRESS_SERVICE_COLLECTOR_SERVICE_H_
 
@@ -22,6 +25,7 @@
 #include "absl/time/time.h"
 #include "egress/v1/collector.grpc.pb.h"
 #include "service/auth/authorizer.h"
+#include "service/ingest_committer.h"
 #include "service/storage/collector_store.h"
 #include "service/thread_pool.h"
 
@@ -31,6 +35,10 @@ struct CollectorOptions {
   absl::TimeZone time_zone = absl::UTCTimeZone();
   int retention_days = 400;
   int max_records_per_batch = 100000;
+  // Batches of one stream handed to the committer and not yet committed, at
+  // most; the stream stops reading until one commits.
+  int max_batches_in_flight = 16;
+  IngestCommitterOptions committer;
   // Called after a batch with records committed (its new destinations wait
   // in ip_info for enrichment); must be cheap.
   std::function<void()> on_new_destinations;
@@ -46,6 +54,8 @@ struct CollectorStats {
   uint64_t records_unknown_uid = 0;
   uint64_t sequence_gaps = 0;
   uint64_t rule_sets_pushed = 0;
+  // Group commits (each holds one or more batches; see IngestCommitter).
+  IngestCommitterStats commits;
 };
 
 class CollectorStream;
@@ -83,6 +93,7 @@ class CollectorServiceImpl final : public egress::v1::CollectorService::Callback
   const Authorizer& authorizer_;
   ThreadPool& pool_;
   const CollectorOptions options_;
+  IngestCommitter committer_;
 
   mutable absl::Mutex mutex_;
   absl::flat_hash_map<std::string,

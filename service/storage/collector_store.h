@@ -97,6 +97,18 @@ class CollectorStore {
   // nothing and reports `duplicate`.
   virtual absl::StatusOr<CommitResult> CommitBatch(const IngestBatch& batch) = 0;
 
+  // Group commit: the batches (of one or several nodes) in one transaction,
+  // as if committed one after the other in the given order. For each node,
+  // its sequence row is locked, then each of its batches is a duplicate
+  // (seq <= the node's last sequence so far, nothing of it written) or is
+  // accepted (its seq becomes the node's last); the accepted batches'
+  // records, totals and losses are merged by key and written once, new IPs
+  // queued, and every node's last sequence advanced, all in the same
+  // transaction. On error nothing of any batch is written. Returns one
+  // result per batch, in order. `batches` must be non-empty.
+  virtual absl::StatusOr<std::vector<CommitResult>> CommitBatches(
+      const std::vector<const IngestBatch*>& batches) = 0;
+
   // A consistent snapshot of the node's rules (one REPEATABLE READ
   // transaction), labelled with the node's rule version.
   virtual absl::StatusOr<NodeRuleSet> LoadRuleSet(const std::string& node_id) = 0;

@@ -23,16 +23,18 @@ SELECT a.account_id, a.uid, coalesce(s.last_seq, 0)
   LEFT JOIN ingest_sequences s ON s.node_id = n.node_id
  WHERE n.node_id = $1)sql";
 
-constexpr char kEnsureSequenceRow[] =
-    "INSERT INTO ingest_sequences (node_id, last_seq) VALUES ($1, 0) ON CONFLICT DO NOTHING";
-constexpr char kLockSequence[] =
-    "SELECT last_seq FROM ingest_sequences WHERE node_id = $1 FOR UPDATE";
-constexpr char kAdvanceSequence[] =
-    "UPDATE ingest_sequences SET last_seq = $2, committed_at = now() WHERE node_id = $1";
+constexpr char kEnsureSequenceRows[] = R"sql(
+INSERT INTO ingest_sequences (node_id, last_seq)
+SELECT unnest($1::text[]), 0 ON CONFLICT DO NOTHING)sql";
+constexpr char kLockSequences[] = R"sql(
+SELECT node_id, last_seq FROM ingest_sequences
+ WHERE node_id = ANY ($1::text[]) ORDER BY node_id FOR UPDATE)sql";
+constexpr char kAdvanceSequences[] = R"sql(
+UPDATE ingest_sequences s SET last_seq = t.last_seq, committed_at = now()
+  FROM unnest($1::text[], $2::int8[]) AS t (node_id, last_seq)
+ WHERE s.node_id = t.node_id AND s.last_seq <> t.last_seq)sql";
 
-// One statement for the whole batch; rows arrive pre-aggregated and sorted
-// by key, so a key never appears twice (an ON CONFLICT error) and concurrent
-// batches lock rows in the same order (no deadlocks).
+// One statement for the whole group of batches (see CommitBatches).
 constexpr char kUpsertAggregates[] = R"sql(
 INSERT INTO connection_daily AS c
        (account_id, day, ip, protocol, port, action, count, first_seen, last_seen)
@@ -55,9 +57,7 @@ ON CONFLICT (account_id, day) DO UPDATE
 
 constexpr char kUpsertLosses[] = R"sql(
 INSERT INTO node_day_losses AS l (node_id, day, reason, events, size_unknown)
-SELECT $1, day, reason, events, size_unknown
-  FROM unnest($2::date[], $3::int2[], $4::int8[], $5::bool[])
-       AS t (day, reason, events, size_unknown)
+SELECT * FROM unnest($1::text[], $2::date[], $3::int2[], $4::int8[], $5::bool[])
 ON CONFLICT (node_id, day, reason) DO UPDATE
    SET events = l.events + EXCLUDED.events,
        size_unknown = l.size_unknown OR EXCLUDED.size_unknown)sql";
@@ -139,77 +139,142 @@ absl::StatusOr<NodeInfo> PgCollectorStore::LoadNode(const std::string& node_id) 
 }
 
 absl::StatusOr<CommitResult> PgCollectorStore::CommitBatch(const IngestBatch& batch) {
-  // Pre-aggregate: one row per key, sorted (std::map) by the primary key.
-  std::map<AggregateKey, Aggregate> aggregates;
-  std::map<std::pair<std::string, absl::CivilDay>, std::pair<uint64_t, uint64_t>> totals;
-  for (const IngestRecord& record : batch.records) {
-    Aggregate& aggregate = aggregates[{record.account_id, record.day, record.ip, record.protocol,
-                                       record.port, record.action}];
-    aggregate.count += record.count;
-    aggregate.first_seen = std::min(aggregate.first_seen, record.first_seen);
-    aggregate.last_seen = std::max(aggregate.last_seen, record.last_seen);
-    auto& total = totals[{record.account_id, record.day}];
-    (record.action == 1 ? total.first : total.second) += record.count;
-  }
-  std::vector<std::string> accounts, days, ips, protocols, ports, actions, counts, firsts, lasts;
-  std::vector<std::string> distinct_ips;
-  {
-    std::vector<IpAddress> seen;
-    for (const auto& [key, aggregate] : aggregates) {
-      accounts.push_back(std::get<0>(key));
-      days.push_back(DayText(std::get<1>(key)));
-      ips.push_back(std::get<2>(key).ToString());
-      protocols.push_back(std::to_string(std::get<3>(key)));
-      ports.push_back(std::to_string(std::get<4>(key)));
-      actions.push_back(std::to_string(std::get<5>(key)));
-      counts.push_back(std::to_string(aggregate.count));
-      firsts.push_back(std::to_string(absl::ToUnixMicros(aggregate.first_seen)));
-      lasts.push_back(std::to_string(absl::ToUnixMicros(aggregate.last_seen)));
-      seen.push_back(std::get<2>(key));
-    }
-    std::sort(seen.begin(), seen.end());
-    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
-    for (const IpAddress& ip : seen) distinct_ips.push_back(ip.ToString());
-  }
-  std::vector<std::string> total_accounts, total_days, accepted, rejected;
-  for (const auto& [key, total] : totals) {
-    total_accounts.push_back(key.first);
-    total_days.push_back(DayText(key.second));
-    accepted.push_back(std::to_string(total.first));
-    rejected.push_back(std::to_string(total.second));
-  }
-  std::vector<std::string> loss_days, loss_reasons, loss_events, loss_unknown;
-  for (const IngestLoss& loss : batch.losses) {
-    loss_days.push_back(DayText(loss.day));
-    loss_reasons.push_back(std::to_string(loss.reason));
-    loss_events.push_back(std::to_string(loss.events));
-    loss_unknown.push_back(loss.size_unknown ? "t" : "f");
-  }
+  EGRESS_ASSIGN_OR_RETURN(std::vector<CommitResult> results, CommitBatches({&batch}));
+  return results[0];
+}
 
-  CommitResult result;
+absl::StatusOr<std::vector<CommitResult>> PgCollectorStore::CommitBatches(
+    const std::vector<const IngestBatch*>& batches) {
+  if (batches.empty()) return absl::InvalidArgumentError("CommitBatches: no batches");
+  std::vector<std::string> nodes;
+  for (const IngestBatch* batch : batches) nodes.push_back(batch->node_id);
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  const std::string nodes_literal = PgArrayLiteral(nodes);
+
+  std::vector<CommitResult> results;
+  std::vector<IpAddress> pending_known_ips;
+  // The body may run again (deadlock retry): it only touches these locals.
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    txn.exec_params(kEnsureSequenceRow, batch.node_id);
-    result.previous_seq = txn.exec_params1(kLockSequence, batch.node_id)[0].as<uint64_t>();
-    result.duplicate = batch.seq <= result.previous_seq;
-    if (result.duplicate) return absl::OkStatus();
+    results.assign(batches.size(), CommitResult{});
+    pending_known_ips.clear();
+    // Locked in node order, so concurrent groups never wait on each other in
+    // a cycle.
+    txn.exec_params(kEnsureSequenceRows, nodes_literal);
+    absl::flat_hash_map<std::string, uint64_t> last_seq;
+    for (const pqxx::row& row : txn.exec_params(kLockSequences, nodes_literal)) {
+      last_seq[row[0].as<std::string>()] = row[1].as<uint64_t>();
+    }
+    // Which batches are new, in the given order per node.
+    std::vector<const IngestBatch*> accepted;
+    for (size_t i = 0; i < batches.size(); ++i) {
+      uint64_t& last = last_seq[batches[i]->node_id];
+      results[i].previous_seq = last;
+      results[i].duplicate = batches[i]->seq <= last;
+      if (results[i].duplicate) continue;
+      last = batches[i]->seq;
+      accepted.push_back(batches[i]);
+    }
+    if (accepted.empty()) return absl::OkStatus();
+
+    // Merge: one row per key, sorted (std::map) by the primary key, so a key
+    // never appears twice in a statement (an ON CONFLICT error) and
+    // concurrent writers lock rows in the same order (no deadlocks).
+    std::map<AggregateKey, Aggregate> aggregates;
+    std::map<std::pair<std::string, absl::CivilDay>, std::pair<uint64_t, uint64_t>> totals;
+    // (events, size unknown) per (node, day, reason).
+    std::map<std::tuple<std::string, absl::CivilDay, int>, std::pair<uint64_t, bool>> losses;
+    for (const IngestBatch* batch : accepted) {
+      for (const IngestRecord& record : batch->records) {
+        Aggregate& aggregate = aggregates[{record.account_id, record.day, record.ip,
+                                           record.protocol, record.port, record.action}];
+        aggregate.count += record.count;
+        aggregate.first_seen = std::min(aggregate.first_seen, record.first_seen);
+        aggregate.last_seen = std::max(aggregate.last_seen, record.last_seen);
+        auto& total = totals[{record.account_id, record.day}];
+        (record.action == 1 ? total.first : total.second) += record.count;
+      }
+      for (const IngestLoss& loss : batch->losses) {
+        auto& merged = losses[{batch->node_id, loss.day, loss.reason}];
+        merged.first += loss.events;
+        merged.second = merged.second || loss.size_unknown;
+      }
+    }
     if (!aggregates.empty()) {
+      std::vector<std::string> accounts, days, ips, protocols, ports, actions, counts, firsts,
+          lasts;
+      std::vector<IpAddress> seen;
+      for (const auto& [key, aggregate] : aggregates) {
+        accounts.push_back(std::get<0>(key));
+        days.push_back(DayText(std::get<1>(key)));
+        ips.push_back(std::get<2>(key).ToString());
+        protocols.push_back(std::to_string(std::get<3>(key)));
+        ports.push_back(std::to_string(std::get<4>(key)));
+        actions.push_back(std::to_string(std::get<5>(key)));
+        counts.push_back(std::to_string(aggregate.count));
+        firsts.push_back(std::to_string(absl::ToUnixMicros(aggregate.first_seen)));
+        lasts.push_back(std::to_string(absl::ToUnixMicros(aggregate.last_seen)));
+        seen.push_back(std::get<2>(key));
+      }
+      std::sort(seen.begin(), seen.end());
+      seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+      std::vector<std::string> new_ips;
+      {
+        absl::MutexLock lock(&known_ips_mutex_);
+        for (const IpAddress& ip : seen) {
+          if (!known_ips_.contains(ip)) new_ips.push_back(ip.ToString());
+        }
+      }
+      std::vector<std::string> total_accounts, total_days, accepted_counts, rejected_counts;
+      for (const auto& [key, total] : totals) {
+        total_accounts.push_back(key.first);
+        total_days.push_back(DayText(key.second));
+        accepted_counts.push_back(std::to_string(total.first));
+        rejected_counts.push_back(std::to_string(total.second));
+      }
       txn.exec_params(kUpsertAggregates, PgArrayLiteral(accounts), PgArrayLiteral(days),
                       PgArrayLiteral(ips), PgArrayLiteral(protocols), PgArrayLiteral(ports),
                       PgArrayLiteral(actions), PgArrayLiteral(counts), PgArrayLiteral(firsts),
                       PgArrayLiteral(lasts));
       txn.exec_params(kUpsertTotals, PgArrayLiteral(total_accounts), PgArrayLiteral(total_days),
-                      PgArrayLiteral(accepted), PgArrayLiteral(rejected));
-      txn.exec_params(kQueueNewIps, PgArrayLiteral(distinct_ips));
+                      PgArrayLiteral(accepted_counts), PgArrayLiteral(rejected_counts));
+      if (!new_ips.empty()) txn.exec_params(kQueueNewIps, PgArrayLiteral(new_ips));
+      // Remembered only once committed (below): a rolled-back queue entry
+      // must be queued again by the batch's replay.
+      pending_known_ips.swap(seen);
     }
-    if (!loss_days.empty()) {
-      txn.exec_params(kUpsertLosses, batch.node_id, PgArrayLiteral(loss_days),
+    if (!losses.empty()) {
+      std::vector<std::string> loss_nodes, loss_days, loss_reasons, loss_events, loss_unknown;
+      for (const auto& [key, loss] : losses) {
+        loss_nodes.push_back(std::get<0>(key));
+        loss_days.push_back(DayText(std::get<1>(key)));
+        loss_reasons.push_back(std::to_string(std::get<2>(key)));
+        loss_events.push_back(std::to_string(loss.first));
+        loss_unknown.push_back(loss.second ? "t" : "f");
+      }
+      txn.exec_params(kUpsertLosses, PgArrayLiteral(loss_nodes), PgArrayLiteral(loss_days),
                       PgArrayLiteral(loss_reasons), PgArrayLiteral(loss_events),
                       PgArrayLiteral(loss_unknown));
     }
-    txn.exec_params(kAdvanceSequence, batch.node_id, batch.seq);
+    std::vector<std::string> advanced_nodes, advanced_seqs;
+    for (const std::string& node : nodes) {
+      advanced_nodes.push_back(node);
+      advanced_seqs.push_back(std::to_string(last_seq[node]));
+    }
+    txn.exec_params(kAdvanceSequences, PgArrayLiteral(advanced_nodes),
+                    PgArrayLiteral(advanced_seqs));
     return absl::OkStatus();
   }));
-  return result;
+  RememberKnownIps(pending_known_ips);
+  return results;
+}
+
+void PgCollectorStore::RememberKnownIps(const std::vector<IpAddress>& ips) {
+  if (ips.empty()) return;
+  absl::MutexLock lock(&known_ips_mutex_);
+  // Bounded: past the cap start over (the database still deduplicates).
+  if (known_ips_.size() + ips.size() > kMaxKnownIps) known_ips_.clear();
+  known_ips_.insert(ips.begin(), ips.end());
 }
 
 absl::StatusOr<NodeRuleSet> PgCollectorStore::LoadRuleSet(const std::string& node_id) {

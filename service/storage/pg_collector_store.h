@@ -2,6 +2,10 @@
 #ifndef EGRESS_SERVICE_STORAGE_PG_COLLECTOR_STORE_H_
 #define EGRESS_SERVICE_STORAGE_PG_COLLECTOR_STORE_H_
 
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "service/storage/collector_store.h"
 #include "service/storage/database.h"
 
@@ -14,6 +18,8 @@ class PgCollectorStore : public CollectorStore {
 
   absl::StatusOr<NodeInfo> LoadNode(const std::string& node_id) override;
   absl::StatusOr<CommitResult> CommitBatch(const IngestBatch& batch) override;
+  absl::StatusOr<std::vector<CommitResult>> CommitBatches(
+      const std::vector<const IngestBatch*>& batches) override;
   absl::StatusOr<NodeRuleSet> LoadRuleSet(const std::string& node_id) override;
   absl::Status RecordRulesApplied(const std::string& node_id, uint64_t version,
                                   const std::string& error) override;
@@ -22,7 +28,16 @@ class PgCollectorStore : public CollectorStore {
                                                          absl::CivilDay drop_before) override;
 
  private:
+  // IPs known to have an ip_info row (queued or looked up), remembered after
+  // the commit that queued or met them, so a batch skips the index probe for
+  // them. Sound because ip_info rows are never deleted; bounded by
+  // kMaxKnownIps (cleared past it).
+  void RememberKnownIps(const std::vector<IpAddress>& ips);
+  static constexpr size_t kMaxKnownIps = 1 << 20;
+
   Database& database_;
+  absl::Mutex known_ips_mutex_;
+  absl::flat_hash_set<IpAddress> known_ips_ ABSL_GUARDED_BY(known_ips_mutex_);
 };
 
 }  // namespace egress

@@ -187,6 +187,45 @@ TEST_F(CollectorServiceTest, BatchesCommitExactlyOnceAcrossResendsAndReconnects)
   EXPECT_EQ(replica_a_->collector().stats().batches_duplicate, 1u);
 }
 
+TEST_F(CollectorServiceTest, PipelinedBatchesAreAckedInOrderAndCountedOnce) {
+  // The agent keeps many batches unacknowledged; the service reads ahead and
+  // commits them in groups, yet acks each one in order after its commit.
+  auto agent = Connect(channel_a_);
+  constexpr int kBatches = 40;
+  for (int seq = 1; seq <= kBatches; ++seq) {
+    ASSERT_TRUE(agent->Send(Batch(seq, {Record(1001, "192.0.2.7", 443, 1),
+                                        Record(1002, "192.0.2.9", 53, 2, v1::ACTION_REJECT)})));
+    // A replay of an earlier batch in the middle of the window.
+    if (seq == 20) {
+      ASSERT_TRUE(agent->Send(Batch(7, {Record(1001, "192.0.2.7", 443, 100)})));
+    }
+  }
+  std::vector<uint64_t> seqs;
+  int duplicates = 0;
+  for (int i = 0; i < kBatches + 1; ++i) {
+    auto ack = agent->NextOfKind(v1::ServiceMessage::kAck);
+    ASSERT_TRUE(ack.has_value()) << i;
+    seqs.push_back(ack->ack().seq());
+    if (ack->ack().duplicate()) ++duplicates;
+  }
+  std::vector<uint64_t> expected;
+  for (int seq = 1; seq <= kBatches; ++seq) {
+    expected.push_back(seq);
+    if (seq == 20) expected.push_back(7);
+  }
+  EXPECT_EQ(seqs, expected);
+  EXPECT_EQ(duplicates, 1);
+  EXPECT_EQ(Scalar("SELECT count FROM connection_daily WHERE account_id = 'alice'"), kBatches);
+  EXPECT_EQ(Scalar("SELECT rejected FROM account_day_totals WHERE account_id = 'bob'"),
+            2 * kBatches);
+  EXPECT_EQ(Scalar("SELECT last_seq FROM ingest_sequences WHERE node_id = 'web-01'"), kBatches);
+  const CollectorStats stats = replica_a_->collector().stats();
+  EXPECT_EQ(stats.batches_committed, static_cast<uint64_t>(kBatches));
+  EXPECT_EQ(stats.commits.batches, static_cast<uint64_t>(kBatches + 1));
+  EXPECT_LE(stats.commits.groups, stats.commits.batches);
+  EXPECT_EQ(stats.sequence_gaps, 0u);
+}
+
 TEST_F(CollectorServiceTest, BadRecordsAreRefusedOneByOneAndTheRestCommitted) {
   auto agent = Connect(channel_a_);
   v1::ConnectionRecord port_zero = Record(1001, "192.0.2.1", 0, 1);
