@@ -402,7 +402,7 @@ void DriveAgents(std::vector<std::unique_ptr<SimAgent>>& agents, size_t count,
 
 void Report(const char* phase, Recorder& r, double seconds) {
   std::lock_guard<std::mutex> lock(r.mu);
-  std::printf("%s: acks=%zu (%.0f/s) ack p50=%.2f ms p99=%.2f ms\n", phase, r.acks.size(),
+  std::printf("%s: acks=%zu (%.1f/s) ack p50=%.2f ms p99=%.2f ms\n", phase, r.acks.size(),
               static_cast<double>(r.acks.size()) / seconds, Percentile(r.acks, 0.5),
               Percentile(r.acks, 0.99));
   for (const auto& [name, v] : r.panel) {
