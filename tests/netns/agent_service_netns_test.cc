@@ -84,15 +84,35 @@ class AgentServiceNetnsTest : public ::testing::Test {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
-  void StartAgent() {
-    ASSERT_OK_AND_ASSIGN(
-        agent_, ChildProcess::Start(
-                    {"/usr/sbin/ip", "netns", "exec", net_->node(), EGRESS_AGENT_PATH,
-                     "--node-id=test-node", "--service=unix:" + dir_ + "/service.sock",
-                     "--token-file=" + dir_ + "/node.token", "--state-dir=" + dir_ + "/state",
-                     "--batch-interval=100ms", "--spool-fsync=never", "--shutdown-grace=3s"}));
+  void StartAgent(const std::string& service = "", const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {
+        "/usr/sbin/ip",
+        "netns",
+        "exec",
+        net_->node(),
+        EGRESS_AGENT_PATH,
+        "--node-id=test-node",
+        "--service=" + (service.empty() ? "unix:" + dir_ + "/service.sock" : service),
+        "--token-file=" + dir_ + "/node.token",
+        "--state-dir=" + dir_ + "/state",
+        "--batch-interval=100ms",
+        "--spool-fsync=never",
+        "--shutdown-grace=3s",
+        "--reconnect-max-backoff=500ms"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ASSERT_OK_AND_ASSIGN(agent_, ChildProcess::Start(argv));
     auto ready = agent_->WaitForLine("egress-agent ready", absl::Seconds(20));
     ASSERT_TRUE(ready.ok()) << ready.status() << "\nstderr:\n" << agent_->err();
+  }
+
+  // Collects the agent's output for `d` (it prints nothing else on stdout).
+  void Pump(absl::Duration d) { (void)agent_->WaitForLine("<never>", d); }
+
+  void StopAgent() {
+    agent_->Signal(SIGTERM);
+    auto code = agent_->Wait(absl::Seconds(15));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 0) << agent_->err();
   }
 
   int64_t Scalar(const std::string& sql) {
@@ -185,6 +205,135 @@ TEST_F(AgentServiceNetnsTest, ConnectionsBlocksAndRestartsEndToEnd) {
   EXPECT_EQ(Scalar(Sum("acct-a", 1)), 20);
   EXPECT_EQ(Scalar(Sum("acct-a", 2)), 5);
   EXPECT_EQ(Scalar("SELECT count(*) FROM node_day_losses"), 0);
+}
+
+// A wiped spool (a new disk for it, a reinstall keeping the persisted
+// rules): the new spool numbers its batches from 1 while the service has
+// committed more for the node. The batches sealed before the first Welcome
+// must not be taken as committed. (With the whole state directory gone the
+// agent knows no accounts before the Welcome, so it records nothing then.)
+TEST_F(AgentServiceNetnsTest, WipedSpoolLosesNothing) {
+  StartAgent();
+  ASSERT_GT(WaitFor("SELECT applied_rule_version FROM nodes", 3), 0);
+  ASSERT_EQ(AttemptsAs(net_->node(), kUidA, true, kRemoteX, 443, 12)->ok, 12);
+  EXPECT_EQ(WaitFor(Sum("acct-a", 1), 12), 12);
+  StopAgent();
+  const int64_t committed = Scalar("SELECT last_seq FROM ingest_sequences");
+  ASSERT_GE(committed, 1);
+
+  // Service unreachable while the new agent counts: several batches are
+  // sealed into the fresh spool, numbered 1.. .
+  std::filesystem::remove_all(dir_ + "/state/spool");
+  StartAgent("unix:" + dir_ + "/nowhere.sock");
+  ASSERT_EQ(AttemptsAs(net_->node(), kUidB, false, kRemoteY, 53, 5)->ok, 5);
+  Pump(absl::Milliseconds(300));
+  ASSERT_EQ(AttemptsAs(net_->node(), kUidB, true, kRemoteX, 443, 4)->ok, 4);
+  StopAgent();
+  StartAgent();
+  EXPECT_EQ(WaitFor(Sum("acct-b", 1), 9), 9) << agent_->err();
+  EXPECT_EQ(Scalar(Sum("acct-a", 1)), 12);
+  EXPECT_GT(Scalar("SELECT last_seq FROM ingest_sequences"), committed);
+  Pump(absl::Milliseconds(500));
+  EXPECT_EQ(Scalar(Sum("acct-b", 1)), 9);
+  EXPECT_THAT(agent_->err(), ::testing::HasSubstr("spool_renumbered"));
+}
+
+// The agent's counters reach the service in Hello and every
+// --stats-interval, and ops read them from AccountsService.GetNode.
+TEST_F(AgentServiceNetnsTest, AgentStatsAreStoredAndVisible) {
+  StartAgent("", {"--stats-interval=200ms"});
+  // Accounts are known (connections marked) once the Welcome's rules apply.
+  ASSERT_GT(WaitFor("SELECT applied_rule_version FROM nodes", 3), 0);
+  ASSERT_EQ(AttemptsAs(net_->node(), kUidA, true, kRemoteX, 443, 6)->ok, 6);
+  EXPECT_EQ(WaitFor(Sum("acct-a", 1), 6), 6);
+  EXPECT_EQ(WaitFor("SELECT conntrack_events FROM node_agent_stats WHERE node_id = 'test-node'", 6),
+            6);
+  EXPECT_EQ(WaitFor("SELECT (batches_acked > 0 AND records > 0 AND applied_rule_version > 0 "
+                    "AND conntrack_events_sysctl > 0)::int FROM node_agent_stats",
+                    1),
+            1);
+  auto admin = v1::AccountsService::NewStub(channel_);
+  v1::GetNodeRequest request;
+  request.set_node_id("test-node");
+  v1::Node node;
+  grpc::ClientContext context;
+  Authorize(&context, AdminToken());
+  ASSERT_TRUE(admin->GetNode(&context, request, &node).ok());
+  EXPECT_EQ(node.agent_stats().conntrack_events(), 6u);
+  EXPECT_GT(node.agent_stats().applied_rule_version(), 0u);
+  EXPECT_EQ(node.agent_stats().nft_errors(), 0u);
+  EXPECT_GT(node.agent_stats_time().seconds(), 0);
+  EXPECT_FALSE(node.agent_version().empty());
+}
+
+// TLS with client certificates between the real agent and the real service
+// (over a unix socket into the node namespace; the server certificate names
+// localhost, the authority gRPC uses for unix: targets).
+TEST_F(AgentServiceNetnsTest, MutualTlsUplinkCommitsAndRefusesAWrongClientCertificate) {
+  const std::string d = dir_ + "/pki";
+  std::filesystem::create_directories(d);
+  auto openssl = [](const std::string& args) {
+    CommandResult result = RunCommand({"/bin/sh", "-c", "openssl " + args + " 2>&1"});
+    ASSERT_EQ(result.exit_code, 0) << args << "\n" << result.out;
+  };
+  for (const std::string ca : {"ca", "other-ca"}) {
+    openssl("req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=egress-" + ca + " -keyout " + d +
+            "/" + ca + ".key -out " + d + "/" + ca + ".pem");
+  }
+  // The node's certificate names the node (the service may match it to the
+  // node id); the intruder's names it too but comes from another CA.
+  for (const auto& [name, ca] : {std::pair<std::string, std::string>{"server", "ca"},
+                                 {"test-node", "ca"},
+                                 {"intruder", "other-ca"}}) {
+    const std::string cn = name == "server" ? "server" : "test-node";
+    openssl("req -newkey rsa:2048 -nodes -subj /CN=" + cn + " -keyout " + d + "/" + name +
+            ".key -out " + d + "/" + name + ".csr");
+    std::ofstream(d + "/" + name + ".ext") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
+    openssl("x509 -req -in " + d + "/" + name + ".csr -CA " + d + "/" + ca + ".pem -CAkey " + d +
+            "/" + ca + ".key -CAcreateserial -days 2 -extfile " + d + "/" + name + ".ext -out " +
+            d + "/" + name + ".pem");
+  }
+  ServerOptions options;
+  options.listen_address = "unix:" + dir_ + "/tls.sock";
+  options.tls_cert_file = d + "/server.pem";
+  options.tls_key_file = d + "/server.key";
+  options.tls_client_ca_file = d + "/ca.pem";
+  ServerDependencies deps{database_.get(), &TestSigner()};
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EgressServer> tls_server,
+                       EgressServer::Start(options, deps));
+  const std::string target = "unix:" + dir_ + "/tls.sock";
+
+  const std::vector<std::string> node_cert = {"--tls-ca-file=" + d + "/ca.pem",
+                                              "--tls-cert-file=" + d + "/test-node.pem",
+                                              "--tls-key-file=" + d + "/test-node.key"};
+
+  // The node's own certificate: Welcome, rules, batches committed.
+  StartAgent(target, node_cert);
+  ASSERT_GT(WaitFor("SELECT applied_rule_version FROM nodes", 3), 0) << agent_->err();
+  ASSERT_EQ(AttemptsAs(net_->node(), kUidB, false, kRemoteY, 53, 4)->ok, 4);
+  EXPECT_EQ(WaitFor(Sum("acct-b", 1), 4), 4) << agent_->err();
+  StopAgent();
+  EXPECT_THAT(agent_->err(), ::testing::HasSubstr("uplink_welcome"));
+
+  // A client certificate from another CA: the handshake fails and nothing
+  // is committed; the batches wait in the spool (the persisted rules still
+  // attribute the connections).
+  StartAgent(target, {"--tls-ca-file=" + d + "/ca.pem", "--tls-cert-file=" + d + "/intruder.pem",
+                      "--tls-key-file=" + d + "/intruder.key"});
+  ASSERT_EQ(AttemptsAs(net_->node(), kUidA, true, kRemoteX, 443, 3)->ok, 3);
+  Pump(absl::Seconds(2));
+  EXPECT_EQ(Scalar(Sum("acct-a", 1)), 0);
+  EXPECT_THAT(agent_->err(), ::testing::HasSubstr("uplink_disconnected"));
+  EXPECT_THAT(agent_->err(), ::testing::Not(::testing::HasSubstr("uplink_welcome")));
+  StopAgent();
+
+  // The right certificate again: what was spooled meanwhile commits, once.
+  StartAgent(target, node_cert);
+  EXPECT_EQ(WaitFor(Sum("acct-a", 1), 3), 3) << agent_->err();
+  StopAgent();
+  EXPECT_EQ(Scalar(Sum("acct-a", 1)), 3);
+  EXPECT_EQ(Scalar(Sum("acct-b", 1)), 4);
+  tls_server.reset();
 }
 
 }  // namespace
