@@ -6,7 +6,9 @@
 #     package dependencies, the Debian package of every shared library its
 #     binaries need (readelf NEEDED -> dpkg -S -> dependency closure of the
 #     stage's apt-get list, read from dpkg's database);
-#  3. the agent's systemd unit passes systemd-analyze verify and keeps the
+#  3. .dockerignore keeps deploy/secrets and local build outputs out of
+#     the build context;
+#  4. the agent's systemd unit passes systemd-analyze verify and keeps the
 #     properties the design needs (before network-pre, restart always,
 #     CAP_NET_ADMIN, a state directory).
 # Usage: deploy_check.sh REPO_DIR BUILD_DIR
@@ -20,6 +22,12 @@ echo "== docker-compose config"
 (cd "$repo" && docker-compose -f docker-compose.yml config -q) || fail "docker-compose.yml does not validate"
 services="$(cd "$repo" && docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')"
 [[ "$services" == "agent gateway postgres service-a service-b " ]] || fail "services are: $services"
+
+# Secrets and local build outputs stay out of the build context.
+for pattern in 'deploy/secrets/*' build var gateway/node_modules; do
+  grep -qxF "$pattern" "$repo/.dockerignore" || fail ".dockerignore lacks $pattern"
+done
+grep -q 'COPY \. \.' "$repo/deploy/Dockerfile" || fail "deploy/Dockerfile no longer copies the tree: review .dockerignore"
 
 # The packages one `FROM ... AS <stage>` stage installs with apt-get.
 stage_packages() {
