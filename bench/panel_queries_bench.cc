@@ -40,6 +40,9 @@ ABSL_FLAG(int, accounts, 2000, "Ordinary accounts.");
 ABSL_FLAG(int, days, 400, "Days of data per account.");
 ABSL_FLAG(int, rows_per_day, 25, "Rows per ordinary account and day.");
 ABSL_FLAG(int, iterations, 300, "Timed calls per query.");
+ABSL_FLAG(std::string, existing, "",
+          "libpq conninfo of a database this bench built and holds (--hold) in another "
+          "process: measure there instead of building one.");
 ABSL_FLAG(absl::Duration, hold, absl::ZeroDuration(),
           "Keep the database up this long after the data is built (to inspect plans), then "
           "measure.");
@@ -90,9 +93,13 @@ int Run() {
   const int days = absl::GetFlag(FLAGS_days);
   const int rows = absl::GetFlag(FLAGS_rows_per_day);
   const int iterations = absl::GetFlag(FLAGS_iterations);
-  auto cluster = *testing::PostgresCluster::Start();
-  if (!cluster->CreateDatabase("bench").ok()) return 1;
-  const std::string conninfo = cluster->ConnectionString("bench");
+  const std::string existing = absl::GetFlag(FLAGS_existing);
+  std::unique_ptr<testing::PostgresCluster> cluster;
+  if (existing.empty()) {
+    cluster = *testing::PostgresCluster::Start();
+    if (!cluster->CreateDatabase("bench").ok()) return 1;
+  }
+  const std::string conninfo = existing.empty() ? cluster->ConnectionString("bench") : existing;
   DatabaseOptions db_options;
   db_options.conninfo = conninfo;
   auto database = *Database::Connect(db_options);
@@ -103,63 +110,66 @@ int Run() {
   const std::string first = FormatDay(first_day);
   const std::string heavy_day = FormatDay(last_day - 3);
   const absl::Time build_start = absl::Now();
-  Exec(conninfo,
-       absl::StrCat("INSERT INTO nodes (node_id, server_ipv4) VALUES ('web-01', '198.51.100.10');"
-                    "INSERT INTO accounts (account_id, node_id, uid) "
-                    "SELECT 'acct-' || a, 'web-01', 10000 + a FROM generate_series(0, ",
-                    accounts - 1, ") a;",
-                    "INSERT INTO accounts (account_id, node_id, uid) VALUES ('heavy', 'web-01', 9);"
-                    "SELECT egress_ensure_partitions('",
-                    first, "', ", days / 28 + 2, ");"));
-  // Ordinary accounts, loaded by two connections in parallel.
-  auto load = [&](int from, int to) {
-    for (int a = from; a < to; a += 50) {
-      Exec(conninfo,
-           absl::StrCat(
-               "INSERT INTO connection_daily (account_id, day, ip, protocol, port, action, "
-               "count, first_seen, last_seen) "
-               "SELECT 'acct-' || a, '",
-               first,
-               "'::date + d, ('10.' || (a % 256) || '.' || (k / 256) || '.' || (k % 256))::inet, "
-               "6, 443, 1 + k % 2, 1 + (a * 7 + d * 13 + k * 31) % 1000, "
-               "('",
-               first, "'::date + d)::timestamptz, ('", first,
-               "'::date + d)::timestamptz + interval '1 hour' "
-               "FROM generate_series(",
-               a, ", ", std::min(a + 50, to) - 1, ") a, generate_series(0, ", days - 1,
-               ") d, generate_series(0, ", rows - 1, ") k"));
-    }
-  };
-  std::thread half([&] { load(0, accounts / 2); });
-  load(accounts / 2, accounts);
-  half.join();
-  // The heavy account: every day 200 rows, one day 5,000.
-  Exec(conninfo,
-       absl::StrCat(
-           "INSERT INTO connection_daily (account_id, day, ip, protocol, port, action, count, "
-           "first_seen, last_seen) "
-           "SELECT 'heavy', '",
-           first,
-           "'::date + d, ('10.' || (k / 65536) || '.' || (k / 256 % 256) || '.' || (k % "
-           "256))::inet, "
-           "CASE k % 3 WHEN 0 THEN 17 ELSE 6 END, 1 + k % 2000, 1 + k % 2, 1 + (k * 7919) % 500, "
-           "('",
-           first, "'::date + d)::timestamptz, ('", first,
-           "'::date + d)::timestamptz + (k % 3600) * interval '1 second' "
-           "FROM generate_series(0, ",
-           days - 1,
-           ") d, generate_series(0, 4999) k "
-           "WHERE k < 200 OR '",
-           first, "'::date + d = '", heavy_day, "';",
-           "INSERT INTO account_day_totals (account_id, day, accepted, rejected) "
-           "SELECT account_id, day, sum(count) FILTER (WHERE action = 1), "
-           "coalesce(sum(count) FILTER (WHERE action = 2), 0) "
-           "FROM connection_daily GROUP BY account_id, day;",
-           "INSERT INTO block_rules (account_id, network, protocol, port, created_by) VALUES "
-           "('heavy', '10.0.1.0/24', 6, 0, 'bench'), ('heavy', '10.0.0.7/32', 0, 0, 'bench');"
-           "INSERT INTO ip_info (ip, status, ptr) SELECT ('10.0.0.' || k)::inet, 2, "
-           "'host' || k || '.example.net' FROM generate_series(0, 255) k;"));
-  Exec(conninfo, "ANALYZE");
+  if (existing.empty()) {
+    Exec(conninfo,
+         absl::StrCat(
+             "INSERT INTO nodes (node_id, server_ipv4) VALUES ('web-01', '198.51.100.10');"
+             "INSERT INTO accounts (account_id, node_id, uid) "
+             "SELECT 'acct-' || a, 'web-01', 10000 + a FROM generate_series(0, ",
+             accounts - 1, ") a;",
+             "INSERT INTO accounts (account_id, node_id, uid) VALUES ('heavy', 'web-01', 9);"
+             "SELECT egress_ensure_partitions('",
+             first, "', ", days / 28 + 2, ");"));
+    // Ordinary accounts, loaded by two connections in parallel.
+    auto load = [&](int from, int to) {
+      for (int a = from; a < to; a += 50) {
+        Exec(conninfo,
+             absl::StrCat(
+                 "INSERT INTO connection_daily (account_id, day, ip, protocol, port, action, "
+                 "count, first_seen, last_seen) "
+                 "SELECT 'acct-' || a, '",
+                 first,
+                 "'::date + d, ('10.' || (a % 256) || '.' || (k / 256) || '.' || (k % 256))::inet, "
+                 "6, 443, 1 + k % 2, 1 + (a * 7 + d * 13 + k * 31) % 1000, "
+                 "('",
+                 first, "'::date + d)::timestamptz, ('", first,
+                 "'::date + d)::timestamptz + interval '1 hour' "
+                 "FROM generate_series(",
+                 a, ", ", std::min(a + 50, to) - 1, ") a, generate_series(0, ", days - 1,
+                 ") d, generate_series(0, ", rows - 1, ") k"));
+      }
+    };
+    std::thread half([&] { load(0, accounts / 2); });
+    load(accounts / 2, accounts);
+    half.join();
+    // The heavy account: every day 200 rows, one day 5,000.
+    Exec(conninfo,
+         absl::StrCat(
+             "INSERT INTO connection_daily (account_id, day, ip, protocol, port, action, count, "
+             "first_seen, last_seen) "
+             "SELECT 'heavy', '",
+             first,
+             "'::date + d, ('10.' || (k / 65536) || '.' || (k / 256 % 256) || '.' || (k % "
+             "256))::inet, "
+             "CASE k % 3 WHEN 0 THEN 17 ELSE 6 END, 1 + k % 2000, 1 + k % 2, 1 + (k * 7919) % 500, "
+             "('",
+             first, "'::date + d)::timestamptz, ('", first,
+             "'::date + d)::timestamptz + (k % 3600) * interval '1 second' "
+             "FROM generate_series(0, ",
+             days - 1,
+             ") d, generate_series(0, 4999) k "
+             "WHERE k < 200 OR '",
+             first, "'::date + d = '", heavy_day, "';",
+             "INSERT INTO account_day_totals (account_id, day, accepted, rejected) "
+             "SELECT account_id, day, sum(count) FILTER (WHERE action = 1), "
+             "coalesce(sum(count) FILTER (WHERE action = 2), 0) "
+             "FROM connection_daily GROUP BY account_id, day;",
+             "INSERT INTO block_rules (account_id, network, protocol, port, created_by) VALUES "
+             "('heavy', '10.0.1.0/24', 6, 0, 'bench'), ('heavy', '10.0.0.7/32', 0, 0, 'bench');"
+             "INSERT INTO ip_info (ip, status, ptr) SELECT ('10.0.0.' || k)::inet, 2, "
+             "'host' || k || '.example.net' FROM generate_series(0, 255) k;"));
+    Exec(conninfo, "ANALYZE");
+  }
   const int64_t total_rows = [&] {
     pqxx::connection connection(conninfo);
     pqxx::nontransaction work(connection);
@@ -169,7 +179,7 @@ int Run() {
               static_cast<long long>(total_rows), absl::ToDoubleSeconds(absl::Now() - build_start),
               accounts, days, rows);
 
-  if (absl::GetFlag(FLAGS_hold) > absl::ZeroDuration()) {
+  if (cluster != nullptr && absl::GetFlag(FLAGS_hold) > absl::ZeroDuration()) {
     std::printf("holding: psql -h %s -U postgres bench\n", cluster->socket_dir().c_str());
     std::fflush(stdout);
     absl::SleepFor(absl::GetFlag(FLAGS_hold));
@@ -205,6 +215,7 @@ int Run() {
          Time(iterations, [&] { return store.ListConnections(prefix).ok(); }));
   ConnectionQuery second = query;
   second.after = check->rows[99].cursor;
+  second.known_total = check->total_rows;  // carried by the first page's token
   Report("ListConnections second page (keyset)",
          Time(iterations, [&] { return store.ListConnections(second).ok(); }));
   ConnectionQuery by_ip = query;

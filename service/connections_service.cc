@@ -59,7 +59,11 @@ grpc::Status ConnectionsServiceImpl::ListConnections(grpc::ServerContext* contex
     const bool more = static_cast<int>(page.rows.size()) > page_size;
     if (more) page.rows.resize(page_size);
     for (const ConnectionRow& row : page.rows) ConnectionToProto(row, response->add_connections());
-    if (more) response->set_next_page_token(ConnectionsPageToken(query, page.rows.back().cursor));
+    if (more) {
+      // Later pages repeat the first page's total instead of counting again.
+      response->set_next_page_token(
+          ConnectionsPageToken(query, page.rows.back().cursor, page.total_rows));
+    }
     response->set_total_rows(page.total_rows);
     response->set_incomplete(page.incomplete);
     return absl::OkStatus();

@@ -61,11 +61,19 @@ absl::Status BadToken(absl::string_view field) {
   return InvalidField(field, "is not a page token from a previous response of this call");
 }
 
+// "<fingerprint>/<primary>/<ip>/<protocol>/<port>/<action>[/<total>]": the
+// total read with the first page (tokens without it make the page count).
 absl::StatusOr<ConnectionCursor> ParseConnectionCursor(absl::string_view cursor,
                                                        const std::string& fingerprint,
-                                                       absl::string_view field) {
+                                                       absl::string_view field,
+                                                       std::optional<uint64_t>* total) {
   std::vector<absl::string_view> parts = absl::StrSplit(cursor, '/');
-  if (parts.size() != 6) return BadToken(field);
+  if (parts.size() != 6 && parts.size() != 7) return BadToken(field);
+  if (parts.size() == 7) {
+    uint64_t value = 0;
+    if (!absl::SimpleAtoi(parts[6], &value)) return BadToken(field);
+    *total = value;
+  }
   if (parts[0] != fingerprint) {
     return InvalidField(field,
                         "was issued for other filters (date, ip_filter, action, order_by or "
@@ -208,17 +216,19 @@ absl::StatusOr<ConnectionQuery> ConnectionQueryFromProto(const v1::ListConnectio
   EGRESS_ASSIGN_OR_RETURN(std::string cursor,
                           DecodePageToken(request.page_token(), kConnectionsToken, "page_token"));
   if (!cursor.empty()) {
-    EGRESS_ASSIGN_OR_RETURN(query.after,
-                            ParseConnectionCursor(cursor, FilterFingerprint(query), "page_token"));
+    EGRESS_ASSIGN_OR_RETURN(query.after, ParseConnectionCursor(cursor, FilterFingerprint(query),
+                                                               "page_token", &query.known_total));
   }
   return query;
 }
 
-std::string ConnectionsPageToken(const ConnectionQuery& query, const ConnectionCursor& last) {
-  return EncodePageToken(
-      kConnectionsToken,
+std::string ConnectionsPageToken(const ConnectionQuery& query, const ConnectionCursor& last,
+                                 std::optional<uint64_t> total_rows) {
+  std::string cursor =
       absl::StrCat(FilterFingerprint(query), "/", last.primary, "/", last.ip.ToString(), "/",
-                   last.protocol, "/", last.port, "/", last.action));
+                   last.protocol, "/", last.port, "/", last.action);
+  if (total_rows.has_value()) absl::StrAppend(&cursor, "/", *total_rows);
+  return EncodePageToken(kConnectionsToken, cursor);
 }
 
 absl::Status ValidateNoteField(absl::string_view note, absl::string_view field) {

@@ -7,6 +7,7 @@
 #define EGRESS_SERVICE_CONNECTIONS_VALIDATION_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,10 @@ absl::StatusOr<ConnectionQuery> ConnectionQueryFromProto(
     const egress::v1::ListConnectionsRequest& request, absl::CivilDay latest_day);
 
 // The token for the page after `last` (bound to `query`'s filters).
-std::string ConnectionsPageToken(const ConnectionQuery& query, const ConnectionCursor& last);
+// `total_rows`: the first page's total, repeated by later pages (without it
+// each later page counts again).
+std::string ConnectionsPageToken(const ConnectionQuery& query, const ConnectionCursor& last,
+                                 std::optional<uint64_t> total_rows = std::nullopt);
 
 // BlockDestination: destination IP or CIDR without host bits; protocol TCP,
 // UDP or ANY (UNSPECIFIED = ANY; ICMP/ICMPv6 refused: block them with ANY

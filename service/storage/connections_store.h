@@ -83,6 +83,9 @@ struct ConnectionQuery {
   std::optional<ConnectionCursor> after;
   // Rows returned at most.
   int limit = 100;
+  // The filters' row count as read with the first page (carried by the page
+  // token): set, the store returns it as total_rows without counting again.
+  std::optional<uint64_t> known_total;
 };
 
 struct ConnectionRow {
@@ -106,7 +109,8 @@ struct ConnectionRow {
 
 struct ConnectionPage {
   std::vector<ConnectionRow> rows;
-  // Rows matching the filters on every page.
+  // Rows matching the filters (counted with the first page; on later pages
+  // query.known_total when set).
   uint64_t total_rows = 0;
   bool incomplete = false;
 };

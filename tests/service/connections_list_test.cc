@@ -243,6 +243,32 @@ TEST_F(ConnectionsListTest, PagesThroughAFiveThousandRowDayInEveryOrder) {
   }
 }
 
+TEST_F(ConnectionsListTest, LaterPagesRepeatTheTotalCountedWithTheFirstPage) {
+  v1::ListConnectionsResponse first;
+  ASSERT_TRUE(List(Request(), &first).ok());
+  ASSERT_EQ(first.total_rows(), static_cast<uint64_t>(kRows));
+  ASSERT_FALSE(first.next_page_token().empty());
+  // A row arrives while the customer pages through the day.
+  Sql(R"sql(
+    INSERT INTO connection_daily (account_id, day, ip, protocol, port, action, count, first_seen,
+                                  last_seen)
+    VALUES ('alice', '2026-03-10', '203.0.113.250', 6, 8443, 1, 1, now(), now()))sql");
+  v1::ListConnectionsRequest next = Request();
+  next.set_page_token(first.next_page_token());
+  v1::ListConnectionsResponse second;
+  ASSERT_TRUE(List(next, &second).ok());
+  EXPECT_EQ(second.total_rows(), static_cast<uint64_t>(kRows));
+  EXPECT_GT(second.connections_size(), 0);
+  // A new first page counts again.
+  v1::ListConnectionsResponse again;
+  ASSERT_TRUE(List(Request(), &again).ok());
+  EXPECT_EQ(again.total_rows(), static_cast<uint64_t>(kRows + 1));
+  // A filter that matches nothing: total 0 on the first page.
+  v1::ListConnectionsResponse none;
+  ASSERT_TRUE(List(Request("198.51.100.0/24"), &none).ok());
+  EXPECT_EQ(none.total_rows(), 0u);
+}
+
 TEST_F(ConnectionsListTest, FirstPageDefaultsToOneHundredByCountDescending) {
   v1::ListConnectionsResponse response;
   ASSERT_TRUE(List(Request(), &response).ok());

@@ -140,6 +140,24 @@ TEST_F(PgConnectionsStoreTest, CursorsContinueAfterTheLastRow) {
   }
 }
 
+TEST_F(PgConnectionsStoreTest, ALaterPageWithAKnownTotalReturnsItWithoutCounting) {
+  ConnectionQuery query = Query();
+  query.limit = 2;
+  ASSERT_OK_AND_ASSIGN(ConnectionPage first, store_->ListConnections(query));
+  EXPECT_EQ(first.total_rows, 5u);  // counted in the first page's scan
+  query.after = first.rows.back().cursor;
+  query.known_total = 41;  // what the first page's token carried
+  ASSERT_OK_AND_ASSIGN(ConnectionPage second, store_->ListConnections(query));
+  EXPECT_EQ(second.total_rows, 41u);
+  EXPECT_EQ(second.rows.size(), 2u);
+  // An empty first page: nothing matches.
+  ConnectionQuery none = Query();
+  none.day = absl::CivilDay(2026, 3, 11);
+  ASSERT_OK_AND_ASSIGN(ConnectionPage empty, store_->ListConnections(none));
+  EXPECT_EQ(empty.total_rows, 0u);
+  EXPECT_TRUE(empty.rows.empty());
+}
+
 TEST_F(PgConnectionsStoreTest, ConcurrentReadersShareThePool) {
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
