@@ -45,6 +45,7 @@ ABSL_FLAG(int, records, 2000, "Records per batch.");
 ABSL_FLAG(int, accounts, 50, "Accounts per node.");
 ABSL_FLAG(int, destinations, 200, "Destinations per account known before the timed phase.");
 ABSL_FLAG(double, new_fraction, 0.1, "Share of records that create a new key.");
+ABSL_FLAG(int, writers, 2, "Group commits running at once in the service.");
 ABSL_FLAG(int, window, 1, "Batches each agent keeps unacknowledged (the agent's default: 16).");
 ABSL_FLAG(std::string, enrichment, "off",
           "off, on (enrichment worker running, woken by ingest) or both (off, then on).");
@@ -217,6 +218,7 @@ IngestResult MeasureIngest(const std::string& conninfo, Enrichment* enrichment) 
   if (!ApplyMigrations(*database, EmbeddedMigrations()).ok()) std::abort();
   ServerOptions server_options;
   server_options.listen_address = "127.0.0.1:0";
+  server_options.ingest_writers = absl::GetFlag(FLAGS_writers);
   ServerDependencies deps{database.get(), &testing::TestSigner(), enrichment};
   auto server = *EgressServer::Start(server_options, deps);
   auto channel = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());
@@ -441,9 +443,10 @@ int Run() {
                       absl::ToDoubleSeconds(absl::Now() - copy_start);
 
   printf(
-      "ingest_bench: %d streams x %d batches x %d records, window %d, %.0f%% new keys, "
-      "fsync on\n",
-      streams, batches, records, absl::GetFlag(FLAGS_window), new_fraction * 100);
+      "ingest_bench: %d streams x %d batches x %d records, window %d, %d writers, %.0f%% new "
+      "keys, fsync on\n",
+      streams, batches, records, absl::GetFlag(FLAGS_window), absl::GetFlag(FLAGS_writers),
+      new_fraction * 100);
   for (const auto& [name, result] : runs) {
     PrintIngest(name.c_str(), result);
     printf("  %-44s ratio to COPY: %.2f\n", "", result.rows_per_second / copy);

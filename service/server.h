@@ -42,6 +42,8 @@ struct ServerOptions {
   int retention_days = 400;
   // Workers for agent-stream database work.
   int ingest_threads = 8;
+  // Group commits of agent batches running at once (IngestCommitter).
+  int ingest_writers = 2;
   // PEM files. With a certificate and key the server speaks TLS only; with a
   // client CA as well it requires client certificates signed by it (mTLS).
   // Tokens are still required on every call either way.
