@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 
 namespace egress {
@@ -47,6 +48,30 @@ absl::Status Authorizer::RequireAccount(const Caller& caller, absl::string_view 
   }
   return absl::PermissionDeniedError(
       absl::StrCat("this token does not grant access to account \"", account_id, "\""));
+}
+
+std::optional<std::vector<std::string>> Authorizer::CertificateNames(
+    const grpc::ServerContextBase& context) {
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) return std::nullopt;
+  std::vector<std::string> names;
+  for (const char* property : {"x509_common_name", "x509_subject_alternative_name"}) {
+    for (const grpc::string_ref& value : auth->FindPropertyValues(property)) {
+      names.emplace_back(value.data(), value.size());
+    }
+  }
+  return names;
+}
+
+absl::Status Authorizer::RequireCertificateFor(const std::optional<std::vector<std::string>>& names,
+                                               absl::string_view node_id) {
+  if (!names.has_value()) return absl::OkStatus();
+  for (const std::string& name : *names) {
+    if (name == node_id) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat("the client certificate is for \"",
+                                                  absl::StrJoin(*names, "\", \""),
+                                                  "\", not node \"", node_id, "\""));
 }
 
 }  // namespace egress

@@ -8,7 +8,9 @@
 #ifndef EGRESS_SERVICE_AUTH_AUTHORIZER_H_
 #define EGRESS_SERVICE_AUTH_AUTHORIZER_H_
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
@@ -37,6 +39,20 @@ class Authorizer {
   static absl::Status RequireScope(const Caller& caller, Scope scope);
   // Panel callers may act only on their own account; admins on any.
   static absl::Status RequireAccount(const Caller& caller, absl::string_view account_id);
+
+  // The names a verified client certificate carries (its common name, then
+  // its subject alternative names); nullopt when the peer presented none
+  // (plaintext, or TLS without client certificates). Call it from a gRPC
+  // callback of the call, not from another thread.
+  static std::optional<std::vector<std::string>> CertificateNames(
+      const grpc::ServerContextBase& context);
+  // With mTLS a node's certificate identifies it as well as its token: the
+  // node id must be one of the certificate's names (PERMISSION_DENIED
+  // otherwise), so a certificate of one node cannot open another node's
+  // stream even with that node's token. No certificate: OK (the token alone
+  // identifies the node).
+  static absl::Status RequireCertificateFor(const std::optional<std::vector<std::string>>& names,
+                                            absl::string_view node_id);
 
  private:
   const TokenSigner& signer_;
