@@ -13,12 +13,19 @@
 #   EGRESS_NO_DEMO=1   do not create the demo node and accounts
 #   EGRESS_GATEWAY_LISTEN  gateway + panel address (default: 127.0.0.1:8080)
 #   EGRESS_NO_AGENT=1  do not start the demo node (namespaces + egress-agent)
+#   EGRESS_METRICS_LISTEN  service's Prometheus /metrics (default 127.0.0.1:9464;
+#                      the gateway's is the next port; empty: none)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${EGRESS_BUILD_DIR:-$repo/build}"
 var_dir="${EGRESS_VAR_DIR:-$repo/var}"
 listen="${EGRESS_LISTEN:-127.0.0.1:50051}"
 time_zone="${EGRESS_TIME_ZONE:-UTC}"
+metrics_listen="${EGRESS_METRICS_LISTEN-127.0.0.1:9464}"
+gateway_metrics_listen=""
+if [[ -n "$metrics_listen" ]]; then
+  gateway_metrics_listen="${metrics_listen%:*}:$((${metrics_listen##*:} + 1))"
+fi
 pg_bin=/usr/lib/postgresql/15/bin
 log() { printf '[run] %s\n' "$*" >&2; }
 
@@ -104,7 +111,8 @@ admin_token="$("$ctl_bin" token --secret-file="$secret_file" --scope=admin --ttl
 log "starting egress-service on $listen (log $var_dir/log/service.log)"
 "$build_dir/service/egress-service" --listen="$listen" --time-zone="$time_zone" \
   --database="host=$var_dir/run user=$db_user dbname=egress" --token-secret-file="$secret_file" \
-  --also-listen="unix:$var_dir/run/service.sock" >"$var_dir/log/service.out" 2> >(tee -a "$var_dir/log/service.log" >&2) &
+  --also-listen="unix:$var_dir/run/service.sock" --metrics-listen="$metrics_listen" \
+  >"$var_dir/log/service.out" 2> >(tee -a "$var_dir/log/service.log" >&2) &
 service_pid=$!
 for _ in $(seq 1 300); do
   grep -q "listening on" "$var_dir/log/service.out" 2>/dev/null && break
@@ -130,6 +138,7 @@ gateway_listen="${EGRESS_GATEWAY_LISTEN:-127.0.0.1:8080}"
 "$repo/tests/browser/setup-gateway.sh"
 log "starting egress-gateway on $gateway_listen (log $var_dir/log/gateway.log)"
 node "$repo/gateway/src/main.js" --listen="$gateway_listen" --upstream="$address" \
+  ${gateway_metrics_listen:+--metrics-listen="$gateway_metrics_listen"} \
   >"$var_dir/log/gateway.out" 2> >(tee -a "$var_dir/log/gateway.log" >&2) &
 gateway_pid=$!
 for _ in $(seq 1 100); do
@@ -169,6 +178,7 @@ cat >&2 <<MSG
     logs:        $var_dir/log/
     admin token: $var_dir/secrets/admin-token (30 days)
     gateway:     $gateway_url (gRPC-web, Connect, /healthz)
+    metrics:     ${metrics_listen:+http://$metrics_listen/metrics (service), http://$gateway_metrics_listen/metrics (gateway)}
     panel (demo-alice, link valid 24 h):
       $panel_url
   Try:
