@@ -94,6 +94,12 @@ TEST(FaultSpoolTest, FullSpoolDiskLossIsCountedAndReportedNeverSilent) {
               static_cast<long long>(made - lost), static_cast<long long>(lost));
   EXPECT_GT(lost, 0);
   EXPECT_EQ(totals.other, 0);
+  // Ops see it in the node's agent counters too (sent with the Hello).
+  EXPECT_EQ(env->WaitFor(absl::StrCat("SELECT (spool_dropped_batches > 0)::int FROM "
+                                      "node_agent_stats WHERE node_id = '",
+                                      kFaultNode, "'"),
+                         1, absl::Seconds(10)),
+            1);
 
   // The panel shows the day as a lower bound.
   for (const char* account : {"acct-a", "acct-b"}) {
