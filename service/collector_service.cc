@@ -39,7 +39,6 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
     }
     caller_ = *std::move(caller);
     certificate_names_ = Authorizer::CertificateNames(context_);
-    certificate_names_ = Authorizer::CertificateNames(context_);
     ReadNext();
   }
 
@@ -184,7 +183,6 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
                                                       caller_->claims.subject, "\", not \"",
                                                       hello.node_id(), "\""));
     }
-    EGRESS_RETURN_IF_ERROR(Authorizer::RequireCertificateFor(certificate_names_, hello.node_id()));
     EGRESS_RETURN_IF_ERROR(Authorizer::RequireCertificateFor(certificate_names_, hello.node_id()));
     EGRESS_ASSIGN_OR_RETURN(NodeInfo node, service_.store_.LoadNode(hello.node_id()));
     EGRESS_ASSIGN_OR_RETURN(NodeRuleSet rule_set, service_.store_.LoadRuleSet(hello.node_id()));
@@ -396,9 +394,6 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
   grpc::CallbackServerContext& context_;
   std::shared_ptr<CollectorStream> self_;
   std::optional<Caller> caller_;
-  // Names of the agent's client certificate (mTLS; nullopt without one), read
-  // in Begin on the call's own thread.
-  std::optional<std::vector<std::string>> certificate_names_;
   // Names of the agent's client certificate (mTLS; nullopt without one), read
   // in Begin on the call's own thread.
   std::optional<std::vector<std::string>> certificate_names_;
