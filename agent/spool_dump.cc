@@ -14,23 +14,17 @@
 #include "absl/time/time.h"
 #include "agent/spool_record.h"
 #include "common/ip_address.h"
+#include "common/protocol_proto.h"
 
 namespace egress::agent {
 namespace {
 
+// "tcp", "udp", ... as users type them; "proto<N>" for a value this build
+// does not know.
 std::string ProtocolName(v1::Protocol protocol) {
-  switch (protocol) {
-    case v1::PROTOCOL_TCP:
-      return "tcp";
-    case v1::PROTOCOL_UDP:
-      return "udp";
-    case v1::PROTOCOL_ICMP:
-      return "icmp";
-    case v1::PROTOCOL_ICMPV6:
-      return "icmpv6";
-    default:
-      return absl::StrCat("proto", static_cast<int>(protocol));
-  }
+  const std::optional<Protocol> known = ProtocolFromProto(protocol);
+  if (!known.has_value()) return absl::StrCat("proto", static_cast<int>(protocol));
+  return std::string(egress::ProtocolName(*known));
 }
 
 std::string DayText(const v1::Date& day) {

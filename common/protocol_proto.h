@@ -1,7 +1,9 @@
-// Protocol (common/protocol.h) → egress.v1.Protocol, for the agent and the
-// service alike. Header-only so that only users of the generated protos see it.
+// Protocol (common/protocol.h) ↔ egress.v1.Protocol, for the agent, the
+// service and egressctl alike. Header-only so that only users of the generated protos see it.
 #ifndef EGRESS_COMMON_PROTOCOL_PROTO_H_
 #define EGRESS_COMMON_PROTOCOL_PROTO_H_
+
+#include <optional>
 
 #include "common/protocol.h"
 #include "egress/v1/types.pb.h"
@@ -22,6 +24,24 @@ inline egress::v1::Protocol ProtocolToProto(Protocol protocol) {
       return egress::v1::PROTOCOL_ANY;
   }
   return egress::v1::PROTOCOL_UNSPECIFIED;
+}
+
+// nullopt for PROTOCOL_UNSPECIFIED and values this build does not know.
+inline std::optional<Protocol> ProtocolFromProto(egress::v1::Protocol protocol) {
+  switch (protocol) {
+    case egress::v1::PROTOCOL_TCP:
+      return Protocol::kTcp;
+    case egress::v1::PROTOCOL_UDP:
+      return Protocol::kUdp;
+    case egress::v1::PROTOCOL_ICMP:
+      return Protocol::kIcmp;
+    case egress::v1::PROTOCOL_ICMPV6:
+      return Protocol::kIcmpV6;
+    case egress::v1::PROTOCOL_ANY:
+      return Protocol::kAny;
+    default:
+      return std::nullopt;
+  }
 }
 
 }  // namespace egress

@@ -10,6 +10,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "common/civil_day.h"
+#include "common/protocol_proto.h"
 #include "egress/v1/antivirus.grpc.pb.h"
 #include "egress/v1/connections.grpc.pb.h"
 #include "grpcpp/client_context.h"
@@ -50,20 +51,8 @@ std::string FormatDate(const v1::Date& date) {
 }
 
 std::string ProtocolText(v1::Protocol protocol) {
-  switch (protocol) {
-    case v1::PROTOCOL_TCP:
-      return "tcp";
-    case v1::PROTOCOL_UDP:
-      return "udp";
-    case v1::PROTOCOL_ICMP:
-      return "icmp";
-    case v1::PROTOCOL_ICMPV6:
-      return "icmpv6";
-    case v1::PROTOCOL_ANY:
-      return "any";
-    default:
-      return "?";
-  }
+  const std::optional<Protocol> known = ProtocolFromProto(protocol);
+  return known.has_value() ? std::string(ProtocolName(*known)) : "?";
 }
 
 // "ptr (AS64500 Name, NL)" or "-".
