@@ -268,6 +268,12 @@ absl::StatusOr<size_t> NetfilterConntrackSource::ReadAvailable(size_t max_events
   budget_ = std::max<size_t>(max_events, 1);
   delivered_ = 0;
   while (delivered_ < budget_) {
+    // The clock is read before the read that finds the socket empty, not
+    // after: an entry that started between an empty read and a later clock
+    // read could otherwise be older than the mark yet still in the socket,
+    // and a crash right after the seal would lose it.
+    const uint64_t read_started_at = static_cast<uint64_t>(absl::ToUnixNanos(clock_->Now()));
+    const size_t delivered_before = delivered_;
     const int rc = nfct_catch(handle_);
     if (rc >= 0) {
       // NFCT_CB_STOP: budget used up (or a stop from the library).
@@ -275,10 +281,14 @@ absl::StatusOr<size_t> NetfilterConntrackSource::ReadAvailable(size_t max_events
       continue;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      // This read delivered events that started after read_started_at: read
+      // once more, so that no event in the batch is newer than the mark (a
+      // resync after a crash would count it again).
+      if (delivered_ != delivered_before) continue;
       in_overrun_burst_ = false;
       // Empty now: whatever starts from here on is delivered or, if dropped
       // while the dump below runs, recovered by the next overrun's dump.
-      const uint64_t drained_at = static_cast<uint64_t>(absl::ToUnixNanos(clock_->Now()));
+      const uint64_t drained_at = read_started_at;
       if (overrun_pending_) RecoverOverrun();
       since_drain_.clear();
       last_drain_nanos_ = drained_at;
