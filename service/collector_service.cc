@@ -465,30 +465,23 @@ void CollectorServiceImpl::NodeRulesChanged(const std::string& node_id) {
   for (auto& stream : targets) stream->PushRules();
 }
 
-void CollectorServiceImpl::AllRulesChanged() {
-  std::vector<std::shared_ptr<CollectorStream>> targets;
-  {
-    absl::MutexLock lock(&mutex_);
-    for (auto& [node, streams] : streams_) {
-      for (auto& [raw, weak] : streams) {
-        if (auto stream = weak.lock()) targets.push_back(std::move(stream));
-      }
+std::vector<std::shared_ptr<CollectorStream>> CollectorServiceImpl::LiveStreams() {
+  std::vector<std::shared_ptr<CollectorStream>> live;
+  absl::MutexLock lock(&mutex_);
+  for (auto& [node, streams] : streams_) {
+    for (auto& [raw, weak] : streams) {
+      if (auto stream = weak.lock()) live.push_back(std::move(stream));
     }
   }
-  for (auto& stream : targets) stream->PushRules();
+  return live;
+}
+
+void CollectorServiceImpl::AllRulesChanged() {
+  for (auto& stream : LiveStreams()) stream->PushRules();
 }
 
 void CollectorServiceImpl::CloseAllStreams() {
-  std::vector<std::shared_ptr<CollectorStream>> targets;
-  {
-    absl::MutexLock lock(&mutex_);
-    for (auto& [node, streams] : streams_) {
-      for (auto& [raw, weak] : streams) {
-        if (auto stream = weak.lock()) targets.push_back(std::move(stream));
-      }
-    }
-  }
-  for (auto& stream : targets) stream->Close();
+  for (auto& stream : LiveStreams()) stream->Close();
 }
 
 CollectorStats CollectorServiceImpl::stats() const {

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -88,6 +89,9 @@ class CollectorServiceImpl final : public egress::v1::CollectorService::Callback
   friend class CollectorStream;
   void Register(const std::string& node_id, const std::shared_ptr<CollectorStream>& stream);
   void Unregister(const std::string& node_id, const CollectorStream* stream);
+  // Every stream this replica holds that is still alive; taken under the
+  // lock, used outside it (pushing or closing may re-enter Unregister).
+  std::vector<std::shared_ptr<CollectorStream>> LiveStreams();
 
   CollectorStore& store_;
   const Authorizer& authorizer_;
