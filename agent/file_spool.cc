@@ -55,6 +55,27 @@ void FsyncDir(const std::string& dir) {
   }
 }
 
+// Events of dropped batches per civil day (year, month, day), reported to
+// the service as REASON_SPOOL_OVERFLOW.
+using LostPerDay = std::map<std::tuple<int, int, int>, uint64_t>;
+
+void AddLostRecords(const v1::RecordBatch& batch, LostPerDay* lost) {
+  for (const auto& r : batch.records()) {
+    (*lost)[{r.day().year(), r.day().month(), r.day().day()}] += r.count();
+  }
+}
+
+void AppendOverflowReports(const LostPerDay& lost, std::vector<v1::LossReport>* reports) {
+  for (const auto& [day, events] : lost) {
+    v1::LossReport& loss = reports->emplace_back();
+    loss.mutable_day()->set_year(std::get<0>(day));
+    loss.mutable_day()->set_month(std::get<1>(day));
+    loss.mutable_day()->set_day(std::get<2>(day));
+    loss.set_reason(v1::LossReport::REASON_SPOOL_OVERFLOW);
+    loss.set_events(events);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<FileSpool>> FileSpool::Create(const FileSpoolOptions& options) {
@@ -233,19 +254,9 @@ absl::Status FileSpool::OpenSegment(uint64_t first_seq) {
 
 void FileSpool::KeepAsLoss(const v1::RecordBatch& batch) {
   ++stats_.dropped_batches;
-  std::map<std::tuple<int, int, int>, uint64_t> lost_per_day;
-  for (const auto& r : batch.records()) {
-    lost_per_day[{r.day().year(), r.day().month(), r.day().day()}] += r.count();
-  }
-  for (const auto& [day, events] : lost_per_day) {
-    v1::LossReport loss;
-    loss.mutable_day()->set_year(std::get<0>(day));
-    loss.mutable_day()->set_month(std::get<1>(day));
-    loss.mutable_day()->set_day(std::get<2>(day));
-    loss.set_reason(v1::LossReport::REASON_SPOOL_OVERFLOW);
-    loss.set_events(events);
-    overflow_losses_.push_back(loss);
-  }
+  LostPerDay lost_per_day;
+  AddLostRecords(batch, &lost_per_day);
+  AppendOverflowReports(lost_per_day, &overflow_losses_);
   // The batch carried earlier losses: they still have to reach the service.
   for (const auto& loss : batch.losses()) overflow_losses_.push_back(loss);
 }
@@ -253,7 +264,7 @@ void FileSpool::KeepAsLoss(const v1::RecordBatch& batch) {
 void FileSpool::DropSegment(uint64_t first_seq, bool count_as_overflow) {
   auto it = segments_.find(first_seq);
   if (it == segments_.end()) return;
-  std::map<std::tuple<int, int, int>, uint64_t> lost_per_day;
+  LostPerDay lost_per_day;
   for (auto e = entries_.begin(); e != entries_.end();) {
     if (e->segment != first_seq) {
       ++e;
@@ -263,24 +274,14 @@ void FileSpool::DropSegment(uint64_t first_seq, bool count_as_overflow) {
       ++stats_.dropped_batches;
       auto batch = ReadEntry(*e);
       if (batch.ok()) {
-        for (const auto& r : batch->records()) {
-          lost_per_day[{r.day().year(), r.day().month(), r.day().day()}] += r.count();
-        }
+        AddLostRecords(*batch, &lost_per_day);
         // Loss reports the dropped batch carried must not vanish with it.
         for (const auto& loss : batch->losses()) overflow_losses_.push_back(loss);
       }
     }
     e = entries_.erase(e);
   }
-  for (const auto& [day, events] : lost_per_day) {
-    v1::LossReport loss;
-    loss.mutable_day()->set_year(std::get<0>(day));
-    loss.mutable_day()->set_month(std::get<1>(day));
-    loss.mutable_day()->set_day(std::get<2>(day));
-    loss.set_reason(v1::LossReport::REASON_SPOOL_OVERFLOW);
-    loss.set_events(events);
-    overflow_losses_.push_back(loss);
-  }
+  AppendOverflowReports(lost_per_day, &overflow_losses_);
   if (append_fd_ >= 0 && append_segment_ == first_seq) {
     close(append_fd_);
     append_fd_ = -1;
