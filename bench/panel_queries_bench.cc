@@ -160,9 +160,12 @@ int Run() {
              ") d, generate_series(0, 4999) k "
              "WHERE k < 200 OR '",
              first, "'::date + d = '", heavy_day, "';",
-             "INSERT INTO account_day_totals (account_id, day, accepted, rejected) "
+             // Totals and row counts per action, as ingest keeps them.
+             "INSERT INTO account_day_totals (account_id, day, accepted, rejected, "
+             "accepted_rows, rejected_rows) "
              "SELECT account_id, day, sum(count) FILTER (WHERE action = 1), "
-             "coalesce(sum(count) FILTER (WHERE action = 2), 0) "
+             "coalesce(sum(count) FILTER (WHERE action = 2), 0), "
+             "count(*) FILTER (WHERE action = 1), count(*) FILTER (WHERE action = 2) "
              "FROM connection_daily GROUP BY account_id, day;",
              "INSERT INTO block_rules (account_id, network, protocol, port, created_by) VALUES "
              "('heavy', '10.0.1.0/24', 6, 0, 'bench'), ('heavy', '10.0.0.7/32', 0, 0, 'bench');"

@@ -7,6 +7,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/civil_day.h"
 #include "common/status_macros.h"
@@ -34,9 +36,19 @@ UPDATE ingest_sequences s SET last_seq = t.last_seq, committed_at = now()
   FROM unnest($1::text[], $2::int8[]) AS t (node_id, last_seq)
  WHERE s.node_id = t.node_id AND s.last_seq <> t.last_seq)sql";
 
-// One statement for the whole group of batches (see CommitBatches).
-constexpr char kUpsertAggregates[] = R"sql(
-INSERT INTO connection_daily AS c
+// One statement per month of the group's days (see CommitBatches): the
+// aggregates are merged into that month's partition of connection_daily,
+// then the per-(account, day) totals gain the counts and the number of rows
+// this statement inserted (the rows the panel pages through). A row that
+// ON CONFLICT DO UPDATE updated carries our transaction as xmax (the tuple
+// lock it took first); a row it inserted has none, so `xmax = 0` tells them
+// apart exactly, also when a concurrent transaction inserted the same key
+// first (we then update it). PostgreSQL returns system columns only from a
+// plain table, hence the partition by name rather than the parent.
+//   {partition}  $1..$9 the aggregates, sorted by key  $10..$13 the totals
+constexpr char kUpsertAggregatesAndTotals[] = R"sql(
+WITH merged AS (
+INSERT INTO {partition} AS c
        (account_id, day, ip, protocol, port, action, count, first_seen, last_seen)
 SELECT account_id, day, ip, protocol, port, action, count,
        'epoch'::timestamptz + first_us * interval '1 microsecond',
@@ -47,13 +59,24 @@ SELECT account_id, day, ip, protocol, port, action, count,
 ON CONFLICT (account_id, day, ip, protocol, port, action) DO UPDATE
    SET count = c.count + EXCLUDED.count,
        first_seen = least(c.first_seen, EXCLUDED.first_seen),
-       last_seen = greatest(c.last_seen, EXCLUDED.last_seen))sql";
-
-constexpr char kUpsertTotals[] = R"sql(
-INSERT INTO account_day_totals AS t (account_id, day, accepted, rejected)
-SELECT * FROM unnest($1::text[], $2::date[], $3::int8[], $4::int8[])
+       last_seen = greatest(c.last_seen, EXCLUDED.last_seen)
+RETURNING c.account_id, c.day, c.action, c.xmax = 0 AS inserted),
+new_rows AS (
+SELECT account_id, day, count(*) FILTER (WHERE action = 1) AS accepted_rows,
+       count(*) FILTER (WHERE action = 2) AS rejected_rows
+  FROM merged WHERE inserted GROUP BY account_id, day)
+INSERT INTO account_day_totals AS t
+       (account_id, day, accepted, rejected, accepted_rows, rejected_rows)
+SELECT d.account_id, d.day, d.accepted, d.rejected,
+       coalesce(n.accepted_rows, 0), coalesce(n.rejected_rows, 0)
+  FROM unnest($10::text[], $11::date[], $12::int8[], $13::int8[])
+       AS d (account_id, day, accepted, rejected)
+  LEFT JOIN new_rows n ON n.account_id = d.account_id AND n.day = d.day
+ ORDER BY d.account_id, d.day
 ON CONFLICT (account_id, day) DO UPDATE
-   SET accepted = t.accepted + EXCLUDED.accepted, rejected = t.rejected + EXCLUDED.rejected)sql";
+   SET accepted = t.accepted + EXCLUDED.accepted, rejected = t.rejected + EXCLUDED.rejected,
+       accepted_rows = t.accepted_rows + EXCLUDED.accepted_rows,
+       rejected_rows = t.rejected_rows + EXCLUDED.rejected_rows)sql";
 
 constexpr char kUpsertLosses[] = R"sql(
 INSERT INTO node_day_losses AS l (node_id, day, reason, events, size_unknown)
@@ -116,6 +139,48 @@ struct Aggregate {
   uint64_t count = 0;
   absl::Time first_seen = absl::InfiniteFuture();
   absl::Time last_seen = absl::InfinitePast();
+};
+
+// The array parameters of kUpsertAggregatesAndTotals for one month.
+class MonthColumns {
+ public:
+  void AddAggregate(const AggregateKey& key, const Aggregate& aggregate) {
+    accounts_.push_back(std::get<0>(key));
+    days_.push_back(DayText(std::get<1>(key)));
+    ips_.push_back(std::get<2>(key).ToString());
+    protocols_.push_back(std::to_string(std::get<3>(key)));
+    ports_.push_back(std::to_string(std::get<4>(key)));
+    actions_.push_back(std::to_string(std::get<5>(key)));
+    counts_.push_back(std::to_string(aggregate.count));
+    firsts_.push_back(std::to_string(absl::ToUnixMicros(aggregate.first_seen)));
+    lasts_.push_back(std::to_string(absl::ToUnixMicros(aggregate.last_seen)));
+  }
+
+  // (accepted, rejected) of one (account, day).
+  void AddTotal(const std::pair<std::string, absl::CivilDay>& key,
+                const std::pair<uint64_t, uint64_t>& total) {
+    total_accounts_.push_back(key.first);
+    total_days_.push_back(DayText(key.second));
+    accepted_.push_back(std::to_string(total.first));
+    rejected_.push_back(std::to_string(total.second));
+  }
+
+  void Upsert(pqxx::work& txn, absl::CivilMonth month) const {
+    static const std::string* const kSql = new std::string(kUpsertAggregatesAndTotals);
+    const std::string partition =
+        absl::StrFormat("connection_daily_%04d%02d", month.year(), month.month());
+    txn.exec_params(absl::StrReplaceAll(*kSql, {{"{partition}", partition}}),
+                    PgArrayLiteral(accounts_), PgArrayLiteral(days_), PgArrayLiteral(ips_),
+                    PgArrayLiteral(protocols_), PgArrayLiteral(ports_), PgArrayLiteral(actions_),
+                    PgArrayLiteral(counts_), PgArrayLiteral(firsts_), PgArrayLiteral(lasts_),
+                    PgArrayLiteral(total_accounts_), PgArrayLiteral(total_days_),
+                    PgArrayLiteral(accepted_), PgArrayLiteral(rejected_));
+  }
+
+ private:
+  std::vector<std::string> accounts_, days_, ips_, protocols_, ports_, actions_, counts_, firsts_,
+      lasts_;
+  std::vector<std::string> total_accounts_, total_days_, accepted_, rejected_;
 };
 
 }  // namespace
@@ -201,20 +266,15 @@ absl::StatusOr<std::vector<CommitResult>> PgCollectorStore::CommitBatches(
       }
     }
     if (!aggregates.empty()) {
-      std::vector<std::string> accounts, days, ips, protocols, ports, actions, counts, firsts,
-          lasts;
+      // One statement per month (partition), months in order.
+      std::map<absl::CivilMonth, MonthColumns> months;
       std::vector<IpAddress> seen;
       for (const auto& [key, aggregate] : aggregates) {
-        accounts.push_back(std::get<0>(key));
-        days.push_back(DayText(std::get<1>(key)));
-        ips.push_back(std::get<2>(key).ToString());
-        protocols.push_back(std::to_string(std::get<3>(key)));
-        ports.push_back(std::to_string(std::get<4>(key)));
-        actions.push_back(std::to_string(std::get<5>(key)));
-        counts.push_back(std::to_string(aggregate.count));
-        firsts.push_back(std::to_string(absl::ToUnixMicros(aggregate.first_seen)));
-        lasts.push_back(std::to_string(absl::ToUnixMicros(aggregate.last_seen)));
+        months[absl::CivilMonth(std::get<1>(key))].AddAggregate(key, aggregate);
         seen.push_back(std::get<2>(key));
+      }
+      for (const auto& [key, total] : totals) {
+        months[absl::CivilMonth(key.second)].AddTotal(key, total);
       }
       std::sort(seen.begin(), seen.end());
       seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
@@ -225,19 +285,7 @@ absl::StatusOr<std::vector<CommitResult>> PgCollectorStore::CommitBatches(
           if (!known_ips_.contains(ip)) new_ips.push_back(ip.ToString());
         }
       }
-      std::vector<std::string> total_accounts, total_days, accepted_counts, rejected_counts;
-      for (const auto& [key, total] : totals) {
-        total_accounts.push_back(key.first);
-        total_days.push_back(DayText(key.second));
-        accepted_counts.push_back(std::to_string(total.first));
-        rejected_counts.push_back(std::to_string(total.second));
-      }
-      txn.exec_params(kUpsertAggregates, PgArrayLiteral(accounts), PgArrayLiteral(days),
-                      PgArrayLiteral(ips), PgArrayLiteral(protocols), PgArrayLiteral(ports),
-                      PgArrayLiteral(actions), PgArrayLiteral(counts), PgArrayLiteral(firsts),
-                      PgArrayLiteral(lasts));
-      txn.exec_params(kUpsertTotals, PgArrayLiteral(total_accounts), PgArrayLiteral(total_days),
-                      PgArrayLiteral(accepted_counts), PgArrayLiteral(rejected_counts));
+      for (const auto& [month, columns] : months) columns.Upsert(txn, month);
       if (!new_ips.empty()) txn.exec_params(kQueueNewIps, PgArrayLiteral(new_ips));
       // Remembered only once committed (below): a rolled-back queue entry
       // must be queued again by the batch's replay.

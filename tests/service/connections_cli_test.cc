@@ -117,7 +117,7 @@ TEST_F(ConnectionsCliTest, DatesAndConnections) {
     VALUES ('alice', '2026-03-10', '192.0.2.1', 6, 443, 1, 12, now(), now()),
            ('alice', '2026-03-10', '192.0.2.200', 17, 53, 2, 3, now(), now()),
            ('alice', '2026-03-10', '2001:db8::1', 6, 80, 1, 1, now(), now());
-    INSERT INTO account_day_totals VALUES ('alice', '2026-03-10', 13, 3);
+    INSERT INTO account_day_totals VALUES ('alice', '2026-03-10', 13, 3, 2, 1);
     INSERT INTO node_day_losses VALUES ('web-01', '2026-03-10', 1, 4);
   )sql");
   Result dates = Ctl({"dates", "alice"}, alice_);

@@ -88,9 +88,12 @@ class ConnectionsListTest : public testing::PanelTest {
       INSERT INTO connection_daily
         (account_id, day, ip, protocol, port, action, count, first_seen, last_seen)
       VALUES ('bob', '2026-03-10', '10.0.0.1', 6, 443, 1, 99, now(), now());
-      INSERT INTO account_day_totals (account_id, day, accepted, rejected)
+      -- As ingest keeps them: totals and row counts per action.
+      INSERT INTO account_day_totals
+        (account_id, day, accepted, rejected, accepted_rows, rejected_rows)
       SELECT account_id, day, coalesce(sum(count) FILTER (WHERE action = 1), 0),
-             coalesce(sum(count) FILTER (WHERE action = 2), 0)
+             coalesce(sum(count) FILTER (WHERE action = 2), 0),
+             count(*) FILTER (WHERE action = 1), count(*) FILTER (WHERE action = 2)
         FROM connection_daily GROUP BY account_id, day;
       INSERT INTO account_day_totals (account_id, day, accepted, rejected)
       VALUES ('alice', '2026-03-08', 3, 0), ('alice', '2026-02-27', 0, 2),
@@ -252,7 +255,9 @@ TEST_F(ConnectionsListTest, LaterPagesRepeatTheTotalCountedWithTheFirstPage) {
   Sql(R"sql(
     INSERT INTO connection_daily (account_id, day, ip, protocol, port, action, count, first_seen,
                                   last_seen)
-    VALUES ('alice', '2026-03-10', '203.0.113.250', 6, 8443, 1, 1, now(), now()))sql");
+    VALUES ('alice', '2026-03-10', '203.0.113.250', 6, 8443, 1, 1, now(), now());
+    UPDATE account_day_totals SET accepted = accepted + 1, accepted_rows = accepted_rows + 1
+     WHERE account_id = 'alice' AND day = '2026-03-10')sql");
   v1::ListConnectionsRequest next = Request();
   next.set_page_token(first.next_page_token());
   v1::ListConnectionsResponse second;

@@ -4,6 +4,9 @@
 // replay commits once).
 #include "service/storage/pg_collector_store.h"
 
+#include <thread>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
@@ -113,6 +116,62 @@ TEST_F(PgCollectorStoreTest, TwoNodesBatchesMergeWithExactCountsTotalsAndSequenc
   EXPECT_EQ(Scalar("SELECT last_seq FROM ingest_sequences WHERE node_id = 'n1'"), 3);
   EXPECT_EQ(Scalar("SELECT last_seq FROM ingest_sequences WHERE node_id = 'n2'"), 1);
   EXPECT_EQ(Scalar("SELECT count(*) FROM ip_info"), 2);
+}
+
+// account_day_totals counts the day's rows per action (the panel's page
+// total): a row once, when its key is first inserted, never on an update.
+TEST_F(PgCollectorStoreTest, DayTotalsCountEachRowOnceWhenItsKeyIsFirstInserted) {
+  auto rows = [&](const std::string& account, const char* column) {
+    return Scalar(absl::StrCat("SELECT ", column, " FROM account_day_totals WHERE account_id = '",
+                               account, "'"));
+  };
+  IngestBatch b1 = Batch("n1", 1, {Record("a1", "192.0.2.1", 3), Record("a1", "192.0.2.2", 1, 2)});
+  ASSERT_OK(store_->CommitBatch(b1).status());
+  EXPECT_EQ(rows("a1", "accepted_rows"), 1);
+  EXPECT_EQ(rows("a1", "rejected_rows"), 1);
+  // Updates of both keys plus one new ACCEPT key and one key that differs
+  // only by action; then a replay of b2, which changes nothing.
+  IngestBatch b2 = Batch("n1", 2,
+                         {Record("a1", "192.0.2.1", 2), Record("a1", "192.0.2.2", 5, 2),
+                          Record("a1", "192.0.2.3", 1), Record("a1", "192.0.2.2", 1, 1)});
+  ASSERT_OK(store_->CommitBatch(b2).status());
+  ASSERT_OK(store_->CommitBatch(b2).status());
+  EXPECT_EQ(rows("a1", "accepted_rows"), 3);
+  EXPECT_EQ(rows("a1", "rejected_rows"), 1);
+  EXPECT_EQ(rows("a1", "accepted_rows + rejected_rows"),
+            Scalar("SELECT count(*) FROM connection_daily WHERE account_id = 'a1'"));
+  EXPECT_EQ(rows("a1", "accepted"), 7);
+  EXPECT_EQ(rows("a1", "rejected"), 6);
+}
+
+// Two writers racing to insert the same new keys (batches of two nodes
+// naming one account): whichever inserts a key counts it; the other updates.
+TEST_F(PgCollectorStoreTest, DayRowCountsStayExactWhenWritersRaceOnNewKeys) {
+  constexpr int kRounds = 40;
+  constexpr int kKeys = 50;
+  auto writer = [&](const std::string& node) {
+    for (int round = 0; round < kRounds; ++round) {
+      std::vector<IngestRecord> records;
+      for (int k = 0; k < kKeys; ++k) {
+        records.push_back(Record("a1", absl::StrCat("10.", round, ".", k / 250, ".", k % 250), 1,
+                                 k % 3 == 0 ? 2 : 1));
+      }
+      IngestBatch batch = Batch(node, round + 1, std::move(records));
+      ASSERT_OK(store_->CommitBatch(batch).status());
+    }
+  };
+  std::thread first(writer, "n1");
+  std::thread second(writer, "n2");
+  first.join();
+  second.join();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM connection_daily WHERE account_id = 'a1'"),
+            kRounds * kKeys);
+  EXPECT_EQ(Scalar("SELECT sum(count) FROM connection_daily WHERE account_id = 'a1'"),
+            2 * kRounds * kKeys);
+  EXPECT_EQ(Scalar("SELECT accepted_rows FROM account_day_totals WHERE account_id = 'a1'"),
+            Scalar("SELECT count(*) FROM connection_daily WHERE account_id = 'a1' AND action = 1"));
+  EXPECT_EQ(Scalar("SELECT rejected_rows FROM account_day_totals WHERE account_id = 'a1'"),
+            Scalar("SELECT count(*) FROM connection_daily WHERE account_id = 'a1' AND action = 2"));
 }
 
 TEST_F(PgCollectorStoreTest, AGroupWithAnAlreadyCommittedSeqWritesOnlyTheNewBatches) {
