@@ -58,7 +58,16 @@ enum class NftApplyMode { kInPlace, kRecreate };
 // the only part of the table that depends on the RuleSet.
 using NftElements = std::map<std::string, std::vector<std::string>>;
 
+// What turns one table's elements into another's: per set, the elements to
+// delete and the elements to add, each list sorted.
+struct NftElementsDelta {
+  NftElements removed;
+  NftElements added;
+};
+
 // Validates `rules` (errors as RenderRuleSet) and computes the elements.
+// Costs in proportion to the whole RuleSet; NftElementsCache
+// (nft_elements_cache.h) computes the same incrementally.
 absl::StatusOr<NftElements> BuildElements(const v1::RuleSet& rules);
 // The full script for `elements`.
 std::string RenderScript(const NftElements& elements, uint64_t version, const NftOptions& options,
@@ -68,6 +77,9 @@ std::string RenderScript(const NftElements& elements, uint64_t version, const Nf
 // nothing changes. Cost is proportional to the change, not to the table.
 std::string RenderDelta(const NftElements& from, const NftElements& to, uint64_t version,
                         const NftOptions& options);
+// The same script for a delta already computed (deletes, then adds; empty
+// when `delta` changes nothing).
+std::string RenderDelta(const NftElementsDelta& delta, uint64_t version, const NftOptions& options);
 
 absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOptions& options,
                                           NftApplyMode mode = NftApplyMode::kInPlace);

@@ -38,16 +38,22 @@ absl::Status NftablesEnforcer::RunLocked(const std::string& script) {
 }
 
 absl::Status NftablesEnforcer::Apply(const v1::RuleSet& rules) {
-  EGRESS_ASSIGN_OR_RETURN(NftElements elements, BuildElements(rules));
   absl::MutexLock lock(&mu_);
-  if (applied_.has_value()) {
-    const std::string delta = RenderDelta(*applied_, elements, rules.version(), options_);
+  // A bad RuleSet stops here: neither the kernel nor the cache changes.
+  EGRESS_ASSIGN_OR_RETURN(NftElementsCache::Update update, applied_.Prepare(rules));
+  if (installed_) {
+    const std::string delta = RenderDelta(update.delta(), rules.version(), options_);
     if (delta.empty() || RunLocked(delta).ok()) {
-      applied_ = std::move(elements);
+      applied_.Commit(std::move(update));
+      ++stats_.deltas;
       return absl::OkStatus();
     }
     // The table is not what we left (changed by hand?): refill it whole.
   }
+  // The whole table, built afresh: the cache holds the new RuleSet only
+  // after Commit, which waits for the kernel. Rare (start, a failed delta),
+  // and the kernel's refill costs far more than this build.
+  EGRESS_ASSIGN_OR_RETURN(NftElements elements, BuildElements(rules));
   absl::Status status =
       RunLocked(RenderScript(elements, rules.version(), options_, NftApplyMode::kInPlace));
   if (!status.ok()) {
@@ -59,14 +65,24 @@ absl::Status NftablesEnforcer::Apply(const v1::RuleSet& rules) {
       return status;
     }
     LogWarning("nft_table_recreated", {{"after_error", std::string(status.message())}});
+    ++stats_.recreates;
+  } else {
+    ++stats_.refills;
   }
-  applied_ = std::move(elements);
+  applied_.Commit(std::move(update));
+  installed_ = true;
   return absl::OkStatus();
+}
+
+NftablesEnforcer::Stats NftablesEnforcer::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
 }
 
 absl::Status NftablesEnforcer::Remove() {
   absl::MutexLock lock(&mu_);
-  applied_.reset();
+  applied_.Clear();
+  installed_ = false;
   return RunLocked(RenderDeleteTable(options_));
 }
 
