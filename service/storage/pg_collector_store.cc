@@ -133,7 +133,29 @@ constexpr char kDropPartitions[] = "SELECT egress_drop_partitions_before($1::dat
 
 std::string DayText(absl::CivilDay day) { return FormatDay(day); }
 
-using AggregateKey = std::tuple<std::string, absl::CivilDay, IpAddress, uint8_t, uint16_t, uint8_t>;
+// A connection_daily key of one group's records. `account` points into a
+// record of the group (the batches outlive the merge).
+struct AggregateKey {
+  absl::string_view account;
+  absl::CivilDay day;
+  IpAddress ip;
+  uint8_t protocol = 0;
+  uint16_t port = 0;
+  uint8_t action = 0;
+
+  friend bool operator==(const AggregateKey&, const AggregateKey&) = default;
+  // The primary key's order (account ids compare bytewise, as the C and
+  // C.UTF-8 collations do).
+  friend bool operator<(const AggregateKey& a, const AggregateKey& b) {
+    return std::tie(a.account, a.day, a.ip, a.protocol, a.port, a.action) <
+           std::tie(b.account, b.day, b.ip, b.protocol, b.port, b.action);
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const AggregateKey& k) {
+    return H::combine(std::move(h), k.account, k.day - absl::CivilDay(), k.ip, k.protocol, k.port,
+                      k.action);
+  }
+};
 
 struct Aggregate {
   uint64_t count = 0;
@@ -141,46 +163,44 @@ struct Aggregate {
   absl::Time last_seen = absl::InfinitePast();
 };
 
+using DayTotals = std::map<std::pair<absl::string_view, absl::CivilDay>,
+                           std::pair<uint64_t, uint64_t>>;  // (accepted, rejected)
+
 // The array parameters of kUpsertAggregatesAndTotals for one month.
 class MonthColumns {
  public:
   void AddAggregate(const AggregateKey& key, const Aggregate& aggregate) {
-    accounts_.push_back(std::get<0>(key));
-    days_.push_back(DayText(std::get<1>(key)));
-    ips_.push_back(std::get<2>(key).ToString());
-    protocols_.push_back(std::to_string(std::get<3>(key)));
-    ports_.push_back(std::to_string(std::get<4>(key)));
-    actions_.push_back(std::to_string(std::get<5>(key)));
-    counts_.push_back(std::to_string(aggregate.count));
-    firsts_.push_back(std::to_string(absl::ToUnixMicros(aggregate.first_seen)));
-    lasts_.push_back(std::to_string(absl::ToUnixMicros(aggregate.last_seen)));
+    accounts_.AddText(key.account);
+    days_.AddToken(DayText(key.day));
+    ips_.AddToken(key.ip.ToString());
+    protocols_.AddNumber(key.protocol);
+    ports_.AddNumber(key.port);
+    actions_.AddNumber(key.action);
+    counts_.AddNumber(static_cast<int64_t>(aggregate.count));
+    firsts_.AddNumber(absl::ToUnixMicros(aggregate.first_seen));
+    lasts_.AddNumber(absl::ToUnixMicros(aggregate.last_seen));
   }
 
-  // (accepted, rejected) of one (account, day).
-  void AddTotal(const std::pair<std::string, absl::CivilDay>& key,
-                const std::pair<uint64_t, uint64_t>& total) {
-    total_accounts_.push_back(key.first);
-    total_days_.push_back(DayText(key.second));
-    accepted_.push_back(std::to_string(total.first));
-    rejected_.push_back(std::to_string(total.second));
+  void AddTotal(const DayTotals::value_type& total) {
+    total_accounts_.AddText(total.first.first);
+    total_days_.AddToken(DayText(total.first.second));
+    accepted_.AddNumber(static_cast<int64_t>(total.second.first));
+    rejected_.AddNumber(static_cast<int64_t>(total.second.second));
   }
 
-  void Upsert(pqxx::work& txn, absl::CivilMonth month) const {
+  void Upsert(pqxx::work& txn, absl::CivilMonth month) {
     static const std::string* const kSql = new std::string(kUpsertAggregatesAndTotals);
     const std::string partition =
         absl::StrFormat("connection_daily_%04d%02d", month.year(), month.month());
-    txn.exec_params(absl::StrReplaceAll(*kSql, {{"{partition}", partition}}),
-                    PgArrayLiteral(accounts_), PgArrayLiteral(days_), PgArrayLiteral(ips_),
-                    PgArrayLiteral(protocols_), PgArrayLiteral(ports_), PgArrayLiteral(actions_),
-                    PgArrayLiteral(counts_), PgArrayLiteral(firsts_), PgArrayLiteral(lasts_),
-                    PgArrayLiteral(total_accounts_), PgArrayLiteral(total_days_),
-                    PgArrayLiteral(accepted_), PgArrayLiteral(rejected_));
+    txn.exec_params(absl::StrReplaceAll(*kSql, {{"{partition}", partition}}), accounts_.Take(),
+                    days_.Take(), ips_.Take(), protocols_.Take(), ports_.Take(), actions_.Take(),
+                    counts_.Take(), firsts_.Take(), lasts_.Take(), total_accounts_.Take(),
+                    total_days_.Take(), accepted_.Take(), rejected_.Take());
   }
 
  private:
-  std::vector<std::string> accounts_, days_, ips_, protocols_, ports_, actions_, counts_, firsts_,
-      lasts_;
-  std::vector<std::string> total_accounts_, total_days_, accepted_, rejected_;
+  PgArrayBuilder accounts_, days_, ips_, protocols_, ports_, actions_, counts_, firsts_, lasts_;
+  PgArrayBuilder total_accounts_, total_days_, accepted_, rejected_;
 };
 
 }  // namespace
@@ -242,11 +262,14 @@ absl::StatusOr<std::vector<CommitResult>> PgCollectorStore::CommitBatches(
     }
     if (accepted.empty()) return absl::OkStatus();
 
-    // Merge: one row per key, sorted (std::map) by the primary key, so a key
+    // Merge: one row per key, written sorted by the primary key, so a key
     // never appears twice in a statement (an ON CONFLICT error) and
     // concurrent writers lock rows in the same order (no deadlocks).
-    std::map<AggregateKey, Aggregate> aggregates;
-    std::map<std::pair<std::string, absl::CivilDay>, std::pair<uint64_t, uint64_t>> totals;
+    size_t records = 0;
+    for (const IngestBatch* batch : accepted) records += batch->records.size();
+    absl::flat_hash_map<AggregateKey, Aggregate> aggregates;
+    aggregates.reserve(records);
+    DayTotals totals;
     // (events, size unknown) per (node, day, reason).
     std::map<std::tuple<std::string, absl::CivilDay, int>, std::pair<uint64_t, bool>> losses;
     for (const IngestBatch* batch : accepted) {
@@ -266,16 +289,20 @@ absl::StatusOr<std::vector<CommitResult>> PgCollectorStore::CommitBatches(
       }
     }
     if (!aggregates.empty()) {
+      std::vector<const std::pair<const AggregateKey, Aggregate>*> sorted;
+      sorted.reserve(aggregates.size());
+      for (const auto& entry : aggregates) sorted.push_back(&entry);
+      std::sort(sorted.begin(), sorted.end(),
+                [](const auto* a, const auto* b) { return a->first < b->first; });
       // One statement per month (partition), months in order.
       std::map<absl::CivilMonth, MonthColumns> months;
       std::vector<IpAddress> seen;
-      for (const auto& [key, aggregate] : aggregates) {
-        months[absl::CivilMonth(std::get<1>(key))].AddAggregate(key, aggregate);
-        seen.push_back(std::get<2>(key));
+      seen.reserve(sorted.size());
+      for (const auto* entry : sorted) {
+        months[absl::CivilMonth(entry->first.day)].AddAggregate(entry->first, entry->second);
+        seen.push_back(entry->first.ip);
       }
-      for (const auto& [key, total] : totals) {
-        months[absl::CivilMonth(key.second)].AddTotal(key, total);
-      }
+      for (const auto& total : totals) months[absl::CivilMonth(total.first.second)].AddTotal(total);
       std::sort(seen.begin(), seen.end());
       seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
       std::vector<std::string> new_ips;
@@ -285,7 +312,7 @@ absl::StatusOr<std::vector<CommitResult>> PgCollectorStore::CommitBatches(
           if (!known_ips_.contains(ip)) new_ips.push_back(ip.ToString());
         }
       }
-      for (const auto& [month, columns] : months) columns.Upsert(txn, month);
+      for (auto& [month, columns] : months) columns.Upsert(txn, month);
       if (!new_ips.empty()) txn.exec_params(kQueueNewIps, PgArrayLiteral(new_ips));
       // Remembered only once committed (below): a rolled-back queue entry
       // must be queued again by the batch's replay.

@@ -19,6 +19,39 @@ std::string PgArrayLiteral(const std::vector<std::string>& elements) {
   return out;
 }
 
+void PgArrayBuilder::Separate() {
+  if (size_++ > 0) out_.push_back(',');
+}
+
+void PgArrayBuilder::AddText(absl::string_view text) {
+  Separate();
+  out_.push_back('"');
+  for (char c : text) {
+    if (c == '"' || c == '\\') out_.push_back('\\');
+    out_.push_back(c);
+  }
+  out_.push_back('"');
+}
+
+void PgArrayBuilder::AddNumber(int64_t number) {
+  Separate();
+  absl::StrAppend(&out_, number);
+}
+
+void PgArrayBuilder::AddToken(absl::string_view token) {
+  Separate();
+  out_.append(token.data(), token.size());
+}
+
+std::string PgArrayBuilder::Take() {
+  std::string literal;
+  literal.swap(out_);
+  literal.push_back('}');
+  out_.push_back('{');
+  size_ = 0;
+  return literal;
+}
+
 absl::StatusOr<IpAddress> IpFromPg(absl::string_view text) {
   // host() output has no prefix; a bare inet column may carry "/32".
   absl::string_view address = text.substr(0, text.find('/'));

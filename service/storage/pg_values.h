@@ -19,6 +19,26 @@ namespace egress {
 // parameters; PostgreSQL parses this literal server-side).
 std::string PgArrayLiteral(const std::vector<std::string>& elements);
 
+// Builds the same literal element by element, without a vector of strings
+// in between (ingest builds nine of them per group of batches): text is
+// double-quoted and escaped, numbers and bare tokens (addresses, days) are
+// written as they are.
+class PgArrayBuilder {
+ public:
+  void AddText(absl::string_view text);
+  void AddNumber(int64_t number);
+  // `token` must not hold any of `{},"\` or white space.
+  void AddToken(absl::string_view token);
+  size_t size() const { return size_; }
+  // The literal; the builder is empty afterwards.
+  std::string Take();
+
+ private:
+  void Separate();
+  std::string out_ = "{";
+  size_t size_ = 0;
+};
+
 // Timestamps cross the boundary as int8 microseconds since the Unix epoch
 // (absl::ToUnixMicros / absl::FromUnixMicros): read with
 // `(extract(epoch FROM col) * 1000000)::int8`, written with
