@@ -49,6 +49,7 @@ ABSL_FLAG(double, rate, 0,
           "Rows per second offered by all agents together (open loop, each agent sends on "
           "schedule within its window); 0: as fast as acks allow.");
 ABSL_FLAG(int, writers, 2, "Group commits running at once in the service.");
+ABSL_FLAG(int, group_records, 50000, "Records a group commit takes at most.");
 ABSL_FLAG(int, window, 1, "Batches each agent keeps unacknowledged (the agent's default: 16).");
 ABSL_FLAG(std::string, enrichment, "off",
           "off, on (enrichment worker running, woken by ingest) or both (off, then on).");
@@ -222,6 +223,7 @@ IngestResult MeasureIngest(const std::string& conninfo, Enrichment* enrichment) 
   ServerOptions server_options;
   server_options.listen_address = "127.0.0.1:0";
   server_options.ingest_writers = absl::GetFlag(FLAGS_writers);
+  server_options.ingest_group_records = absl::GetFlag(FLAGS_group_records);
   ServerDependencies deps{database.get(), &testing::TestSigner(), enrichment};
   auto server = *EgressServer::Start(server_options, deps);
   auto channel = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());

@@ -29,6 +29,13 @@ absl::Status ValidateConfig(const ServiceConfig& config) {
   if (config.ingest_threads < 1 || config.ingest_threads > 256) {
     return absl::InvalidArgumentError("--ingest-threads must be 1..256");
   }
+  if (config.ingest_writers < 1 || config.ingest_writers > config.db_pool_size) {
+    return absl::InvalidArgumentError(
+        "--ingest-writers must be 1..--db-pool-size (each writer holds a connection)");
+  }
+  if (config.ingest_group_records < 1 || config.ingest_group_records > 10000000) {
+    return absl::InvalidArgumentError("--ingest-group-records must be 1..10000000");
+  }
   if (config.database_wait < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--database-wait must not be negative");
   }

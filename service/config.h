@@ -19,6 +19,8 @@ struct ServiceConfig {
   int db_pool_size = 16;
   int retention_days = 400;
   int ingest_threads = 8;
+  int ingest_writers = 2;
+  int ingest_group_records = 50000;
   // How long to keep retrying the database at start-up before giving up.
   absl::Duration database_wait = absl::Seconds(60);
   // Time calls in flight get to finish after SIGTERM.

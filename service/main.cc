@@ -42,6 +42,14 @@ ABSL_FLAG(std::string, token_secret_file, "",
 ABSL_FLAG(int, retention_days, 400,
           "Days of daily connection counts kept; older months are dropped whole.");
 ABSL_FLAG(int, ingest_threads, 8, "Worker threads for the agents' streams (database work).");
+ABSL_FLAG(int, ingest_writers, 2,
+          "Group commits of agent batches running at once, each on its own database connection "
+          "(batches of all streams waiting are merged into one transaction; more writers overlap "
+          "one group's commit flush with the next group's work).");
+ABSL_FLAG(int, ingest_group_records, 50000,
+          "Records a group commit takes at most (a single larger batch still commits alone): "
+          "smaller groups bound each batch's wait for its acknowledgement, larger ones merge "
+          "more keys.");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain: serve TLS only (with --tls-key-file). Default: plaintext, for "
           "loopback or a TLS-terminating proxy.");
@@ -88,6 +96,8 @@ absl::StatusOr<ServiceConfig> ConfigFromFlags() {
   config.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
   config.retention_days = absl::GetFlag(FLAGS_retention_days);
   config.ingest_threads = absl::GetFlag(FLAGS_ingest_threads);
+  config.ingest_writers = absl::GetFlag(FLAGS_ingest_writers);
+  config.ingest_group_records = absl::GetFlag(FLAGS_ingest_group_records);
   config.database_wait = absl::GetFlag(FLAGS_database_wait);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
@@ -192,6 +202,8 @@ int Run() {
   options.time_zone = *LoadTimeZone(config->time_zone);
   options.retention_days = config->retention_days;
   options.ingest_threads = config->ingest_threads;
+  options.ingest_writers = config->ingest_writers;
+  options.ingest_group_records = config->ingest_group_records;
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);

@@ -88,6 +88,7 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   collector_options.time_zone = options.time_zone;
   collector_options.retention_days = options.retention_days;
   collector_options.committer.max_writers = options.ingest_writers;
+  collector_options.committer.max_group_records = options.ingest_group_records;
   if (deps.enrichment != nullptr) {
     Enrichment* enrichment = deps.enrichment;
     collector_options.on_new_destinations = [enrichment] { enrichment->worker().Wake(); };

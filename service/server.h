@@ -44,6 +44,8 @@ struct ServerOptions {
   int ingest_threads = 8;
   // Group commits of agent batches running at once (IngestCommitter).
   int ingest_writers = 2;
+  // A group commit stops taking batches past this many records.
+  int ingest_group_records = 50000;
   // PEM files. With a certificate and key the server speaks TLS only; with a
   // client CA as well it requires client certificates signed by it (mTLS).
   // Tokens are still required on every call either way.
