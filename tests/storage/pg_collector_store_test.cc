@@ -144,6 +144,28 @@ TEST_F(PgCollectorStoreTest, DayTotalsCountEachRowOnceWhenItsKeyIsFirstInserted)
   EXPECT_EQ(rows("a1", "rejected"), 6);
 }
 
+// Rows inserted without being counted (by a replica still on an older
+// version during a rolling upgrade) are counted again by
+// egress_recount_day_rows, which touches only the days it is given.
+TEST_F(PgCollectorStoreTest, RecountRestoresDayRowCounts) {
+  IngestBatch b1 = Batch("n1", 1, {Record("a1", "192.0.2.1", 3), Record("a1", "192.0.2.2", 1, 2)});
+  ASSERT_OK(store_->CommitBatch(b1).status());
+  Scalar(R"sql(
+    WITH old AS (
+      INSERT INTO connection_daily
+        (account_id, day, ip, protocol, port, action, count, first_seen, last_seen)
+      VALUES ('a1', '2026-03-10', '192.0.2.3', 6, 443, 1, 1, now(), now()),
+             ('a2', '2026-03-10', '192.0.2.4', 6, 443, 2, 1, now(), now())
+      RETURNING 1)
+    SELECT count(*) FROM old)sql");
+  EXPECT_EQ(Scalar("SELECT accepted_rows FROM account_day_totals WHERE account_id = 'a1'"), 1);
+  EXPECT_EQ(Scalar("SELECT egress_recount_day_rows('2026-03-11')"), 0);
+  EXPECT_EQ(Scalar("SELECT egress_recount_day_rows('2026-03-10')"), 1);  // a2 has no totals row
+  EXPECT_EQ(Scalar("SELECT accepted_rows FROM account_day_totals WHERE account_id = 'a1'"), 2);
+  EXPECT_EQ(Scalar("SELECT rejected_rows FROM account_day_totals WHERE account_id = 'a1'"), 1);
+  EXPECT_EQ(Scalar("SELECT egress_recount_day_rows('-infinity')"), 0);
+}
+
 // Two writers racing to insert the same new keys (batches of two nodes
 // naming one account): whichever inserts a key counts it; the other updates.
 TEST_F(PgCollectorStoreTest, DayRowCountsStayExactWhenWritersRaceOnNewKeys) {
