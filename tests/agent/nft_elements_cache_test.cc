@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/rule_match.h"
 #include "tests/support/status_matchers.h"
 
 namespace egress::agent {
@@ -16,13 +17,7 @@ using ::egress::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-v1::RuleMatch Rule(const std::string& network, v1::Protocol protocol, uint32_t port) {
-  v1::RuleMatch r;
-  r.set_network(network);
-  r.set_protocol(protocol);
-  r.set_port(port);
-  return r;
-}
+using ::egress::testing::Rule;
 
 // Two accounts with a bit of everything, and exempt networks.
 v1::RuleSet Base() {

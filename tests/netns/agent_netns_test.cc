@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_collector.h"
 #include "tests/netns/netns_env.h"
+#include "tests/support/rule_match.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 
@@ -73,13 +74,7 @@ double MetricValue(const std::string& text, const std::string& series) {
   return -1;
 }
 
-v1::RuleMatch Rule(const std::string& network, v1::Protocol protocol, uint32_t port) {
-  v1::RuleMatch r;
-  r.set_network(network);
-  r.set_protocol(protocol);
-  r.set_port(port);
-  return r;
-}
+using ::egress::testing::Rule;
 
 class AgentNetnsTest : public ::testing::Test {
  protected:

@@ -23,6 +23,7 @@
 #include "agent/nftables_enforcer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/rule_match.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 
@@ -116,13 +117,7 @@ Listing List(const Namespace& ns) {
   return listing;
 }
 
-v1::RuleMatch Rule(const std::string& network, v1::Protocol protocol, uint32_t port) {
-  v1::RuleMatch r;
-  r.set_network(network);
-  r.set_protocol(protocol);
-  r.set_port(port);
-  return r;
-}
+using ::egress::testing::Rule;
 
 TEST(NftablesEnforcerNetnsTest, DeltasLeaveTheTableAWholeApplyMakes) {
   Namespace incremental_ns("i");

@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/service/connections_test_env.h"
+#include "tests/support/postgres_cluster.h"
 
 namespace egress {
 namespace {
@@ -88,13 +89,8 @@ class ConnectionsListTest : public testing::PanelTest {
       INSERT INTO connection_daily
         (account_id, day, ip, protocol, port, action, count, first_seen, last_seen)
       VALUES ('bob', '2026-03-10', '10.0.0.1', 6, 443, 1, 99, now(), now());
-      -- As ingest keeps them: totals and row counts per action.
-      INSERT INTO account_day_totals
-        (account_id, day, accepted, rejected, accepted_rows, rejected_rows)
-      SELECT account_id, day, coalesce(sum(count) FILTER (WHERE action = 1), 0),
-             coalesce(sum(count) FILTER (WHERE action = 2), 0),
-             count(*) FILTER (WHERE action = 1), count(*) FILTER (WHERE action = 2)
-        FROM connection_daily GROUP BY account_id, day;
+    )sql",
+                     testing::kDayTotalsFromRowsSql, R"sql(
       INSERT INTO account_day_totals (account_id, day, accepted, rejected)
       VALUES ('alice', '2026-03-08', 3, 0), ('alice', '2026-02-27', 0, 2),
              ('alice', '2026-03-09', 0, 0), ('bob', '2026-03-11', 5, 5);

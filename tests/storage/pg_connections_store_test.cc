@@ -41,14 +41,8 @@ class PgConnectionsStoreTest : public ::testing::Test {
              ('a1', '2026-03-10', '2001:db9::1', 58, 0, 1, 1, now(), now()),
              ('a1', '2026-04-01', '10.0.0.1', 6, 443, 1, 7, now(), now()),
              ('a2', '2026-03-10', '10.0.0.2', 6, 443, 1, 9, now(), now());
-      -- As ingest keeps them: totals and row counts per action.
-      INSERT INTO account_day_totals
-        (account_id, day, accepted, rejected, accepted_rows, rejected_rows)
-      SELECT account_id, day, coalesce(sum(count) FILTER (WHERE action = 1), 0),
-             coalesce(sum(count) FILTER (WHERE action = 2), 0),
-             count(*) FILTER (WHERE action = 1), count(*) FILTER (WHERE action = 2)
-        FROM connection_daily GROUP BY account_id, day;
     )sql");
+    work.exec(testing::kDayTotalsFromRowsSql);
     work.commit();
   }
 

@@ -71,6 +71,16 @@ std::string FreshDatabase();
 // for asserting that a rejected call changed nothing.
 std::string DumpAllTables(const std::string& conninfo);
 
+// SQL that fills account_day_totals from the connection_daily rows a test
+// inserted by hand, as ingest keeps it (totals and row counts per action).
+inline constexpr char kDayTotalsFromRowsSql[] = R"sql(
+  INSERT INTO account_day_totals
+    (account_id, day, accepted, rejected, accepted_rows, rejected_rows)
+  SELECT account_id, day, coalesce(sum(count) FILTER (WHERE action = 1), 0),
+         coalesce(sum(count) FILTER (WHERE action = 2), 0),
+         count(*) FILTER (WHERE action = 1), count(*) FILTER (WHERE action = 2)
+    FROM connection_daily GROUP BY account_id, day;)sql";
+
 }  // namespace egress::testing
 
 #endif  // EGRESS_TESTS_SUPPORT_POSTGRES_CLUSTER_H_
