@@ -100,7 +100,7 @@ std::string ReadToken(const std::string& path) {
 int main(int argc, char** argv) {
   egress::ParseCommandLine(
       argc, argv,
-      "egress-agent: records every outgoing connection of the node's hosting accounts from "
+      "records every outgoing connection of the node's hosting accounts from "
       "conntrack (ACCEPT) and NFLOG (REJECT), enforces their block rules, lock and egress "
       "address with nftables (table inet egress), and streams daily aggregates to the "
       "egress service. Runs as root (CAP_NET_ADMIN).\n\n"

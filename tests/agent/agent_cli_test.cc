@@ -31,8 +31,11 @@ std::string ReadFile(const std::string& path) {
 
 TEST(AgentCliTest, HelpExplainsEveryFlag) {
   CommandResult help = RunCommand({EGRESS_AGENT_PATH, "--help"});
-  // Abseil's --help exits 1 after printing; what matters is the text.
-  ASSERT_GE(help.exit_code, 0) << help.err;
+  // Asking for help succeeds; help beside a flag that does not exist does not.
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  CommandResult bad = RunCommand({EGRESS_AGENT_PATH, "--help", "--no-such-flag"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("no_such_flag"));
   const std::string text = help.out + help.err;
   EXPECT_THAT(text, HasSubstr("SIGTERM"));
   EXPECT_THAT(text, HasSubstr("SIGUSR1"));

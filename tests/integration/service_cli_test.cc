@@ -155,10 +155,12 @@ TEST_F(ServiceCliTest, SigtermStopsCleanly) {
 
 TEST(ServiceFlagsTest, HelpExplainsTheFlags) {
   CommandResult help = RunCommand({EGRESS_SERVICE_BIN, "--help"});
+  EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.out + help.err,
               AllOf(HasSubstr("--database"), HasSubstr("--listen"), HasSubstr("--time_zone"),
                     HasSubstr("PostgreSQL connection string")));
   CommandResult ctl_help = RunCommand({EGRESSCTL_BIN, "--help"});
+  EXPECT_EQ(ctl_help.exit_code, 0);
   EXPECT_THAT(ctl_help.out + ctl_help.err,
               AllOf(HasSubstr("accounts upsert"), HasSubstr("--dedicated_ip")));
 }
