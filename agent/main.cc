@@ -43,7 +43,8 @@ ABSL_FLAG(std::string, spool_fsync, "batch",
 ABSL_FLAG(absl::Duration, batch_interval, absl::Seconds(1),
           "Seal and send a batch of aggregated records this often.");
 ABSL_FLAG(int64_t, batch_max_records, 10000,
-          "Seal a batch early when the aggregator holds this many distinct keys (bounds memory).");
+          "Seal a batch early when the aggregator holds this many distinct keys (bounds memory; "
+          "at most 50000, so that a batch fits gRPC's 4 MiB message limit at the service).");
 ABSL_FLAG(int32_t, conntrack_rcvbuf, 8 << 20,
           "Conntrack event socket receive buffer in bytes (about 1.3 KB per queued event).");
 ABSL_FLAG(int32_t, conntrack_rcvbuf_max, 64 << 20,
@@ -164,6 +165,14 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_wakeup_events) < 1) {
     std::fprintf(stderr,
                  "--batch-interval, --batch-max-records and --wakeup-events must be positive\n");
+    return 2;
+  }
+  // ~70 bytes a record (IPv6): 50,000 records stay well under the 4 MiB a
+  // gRPC message may have by default; a larger batch would be refused by
+  // the service on every resend.
+  if (absl::GetFlag(FLAGS_batch_max_records) > 50000) {
+    std::fprintf(stderr, "--batch-max-records must be at most 50000 (a batch must fit a 4 MiB "
+                         "gRPC message)\n");
     return 2;
   }
   config.batch_max_records = static_cast<size_t>(absl::GetFlag(FLAGS_batch_max_records));

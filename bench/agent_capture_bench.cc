@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -45,6 +46,15 @@
 ABSL_FLAG(int, connections, 100000, "TCP connections to open in each run.");
 ABSL_FLAG(int, procs, 2, "Generator processes (one account uid each).");
 ABSL_FLAG(int, rcvbuf, 16 << 20, "Receive buffer of both listeners, bytes.");
+ABSL_FLAG(int, ports, 1,
+          "Destination ports each generator cycles through (1: port 80 only). With --procs=2 and "
+          "--ports=50000 the agent aggregates 100,000 distinct keys (uid, port): its peak RSS "
+          "then includes the aggregator's memory. Closed ports answer with a reset; conntrack "
+          "still reports the NEW connection.");
+ABSL_FLAG(bool, hold_keys, false,
+          "Run the agent with the largest batches it allows (--batch-max-records=50000, "
+          "--batch-interval=1h), so its aggregator holds 50,000 distinct keys at once and the "
+          "peak RSS includes them.");
 ABSL_FLAG(bool, bare_listener, false, "Internal: run the bare listener (inside the namespace).");
 
 namespace {
@@ -109,7 +119,7 @@ long VmHwmKb(pid_t pid) {
 }
 
 // Forks `procs` generators; returns when all are done.
-void Generate(const std::string& ns, int procs, int connections) {
+void Generate(const std::string& ns, int procs, int connections, int ports) {
   std::vector<pid_t> pids;
   for (int p = 0; p < procs; ++p) {
     const pid_t pid = fork();
@@ -126,6 +136,7 @@ void Generate(const std::string& ns, int procs, int connections) {
       inet_pton(AF_INET, egress::testing::kRemoteX, &dst.sin_addr);
       const linger reset = {1, 0};
       for (int i = p; i < connections; i += procs) {
+        if (ports > 1) dst.sin_port = htons(static_cast<uint16_t>(1 + (i / procs) % ports));
         const int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         setsockopt(s, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
         connect(s, reinterpret_cast<sockaddr*>(&dst), sizeof(dst));
@@ -159,7 +170,8 @@ RunResult Run(const std::string& ns, std::vector<std::string> argv, const std::s
   const int connections = absl::GetFlag(FLAGS_connections);
   const Usage a = ChildrenUsage();
   const absl::Time start = absl::Now();
-  Generate(ns, absl::GetFlag(FLAGS_procs), connections);
+  Generate(ns, absl::GetFlag(FLAGS_procs), connections,
+           std::clamp(absl::GetFlag(FLAGS_ports), 1, 65000));
   result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   const Usage b = ChildrenUsage();
   result.generator_cpu_s = b.cpu_s - a.cpu_s;
@@ -229,12 +241,22 @@ int main(int argc, char** argv) {
   const RunResult bare =
       Run(ns, {"/usr/sbin/ip", "netns", "exec", ns, self, "--bare-listener", "--rcvbuf=" + rcvbuf},
           "bare listener ready", "");
-  const RunResult agent =
-      Run(ns,
-          {"/usr/sbin/ip", "netns", "exec", ns, EGRESS_AGENT_PATH, "--node-id=bench",
-           "--service=", "--state-dir=" + dir + "/state", "--spool-fsync=never",
-           "--log-level=warning", "--conntrack-rcvbuf=" + rcvbuf},
-          "egress-agent ready", dir + "/state/spool");
+  std::vector<std::string> agent_argv = {"/usr/sbin/ip",
+                                         "netns",
+                                         "exec",
+                                         ns,
+                                         EGRESS_AGENT_PATH,
+                                         "--node-id=bench",
+                                         "--service=",
+                                         "--state-dir=" + dir + "/state",
+                                         "--spool-fsync=never",
+                                         "--log-level=warning",
+                                         "--conntrack-rcvbuf=" + rcvbuf};
+  if (absl::GetFlag(FLAGS_hold_keys)) {
+    agent_argv.push_back("--batch-max-records=50000");
+    agent_argv.push_back("--batch-interval=1h");
+  }
+  const RunResult agent = Run(ns, agent_argv, "egress-agent ready", dir + "/state/spool");
   // ulogd2 2.0.8: its own buffer settings; a shell waits for its "event mode"
   // log line, then passes SIGTERM on (its CPU reaches us through the shell).
   std::ofstream(dir + "/ulogd.conf")

@@ -144,5 +144,13 @@ TEST_F(OnceDumpTest, PrintsUnacknowledgedAggregatesAndChangesNothing) {
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/nothing"));
 }
 
+// A batch larger than the service accepts in one message would be refused
+// on every resend: such a cap is refused at start, naming the flag.
+TEST(AgentCliTest, BatchCapAboveWhatTheServiceAcceptsIsRefused) {
+  CommandResult big = RunCommand({EGRESS_AGENT_PATH, "--node-id=n1", "--batch-max-records=50001"});
+  EXPECT_EQ(big.exit_code, 2);
+  EXPECT_THAT(big.err, HasSubstr("--batch-max-records must be at most 50000"));
+}
+
 }  // namespace
 }  // namespace egress::agent
