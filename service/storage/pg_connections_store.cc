@@ -1,6 +1,5 @@
 #include "service/storage/pg_connections_store.h"
 
-#include <array>
 #include <functional>
 #include <utility>
 
