@@ -171,8 +171,9 @@ int main(int argc, char** argv) {
   // gRPC message may have by default; a larger batch would be refused by
   // the service on every resend.
   if (absl::GetFlag(FLAGS_batch_max_records) > 50000) {
-    std::fprintf(stderr, "--batch-max-records must be at most 50000 (a batch must fit a 4 MiB "
-                         "gRPC message)\n");
+    std::fprintf(stderr,
+                 "--batch-max-records must be at most 50000 (a batch must fit a 4 MiB "
+                 "gRPC message)\n");
     return 2;
   }
   config.batch_max_records = static_cast<size_t>(absl::GetFlag(FLAGS_batch_max_records));
