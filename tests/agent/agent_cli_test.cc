@@ -12,6 +12,7 @@
 #include "agent/state_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/files.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 
@@ -19,15 +20,9 @@ namespace egress::agent {
 namespace {
 
 using ::egress::testing::CommandResult;
+using ::egress::testing::ReadFileText;
 using ::egress::testing::RunCommand;
 using ::testing::HasSubstr;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 TEST(AgentCliTest, HelpExplainsEveryFlag) {
   CommandResult help = RunCommand({EGRESS_AGENT_PATH, "--help"});
@@ -40,7 +35,7 @@ TEST(AgentCliTest, HelpExplainsEveryFlag) {
   EXPECT_THAT(text, HasSubstr("SIGTERM"));
   EXPECT_THAT(text, HasSubstr("SIGUSR1"));
   // Every ABSL_FLAG of main.cc appears with a description of some length.
-  const std::string source = ReadFile(std::string(EGRESS_SOURCE_DIR) + "/agent/main.cc");
+  const std::string source = ReadFileText(std::string(EGRESS_SOURCE_DIR) + "/agent/main.cc");
   const std::regex flag_re(R"(ABSL_FLAG\(\s*[\w:]+\s*,\s*(\w+)\s*,)");
   int flags = 0;
   for (std::sregex_iterator it(source.begin(), source.end(), flag_re), end; it != end; ++it) {

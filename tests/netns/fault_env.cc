@@ -30,6 +30,7 @@
 #include "egress/v1/connections.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "pqxx/pqxx"
+#include "tests/support/files.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/test_tokens.h"
 
@@ -376,12 +377,7 @@ absl::StatusOr<int> FaultEnv::StopAgent(int signal_number) {
   return code;
 }
 
-std::string FaultEnv::AgentLog() const {
-  std::ifstream in(dir_ + "/agent.log");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+std::string FaultEnv::AgentLog() const { return ReadFileText(dir_ + "/agent.log"); }
 
 std::optional<absl::Time> FaultEnv::AgentLogTime(const std::string& event, absl::Time after) const {
   const std::string log = AgentLog();

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "service/server.h"
 #include "tests/support/agent_client.h"
+#include "tests/support/files.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_tokens.h"
@@ -26,13 +27,6 @@ namespace {
 namespace fs = std::filesystem;
 namespace v1 = ::egress::v1;
 using ::testing::HasSubstr;
-
-std::string Read(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 class NodeCertificateTest : public ::testing::Test {
  protected:
@@ -117,10 +111,10 @@ class NodeCertificateTest : public ::testing::Test {
   // A TLS channel presenting `cert` ("" = no client certificate).
   std::shared_ptr<grpc::Channel> Channel(const std::string& cert) const {
     grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = Read(*dir_ / "ca.pem");
+    ssl.pem_root_certs = ReadFileText(*dir_ / "ca.pem");
     if (!cert.empty()) {
-      ssl.pem_cert_chain = Read(*dir_ / (cert + ".pem"));
-      ssl.pem_private_key = Read(*dir_ / (cert + ".key"));
+      ssl.pem_cert_chain = ReadFileText(*dir_ / (cert + ".pem"));
+      ssl.pem_private_key = ReadFileText(*dir_ / (cert + ".key"));
     }
     grpc::ChannelArguments args;
     args.SetSslTargetNameOverride("localhost");

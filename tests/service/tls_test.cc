@@ -12,6 +12,7 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "service/server.h"
+#include "tests/support/files.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
@@ -23,15 +24,9 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace v1 = ::egress::v1;
+using ::egress::testing::ReadFileText;
 using ::egress::testing::RunCommand;
 using ::egress::testing::StatusIs;
-
-std::string Read(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 class TlsTest : public ::testing::Test {
  protected:
@@ -74,10 +69,10 @@ class TlsTest : public ::testing::Test {
 
   static std::shared_ptr<grpc::Channel> Channel(const std::string& address, bool with_client_cert) {
     grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = Read(*dir_ / "ca.pem");
+    ssl.pem_root_certs = ReadFileText(*dir_ / "ca.pem");
     if (with_client_cert) {
-      ssl.pem_cert_chain = Read(*dir_ / "node.pem");
-      ssl.pem_private_key = Read(*dir_ / "node.key");
+      ssl.pem_cert_chain = ReadFileText(*dir_ / "node.pem");
+      ssl.pem_private_key = ReadFileText(*dir_ / "node.key");
     }
     return grpc::CreateChannel(address, grpc::SslCredentials(ssl));
   }
@@ -104,7 +99,7 @@ TEST_F(TlsTest, ServesTlsOnlyToClientsThatTrustItsCa) {
   auto plaintext = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());
   EXPECT_EQ(ListNodes(plaintext).error_code(), grpc::UNAVAILABLE);
   grpc::SslCredentialsOptions wrong_ca;
-  wrong_ca.pem_root_certs = Read(*dir_ / "node.pem");  // not a CA
+  wrong_ca.pem_root_certs = ReadFileText(*dir_ / "node.pem");  // not a CA
   EXPECT_EQ(ListNodes(grpc::CreateChannel(server->address(), grpc::SslCredentials(wrong_ca)))
                 .error_code(),
             grpc::UNAVAILABLE);

@@ -27,6 +27,7 @@
 #include "pqxx/pqxx"
 #include "service/storage/database.h"
 #include "service/storage/migrations.h"
+#include "tests/support/files.h"
 
 namespace egress::testing {
 namespace {
@@ -97,13 +98,6 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const RunAs& r
   return pid;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 absl::Status RunToCompletion(const std::vector<std::string>& argv, const RunAs& run_as,
                              const std::string& log_path) {
   absl::StatusOr<pid_t> pid = Spawn(argv, run_as, log_path);
@@ -113,7 +107,7 @@ absl::Status RunToCompletion(const std::vector<std::string>& argv, const RunAs& 
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return absl::InternalError(
-        absl::StrCat(argv[0], " failed (status ", status, "):\n", ReadFile(log_path)));
+        absl::StrCat(argv[0], " failed (status ", status, "):\n", ReadFileText(log_path)));
   }
   return absl::OkStatus();
 }
@@ -220,11 +214,11 @@ absl::Status PostgresCluster::StartServer() {
     if (waitpid(server_pid_, &status, WNOHANG) == server_pid_) {
       server_pid_ = -1;
       return absl::InternalError(
-          absl::StrCat("postgres exited at start:\n", ReadFile(root_dir_ + "/postgres.log")));
+          absl::StrCat("postgres exited at start:\n", ReadFileText(root_dir_ + "/postgres.log")));
     }
     if (absl::Now() > give_up) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("postgres not ready after 60 s:\n", ReadFile(root_dir_ + "/postgres.log")));
+      return absl::DeadlineExceededError(absl::StrCat("postgres not ready after 60 s:\n",
+                                                      ReadFileText(root_dir_ + "/postgres.log")));
     }
     absl::SleepFor(absl::Milliseconds(20));
   }
