@@ -33,6 +33,10 @@ absl::Status ValidateConfig(const ServiceConfig& config) {
     return absl::InvalidArgumentError(
         "--ingest-writers must be 1..--db-pool-size (each writer holds a connection)");
   }
+  if (config.ingest_fold_interval < absl::Milliseconds(10) ||
+      config.ingest_fold_interval > absl::Minutes(1)) {
+    return absl::InvalidArgumentError("--ingest-fold-interval must be 10ms..1m");
+  }
   if (config.ingest_group_records < 1 || config.ingest_group_records > 10000000) {
     return absl::InvalidArgumentError("--ingest-group-records must be 1..10000000");
   }

@@ -21,6 +21,10 @@ struct ServiceConfig {
   int ingest_threads = 8;
   int ingest_writers = 2;
   int ingest_group_records = 50000;
+  // Acknowledge batches once journaled, fold into the aggregates every
+  // ingest_fold_interval (false: merge into the aggregates before the ack).
+  bool ingest_journal = true;
+  absl::Duration ingest_fold_interval = absl::Milliseconds(250);
   // How long to keep retrying the database at start-up before giving up.
   absl::Duration database_wait = absl::Seconds(60);
   // Time calls in flight get to finish after SIGTERM.

@@ -50,6 +50,15 @@ ABSL_FLAG(int, ingest_group_records, 50000,
           "Records a group commit takes at most (a single larger batch still commits alone): "
           "smaller groups bound each batch's wait for its acknowledgement, larger ones merge "
           "more keys.");
+ABSL_FLAG(bool, ingest_journal, true,
+          "Acknowledge an agent batch once its records are appended to the ingest journal (one "
+          "row per group commit, same transaction as the node's sequence), and fold the journal "
+          "into the daily counts every --ingest-fold-interval: keys that recur are written once "
+          "per fold. --noingest-journal merges every group into the daily counts before its "
+          "acknowledgement (counts visible at once, fewer records per second).");
+ABSL_FLAG(absl::Duration, ingest_fold_interval, absl::Milliseconds(250),
+          "With --ingest-journal: how often the journal is folded, i.e. about how long an "
+          "acknowledged record takes to show in the panel (10ms..1m).");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain: serve TLS only (with --tls-key-file). Default: plaintext, for "
           "loopback or a TLS-terminating proxy.");
@@ -98,6 +107,8 @@ absl::StatusOr<ServiceConfig> ConfigFromFlags() {
   config.ingest_threads = absl::GetFlag(FLAGS_ingest_threads);
   config.ingest_writers = absl::GetFlag(FLAGS_ingest_writers);
   config.ingest_group_records = absl::GetFlag(FLAGS_ingest_group_records);
+  config.ingest_journal = absl::GetFlag(FLAGS_ingest_journal);
+  config.ingest_fold_interval = absl::GetFlag(FLAGS_ingest_fold_interval);
   config.database_wait = absl::GetFlag(FLAGS_database_wait);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
@@ -204,6 +215,8 @@ int Run() {
   options.ingest_threads = config->ingest_threads;
   options.ingest_writers = config->ingest_writers;
   options.ingest_group_records = config->ingest_group_records;
+  options.ingest_mode = config->ingest_journal ? IngestMode::kJournal : IngestMode::kDirect;
+  options.ingest_fold_interval = config->ingest_fold_interval;
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);

@@ -74,7 +74,7 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   s.metrics_ = std::make_unique<ServiceMetrics>();
   s.authorizer_ = std::make_unique<Authorizer>(deps.token_signer);
   s.accounts_store_ = std::make_unique<PgAccountsStore>(deps.database);
-  s.collector_store_ = std::make_unique<PgCollectorStore>(deps.database);
+  s.collector_store_ = std::make_unique<PgCollectorStore>(deps.database, options.ingest_mode);
   s.connections_store_ = std::make_unique<PgConnectionsStore>(deps.database);
   s.rules_store_ = std::make_unique<PgRulesStore>(deps.database);
   s.pool_ = std::make_unique<ThreadPool>(options.ingest_threads);
@@ -89,7 +89,7 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   collector_options.retention_days = options.retention_days;
   collector_options.committer.max_writers = options.ingest_writers;
   collector_options.committer.max_group_records = options.ingest_group_records;
-  if (deps.enrichment != nullptr) {
+  if (deps.enrichment != nullptr && options.ingest_mode == IngestMode::kDirect) {
     Enrichment* enrichment = deps.enrichment;
     collector_options.on_new_destinations = [enrichment] { enrichment->worker().Wake(); };
   }
@@ -102,6 +102,16 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   absl::Status partitions = s.partitions_->RunOnce();
   if (!partitions.ok()) return partitions;
   s.partitions_->Start();
+  if (options.ingest_mode == IngestMode::kJournal) {
+    IngestJournalFolderOptions folder_options;
+    folder_options.interval = options.ingest_fold_interval;
+    if (deps.enrichment != nullptr) {
+      Enrichment* enrichment = deps.enrichment;
+      folder_options.on_folded = [enrichment] { enrichment->worker().Wake(); };
+    }
+    s.folder_ = std::make_unique<IngestJournalFolder>(s.collector_store_.get(), folder_options);
+    s.folder_->Start();
+  }
 
   CollectorServiceImpl* collector = s.collector_service_.get();
   s.listener_ = std::make_unique<RuleChangeListener>(
@@ -145,6 +155,10 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   sources.database = deps.database;
   sources.enrichment = deps.enrichment;
   sources.ops = s.ops_store_.get();
+  if (s.folder_ != nullptr) {
+    sources.journal_folder = s.folder_.get();
+    sources.journal = s.collector_store_.get();
+  }
   s.metrics_->AddSources(sources);
   if (!options.metrics_listen.empty()) {
     ServiceMetrics* metrics = s.metrics_.get();
@@ -174,6 +188,9 @@ void EgressServer::Shutdown(absl::Time deadline) {
   server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
   listener_.reset();
+  // Nothing acknowledged is lost either way (the journal is durable); a
+  // clean stop just leaves the panel complete while no replica runs.
+  if (folder_ != nullptr) folder_->Stop(absl::Now() + absl::Seconds(10));
 }
 
 }  // namespace egress

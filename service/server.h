@@ -18,6 +18,7 @@
 #include "service/collector_service.h"
 #include "service/connections_service.h"
 #include "service/enrichment/enrichment.h"
+#include "service/ingest_journal_folder.h"
 #include "service/partition_maintainer.h"
 #include "service/rule_change_listener.h"
 #include "service/service_metrics.h"
@@ -46,6 +47,12 @@ struct ServerOptions {
   int ingest_writers = 2;
   // A group commit stops taking batches past this many records.
   int ingest_group_records = 50000;
+  // How acknowledged records reach the aggregates (IngestMode). The service
+  // binary journals by default (--ingest-journal); kDirect here keeps what
+  // an in-process caller reads right after an acknowledgement exact.
+  IngestMode ingest_mode = IngestMode::kDirect;
+  // kJournal: how often the journal is folded into the aggregates.
+  absl::Duration ingest_fold_interval = absl::Milliseconds(250);
   // PEM files. With a certificate and key the server speaks TLS only; with a
   // client CA as well it requires client certificates signed by it (mTLS).
   // Tokens are still required on every call either way.
@@ -85,6 +92,8 @@ class EgressServer {
   void Shutdown(absl::Time deadline);
 
   CollectorServiceImpl& collector() { return *collector_service_; }
+  // Null unless ServerOptions::ingest_mode is kJournal.
+  IngestJournalFolder* journal_folder() { return folder_.get(); }
   ServiceMetrics& metrics() { return *metrics_; }
   // Port of the /metrics listener; 0 without ServerOptions::metrics_listen.
   int metrics_port() const { return metrics_http_ == nullptr ? 0 : metrics_http_->port(); }
@@ -111,6 +120,7 @@ class EgressServer {
   std::unique_ptr<CollectorServiceImpl> collector_service_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<PartitionMaintainer> partitions_;
+  std::unique_ptr<IngestJournalFolder> folder_;
   std::unique_ptr<RuleChangeListener> listener_;
   std::unique_ptr<PgOpsStore> ops_store_;
   std::unique_ptr<grpc::Server> server_;

@@ -194,6 +194,24 @@ void ServiceMetrics::AddSources(const ServiceMetricsSources& sources) {
       w.Counter("egress_rule_sets_pushed_total", "Rule sets pushed to agents on change.", {},
                 static_cast<double>(s.rule_sets_pushed));
     }
+    if (sources.journal_folder != nullptr) {
+      const IngestJournalFolderStats f = sources.journal_folder->stats();
+      w.Counter("egress_ingest_journal_folds_total",
+                "Folds of the ingest journal into the daily counts by this replica (that folded "
+                "at least one entry).",
+                {}, static_cast<double>(f.folds));
+      w.Counter("egress_ingest_journal_records_folded_total",
+                "Journaled records (merged per group commit) folded by this replica.", {},
+                static_cast<double>(f.records));
+      w.Counter("egress_ingest_journal_rows_written_total",
+                "Daily-count rows the folds wrote (records merged by key across entries).", {},
+                static_cast<double>(f.rows));
+      w.Counter("egress_ingest_journal_fold_failures_total",
+                "Folds that failed (database down, ...): their entries stay and are retried.", {},
+                static_cast<double>(f.failures));
+      w.Gauge("egress_ingest_journal_last_fold_seconds", "Duration of the last fold.", {},
+              absl::ToDoubleSeconds(f.last_fold_duration));
+    }
     if (sources.database != nullptr) {
       const Database::PoolStats pool = sources.database->pool_stats();
       w.Gauge("egress_db_pool_connections", "PostgreSQL connections of this replica, by state.",
@@ -240,7 +258,17 @@ void ServiceMetrics::CollectDatabase(const ServiceMetricsSources& sources, Metri
   const absl::Time now = absl::Now();
   if (now - cache_time_ >= kDatabaseRefresh) {
     cached_versions_ = sources.ops->LoadNodeRuleVersions();
+    if (sources.journal != nullptr) cached_backlog_ = sources.journal->ReadJournalBacklog();
     cache_time_ = now;
+  }
+  if (sources.journal != nullptr && cached_backlog_.ok()) {
+    w.Gauge("egress_ingest_journal_backlog_records",
+            "Acknowledged records waiting in the ingest journal to be folded into the daily "
+            "counts (re-read every 5 s at most).",
+            {}, static_cast<double>(cached_backlog_->records));
+    w.Gauge("egress_ingest_journal_oldest_seconds",
+            "Age of the oldest journal entry not yet folded: how far the panel lags ingest.", {},
+            absl::ToDoubleSeconds(cached_backlog_->oldest_age));
   }
   w.Gauge("egress_database_up",
           "1 if the last metrics query reached PostgreSQL (re-read every 5 s at most).", {},

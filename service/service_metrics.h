@@ -23,6 +23,7 @@
 #include "grpcpp/support/server_interceptor.h"
 #include "service/collector_service.h"
 #include "service/enrichment/enrichment.h"
+#include "service/ingest_journal_folder.h"
 #include "service/storage/database.h"
 #include "service/storage/pg_ops_store.h"
 
@@ -35,6 +36,9 @@ struct ServiceMetricsSources {
   const Database* database = nullptr;
   Enrichment* enrichment = nullptr;
   PgOpsStore* ops = nullptr;
+  // Journal mode only (both null otherwise).
+  const IngestJournalFolder* journal_folder = nullptr;
+  IngestJournal* journal = nullptr;
 };
 
 // Thread-safe.
@@ -67,6 +71,7 @@ class ServiceMetrics {
   absl::Mutex cache_mutex_;
   absl::Time cache_time_ ABSL_GUARDED_BY(cache_mutex_) = absl::InfinitePast();
   absl::StatusOr<NodeRuleVersions> cached_versions_ ABSL_GUARDED_BY(cache_mutex_);
+  absl::StatusOr<JournalBacklog> cached_backlog_ ABSL_GUARDED_BY(cache_mutex_);
 };
 
 }  // namespace egress

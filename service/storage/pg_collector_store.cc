@@ -1,6 +1,7 @@
 #include "service/storage/pg_collector_store.h"
 
 #include <algorithm>
+#include <deque>
 #include <limits>
 #include <map>
 #include <tuple>
@@ -13,6 +14,7 @@
 #include "common/civil_day.h"
 #include "common/status_macros.h"
 #include "service/egress_address.h"
+#include "service/storage/ingest_journal_codec.h"
 #include "service/storage/pg_values.h"
 
 namespace egress {
@@ -78,6 +80,22 @@ ON CONFLICT (account_id, day) DO UPDATE
        accepted_rows = t.accepted_rows + EXCLUDED.accepted_rows,
        rejected_rows = t.rejected_rows + EXCLUDED.rejected_rows)sql";
 
+// Journal mode (see migration 0004): a group's merged records, as one row.
+constexpr char kAppendJournal[] = "INSERT INTO ingest_journal (records, payload) VALUES ($1, $2)";
+// One folder at a time across replicas (the others skip their turn); keyed
+// by the journal table's oid so it cannot collide with another lock.
+constexpr char kTryFoldLock[] =
+    "SELECT pg_try_advisory_xact_lock('ingest_journal'::regclass::oid::int4, 1)";
+constexpr char kSelectJournalEntries[] = R"sql(
+SELECT entry_id, records FROM ingest_journal ORDER BY entry_id LIMIT $1)sql";
+constexpr char kDeleteJournalEntries[] = R"sql(
+DELETE FROM ingest_journal WHERE entry_id = ANY ($1::int8[]) RETURNING payload, records)sql";
+constexpr char kJournalBacklog[] = R"sql(
+SELECT count(*), coalesce(sum(records), 0),
+       coalesce((extract(epoch FROM now() - min(committed_at)) * 1000000)::int8, 0)
+  FROM ingest_journal)sql";
+constexpr size_t kFoldEntriesAtMost = 4096;
+
 constexpr char kUpsertLosses[] = R"sql(
 INSERT INTO node_day_losses AS l (node_id, day, reason, events, size_unknown)
 SELECT * FROM unnest($1::text[], $2::date[], $3::int2[], $4::int8[], $5::bool[])
@@ -128,40 +146,11 @@ ON CONFLICT (node_id) DO UPDATE
         EXCLUDED.spool_bytes, EXCLUDED.spool_dropped_batches, EXCLUDED.applied_rule_version,
         EXCLUDED.nft_errors, EXCLUDED.conntrack_events_sysctl))sql";
 
+constexpr char kPartitionExists[] = "SELECT to_regclass($1) IS NOT NULL";
 constexpr char kEnsurePartitions[] = "SELECT egress_ensure_partitions($1::date, $2)";
 constexpr char kDropPartitions[] = "SELECT egress_drop_partitions_before($1::date)";
 
 std::string DayText(absl::CivilDay day) { return FormatDay(day); }
-
-// A connection_daily key of one group's records. `account` points into a
-// record of the group (the batches outlive the merge).
-struct AggregateKey {
-  absl::string_view account;
-  absl::CivilDay day;
-  IpAddress ip;
-  uint8_t protocol = 0;
-  uint16_t port = 0;
-  uint8_t action = 0;
-
-  friend bool operator==(const AggregateKey&, const AggregateKey&) = default;
-  // The primary key's order (account ids compare bytewise, as the C and
-  // C.UTF-8 collations do).
-  friend bool operator<(const AggregateKey& a, const AggregateKey& b) {
-    return std::tie(a.account, a.day, a.ip, a.protocol, a.port, a.action) <
-           std::tie(b.account, b.day, b.ip, b.protocol, b.port, b.action);
-  }
-  template <typename H>
-  friend H AbslHashValue(H h, const AggregateKey& k) {
-    return H::combine(std::move(h), k.account, k.day - absl::CivilDay(), k.ip, k.protocol, k.port,
-                      k.action);
-  }
-};
-
-struct Aggregate {
-  uint64_t count = 0;
-  absl::Time first_seen = absl::InfiniteFuture();
-  absl::Time last_seen = absl::InfinitePast();
-};
 
 using DayTotals = std::map<std::pair<absl::string_view, absl::CivilDay>,
                            std::pair<uint64_t, uint64_t>>;  // (accepted, rejected)
@@ -192,6 +181,13 @@ class MonthColumns {
     static const std::string* const kSql = new std::string(kUpsertAggregatesAndTotals);
     const std::string partition =
         absl::StrFormat("connection_daily_%04d%02d", month.year(), month.month());
+    // Partitions are made ahead by the maintainer; a month missing here is
+    // one that journal entries waited past (a long outage) or that retention
+    // dropped meanwhile: made now, so the entries are not stuck (retention
+    // drops it again on its next round).
+    if (!txn.exec_params1(kPartitionExists, partition)[0].as<bool>()) {
+      txn.exec_params(kEnsurePartitions, DayText(absl::CivilDay(month)), 1);
+    }
     txn.exec_params(absl::StrReplaceAll(*kSql, {{"{partition}", partition}}), accounts_.Take(),
                     days_.Take(), ips_.Take(), protocols_.Take(), ports_.Take(), actions_.Take(),
                     counts_.Take(), firsts_.Take(), lasts_.Take(), total_accounts_.Take(),
@@ -262,25 +258,18 @@ absl::StatusOr<std::vector<CommitResult>> PgCollectorStore::CommitBatches(
     }
     if (accepted.empty()) return absl::OkStatus();
 
-    // Merge: one row per key, written sorted by the primary key, so a key
-    // never appears twice in a statement (an ON CONFLICT error) and
-    // concurrent writers lock rows in the same order (no deadlocks).
+    // Merge: one row per key (fewer rows to write when keys recur).
     size_t records = 0;
     for (const IngestBatch* batch : accepted) records += batch->records.size();
-    absl::flat_hash_map<AggregateKey, Aggregate> aggregates;
+    AggregateMap aggregates;
     aggregates.reserve(records);
-    DayTotals totals;
     // (events, size unknown) per (node, day, reason).
     std::map<std::tuple<std::string, absl::CivilDay, int>, std::pair<uint64_t, bool>> losses;
     for (const IngestBatch* batch : accepted) {
       for (const IngestRecord& record : batch->records) {
-        Aggregate& aggregate = aggregates[{record.account_id, record.day, record.ip,
-                                           record.protocol, record.port, record.action}];
-        aggregate.count += record.count;
-        aggregate.first_seen = std::min(aggregate.first_seen, record.first_seen);
-        aggregate.last_seen = std::max(aggregate.last_seen, record.last_seen);
-        auto& total = totals[{record.account_id, record.day}];
-        (record.action == 1 ? total.first : total.second) += record.count;
+        aggregates[{record.account_id, record.day, record.ip, record.protocol, record.port,
+                    record.action}]
+            .Add(record.count, record.first_seen, record.last_seen);
       }
       for (const IngestLoss& loss : batch->losses) {
         auto& merged = losses[{batch->node_id, loss.day, loss.reason}];
@@ -289,34 +278,12 @@ absl::StatusOr<std::vector<CommitResult>> PgCollectorStore::CommitBatches(
       }
     }
     if (!aggregates.empty()) {
-      std::vector<const std::pair<const AggregateKey, Aggregate>*> sorted;
-      sorted.reserve(aggregates.size());
-      for (const auto& entry : aggregates) sorted.push_back(&entry);
-      std::sort(sorted.begin(), sorted.end(),
-                [](const auto* a, const auto* b) { return a->first < b->first; });
-      // One statement per month (partition), months in order.
-      std::map<absl::CivilMonth, MonthColumns> months;
-      std::vector<IpAddress> seen;
-      seen.reserve(sorted.size());
-      for (const auto* entry : sorted) {
-        months[absl::CivilMonth(entry->first.day)].AddAggregate(entry->first, entry->second);
-        seen.push_back(entry->first.ip);
+      if (mode_ == IngestMode::kJournal) {
+        txn.exec_params(kAppendJournal, static_cast<int64_t>(aggregates.size()),
+                        pqxx::binarystring(EncodeJournalEntry(aggregates)));
+      } else {
+        pending_known_ips = WriteAggregates(txn, aggregates);
       }
-      for (const auto& total : totals) months[absl::CivilMonth(total.first.second)].AddTotal(total);
-      std::sort(seen.begin(), seen.end());
-      seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
-      std::vector<std::string> new_ips;
-      {
-        absl::MutexLock lock(&known_ips_mutex_);
-        for (const IpAddress& ip : seen) {
-          if (!known_ips_.contains(ip)) new_ips.push_back(ip.ToString());
-        }
-      }
-      for (auto& [month, columns] : months) columns.Upsert(txn, month);
-      if (!new_ips.empty()) txn.exec_params(kQueueNewIps, PgArrayLiteral(new_ips));
-      // Remembered only once committed (below): a rolled-back queue entry
-      // must be queued again by the batch's replay.
-      pending_known_ips.swap(seen);
     }
     if (!losses.empty()) {
       std::vector<std::string> loss_nodes, loss_days, loss_reasons, loss_events, loss_unknown;
@@ -342,6 +309,100 @@ absl::StatusOr<std::vector<CommitResult>> PgCollectorStore::CommitBatches(
   }));
   RememberKnownIps(pending_known_ips);
   return results;
+}
+
+std::vector<IpAddress> PgCollectorStore::WriteAggregates(pqxx::work& txn,
+                                                         const AggregateMap& aggregates) {
+  // Written sorted by the primary key, so concurrent writers lock rows in
+  // the same order (no deadlocks).
+  std::vector<const AggregateMap::value_type*> sorted;
+  sorted.reserve(aggregates.size());
+  for (const auto& entry : aggregates) sorted.push_back(&entry);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  DayTotals totals;
+  // One statement per month (partition), months in order.
+  std::map<absl::CivilMonth, MonthColumns> months;
+  std::vector<IpAddress> seen;
+  seen.reserve(sorted.size());
+  for (const auto* entry : sorted) {
+    const AggregateKey& key = entry->first;
+    months[absl::CivilMonth(key.day)].AddAggregate(key, entry->second);
+    auto& total = totals[{key.account, key.day}];
+    (key.action == 1 ? total.first : total.second) += entry->second.count;
+    seen.push_back(key.ip);
+  }
+  for (const auto& total : totals) months[absl::CivilMonth(total.first.second)].AddTotal(total);
+  std::sort(seen.begin(), seen.end());
+  seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+  std::vector<std::string> new_ips;
+  {
+    absl::MutexLock lock(&known_ips_mutex_);
+    for (const IpAddress& ip : seen) {
+      if (!known_ips_.contains(ip)) new_ips.push_back(ip.ToString());
+    }
+  }
+  for (auto& [month, columns] : months) columns.Upsert(txn, month);
+  if (!new_ips.empty()) txn.exec_params(kQueueNewIps, PgArrayLiteral(new_ips));
+  return seen;
+}
+
+absl::StatusOr<JournalFold> PgCollectorStore::FoldJournal(size_t max_records) {
+  JournalFold fold;
+  std::vector<IpAddress> pending_known_ips;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    fold = JournalFold{};
+    pending_known_ips.clear();
+    if (!txn.exec1(kTryFoldLock)[0].as<bool>()) {
+      fold.busy = true;
+      return absl::OkStatus();
+    }
+    // The oldest entries, up to `max_records` records (at least one entry).
+    std::vector<std::string> ids;
+    size_t records = 0;
+    for (const pqxx::row& row : txn.exec_params(kSelectJournalEntries, kFoldEntriesAtMost)) {
+      const size_t entry_records = row[1].as<size_t>();
+      if (!ids.empty() && records + entry_records > max_records) {
+        fold.more = true;
+        break;
+      }
+      ids.push_back(row[0].c_str());
+      records += entry_records;
+    }
+    if (ids.size() == kFoldEntriesAtMost) fold.more = true;
+    if (ids.empty()) return absl::OkStatus();
+    // Deleted and merged in this transaction: an entry is folded exactly
+    // once, also if another folder took the lock after us (it cannot see
+    // these rows until we commit, and then they are gone).
+    std::deque<internal::JournalEntry> entries;
+    AggregateMap aggregates;
+    aggregates.reserve(records);
+    for (const pqxx::row& row : txn.exec_params(kDeleteJournalEntries, PgArrayLiteral(ids))) {
+      const pqxx::binarystring payload(row[0]);
+      EGRESS_RETURN_IF_ERROR(DecodeJournalEntry(
+          absl::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()),
+          &entries.emplace_back(), &aggregates));
+      fold.records += row[1].as<uint64_t>();
+      ++fold.entries;
+    }
+    fold.rows = aggregates.size();
+    if (!aggregates.empty()) pending_known_ips = WriteAggregates(txn, aggregates);
+    return absl::OkStatus();
+  }));
+  RememberKnownIps(pending_known_ips);
+  return fold;
+}
+
+absl::StatusOr<JournalBacklog> PgCollectorStore::ReadJournalBacklog() {
+  JournalBacklog backlog;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    const pqxx::row row = txn.exec1(kJournalBacklog);
+    backlog.entries = row[0].as<uint64_t>();
+    backlog.records = row[1].as<uint64_t>();
+    backlog.oldest_age = absl::Microseconds(row[2].as<int64_t>());
+    return absl::OkStatus();
+  }));
+  return backlog;
 }
 
 void PgCollectorStore::RememberKnownIps(const std::vector<IpAddress>& ips) {

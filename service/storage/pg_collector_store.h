@@ -6,15 +6,29 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "service/storage/aggregates.h"
 #include "service/storage/collector_store.h"
 #include "service/storage/database.h"
+#include "service/storage/ingest_journal.h"
 
 namespace egress {
 
-class PgCollectorStore : public CollectorStore {
+// How CommitBatches writes a group's records.
+enum class IngestMode {
+  // Merged straight into connection_daily and account_day_totals: visible
+  // to the panel as soon as the batch is acknowledged.
+  kDirect,
+  // Appended as one ingest_journal entry; FoldJournal merges them later
+  // (service/ingest_journal_folder.h). Acknowledgements cost one append,
+  // and keys that recur across batches are written once per fold.
+  kJournal,
+};
+
+class PgCollectorStore : public CollectorStore, public IngestJournal {
  public:
   // `database` must outlive the store.
-  explicit PgCollectorStore(Database* database) : database_(*database) {}
+  explicit PgCollectorStore(Database* database, IngestMode mode = IngestMode::kDirect)
+      : database_(*database), mode_(mode) {}
 
   absl::StatusOr<NodeInfo> LoadNode(const std::string& node_id) override;
   absl::StatusOr<CommitResult> CommitBatch(const IngestBatch& batch) override;
@@ -27,7 +41,15 @@ class PgCollectorStore : public CollectorStore {
   absl::StatusOr<std::pair<int, int>> MaintainPartitions(absl::CivilDay from, absl::CivilDay to,
                                                          absl::CivilDay drop_before) override;
 
+  absl::StatusOr<JournalFold> FoldJournal(size_t max_records) override;
+  absl::StatusOr<JournalBacklog> ReadJournalBacklog() override;
+
  private:
+  // Merges `aggregates` into connection_daily and the per-day totals (and
+  // row counts), and queues destinations not known to have an ip_info row.
+  // Returns the distinct destinations, to remember once committed.
+  std::vector<IpAddress> WriteAggregates(pqxx::work& txn, const AggregateMap& aggregates);
+
   // IPs known to have an ip_info row (queued or looked up), remembered after
   // the commit that queued or met them, so a batch skips the index probe for
   // them. Sound because ip_info rows are never deleted; bounded by
@@ -36,6 +58,7 @@ class PgCollectorStore : public CollectorStore {
   static constexpr size_t kMaxKnownIps = 1 << 20;
 
   Database& database_;
+  const IngestMode mode_;
   absl::Mutex known_ips_mutex_;
   absl::flat_hash_set<IpAddress> known_ips_ ABSL_GUARDED_BY(known_ips_mutex_);
 };

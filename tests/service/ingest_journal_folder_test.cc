@@ -1,0 +1,145 @@
+// IngestJournalFolder's schedule against a scripted journal: it folds on
+// its interval, at once again while a backlog remains, retries after a
+// failure, and drains what is left when stopped.
+#include "service/ingest_journal_folder.h"
+
+#include <deque>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+
+namespace egress {
+namespace {
+
+// Entries of `records` records each; FoldJournal takes up to max_records
+// (at least one entry), or fails while `failures` is positive.
+class ScriptedJournal : public IngestJournal {
+ public:
+  void Append(int entries, uint64_t records) {
+    absl::MutexLock lock(&mutex_);
+    for (int i = 0; i < entries; ++i) entries_.push_back(records);
+  }
+  void FailNext(int n) {
+    absl::MutexLock lock(&mutex_);
+    failures_ = n;
+  }
+  absl::StatusOr<JournalFold> FoldJournal(size_t max_records) override {
+    absl::MutexLock lock(&mutex_);
+    ++calls_;
+    if (failures_ > 0) {
+      --failures_;
+      return absl::UnavailableError("database down");
+    }
+    JournalFold fold;
+    uint64_t records = 0;
+    while (!entries_.empty() && (fold.entries == 0 || records + entries_.front() <= max_records)) {
+      records += entries_.front();
+      entries_.pop_front();
+      ++fold.entries;
+    }
+    fold.records = fold.rows = records;
+    fold.more = !entries_.empty();
+    folded_ += records;
+    return fold;
+  }
+  absl::StatusOr<JournalBacklog> ReadJournalBacklog() override {
+    absl::MutexLock lock(&mutex_);
+    return JournalBacklog{entries_.size(), 0, absl::ZeroDuration()};
+  }
+  int calls() {
+    absl::MutexLock lock(&mutex_);
+    return calls_;
+  }
+  uint64_t folded() {
+    absl::MutexLock lock(&mutex_);
+    return folded_;
+  }
+  size_t waiting() {
+    absl::MutexLock lock(&mutex_);
+    return entries_.size();
+  }
+
+ private:
+  absl::Mutex mutex_;
+  std::deque<uint64_t> entries_ ABSL_GUARDED_BY(mutex_);
+  int failures_ ABSL_GUARDED_BY(mutex_) = 0;
+  int calls_ ABSL_GUARDED_BY(mutex_) = 0;
+  uint64_t folded_ ABSL_GUARDED_BY(mutex_) = 0;
+};
+
+bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(10)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return done();
+}
+
+TEST(IngestJournalFolderTest, DrainsABacklogWithoutWaitingForTheInterval) {
+  ScriptedJournal journal;
+  journal.Append(100, 10);
+  IngestJournalFolderOptions options;
+  options.interval = absl::Hours(1);  // only backlog folds can run
+  options.max_records = 25;           // two entries per fold
+  std::atomic<int> folded_callbacks{0};
+  options.on_folded = [&] { ++folded_callbacks; };
+  IngestJournalFolder folder(&journal, options);
+  folder.Start();
+  ASSERT_TRUE(WaitUntil([&] { return folder.stats().folds == 50; }));
+  EXPECT_EQ(journal.waiting(), 0u);
+  EXPECT_EQ(journal.folded(), 1000u);
+  EXPECT_EQ(folder.stats().records, 1000u);
+  EXPECT_EQ(folded_callbacks.load(), 50);
+  folder.Stop();
+}
+
+TEST(IngestJournalFolderTest, FoldsOnItsIntervalAndRetriesAfterFailures) {
+  ScriptedJournal journal;
+  IngestJournalFolderOptions options;
+  options.interval = absl::Milliseconds(20);
+  options.retry_after_error = absl::Milliseconds(20);
+  IngestJournalFolder folder(&journal, options);
+  folder.Start();
+  journal.Append(3, 1);
+  ASSERT_TRUE(WaitUntil([&] { return journal.waiting() == 0; }));
+  journal.FailNext(3);
+  journal.Append(2, 1);
+  ASSERT_TRUE(WaitUntil([&] { return journal.waiting() == 0; }));
+  EXPECT_EQ(folder.stats().failures, 3u);
+  EXPECT_EQ(journal.folded(), 5u);
+  folder.Stop();
+  // Stopped: no more folds.
+  const int calls = journal.calls();
+  journal.Append(1, 1);
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(journal.calls(), calls);
+  EXPECT_EQ(journal.waiting(), 1u);
+}
+
+TEST(IngestJournalFolderTest, StopDrainsWhatIsWaitingUntilItsDeadline) {
+  ScriptedJournal journal;
+  IngestJournalFolderOptions options;
+  options.interval = absl::Hours(1);
+  options.max_records = 1;
+  IngestJournalFolder folder(&journal, options);
+  folder.Start();
+  ASSERT_TRUE(WaitUntil([&] { return journal.calls() >= 1; }));  // idle now, for an hour
+  journal.Append(40, 1);
+  folder.Stop(absl::Now() + absl::Seconds(10));
+  EXPECT_EQ(journal.waiting(), 0u);
+  EXPECT_EQ(journal.folded(), 40u);
+
+  // A past deadline: nothing drained (what is left waits for the next start).
+  ScriptedJournal other;
+  IngestJournalFolder stopped(&other, options);
+  stopped.Start();
+  ASSERT_TRUE(WaitUntil([&] { return other.calls() >= 1; }));
+  other.Append(5, 1);
+  stopped.Stop(absl::InfinitePast());
+  EXPECT_EQ(other.waiting(), 5u);
+}
+
+}  // namespace
+}  // namespace egress
