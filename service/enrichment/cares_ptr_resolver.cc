@@ -235,11 +235,11 @@ void CaresPtrResolver::Resolve(const IpAddress& ip, Callback done) {
     ++stats_.requests;
     if (stopping_) {
       rejected.error = "shutting down";
-    } else if (static_cast<int64_t>(queue_.size()) >=
-               options_.max_queued + options_.max_in_flight) {
+    } else if (admitted_ >= int64_t{options_.max_queued} + options_.max_in_flight) {
       rejected.error = "overloaded";
       ++stats_.overloaded;
     } else {
+      ++admitted_;
       queue_.push_back({ip.Unmapped(), std::move(done)});
       stats_.queued = static_cast<int64_t>(queue_.size());
     }
@@ -341,6 +341,7 @@ void CaresPtrResolver::Finish(Lookup* lookup, PtrLookupResult result) {
   --in_flight_;
   {
     absl::MutexLock lock(&mutex_);
+    --admitted_;
     stats_.in_flight = in_flight_;
     switch (result.outcome) {
       case PtrLookupResult::Outcome::kFound:
@@ -423,6 +424,7 @@ void CaresPtrResolver::Loop() {
   {
     absl::MutexLock lock(&mutex_);
     queued.swap(queue_);
+    admitted_ -= static_cast<int64_t>(queued.size());
   }
   ares_cancel(Channel(channel_));  // in-flight lookups end in OnPtr/OnForward
   for (Request& request : queued) {

@@ -103,6 +103,10 @@ class CaresPtrResolver : public PtrResolver {
   mutable absl::Mutex mutex_;
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   std::deque<Request> queue_ ABSL_GUARDED_BY(mutex_);
+  // Requests admitted and not finished (queued, being started, or in
+  // flight): the admission bound, which must not open while the loop moves a
+  // request from the queue to in flight.
+  int64_t admitted_ ABSL_GUARDED_BY(mutex_) = 0;
   PtrResolverStats stats_ ABSL_GUARDED_BY(mutex_);
 };
 
