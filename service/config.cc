@@ -37,6 +37,10 @@ absl::Status ValidateConfig(const ServiceConfig& config) {
       config.ingest_fold_interval > absl::Minutes(1)) {
     return absl::InvalidArgumentError("--ingest-fold-interval must be 10ms..1m");
   }
+  if (config.ingest_journal_max_backlog < 100000) {
+    return absl::InvalidArgumentError(
+        "--ingest-journal-max-backlog must be at least 100000 (records)");
+  }
   if (config.ingest_group_records < 1 || config.ingest_group_records > 10000000) {
     return absl::InvalidArgumentError("--ingest-group-records must be 1..10000000");
   }

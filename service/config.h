@@ -2,6 +2,7 @@
 #ifndef EGRESS_SERVICE_CONFIG_H_
 #define EGRESS_SERVICE_CONFIG_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -25,6 +26,7 @@ struct ServiceConfig {
   // ingest_fold_interval (false: merge into the aggregates before the ack).
   bool ingest_journal = true;
   absl::Duration ingest_fold_interval = absl::Milliseconds(250);
+  int64_t ingest_journal_max_backlog = 1000000;
   // How long to keep retrying the database at start-up before giving up.
   absl::Duration database_wait = absl::Seconds(60);
   // Time calls in flight get to finish after SIGTERM.

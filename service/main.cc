@@ -59,6 +59,10 @@ ABSL_FLAG(bool, ingest_journal, true,
 ABSL_FLAG(absl::Duration, ingest_fold_interval, absl::Milliseconds(250),
           "With --ingest-journal: how often the journal is folded, i.e. about how long an "
           "acknowledged record takes to show in the panel (10ms..1m).");
+ABSL_FLAG(int64_t, ingest_journal_max_backlog, 1000000,
+          "With --ingest-journal: journaled records (merged per group commit) beyond which "
+          "group commits wait for the folds, so acknowledgements slow down to the folds' pace "
+          "and the panel never falls further behind (agents keep the rest in their spools).");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain: serve TLS only (with --tls-key-file). Default: plaintext, for "
           "loopback or a TLS-terminating proxy.");
@@ -109,6 +113,7 @@ absl::StatusOr<ServiceConfig> ConfigFromFlags() {
   config.ingest_group_records = absl::GetFlag(FLAGS_ingest_group_records);
   config.ingest_journal = absl::GetFlag(FLAGS_ingest_journal);
   config.ingest_fold_interval = absl::GetFlag(FLAGS_ingest_fold_interval);
+  config.ingest_journal_max_backlog = absl::GetFlag(FLAGS_ingest_journal_max_backlog);
   config.database_wait = absl::GetFlag(FLAGS_database_wait);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
@@ -217,6 +222,7 @@ int Run() {
   options.ingest_group_records = config->ingest_group_records;
   options.ingest_mode = config->ingest_journal ? IngestMode::kJournal : IngestMode::kDirect;
   options.ingest_fold_interval = config->ingest_fold_interval;
+  options.ingest_journal_max_backlog = static_cast<uint64_t>(config->ingest_journal_max_backlog);
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);

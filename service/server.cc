@@ -84,6 +84,18 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
       std::make_unique<AntivirusServiceImpl>(s.rules_store_.get(), s.authorizer_.get());
   s.accounts_service_ = std::make_unique<AccountsServiceImpl>(s.accounts_store_.get(),
                                                               s.authorizer_.get(), deps.enrichment);
+  if (options.ingest_mode == IngestMode::kJournal) {
+    IngestJournalFolderOptions folder_options;
+    folder_options.interval = options.ingest_fold_interval;
+    folder_options.max_backlog_records = options.ingest_journal_max_backlog;
+    if (deps.enrichment != nullptr) {
+      Enrichment* enrichment = deps.enrichment;
+      folder_options.on_folded = [enrichment] { enrichment->worker().Wake(); };
+    }
+    PgCollectorStore* store = s.collector_store_.get();
+    folder_options.on_full = [store](bool full) { store->SetJournalBypass(full); };
+    s.folder_ = std::make_unique<IngestJournalFolder>(store, folder_options);
+  }
   CollectorOptions collector_options;
   collector_options.time_zone = options.time_zone;
   collector_options.retention_days = options.retention_days;
@@ -102,16 +114,7 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   absl::Status partitions = s.partitions_->RunOnce();
   if (!partitions.ok()) return partitions;
   s.partitions_->Start();
-  if (options.ingest_mode == IngestMode::kJournal) {
-    IngestJournalFolderOptions folder_options;
-    folder_options.interval = options.ingest_fold_interval;
-    if (deps.enrichment != nullptr) {
-      Enrichment* enrichment = deps.enrichment;
-      folder_options.on_folded = [enrichment] { enrichment->worker().Wake(); };
-    }
-    s.folder_ = std::make_unique<IngestJournalFolder>(s.collector_store_.get(), folder_options);
-    s.folder_->Start();
-  }
+  if (s.folder_ != nullptr) s.folder_->Start();
 
   CollectorServiceImpl* collector = s.collector_service_.get();
   s.listener_ = std::make_unique<RuleChangeListener>(

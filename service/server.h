@@ -53,6 +53,8 @@ struct ServerOptions {
   IngestMode ingest_mode = IngestMode::kDirect;
   // kJournal: how often the journal is folded into the aggregates.
   absl::Duration ingest_fold_interval = absl::Milliseconds(250);
+  // kJournal: journaled records beyond which group commits wait for folds.
+  uint64_t ingest_journal_max_backlog = 1000000;
   // PEM files. With a certificate and key the server speaks TLS only; with a
   // client CA as well it requires client certificates signed by it (mTLS).
   // Tokens are still required on every call either way.
@@ -112,6 +114,8 @@ class EgressServer {
   std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<PgAccountsStore> accounts_store_;
   std::unique_ptr<PgCollectorStore> collector_store_;
+  // Before the services and the pool: their writers wait on it.
+  std::unique_ptr<IngestJournalFolder> folder_;
   std::unique_ptr<PgConnectionsStore> connections_store_;
   std::unique_ptr<PgRulesStore> rules_store_;
   std::unique_ptr<AccountsServiceImpl> accounts_service_;
@@ -120,7 +124,6 @@ class EgressServer {
   std::unique_ptr<CollectorServiceImpl> collector_service_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<PartitionMaintainer> partitions_;
-  std::unique_ptr<IngestJournalFolder> folder_;
   std::unique_ptr<RuleChangeListener> listener_;
   std::unique_ptr<PgOpsStore> ops_store_;
   std::unique_ptr<grpc::Server> server_;

@@ -33,10 +33,15 @@ class IngestJournal {
  public:
   virtual ~IngestJournal() = default;
 
-  // One transaction: takes the oldest entries holding up to `max_records`
-  // records (at least one entry), merges them by key, writes them to the
-  // aggregates and totals, and deletes them. On error nothing changes.
-  virtual absl::StatusOr<JournalFold> FoldJournal(size_t max_records) = 0;
+  // Entries are spread over shards 0..journal_shards()-1 by account, so
+  // folds of different shards write disjoint rows and run side by side.
+  virtual int journal_shards() const = 0;
+
+  // One transaction: takes the shard's oldest entries holding up to
+  // `max_records` records (at least one entry), merges them by key, writes
+  // them to the aggregates and totals, and deletes them. On error nothing
+  // changes.
+  virtual absl::StatusOr<JournalFold> FoldJournal(int shard, size_t max_records) = 0;
 
   virtual absl::StatusOr<JournalBacklog> ReadJournalBacklog() = 0;
 };

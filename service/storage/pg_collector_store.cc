@@ -80,14 +80,17 @@ ON CONFLICT (account_id, day) DO UPDATE
        accepted_rows = t.accepted_rows + EXCLUDED.accepted_rows,
        rejected_rows = t.rejected_rows + EXCLUDED.rejected_rows)sql";
 
-// Journal mode (see migration 0004): a group's merged records, as one row.
-constexpr char kAppendJournal[] = "INSERT INTO ingest_journal (records, payload) VALUES ($1, $2)";
-// One folder at a time across replicas (the others skip their turn); keyed
-// by the journal table's oid so it cannot collide with another lock.
+// Journal mode (see migration 0004): a group's merged records, one row per
+// shard it has records of.
+constexpr char kAppendJournal[] =
+    "INSERT INTO ingest_journal (shard, records, payload) VALUES ($1, $2, $3)";
+// One folder per shard at a time across replicas (the others skip their
+// turn); keyed by the journal table's oid so it cannot collide with another
+// lock.
 constexpr char kTryFoldLock[] =
-    "SELECT pg_try_advisory_xact_lock('ingest_journal'::regclass::oid::int4, 1)";
+    "SELECT pg_try_advisory_xact_lock('ingest_journal'::regclass::oid::int4, 1 + $1)";
 constexpr char kSelectJournalEntries[] = R"sql(
-SELECT entry_id, records FROM ingest_journal ORDER BY entry_id LIMIT $1)sql";
+SELECT entry_id, records FROM ingest_journal WHERE shard = $1 ORDER BY entry_id LIMIT $2)sql";
 constexpr char kDeleteJournalEntries[] = R"sql(
 DELETE FROM ingest_journal WHERE entry_id = ANY ($1::int8[]) RETURNING payload, records)sql";
 constexpr char kJournalBacklog[] = R"sql(
@@ -201,6 +204,12 @@ class MonthColumns {
 
 }  // namespace
 
+size_t JournalShardOf(absl::string_view account) {
+  uint32_t hash = 2166136261u;  // FNV-1a
+  for (unsigned char c : account) hash = (hash ^ c) * 16777619u;
+  return hash % kJournalShards;
+}
+
 absl::StatusOr<NodeInfo> PgCollectorStore::LoadNode(const std::string& node_id) {
   NodeInfo node;
   node.node_id = node_id;
@@ -261,14 +270,18 @@ absl::StatusOr<std::vector<CommitResult>> PgCollectorStore::CommitBatches(
     // Merge: one row per key (fewer rows to write when keys recur).
     size_t records = 0;
     for (const IngestBatch* batch : accepted) records += batch->records.size();
-    AggregateMap aggregates;
-    aggregates.reserve(records);
+    // Journal mode: one map per journal shard (an account's keys always in
+    // the same one); direct mode: one map.
+    const bool journal = mode_ == IngestMode::kJournal && !journal_bypass_.load();
+    const size_t shards = journal ? kJournalShards : 1;
+    std::vector<AggregateMap> aggregates(shards);
+    for (AggregateMap& map : aggregates) map.reserve(records / shards);
     // (events, size unknown) per (node, day, reason).
     std::map<std::tuple<std::string, absl::CivilDay, int>, std::pair<uint64_t, bool>> losses;
     for (const IngestBatch* batch : accepted) {
       for (const IngestRecord& record : batch->records) {
-        aggregates[{record.account_id, record.day, record.ip, record.protocol, record.port,
-                    record.action}]
+        AggregateMap& map = aggregates[shards == 1 ? 0 : JournalShardOf(record.account_id)];
+        map[{record.account_id, record.day, record.ip, record.protocol, record.port, record.action}]
             .Add(record.count, record.first_seen, record.last_seen);
       }
       for (const IngestLoss& loss : batch->losses) {
@@ -277,12 +290,14 @@ absl::StatusOr<std::vector<CommitResult>> PgCollectorStore::CommitBatches(
         merged.second = merged.second || loss.size_unknown;
       }
     }
-    if (!aggregates.empty()) {
-      if (mode_ == IngestMode::kJournal) {
-        txn.exec_params(kAppendJournal, static_cast<int64_t>(aggregates.size()),
-                        pqxx::binarystring(EncodeJournalEntry(aggregates)));
+    for (size_t shard = 0; shard < shards; ++shard) {
+      if (aggregates[shard].empty()) continue;
+      if (journal) {
+        txn.exec_params(kAppendJournal, static_cast<int>(shard),
+                        static_cast<int64_t>(aggregates[shard].size()),
+                        pqxx::binarystring(EncodeJournalEntry(aggregates[shard])));
       } else {
-        pending_known_ips = WriteAggregates(txn, aggregates);
+        pending_known_ips = WriteAggregates(txn, aggregates[shard]);
       }
     }
     if (!losses.empty()) {
@@ -347,20 +362,23 @@ std::vector<IpAddress> PgCollectorStore::WriteAggregates(pqxx::work& txn,
   return seen;
 }
 
-absl::StatusOr<JournalFold> PgCollectorStore::FoldJournal(size_t max_records) {
+absl::StatusOr<JournalFold> PgCollectorStore::FoldJournal(int shard, size_t max_records) {
+  if (shard < 0 || shard >= static_cast<int>(kJournalShards)) {
+    return absl::InvalidArgumentError(absl::StrCat("FoldJournal: no shard ", shard));
+  }
   JournalFold fold;
   std::vector<IpAddress> pending_known_ips;
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
     fold = JournalFold{};
     pending_known_ips.clear();
-    if (!txn.exec1(kTryFoldLock)[0].as<bool>()) {
+    if (!txn.exec_params1(kTryFoldLock, shard)[0].as<bool>()) {
       fold.busy = true;
       return absl::OkStatus();
     }
     // The oldest entries, up to `max_records` records (at least one entry).
     std::vector<std::string> ids;
     size_t records = 0;
-    for (const pqxx::row& row : txn.exec_params(kSelectJournalEntries, kFoldEntriesAtMost)) {
+    for (const pqxx::row& row : txn.exec_params(kSelectJournalEntries, shard, kFoldEntriesAtMost)) {
       const size_t entry_records = row[1].as<size_t>();
       if (!ids.empty() && records + entry_records > max_records) {
         fold.more = true;

@@ -2,6 +2,7 @@
 #ifndef EGRESS_SERVICE_STORAGE_PG_COLLECTOR_STORE_H_
 #define EGRESS_SERVICE_STORAGE_PG_COLLECTOR_STORE_H_
 
+#include <atomic>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -12,6 +13,17 @@
 #include "service/storage/ingest_journal.h"
 
 namespace egress {
+
+// Journal shards: accounts are spread over them by a hash of their id, and
+// each shard is folded on its own connection, so folds use as many cores
+// (PostgreSQL backends) as there are shards.
+inline constexpr size_t kJournalShards = 2;
+
+// The journal shard of an account: FNV-1a of its id, the same on every
+// replica and version (shards must hold disjoint accounts for their folds to
+// run side by side without waiting on each other's rows; a disagreement
+// would cost only that, never a count).
+size_t JournalShardOf(absl::string_view account);
 
 // How CommitBatches writes a group's records.
 enum class IngestMode {
@@ -41,7 +53,12 @@ class PgCollectorStore : public CollectorStore, public IngestJournal {
   absl::StatusOr<std::pair<int, int>> MaintainPartitions(absl::CivilDay from, absl::CivilDay to,
                                                          absl::CivilDay drop_before) override;
 
-  absl::StatusOr<JournalFold> FoldJournal(size_t max_records) override;
+  // Journal mode: while true, groups are written straight into the
+  // aggregates as in kDirect (IngestJournalFolder::on_full).
+  void SetJournalBypass(bool bypass) { journal_bypass_ = bypass; }
+
+  int journal_shards() const override { return static_cast<int>(kJournalShards); }
+  absl::StatusOr<JournalFold> FoldJournal(int shard, size_t max_records) override;
   absl::StatusOr<JournalBacklog> ReadJournalBacklog() override;
 
  private:
@@ -59,6 +76,7 @@ class PgCollectorStore : public CollectorStore, public IngestJournal {
 
   Database& database_;
   const IngestMode mode_;
+  std::atomic<bool> journal_bypass_{false};
   absl::Mutex known_ips_mutex_;
   absl::flat_hash_set<IpAddress> known_ips_ ABSL_GUARDED_BY(known_ips_mutex_);
 };

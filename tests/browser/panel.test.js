@@ -300,7 +300,9 @@ test("antivirus lock: the banner explains it, the switch cannot lift it, a clean
     assert.match(text, /cannot be unblocked without removing the malicious code/);
     const sw = page.getByRole("switch", { name: "Block all outgoing connections" });
     assert.equal(await sw.isChecked(), true);
-    await sw.uncheck({ force: true });
+    // A plain click, not uncheck(): the panel puts the switch back when the service refuses, and
+    // uncheck() fails whenever that refusal arrives before it looks at the state.
+    await sw.click({ force: true });
     await page.waitForSelector("#eg-block-all-error:not([hidden])");
     const direct = await api.connections.setBlockAll({ accountId: kCarol, enabled: false }, panelOpts(kCarol)).then(() => null, (e) => ConnectError.from(e));
     assert.equal(direct?.code, Code.FailedPrecondition);

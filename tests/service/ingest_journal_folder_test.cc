@@ -3,7 +3,9 @@
 // failure, and drains what is left when stopped.
 #include "service/ingest_journal_folder.h"
 
+#include <atomic>
 #include <deque>
+#include <thread>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -24,8 +26,10 @@ class ScriptedJournal : public IngestJournal {
     absl::MutexLock lock(&mutex_);
     failures_ = n;
   }
-  absl::StatusOr<JournalFold> FoldJournal(size_t max_records) override {
+  int journal_shards() const override { return 1; }
+  absl::StatusOr<JournalFold> FoldJournal(int shard, size_t max_records) override {
     absl::MutexLock lock(&mutex_);
+    if (shard != 0) return absl::InvalidArgumentError("no such shard");
     ++calls_;
     if (failures_ > 0) {
       --failures_;
@@ -45,7 +49,9 @@ class ScriptedJournal : public IngestJournal {
   }
   absl::StatusOr<JournalBacklog> ReadJournalBacklog() override {
     absl::MutexLock lock(&mutex_);
-    return JournalBacklog{entries_.size(), 0, absl::ZeroDuration()};
+    uint64_t records = 0;
+    for (uint64_t entry : entries_) records += entry;
+    return JournalBacklog{entries_.size(), records, absl::ZeroDuration()};
   }
   int calls() {
     absl::MutexLock lock(&mutex_);
@@ -139,6 +145,50 @@ TEST(IngestJournalFolderTest, StopDrainsWhatIsWaitingUntilItsDeadline) {
   other.Append(5, 1);
   stopped.Stop(absl::InfinitePast());
   EXPECT_EQ(other.waiting(), 5u);
+}
+
+// Past max_backlog_records the folder says the journal is full (the store
+// then writes groups directly), and says so again once the folds bring the
+// backlog back under the limit; stopping never leaves it "full".
+TEST(IngestJournalFolderTest, SaysWhenTheBacklogGoesOverItsLimitAndBack) {
+  ScriptedJournal journal;
+  journal.Append(100, 1);
+  journal.FailNext(1000000);  // the database is "down": nothing folds
+  IngestJournalFolderOptions options;
+  options.interval = absl::Milliseconds(10);
+  options.retry_after_error = absl::Milliseconds(10);
+  options.max_records = 10;
+  options.max_backlog_records = 20;
+  absl::Mutex mutex;
+  std::vector<bool> calls;
+  options.on_full = [&](bool full) {
+    absl::MutexLock lock(&mutex);
+    calls.push_back(full);
+  };
+  auto said = [&] {
+    absl::MutexLock lock(&mutex);
+    return calls;
+  };
+  IngestJournalFolder folder(&journal, options);
+  folder.Start();
+  ASSERT_TRUE(WaitUntil([&] { return said().size() == 1; }));
+  EXPECT_EQ(said(), std::vector<bool>{true});
+  EXPECT_EQ(folder.stats().backlog_records, 100u);
+  EXPECT_EQ(folder.stats().times_full, 1u);
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(said().size(), 1u);  // said once, not on every refresh
+
+  journal.FailNext(0);  // folds resume
+  ASSERT_TRUE(WaitUntil([&] { return said().size() == 2; }));
+  EXPECT_EQ(said(), (std::vector<bool>{true, false}));
+  EXPECT_LE(folder.stats().backlog_records, 20u);
+
+  // Full again, then stopped: the last word is "not full".
+  journal.FailNext(1000000);
+  journal.Append(50, 1);
+  ASSERT_TRUE(WaitUntil([&] { return said().size() == 3; }));
+  folder.Stop();
+  EXPECT_EQ(said(), (std::vector<bool>{true, false, true, false}));
 }
 
 }  // namespace

@@ -127,9 +127,24 @@ std::vector<IngestBatch> RandomBatches(int per_node, unsigned seed) {
   return batches;
 }
 
+// One fold of every shard, summed.
+absl::StatusOr<JournalFold> FoldAllShards(PgCollectorStore& store, size_t max_records) {
+  JournalFold sum;
+  for (int shard = 0; shard < store.journal_shards(); ++shard) {
+    absl::StatusOr<JournalFold> fold = store.FoldJournal(shard, max_records);
+    if (!fold.ok()) return fold.status();
+    sum.busy = sum.busy || fold->busy;
+    sum.more = sum.more || fold->more;
+    sum.entries += fold->entries;
+    sum.records += fold->records;
+    sum.rows += fold->rows;
+  }
+  return sum;
+}
+
 void FoldAll(PgCollectorStore& store, size_t max_records) {
   for (int i = 0; i < 10000; ++i) {
-    absl::StatusOr<JournalFold> fold = store.FoldJournal(max_records);
+    absl::StatusOr<JournalFold> fold = FoldAllShards(store, max_records);
     ASSERT_TRUE(fold.ok()) << fold.status();
     if (!fold->busy && fold->entries == 0) return;
   }
@@ -146,19 +161,24 @@ TEST(PgIngestJournalTest, AcknowledgedGroupIsOneEntryAndFoldMakesItVisible) {
 
   // Durable and acknowledged, not yet in the aggregates; the sequence and
   // the loss are (the loss marks the day whatever the fold does).
-  EXPECT_EQ(db.Scalar("SELECT count(*) FROM ingest_journal"), 1);
-  EXPECT_EQ(db.Scalar("SELECT records FROM ingest_journal"), 2);  // merged by key
+  // One entry per shard with records: a1's (merged by key) and b1's.
+  ASSERT_NE(JournalShardOf("a1"), JournalShardOf("b1"));
+  EXPECT_EQ(db.Scalar("SELECT count(*) FROM ingest_journal"), 2);
+  EXPECT_EQ(db.Scalar("SELECT sum(records) FROM ingest_journal"), 2);
+  EXPECT_EQ(db.Scalar(absl::StrCat("SELECT records FROM ingest_journal WHERE shard = ",
+                                   JournalShardOf("a1"))),
+            1);
   EXPECT_EQ(db.Scalar("SELECT count(*) FROM connection_daily"), 0);
   EXPECT_EQ(db.Scalar("SELECT count(*) FROM account_day_totals"), 0);
   EXPECT_EQ(db.Scalar("SELECT last_seq FROM ingest_sequences WHERE node_id = 'n2'"), 1);
   EXPECT_EQ(db.Scalar("SELECT events FROM node_day_losses"), 4);
   ASSERT_OK_AND_ASSIGN(JournalBacklog backlog, db.store->ReadJournalBacklog());
-  EXPECT_EQ(backlog.entries, 1u);
+  EXPECT_EQ(backlog.entries, 2u);
   EXPECT_EQ(backlog.records, 2u);
 
-  ASSERT_OK_AND_ASSIGN(JournalFold fold, db.store->FoldJournal(1000));
+  ASSERT_OK_AND_ASSIGN(JournalFold fold, FoldAllShards(*db.store, 1000));
   EXPECT_FALSE(fold.busy);
-  EXPECT_EQ(fold.entries, 1u);
+  EXPECT_EQ(fold.entries, 2u);  // a1 and b1 are in different shards
   EXPECT_EQ(fold.records, 2u);
   EXPECT_EQ(fold.rows, 2u);
   EXPECT_FALSE(fold.more);
@@ -172,7 +192,7 @@ TEST(PgIngestJournalTest, AcknowledgedGroupIsOneEntryAndFoldMakesItVisible) {
   ASSERT_OK_AND_ASSIGN(results, db.store->CommitBatches({&b1}));
   EXPECT_TRUE(results[0].duplicate);
   EXPECT_EQ(db.Scalar("SELECT count(*) FROM ingest_journal"), 0);
-  ASSERT_OK_AND_ASSIGN(fold, db.store->FoldJournal(1000));
+  ASSERT_OK_AND_ASSIGN(fold, FoldAllShards(*db.store, 1000));
   EXPECT_EQ(fold.entries, 0u);
   EXPECT_EQ(db.Scalar("SELECT count FROM connection_daily WHERE account_id = 'a1'"), 5);
 }
@@ -202,7 +222,7 @@ TEST(PgIngestJournalTest, FoldedOutcomeEqualsDirectCommitsForEveryFoldSize) {
       ASSERT_OK(journal.store->CommitBatches(group).status());
       at += n;
       if (std::uniform_int_distribution<int>(0, 2)(rng) == 0) {
-        ASSERT_OK(journal.store->FoldJournal(max_records).status());
+        ASSERT_OK(FoldAllShards(*journal.store, max_records).status());
       }
     }
     FoldAll(*journal.store, max_records);
@@ -211,27 +231,35 @@ TEST(PgIngestJournalTest, FoldedOutcomeEqualsDirectCommitsForEveryFoldSize) {
   }
 }
 
-TEST(PgIngestJournalTest, FoldTakesTheOldestEntriesUpToTheRecordLimit) {
+TEST(PgIngestJournalTest, FoldTakesTheShardsOldestEntriesUpToTheRecordLimit) {
   Db db = OpenDb(IngestMode::kJournal);
+  const int a1 = static_cast<int>(JournalShardOf("a1"));
   for (uint64_t seq = 1; seq <= 5; ++seq) {
-    IngestBatch batch = Batch(
-        "n1", seq, {Record("a1", absl::StrCat("192.0.2.", seq), 1), Record("a2", "192.0.2.99", 1)});
+    IngestBatch batch = Batch("n1", seq,
+                              {Record("a1", absl::StrCat("192.0.2.", seq), 1),
+                               Record("a1", "192.0.2.99", 1), Record("a2", "192.0.2.99", 1)});
     ASSERT_OK(db.store->CommitBatch(batch).status());
   }
-  // 2 records per entry: a limit of 5 takes two entries, a limit of 1 still
-  // takes one (an entry is never split).
-  ASSERT_OK_AND_ASSIGN(JournalFold fold, db.store->FoldJournal(5));
+  // a1's shard: 2 records per entry. A limit of 5 takes two entries, a
+  // limit of 1 still takes one (an entry is never split); the other shard
+  // is untouched.
+  ASSERT_OK_AND_ASSIGN(JournalFold fold, db.store->FoldJournal(a1, 5));
   EXPECT_EQ(fold.entries, 2u);
   EXPECT_TRUE(fold.more);
   EXPECT_EQ(db.Scalar("SELECT count(*) FROM connection_daily WHERE ip = '192.0.2.1'"), 1);
   EXPECT_EQ(db.Scalar("SELECT count(*) FROM connection_daily WHERE ip = '192.0.2.3'"), 0);
-  ASSERT_OK_AND_ASSIGN(fold, db.store->FoldJournal(1));
+  EXPECT_EQ(db.Scalar("SELECT count(*) FROM connection_daily WHERE account_id = 'a2'"), 0);
+  ASSERT_OK_AND_ASSIGN(fold, db.store->FoldJournal(a1, 1));
   EXPECT_EQ(fold.entries, 1u);
   EXPECT_TRUE(fold.more);
-  ASSERT_OK_AND_ASSIGN(fold, db.store->FoldJournal(100));
+  ASSERT_OK_AND_ASSIGN(fold, db.store->FoldJournal(a1, 100));
   EXPECT_EQ(fold.entries, 2u);
   EXPECT_FALSE(fold.more);
-  EXPECT_EQ(db.Scalar("SELECT count FROM connection_daily WHERE ip = '192.0.2.99'"), 5);
+  EXPECT_EQ(db.Scalar("SELECT count FROM connection_daily WHERE ip = '192.0.2.99' AND "
+                      "account_id = 'a1'"),
+            5);
+  EXPECT_EQ(db.Scalar("SELECT count(*) FROM ingest_journal"), 5);  // a2's
+  EXPECT_EQ(db.store->FoldJournal(2, 100).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // A fold that fails (here: an entry we never wrote) changes nothing: the
@@ -243,11 +271,12 @@ TEST(PgIngestJournalTest, FailedFoldChangesNothing) {
   {
     pqxx::connection connection(db.conninfo);
     pqxx::work work(connection);
-    work.exec("INSERT INTO ingest_journal (records, payload) VALUES (1, '\\x0a0b0c'::bytea)");
+    work.exec(absl::StrCat("INSERT INTO ingest_journal (shard, records, payload) VALUES (",
+                           JournalShardOf("a1"), ", 1, '\\x0a0b0c'::bytea)"));
     work.commit();
   }
   const std::string before = DumpAllTables(db.conninfo);
-  absl::StatusOr<JournalFold> fold = db.store->FoldJournal(1000);
+  absl::StatusOr<JournalFold> fold = FoldAllShards(*db.store, 1000);
   EXPECT_EQ(fold.status().code(), absl::StatusCode::kInternal);
   EXPECT_THAT(fold.status().message(), ::testing::HasSubstr("journal entry"));
   EXPECT_EQ(DumpAllTables(db.conninfo), before);
@@ -288,7 +317,7 @@ TEST(PgIngestJournalTest, ConcurrentFoldersAndWritersCountEveryRecordOnce) {
   std::atomic<uint64_t> busy{0};
   auto folder = [&](PgCollectorStore* store) {
     while (writing.load()) {
-      absl::StatusOr<JournalFold> fold = store->FoldJournal(200);
+      absl::StatusOr<JournalFold> fold = FoldAllShards(*store, 200);
       ASSERT_TRUE(fold.ok()) << fold.status();
       if (fold->busy) ++busy;
     }

@@ -8,11 +8,15 @@
 -- Why: an acknowledgement then costs one append instead of one index upsert
 -- per record, and the fold writes each key once however many batches
 -- carried it (see bench/README.md, Ingest).
+-- A group writes one row per shard (accounts spread by a hash of their id)
+-- it has records of; each shard is folded on its own connection.
 CREATE TABLE ingest_journal (
   entry_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  shard        smallint NOT NULL CHECK (shard >= 0),
   records      integer NOT NULL CHECK (records > 0),
   payload      bytea NOT NULL,
   committed_at timestamptz NOT NULL DEFAULT now()
 );
 -- Already compact protobuf: compressing it would only cost the writer CPU.
 ALTER TABLE ingest_journal ALTER COLUMN payload SET STORAGE EXTERNAL;
+CREATE INDEX ingest_journal_shard ON ingest_journal (shard, entry_id);
