@@ -203,16 +203,20 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
       sent_version_ = rule_set.version;
     }
     node_id_ = hello.node_id();
-    hello_done_ = true;
     if (hello.has_stats()) RecordStats(hello.stats());
-    service_.Register(node_id_, shared_from_this());
     ++service_.counters_.streams_opened;
     LogInfo("agent_connected", {{"node_id", node_id_},
                                 {"agent_version", hello.agent_version()},
                                 {"last_committed_seq", welcome->last_committed_seq()},
                                 {"rule_version", rule_set.version},
                                 {"agent_rule_version", hello.applied_rule_version()}});
+    // The welcome goes first: pushes may start once the stream is registered.
     Enqueue(std::move(message));
+    hello_done_ = true;
+    service_.Register(node_id_, shared_from_this());
+    // A change committed after LoadRuleSet above but announced before
+    // Register was announced to nobody: look once more (pushes only if newer).
+    PushRules();
     return absl::OkStatus();
   }
 

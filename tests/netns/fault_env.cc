@@ -379,6 +379,10 @@ absl::StatusOr<int> FaultEnv::StopAgent(int signal_number) {
 
 std::string FaultEnv::AgentLog() const { return ReadFileText(dir_ + "/agent.log"); }
 
+std::string FaultEnv::ServiceLog(int replica) const {
+  return ReadFileText(absl::StrCat(dir_, "/service", replica, ".log"));
+}
+
 std::optional<absl::Time> FaultEnv::AgentLogTime(const std::string& event, absl::Time after) const {
   const std::string log = AgentLog();
   const std::string needle = absl::StrCat(" event=", event);
@@ -519,8 +523,9 @@ absl::Status BlockA(FaultEnv& env) {
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (env.AppliedRuleVersion() < version) {
     if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("rule version ", version, " not applied; agent log:\n", env.AgentLog()));
+      return absl::DeadlineExceededError(absl::StrCat("rule version ", version,
+                                                      " not applied; agent log:\n", env.AgentLog(),
+                                                      "\nservice log:\n", env.ServiceLog(0)));
     }
     absl::SleepFor(absl::Milliseconds(50));
   }

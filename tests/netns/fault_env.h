@@ -117,6 +117,8 @@ class FaultEnv {
   bool AgentRunning() const { return agent_ != nullptr; }
   // The agent's log (stderr of every run, appended).
   std::string AgentLog() const;
+  // Replica `replica`'s stderr, over all its starts.
+  std::string ServiceLog(int replica) const;
   // The time of the first agent log line of `event` logged at `after` or later.
   std::optional<absl::Time> AgentLogTime(const std::string& event, absl::Time after) const;
   absl::Status SetCentralLink(bool up);

@@ -1,0 +1,128 @@
+// A rule change that lands while an agent's Hello is being answered: after
+// the service loaded the node's rule set for the Welcome, but before the
+// stream was registered for pushes. The change's announcement finds no
+// stream then; the new rule set must still reach the agent (seen in the
+// fault tests: a BlockDestination right after the agent started never
+// arrived). Real PostgreSQL and gRPC; the store is wrapped only to run the
+// change at exactly that moment.
+#include <atomic>
+
+#include "absl/time/clock.h"
+#include "egress/v1/accounts.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "gtest/gtest.h"
+#include "pqxx/pqxx"
+#include "service/auth/authorizer.h"
+#include "service/collector_service.h"
+#include "service/server.h"
+#include "service/storage/pg_collector_store.h"
+#include "service/thread_pool.h"
+#include "tests/support/agent_client.h"
+#include "tests/support/postgres_cluster.h"
+#include "tests/support/test_tokens.h"
+
+namespace egress {
+namespace {
+
+using ::egress::testing::AdminToken;
+using ::egress::testing::AgentClient;
+using ::egress::testing::Authorize;
+using ::egress::testing::FreshDatabase;
+using ::egress::testing::NodeToken;
+namespace v1 = ::egress::v1;
+
+// Runs `after_first_load` once, right after the first LoadRuleSet returned
+// its (by then stale) rule set.
+class ChangeAfterLoadStore : public PgCollectorStore {
+ public:
+  ChangeAfterLoadStore(Database* database, std::function<void()> after_first_load)
+      : PgCollectorStore(database, IngestMode::kDirect),
+        after_first_load_(std::move(after_first_load)) {}
+
+  absl::StatusOr<NodeRuleSet> LoadRuleSet(const std::string& node_id) override {
+    absl::StatusOr<NodeRuleSet> rule_set = PgCollectorStore::LoadRuleSet(node_id);
+    if (!fired_.exchange(true)) after_first_load_();
+    return rule_set;
+  }
+
+ private:
+  std::function<void()> after_first_load_;
+  std::atomic<bool> fired_{false};
+};
+
+TEST(CollectorRulePushRaceTest, ChangeBetweenWelcomeLoadAndRegistrationIsPushed) {
+  const std::string conninfo = FreshDatabase();
+  DatabaseOptions database_options;
+  database_options.conninfo = conninfo;
+  std::unique_ptr<Database> database = *Database::Connect(database_options);
+  // A full replica applies the schema and creates the node.
+  ServerOptions server_options;
+  server_options.listen_address = "127.0.0.1:0";
+  ServerDependencies deps{database.get(), &::egress::testing::TestSigner()};
+  absl::StatusOr<std::unique_ptr<EgressServer>> replica = EgressServer::Start(server_options, deps);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  {
+    auto admin = v1::AccountsService::NewStub(
+        grpc::CreateChannel((*replica)->address(), grpc::InsecureChannelCredentials()));
+    v1::UpsertNodeRequest request;
+    request.mutable_node()->set_node_id("web-01");
+    request.mutable_node()->set_server_ipv4("198.51.100.10");
+    v1::Node out;
+    grpc::ClientContext context;
+    Authorize(&context, AdminToken());
+    grpc::Status status = admin->UpsertNode(&context, request, &out);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+
+  // The collector under test, on its own server.
+  CollectorServiceImpl* service = nullptr;
+  uint64_t changed_version = 0;
+  ChangeAfterLoadStore store(database.get(), [&] {
+    pqxx::connection connection(conninfo);
+    pqxx::work txn(connection);
+    changed_version =
+        txn.exec1(
+               "UPDATE nodes SET rule_version = rule_version + 1 WHERE node_id = 'web-01' "
+               "RETURNING rule_version")[0]
+            .as<uint64_t>();
+    txn.commit();
+    // The announcement of the change, before the stream is registered.
+    service->NodeRulesChanged("web-01");
+  });
+  Authorizer authorizer(&::egress::testing::TestSigner());
+  ThreadPool pool(2);
+  CollectorServiceImpl collector(&store, &authorizer, &pool, CollectorOptions{});
+  service = &collector;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&collector);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(port, 0);
+
+  AgentClient agent(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()),
+      NodeToken("web-01"));
+  ASSERT_TRUE(agent.SendHello("web-01"));
+  std::optional<v1::ServiceMessage> welcome = agent.Next();
+  ASSERT_TRUE(welcome.has_value());
+  ASSERT_TRUE(welcome->has_welcome());
+  ASSERT_GT(changed_version, 0u);
+  EXPECT_LT(welcome->welcome().rule_set().version(), changed_version);
+
+  std::optional<v1::ServiceMessage> pushed =
+      agent.NextOfKind(v1::ServiceMessage::kRuleSet, absl::Seconds(5));
+  ASSERT_TRUE(pushed.has_value()) << "the rule set of version " << changed_version
+                                  << " never reached the agent";
+  EXPECT_EQ(pushed->rule_set().version(), changed_version);
+
+  agent.CloseSend();
+  collector.CloseAllStreams();
+  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  (void)agent.Finish();  // how the stream ends is not under test here
+}
+
+}  // namespace
+}  // namespace egress
