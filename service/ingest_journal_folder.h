@@ -2,11 +2,12 @@
 // mode, see IngestMode::kJournal): every `interval` it merges what the group
 // commits appended since, one transaction per fold, and at once again while
 // a backlog remains (after an outage or a burst), logging progress. Each
-// journal shard has its own thread (and database connection), so folds use
-// as many cores as there are shards. Every replica runs one folder; the
-// store's per-shard fold lock lets one fold a shard at a time and the others
-// skip their turn, so any replica drains the journal, also what a stopped
-// or crashed one left.
+// journal shard has its own thread (and database connection); the shards
+// take turns, leaving a core to the group commits, until a backlog builds
+// up (a flood of new keys), when they fold side by side on as many cores.
+// Every replica runs one folder; the store's per-shard fold lock lets one
+// fold a shard at a time and the others skip their turn, so any replica
+// drains the journal, also what a stopped or crashed one left.
 //
 // The interval trades panel freshness for write work: acknowledged records
 // reach ListConnections within about one interval plus one fold, and a key
@@ -21,6 +22,7 @@
 #ifndef EGRESS_SERVICE_INGEST_JOURNAL_FOLDER_H_
 #define EGRESS_SERVICE_INGEST_JOURNAL_FOLDER_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -39,8 +41,12 @@ struct IngestJournalFolderOptions {
   absl::Duration interval = absl::Milliseconds(250);
   // Records one fold transaction takes at most (its memory: ~100 bytes each).
   size_t max_records = 500000;
-  // Journaled records beyond which group commits wait for the folds.
+  // Journaled records beyond which group commits write the daily counts
+  // directly (on_full) until the folds catch up.
   uint64_t max_backlog_records = 1000000;
+  // Journaled records below which the shards fold one at a time (fresh
+  // acks need a free core); above it they fold side by side to catch up.
+  uint64_t parallel_backlog_records = 250000;
   // Wait after a failed fold (database down): the entries stay and are
   // folded once it is back.
   absl::Duration retry_after_error = absl::Seconds(1);
@@ -63,6 +69,8 @@ struct IngestJournalFolderStats {
   uint64_t backlog_records = 0;
   // Times the backlog went over max_backlog_records.
   uint64_t times_full = 0;
+  // Over it now: group commits write the daily counts directly.
+  bool full = false;
 };
 
 // Thread-safe. `journal` must outlive the folder.
@@ -101,7 +109,10 @@ class IngestJournalFolder {
   const IngestJournalFolderOptions options_;
   absl::Notification stop_;
   std::vector<std::thread> threads_;
-  std::vector<ShardLog> logs_;  // one per shard, each touched by its thread
+  // Held by a fold while the backlog is below parallel_backlog_records.
+  absl::Mutex fold_turn_;
+  std::atomic<uint64_t> backlog_records_{0};  // as last read
+  std::vector<ShardLog> logs_;                // one per shard, each touched by its thread
 
   mutable absl::Mutex mutex_;
   IngestJournalFolderStats stats_ ABSL_GUARDED_BY(mutex_);

@@ -61,8 +61,9 @@ ABSL_FLAG(absl::Duration, ingest_fold_interval, absl::Milliseconds(250),
           "acknowledged record takes to show in the panel (10ms..1m).");
 ABSL_FLAG(int64_t, ingest_journal_max_backlog, 1000000,
           "With --ingest-journal: journaled records (merged per group commit) beyond which "
-          "group commits wait for the folds, so acknowledgements slow down to the folds' pace "
-          "and the panel never falls further behind (agents keep the rest in their spools).");
+          "group commits write the daily counts directly until the folds catch up, so "
+          "acknowledgements slow down to the database's pace and the panel stops falling "
+          "further behind (agents keep the rest in their spools).");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain: serve TLS only (with --tls-key-file). Default: plaintext, for "
           "loopback or a TLS-terminating proxy.");

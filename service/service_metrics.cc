@@ -211,6 +211,13 @@ void ServiceMetrics::AddSources(const ServiceMetricsSources& sources) {
                 static_cast<double>(f.failures));
       w.Gauge("egress_ingest_journal_last_fold_seconds", "Duration of the last fold.", {},
               absl::ToDoubleSeconds(f.last_fold_duration));
+      w.Gauge("egress_ingest_journal_full",
+              "1 while more than --ingest-journal-max-backlog records wait: group commits then "
+              "write the daily counts directly (slower acknowledgements).",
+              {}, f.full ? 1 : 0);
+      w.Counter("egress_ingest_journal_full_total",
+                "Times the journal's backlog went over --ingest-journal-max-backlog.", {},
+                static_cast<double>(f.times_full));
     }
     if (sources.database != nullptr) {
       const Database::PoolStats pool = sources.database->pool_stats();

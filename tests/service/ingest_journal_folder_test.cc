@@ -3,6 +3,7 @@
 // failure, and drains what is left when stopped.
 #include "service/ingest_journal_folder.h"
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <thread>
@@ -175,6 +176,7 @@ TEST(IngestJournalFolderTest, SaysWhenTheBacklogGoesOverItsLimitAndBack) {
   EXPECT_EQ(said(), std::vector<bool>{true});
   EXPECT_EQ(folder.stats().backlog_records, 100u);
   EXPECT_EQ(folder.stats().times_full, 1u);
+  EXPECT_TRUE(folder.stats().full);
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ(said().size(), 1u);  // said once, not on every refresh
 
@@ -182,6 +184,7 @@ TEST(IngestJournalFolderTest, SaysWhenTheBacklogGoesOverItsLimitAndBack) {
   ASSERT_TRUE(WaitUntil([&] { return said().size() == 2; }));
   EXPECT_EQ(said(), (std::vector<bool>{true, false}));
   EXPECT_LE(folder.stats().backlog_records, 20u);
+  EXPECT_FALSE(folder.stats().full);
 
   // Full again, then stopped: the last word is "not full".
   journal.FailNext(1000000);
@@ -189,6 +192,93 @@ TEST(IngestJournalFolderTest, SaysWhenTheBacklogGoesOverItsLimitAndBack) {
   ASSERT_TRUE(WaitUntil([&] { return said().size() == 3; }));
   folder.Stop();
   EXPECT_EQ(said(), (std::vector<bool>{true, false, true, false}));
+  EXPECT_FALSE(folder.stats().full);
+  EXPECT_EQ(folder.stats().times_full, 2u);
+}
+
+// Two shards whose folds each take `fold_time` and record how many run at
+// once. Each shard holds `pending` records; a fold takes up to max_records.
+class TwoShardJournal : public IngestJournal {
+ public:
+  explicit TwoShardJournal(absl::Duration fold_time) : fold_time_(fold_time) {}
+  void Add(uint64_t records_per_shard) {
+    absl::MutexLock lock(&mutex_);
+    for (uint64_t& pending : pending_) pending += records_per_shard;
+  }
+  int journal_shards() const override { return 2; }
+  absl::StatusOr<JournalFold> FoldJournal(int shard, size_t max_records) override {
+    {
+      absl::MutexLock lock(&mutex_);
+      max_at_once_ = std::max(max_at_once_, ++at_once_);
+      ++folds_;
+    }
+    absl::SleepFor(fold_time_);
+    absl::MutexLock lock(&mutex_);
+    --at_once_;
+    uint64_t& pending = pending_[static_cast<size_t>(shard)];
+    JournalFold fold;
+    fold.records = fold.rows = std::min<uint64_t>(pending, max_records);
+    fold.entries = fold.records > 0 ? 1 : 0;
+    pending -= fold.records;
+    fold.more = pending > 0;
+    return fold;
+  }
+  absl::StatusOr<JournalBacklog> ReadJournalBacklog() override {
+    absl::MutexLock lock(&mutex_);
+    return JournalBacklog{2, pending_[0] + pending_[1], absl::ZeroDuration()};
+  }
+  int max_at_once() {
+    absl::MutexLock lock(&mutex_);
+    return max_at_once_;
+  }
+  int folds() {
+    absl::MutexLock lock(&mutex_);
+    return folds_;
+  }
+  uint64_t pending() {
+    absl::MutexLock lock(&mutex_);
+    return pending_[0] + pending_[1];
+  }
+
+ private:
+  const absl::Duration fold_time_;
+  absl::Mutex mutex_;
+  uint64_t pending_[2] ABSL_GUARDED_BY(mutex_) = {0, 0};
+  int at_once_ ABSL_GUARDED_BY(mutex_) = 0;
+  int max_at_once_ ABSL_GUARDED_BY(mutex_) = 0;
+  int folds_ ABSL_GUARDED_BY(mutex_) = 0;
+};
+
+// A small backlog: the shards fold one at a time, never side by side.
+TEST(IngestJournalFolderTest, ShardsTakeTurnsWhileTheBacklogIsSmall) {
+  TwoShardJournal journal(absl::Milliseconds(5));
+  IngestJournalFolderOptions options;
+  options.interval = absl::Milliseconds(1);
+  options.parallel_backlog_records = 1000;
+  IngestJournalFolder folder(&journal, options);
+  folder.Start();
+  for (int i = 0; i < 40; ++i) {
+    journal.Add(10);
+    absl::SleepFor(absl::Milliseconds(3));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return journal.pending() == 0; }));
+  folder.Stop();
+  EXPECT_GE(journal.folds(), 20);
+  EXPECT_EQ(journal.max_at_once(), 1);
+}
+
+// A large backlog: both shards fold at once to catch up.
+TEST(IngestJournalFolderTest, ShardsFoldSideBySideToCatchUpABacklog) {
+  TwoShardJournal journal(absl::Milliseconds(5));
+  journal.Add(100000);
+  IngestJournalFolderOptions options;
+  options.interval = absl::Milliseconds(1);
+  options.max_records = 1000;
+  options.parallel_backlog_records = 1000;
+  IngestJournalFolder folder(&journal, options);
+  folder.Start();
+  ASSERT_TRUE(WaitUntil([&] { return journal.max_at_once() == 2; }));
+  folder.Stop();
 }
 
 }  // namespace

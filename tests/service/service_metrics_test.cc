@@ -77,6 +77,8 @@ class ServiceMetricsTest : public ::testing::Test {
     ServerOptions server_options;
     server_options.listen_address = "127.0.0.1:0";
     server_options.metrics_listen = "127.0.0.1:0";
+    server_options.ingest_mode = ingest_mode_;
+    server_options.ingest_fold_interval = absl::Milliseconds(20);
     ServerDependencies deps{database_.get(), &::egress::testing::TestSigner()};
     auto server = EgressServer::Start(server_options, deps);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -121,6 +123,7 @@ class ServiceMetricsTest : public ::testing::Test {
     return record;
   }
 
+  IngestMode ingest_mode_ = IngestMode::kDirect;
   std::unique_ptr<Database> database_;
   std::unique_ptr<EgressServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -219,6 +222,49 @@ TEST_F(ServiceMetricsTest, IngestCountersMoveByExactlyWhatWasSent) {
   pqxx::nontransaction work(connection);
   EXPECT_EQ(work.exec("SELECT count(*) FROM connection_daily")[0][0].as<int64_t>(), 3);
   EXPECT_EQ(work.exec("SELECT sum(count) FROM connection_daily")[0][0].as<int64_t>(), 8);
+}
+
+class ServiceMetricsJournalTest : public ServiceMetricsTest {
+ protected:
+  ServiceMetricsJournalTest() { ingest_mode_ = IngestMode::kJournal; }
+};
+
+// Journal mode: the fold counters say what reached the daily counts.
+TEST_F(ServiceMetricsJournalTest, FoldCountersMatchWhatReachedTheDailyCounts) {
+  const int port = server_->metrics_port();
+  const std::string before = Scrape(port);
+  EXPECT_EQ(Value(before, "egress_ingest_journal_records_folded_total"), 0);
+  EXPECT_EQ(Value(before, "egress_ingest_journal_full"), 0);
+  EXPECT_EQ(Value(before, "egress_ingest_journal_full_total"), 0);
+
+  AgentClient agent(channel_, NodeToken("web-01"));
+  ASSERT_TRUE(agent.SendHello("web-01"));
+  ASSERT_TRUE(agent.NextOfKind(v1::ServiceMessage::kWelcome).has_value());
+  v1::AgentMessage batch;
+  batch.mutable_batch()->set_seq(1);
+  *batch.mutable_batch()->add_records() = Record("203.0.113.1", 443, 5);
+  *batch.mutable_batch()->add_records() = Record("203.0.113.2", 443, 1);
+  *batch.mutable_batch()->add_records() = Record("203.0.113.1", 443, 2);  // same key: merged
+  ASSERT_TRUE(agent.Send(batch));
+  ASSERT_TRUE(agent.NextOfKind(v1::ServiceMessage::kAck).has_value());
+
+  std::string after;
+  for (int i = 0; i < 250; ++i) {
+    after = Scrape(port);
+    if (Value(after, "egress_ingest_journal_rows_written_total") >= 2) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(Value(after, "egress_ingest_journal_records_folded_total"), 2);
+  EXPECT_EQ(Value(after, "egress_ingest_journal_rows_written_total"), 2);
+  EXPECT_GE(Value(after, "egress_ingest_journal_folds_total"), 1);
+  EXPECT_EQ(Value(after, "egress_ingest_journal_fold_failures_total"), 0);
+  EXPECT_EQ(Value(after, "egress_ingest_journal_full"), 0);
+  EXPECT_EQ(Value(after, "egress_ingest_journal_full_total"), 0);
+  pqxx::connection connection(database_->options().conninfo);
+  pqxx::nontransaction work(connection);
+  EXPECT_EQ(work.exec("SELECT count(*) FROM connection_daily")[0][0].as<int64_t>(), 2);
+  EXPECT_EQ(work.exec("SELECT sum(count) FROM connection_daily")[0][0].as<int64_t>(), 8);
+  EXPECT_EQ(work.exec("SELECT count(*) FROM ingest_journal")[0][0].as<int64_t>(), 0);
 }
 
 TEST(ServiceMetricsListenTest, AnAddressInUseFailsStart) {
