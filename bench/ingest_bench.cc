@@ -55,6 +55,8 @@ ABSL_FLAG(bool, journal, true,
           "Journal mode (the service's default): acks after the journal append, folds every "
           "--fold_interval; the run also reports the rate until everything is folded.");
 ABSL_FLAG(absl::Duration, fold_interval, absl::Milliseconds(250), "--ingest-fold-interval.");
+ABSL_FLAG(int, journal_shards, egress::kJournalShards,
+          "Journal shards (the service's: kJournalShards; 2 folds a flood of new keys faster).");
 ABSL_FLAG(int, window, 1, "Batches each agent keeps unacknowledged (the agent's default: 16).");
 ABSL_FLAG(std::string, enrichment, "off",
           "off, on (enrichment worker running, woken by ingest) or both (off, then on).");
@@ -236,6 +238,7 @@ IngestResult MeasureIngest(const std::string& conninfo, Enrichment* enrichment) 
   if (absl::GetFlag(FLAGS_journal)) {
     server_options.ingest_mode = IngestMode::kJournal;
     server_options.ingest_fold_interval = absl::GetFlag(FLAGS_fold_interval);
+    server_options.ingest_journal_shards = absl::GetFlag(FLAGS_journal_shards);
   }
   ServerDependencies deps{database.get(), &testing::TestSigner(), enrichment};
   auto server = *EgressServer::Start(server_options, deps);
@@ -509,7 +512,7 @@ int Run() {
       "%s, %.0f%% new keys, fsync on\n",
       streams, batches, records, absl::GetFlag(FLAGS_window), absl::GetFlag(FLAGS_writers),
       absl::GetFlag(FLAGS_journal)
-          ? absl::StrCat("journal folded every ",
+          ? absl::StrCat("journal (", absl::GetFlag(FLAGS_journal_shards), " shards) folded every ",
                          absl::FormatDuration(absl::GetFlag(FLAGS_fold_interval)))
                 .c_str()
           : "direct",

@@ -74,7 +74,8 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   s.metrics_ = std::make_unique<ServiceMetrics>();
   s.authorizer_ = std::make_unique<Authorizer>(deps.token_signer);
   s.accounts_store_ = std::make_unique<PgAccountsStore>(deps.database);
-  s.collector_store_ = std::make_unique<PgCollectorStore>(deps.database, options.ingest_mode);
+  s.collector_store_ = std::make_unique<PgCollectorStore>(deps.database, options.ingest_mode,
+                                                          options.ingest_journal_shards);
   s.connections_store_ = std::make_unique<PgConnectionsStore>(deps.database);
   s.rules_store_ = std::make_unique<PgRulesStore>(deps.database);
   s.pool_ = std::make_unique<ThreadPool>(options.ingest_threads);

@@ -53,8 +53,10 @@ struct ServerOptions {
   IngestMode ingest_mode = IngestMode::kDirect;
   // kJournal: how often the journal is folded into the aggregates.
   absl::Duration ingest_fold_interval = absl::Milliseconds(250);
-  // kJournal: journaled records beyond which group commits wait for folds.
+  // kJournal: journaled records beyond which group commits write directly.
   uint64_t ingest_journal_max_backlog = 1000000;
+  // kJournal: journal shards (kJournalShards; other values for benchmarks).
+  int ingest_journal_shards = kJournalShards;
   // PEM files. With a certificate and key the server speaks TLS only; with a
   // client CA as well it requires client certificates signed by it (mTLS).
   // Tokens are still required on every call either way.

@@ -90,7 +90,8 @@ constexpr char kAppendJournal[] =
 constexpr char kTryFoldLock[] =
     "SELECT pg_try_advisory_xact_lock('ingest_journal'::regclass::oid::int4, 1 + $1)";
 constexpr char kSelectJournalEntries[] = R"sql(
-SELECT entry_id, records FROM ingest_journal WHERE shard = $1 ORDER BY entry_id LIMIT $2)sql";
+SELECT entry_id, records FROM ingest_journal WHERE shard BETWEEN $1 AND $3
+ORDER BY entry_id LIMIT $2)sql";
 constexpr char kDeleteJournalEntries[] = R"sql(
 DELETE FROM ingest_journal WHERE entry_id = ANY ($1::int8[]) RETURNING payload, records)sql";
 constexpr char kJournalBacklog[] = R"sql(
@@ -204,10 +205,10 @@ class MonthColumns {
 
 }  // namespace
 
-size_t JournalShardOf(absl::string_view account) {
+size_t JournalShardOf(absl::string_view account, int shards) {
   uint32_t hash = 2166136261u;  // FNV-1a
   for (unsigned char c : account) hash = (hash ^ c) * 16777619u;
-  return hash % kJournalShards;
+  return hash % static_cast<uint32_t>(std::max(1, shards));
 }
 
 absl::StatusOr<NodeInfo> PgCollectorStore::LoadNode(const std::string& node_id) {
@@ -273,14 +274,15 @@ absl::StatusOr<std::vector<CommitResult>> PgCollectorStore::CommitBatches(
     // Journal mode: one map per journal shard (an account's keys always in
     // the same one); direct mode: one map.
     const bool journal = mode_ == IngestMode::kJournal && !journal_bypass_.load();
-    const size_t shards = journal ? kJournalShards : 1;
+    const size_t shards = journal ? static_cast<size_t>(journal_shards_) : 1;
     std::vector<AggregateMap> aggregates(shards);
     for (AggregateMap& map : aggregates) map.reserve(records / shards);
     // (events, size unknown) per (node, day, reason).
     std::map<std::tuple<std::string, absl::CivilDay, int>, std::pair<uint64_t, bool>> losses;
     for (const IngestBatch* batch : accepted) {
       for (const IngestRecord& record : batch->records) {
-        AggregateMap& map = aggregates[shards == 1 ? 0 : JournalShardOf(record.account_id)];
+        AggregateMap& map =
+            aggregates[shards == 1 ? 0 : JournalShardOf(record.account_id, journal_shards_)];
         map[{record.account_id, record.day, record.ip, record.protocol, record.port, record.action}]
             .Add(record.count, record.first_seen, record.last_seen);
       }
@@ -363,7 +365,7 @@ std::vector<IpAddress> PgCollectorStore::WriteAggregates(pqxx::work& txn,
 }
 
 absl::StatusOr<JournalFold> PgCollectorStore::FoldJournal(int shard, size_t max_records) {
-  if (shard < 0 || shard >= static_cast<int>(kJournalShards)) {
+  if (shard < 0 || shard >= journal_shards_) {
     return absl::InvalidArgumentError(absl::StrCat("FoldJournal: no shard ", shard));
   }
   JournalFold fold;
@@ -378,7 +380,10 @@ absl::StatusOr<JournalFold> PgCollectorStore::FoldJournal(int shard, size_t max_
     // The oldest entries, up to `max_records` records (at least one entry).
     std::vector<std::string> ids;
     size_t records = 0;
-    for (const pqxx::row& row : txn.exec_params(kSelectJournalEntries, shard, kFoldEntriesAtMost)) {
+    // The last shard takes higher ones too (see the constructor).
+    const int last = shard == journal_shards_ - 1 ? std::numeric_limits<int16_t>::max() : shard;
+    for (const pqxx::row& row :
+         txn.exec_params(kSelectJournalEntries, shard, kFoldEntriesAtMost, last)) {
       const size_t entry_records = row[1].as<size_t>();
       if (!ids.empty() && records + entry_records > max_records) {
         fold.more = true;

@@ -55,14 +55,16 @@ struct Db {
   }
 };
 
-Db OpenDb(IngestMode mode) {
+// Two journal shards unless told: the service's kJournalShards may be one,
+// and these tests are about sharding too.
+Db OpenDb(IngestMode mode, int journal_shards = 2) {
   Db db;
   db.conninfo = FreshDatabase();
   DatabaseOptions options;
   options.conninfo = db.conninfo;
   options.pool_size = 4;
   db.database = *Database::Connect(options);
-  db.store = std::make_unique<PgCollectorStore>(db.database.get(), mode);
+  db.store = std::make_unique<PgCollectorStore>(db.database.get(), mode, journal_shards);
   pqxx::connection connection(db.conninfo);
   pqxx::work work(connection);
   work.exec(R"sql(
@@ -162,11 +164,11 @@ TEST(PgIngestJournalTest, AcknowledgedGroupIsOneEntryAndFoldMakesItVisible) {
   // Durable and acknowledged, not yet in the aggregates; the sequence and
   // the loss are (the loss marks the day whatever the fold does).
   // One entry per shard with records: a1's (merged by key) and b1's.
-  ASSERT_NE(JournalShardOf("a1"), JournalShardOf("b1"));
+  ASSERT_NE(JournalShardOf("a1", 2), JournalShardOf("b1", 2));
   EXPECT_EQ(db.Scalar("SELECT count(*) FROM ingest_journal"), 2);
   EXPECT_EQ(db.Scalar("SELECT sum(records) FROM ingest_journal"), 2);
   EXPECT_EQ(db.Scalar(absl::StrCat("SELECT records FROM ingest_journal WHERE shard = ",
-                                   JournalShardOf("a1"))),
+                                   JournalShardOf("a1", 2))),
             1);
   EXPECT_EQ(db.Scalar("SELECT count(*) FROM connection_daily"), 0);
   EXPECT_EQ(db.Scalar("SELECT count(*) FROM account_day_totals"), 0);
@@ -233,7 +235,7 @@ TEST(PgIngestJournalTest, FoldedOutcomeEqualsDirectCommitsForEveryFoldSize) {
 
 TEST(PgIngestJournalTest, FoldTakesTheShardsOldestEntriesUpToTheRecordLimit) {
   Db db = OpenDb(IngestMode::kJournal);
-  const int a1 = static_cast<int>(JournalShardOf("a1"));
+  const int a1 = static_cast<int>(JournalShardOf("a1", 2));
   for (uint64_t seq = 1; seq <= 5; ++seq) {
     IngestBatch batch = Batch("n1", seq,
                               {Record("a1", absl::StrCat("192.0.2.", seq), 1),
@@ -272,7 +274,7 @@ TEST(PgIngestJournalTest, FailedFoldChangesNothing) {
     pqxx::connection connection(db.conninfo);
     pqxx::work work(connection);
     work.exec(absl::StrCat("INSERT INTO ingest_journal (shard, records, payload) VALUES (",
-                           JournalShardOf("a1"), ", 1, '\\x0a0b0c'::bytea)"));
+                           JournalShardOf("a1", 2), ", 1, '\\x0a0b0c'::bytea)"));
     work.commit();
   }
   const std::string before = DumpAllTables(db.conninfo);
@@ -284,6 +286,23 @@ TEST(PgIngestJournalTest, FailedFoldChangesNothing) {
   db.Scalar("DELETE FROM ingest_journal WHERE records = 1 AND length(payload) = 3 RETURNING 1");
   FoldAll(*db.store, 1000);
   EXPECT_EQ(db.Scalar("SELECT count FROM connection_daily"), 3);
+}
+
+// A build with fewer shards (here the service's one) folds the entries a
+// build with more left behind: its last shard takes the higher ones.
+TEST(PgIngestJournalTest, FewerShardsFoldWhatMoreShardsWrote) {
+  Db db = OpenDb(IngestMode::kJournal, 2);
+  ASSERT_NE(JournalShardOf("a1", 2), JournalShardOf("b1", 2));
+  ASSERT_OK(db.store->CommitBatch(Batch("n1", 1, {Record("a1", "192.0.2.1", 3)})).status());
+  ASSERT_OK(db.store->CommitBatch(Batch("n2", 1, {Record("b1", "192.0.2.2", 4)})).status());
+  EXPECT_EQ(db.Scalar("SELECT count(DISTINCT shard) FROM ingest_journal"), 2);
+  PgCollectorStore one_shard(db.database.get(), IngestMode::kJournal, 1);
+  ASSERT_EQ(one_shard.journal_shards(), 1);
+  absl::StatusOr<JournalFold> fold = one_shard.FoldJournal(0, 1000);
+  ASSERT_OK(fold.status());
+  EXPECT_EQ(fold->entries, 2u);
+  EXPECT_EQ(db.Scalar("SELECT count(*) FROM ingest_journal"), 0);
+  EXPECT_EQ(db.Scalar("SELECT sum(count) FROM connection_daily"), 7);
 }
 
 // Entries that waited past their month's partition (retention dropped it, or
