@@ -11,16 +11,16 @@
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
 #include "service/server.h"
+#include "tests/support/admin_calls.h"
 #include "tests/support/agent_client.h"
 #include "tests/support/postgres_cluster.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_tokens.h"
 
 namespace egress {
 namespace {
 
-using ::egress::testing::AdminToken;
 using ::egress::testing::AgentClient;
-using ::egress::testing::Authorize;
 using ::egress::testing::FreshDatabase;
 using ::egress::testing::NodeToken;
 namespace v1 = ::egress::v1;
@@ -47,22 +47,9 @@ class CollectorJournalTest : public ::testing::Test {
   }
 
   void Register(EgressServer& server) {
-    auto admin = v1::AccountsService::NewStub(
-        grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials()));
-    v1::UpsertNodeRequest node;
-    node.mutable_node()->set_node_id("web-01");
-    v1::Node node_out;
-    grpc::ClientContext node_context;
-    Authorize(&node_context, AdminToken());
-    ASSERT_TRUE(admin->UpsertNode(&node_context, node, &node_out).ok());
-    v1::UpsertAccountRequest account;
-    account.mutable_account()->set_account_id("alice");
-    account.mutable_account()->set_node_id("web-01");
-    account.mutable_account()->set_uid(1001);
-    v1::Account out;
-    grpc::ClientContext context;
-    Authorize(&context, AdminToken());
-    ASSERT_TRUE(admin->UpsertAccount(&context, account, &out).ok());
+    auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+    ASSERT_OK(::egress::testing::UpsertNode(channel, "web-01"));
+    ASSERT_OK(::egress::testing::UpsertAccount(channel, "alice", "web-01", 1001));
   }
 
   v1::AgentMessage Batch(uint64_t seq, int records) {

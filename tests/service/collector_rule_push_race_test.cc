@@ -19,16 +19,16 @@
 #include "service/server.h"
 #include "service/storage/pg_collector_store.h"
 #include "service/thread_pool.h"
+#include "tests/support/admin_calls.h"
 #include "tests/support/agent_client.h"
 #include "tests/support/postgres_cluster.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_tokens.h"
 
 namespace egress {
 namespace {
 
-using ::egress::testing::AdminToken;
 using ::egress::testing::AgentClient;
-using ::egress::testing::Authorize;
 using ::egress::testing::FreshDatabase;
 using ::egress::testing::NodeToken;
 namespace v1 = ::egress::v1;
@@ -63,18 +63,9 @@ TEST(CollectorRulePushRaceTest, ChangeBetweenWelcomeLoadAndRegistrationIsPushed)
   ServerDependencies deps{database.get(), &::egress::testing::TestSigner()};
   absl::StatusOr<std::unique_ptr<EgressServer>> replica = EgressServer::Start(server_options, deps);
   ASSERT_TRUE(replica.ok()) << replica.status();
-  {
-    auto admin = v1::AccountsService::NewStub(
-        grpc::CreateChannel((*replica)->address(), grpc::InsecureChannelCredentials()));
-    v1::UpsertNodeRequest request;
-    request.mutable_node()->set_node_id("web-01");
-    request.mutable_node()->set_server_ipv4("198.51.100.10");
-    v1::Node out;
-    grpc::ClientContext context;
-    Authorize(&context, AdminToken());
-    grpc::Status status = admin->UpsertNode(&context, request, &out);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
+  ASSERT_OK(::egress::testing::UpsertNode(
+      grpc::CreateChannel((*replica)->address(), grpc::InsecureChannelCredentials()), "web-01",
+      "198.51.100.10"));
 
   // The collector under test, on its own server.
   CollectorServiceImpl* service = nullptr;

@@ -20,16 +20,16 @@
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
 #include "service/server.h"
+#include "tests/support/admin_calls.h"
 #include "tests/support/agent_client.h"
 #include "tests/support/postgres_cluster.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_tokens.h"
 
 namespace egress {
 namespace {
 
-using ::egress::testing::AdminToken;
 using ::egress::testing::AgentClient;
-using ::egress::testing::Authorize;
 using ::egress::testing::FreshDatabase;
 using ::egress::testing::NodeToken;
 using ::testing::HasSubstr;
@@ -87,21 +87,8 @@ class ServiceMetricsTest : public ::testing::Test {
     channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
     admin_ = v1::AccountsService::NewStub(channel_);
 
-    v1::UpsertNodeRequest node;
-    node.mutable_node()->set_node_id("web-01");
-    node.mutable_node()->set_server_ipv4("198.51.100.10");
-    v1::Node node_out;
-    grpc::ClientContext node_context;
-    Authorize(&node_context, AdminToken());
-    ASSERT_TRUE(admin_->UpsertNode(&node_context, node, &node_out).ok());
-    v1::UpsertAccountRequest account;
-    account.mutable_account()->set_account_id("alice");
-    account.mutable_account()->set_node_id("web-01");
-    account.mutable_account()->set_uid(1001);
-    v1::Account account_out;
-    grpc::ClientContext account_context;
-    Authorize(&account_context, AdminToken());
-    ASSERT_TRUE(admin_->UpsertAccount(&account_context, account, &account_out).ok());
+    ASSERT_OK(::egress::testing::UpsertNode(channel_, "web-01", "198.51.100.10"));
+    ASSERT_OK(::egress::testing::UpsertAccount(channel_, "alice", "web-01", 1001));
   }
 
   v1::ConnectionRecord Record(const std::string& ip4, uint32_t port, uint64_t count) {

@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
+#include "tests/support/ingest_batches.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/status_matchers.h"
 
@@ -19,7 +20,9 @@ namespace {
 using ::egress::testing::DumpAllTables;
 using ::egress::testing::FreshDatabase;
 
-const absl::CivilDay kDay(2026, 3, 10);
+const absl::CivilDay kDay = ::egress::testing::kIngestTestDay;
+using ::egress::testing::Batch;
+using ::egress::testing::Record;
 
 class PgCollectorStoreTest : public ::testing::Test {
  protected:
@@ -39,30 +42,6 @@ class PgCollectorStoreTest : public ::testing::Test {
       SELECT egress_ensure_partitions('2026-03-01', 1);
     )sql");
     work.commit();
-  }
-
-  static IngestRecord Record(const std::string& account, const std::string& ip, uint64_t count,
-                             uint8_t action = 1, int64_t seen = 1773100000) {
-    IngestRecord record;
-    record.account_id = account;
-    record.day = kDay;
-    record.ip = *IpAddress::Parse(ip);
-    record.protocol = 6;
-    record.port = 443;
-    record.action = action;
-    record.count = count;
-    record.first_seen = absl::FromUnixSeconds(seen);
-    record.last_seen = absl::FromUnixSeconds(seen + 10);
-    return record;
-  }
-
-  static IngestBatch Batch(const std::string& node, uint64_t seq,
-                           std::vector<IngestRecord> records) {
-    IngestBatch batch;
-    batch.node_id = node;
-    batch.seq = seq;
-    batch.records = std::move(records);
-    return batch;
   }
 
   int64_t Scalar(const std::string& sql) {

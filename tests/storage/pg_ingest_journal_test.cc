@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
 #include "service/storage/pg_collector_store.h"
+#include "tests/support/ingest_batches.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/status_matchers.h"
 
@@ -20,7 +21,9 @@ namespace {
 using ::egress::testing::DumpAllTables;
 using ::egress::testing::FreshDatabase;
 
-const absl::CivilDay kDay(2026, 3, 10);
+const absl::CivilDay kDay = ::egress::testing::kIngestTestDay;
+using ::egress::testing::Batch;
+using ::egress::testing::Record;
 
 // What ingest leaves behind, for comparing two databases: the aggregates,
 // the totals with their row counts, the queued destinations and sequences.
@@ -75,29 +78,6 @@ Db OpenDb(IngestMode mode, int journal_shards = 2) {
   )sql");
   work.commit();
   return db;
-}
-
-IngestRecord Record(const std::string& account, const std::string& ip, uint64_t count,
-                    uint8_t action = 1, int64_t seen = 1773100000, absl::CivilDay day = kDay) {
-  IngestRecord record;
-  record.account_id = account;
-  record.day = day;
-  record.ip = *IpAddress::Parse(ip);
-  record.protocol = 6;
-  record.port = 443;
-  record.action = action;
-  record.count = count;
-  record.first_seen = absl::FromUnixSeconds(seen);
-  record.last_seen = absl::FromUnixSeconds(seen + 10);
-  return record;
-}
-
-IngestBatch Batch(const std::string& node, uint64_t seq, std::vector<IngestRecord> records) {
-  IngestBatch batch;
-  batch.node_id = node;
-  batch.seq = seq;
-  batch.records = std::move(records);
-  return batch;
 }
 
 // Random batches of both nodes: recurring keys, both actions, IPv4 and IPv6,
