@@ -182,6 +182,14 @@ TEST(ServiceFlagsTest, BadConfigurationIsRefusedWithTheFlagNamed) {
       RunCommand({EGRESS_SERVICE_BIN, "--database=host=/nowhere", "--token-secret-file=/dev/null"});
   EXPECT_EQ(short_secret.exit_code, 2);
   EXPECT_THAT(short_secret.err, HasSubstr("at least 32 bytes"));
+  for (const std::string& flag :
+       {std::string("--ingest-journal-max-backlog=99999"),
+        std::string("--ingest-fold-interval=5ms"), std::string("--ingest-fold-interval=2m")}) {
+    CommandResult refused = RunCommand(
+        {EGRESS_SERVICE_BIN, "--database=host=/nowhere", flag, "--database-wait=0s", secret_flag});
+    EXPECT_EQ(refused.exit_code, 2) << flag;
+    EXPECT_THAT(refused.err, HasSubstr(flag.substr(0, flag.find('=')))) << flag;
+  }
   CommandResult unreachable = RunCommand(
       {EGRESS_SERVICE_BIN, "--database=host=/nowhere", "--database-wait=0s", secret_flag});
   EXPECT_EQ(unreachable.exit_code, 1);
