@@ -79,7 +79,11 @@ absl::Status Agent::Init() {
   // enforced again before the service is reachable.
   EGRESS_ASSIGN_OR_RETURN(std::optional<v1::RuleSet> persisted, state_.LoadRuleSet());
   if (persisted.has_value()) {
-    v1::RulesApplied applied = Apply(*persisted);
+    v1::RulesApplied applied;
+    {
+      absl::MutexLock lock(&apply_mu_);
+      applied = Apply(*persisted);
+    }
     if (!applied.error().empty()) {
       LogError("persisted_rules_failed",
                {{"version", persisted->version()}, {"error", applied.error()}});
@@ -110,8 +114,16 @@ absl::Status Agent::Init() {
   return absl::OkStatus();
 }
 
-v1::RulesApplied Agent::Apply(const v1::RuleSet& rules) {
+std::optional<v1::RulesApplied> Agent::MergeAndApply(const v1::RuleSet& rules) {
   absl::MutexLock lock(&apply_mu_);
+  if (absl::Status merged = desired_.Merge(rules); !merged.ok()) {
+    LogError("rule_set_out_of_step", {{"error", merged.message()}});
+    return std::nullopt;
+  }
+  return Apply(desired_.current());
+}
+
+v1::RulesApplied Agent::Apply(const v1::RuleSet& rules) {
   v1::RulesApplied applied;
   applied.set_version(rules.version());
   received_version_ = rules.version();
@@ -148,13 +160,24 @@ v1::RulesApplied Agent::OnWelcome(const v1::Welcome& welcome) {
       LogError("bad_time_zone", {{"name", welcome.time_zone()}});
     }
   }
-  if (welcome.has_rule_set()) return Apply(welcome.rule_set());
+  if (welcome.has_rule_set()) {
+    std::optional<v1::RulesApplied> applied = MergeAndApply(welcome.rule_set());
+    if (applied.has_value()) return *applied;
+    // A partial rule set in a Welcome is a service bug: report it, keep the
+    // rules in force.
+    v1::RulesApplied refused;
+    refused.set_version(welcome.rule_set().version());
+    refused.set_error("the Welcome carried a partial rule set; keeping the rules in force");
+    return refused;
+  }
   v1::RulesApplied applied;
   applied.set_version(applied_version_.load());
   return applied;
 }
 
-v1::RulesApplied Agent::OnRuleSet(const v1::RuleSet& rules) { return Apply(rules); }
+std::optional<v1::RulesApplied> Agent::OnRuleSet(const v1::RuleSet& rules) {
+  return MergeAndApply(rules);
+}
 
 v1::AgentStats Agent::Stats() {
   v1::AgentStats s;

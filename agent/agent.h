@@ -33,6 +33,7 @@
 #include "absl/time/time.h"
 #include "agent/aggregator.h"
 #include "agent/clock.h"
+#include "agent/desired_rule_set.h"
 #include "agent/file_spool.h"
 #include "agent/grpc_uplink.h"
 #include "agent/netfilter_conntrack_source.h"
@@ -92,7 +93,7 @@ class Agent : public UplinkListener {
 
   // UplinkListener.
   v1::RulesApplied OnWelcome(const v1::Welcome& welcome) override;
-  v1::RulesApplied OnRuleSet(const v1::RuleSet& rules) override;
+  std::optional<v1::RulesApplied> OnRuleSet(const v1::RuleSet& rules) override;
   v1::AgentStats Stats() override;
 
   // Thread-safe; cheap enough for every metrics scrape.
@@ -101,7 +102,10 @@ class Agent : public UplinkListener {
  private:
   Agent(const AgentConfig& config, const Clock* clock, StateStore state);
   absl::Status Init();
-  v1::RulesApplied Apply(const v1::RuleSet& rules);
+  // Merges `rules` into desired_ and applies the result; nullopt when it
+  // cannot be merged (see DesiredRuleSet::Merge).
+  std::optional<v1::RulesApplied> MergeAndApply(const v1::RuleSet& rules);
+  v1::RulesApplied Apply(const v1::RuleSet& rules) ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
   void Count(const ConnectionEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SealBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CollectLosses() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -120,6 +124,7 @@ class Agent : public UplinkListener {
   int conntrack_events_sysctl_ = -1;
 
   absl::Mutex apply_mu_;
+  DesiredRuleSet desired_ ABSL_GUARDED_BY(apply_mu_);
   std::atomic<uint64_t> applied_version_{0};
   std::atomic<uint64_t> received_version_{0};
   std::atomic<uint64_t> nft_errors_{0};

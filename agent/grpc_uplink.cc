@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/capabilities.h"
 #include "common/log.h"
 
 namespace egress::agent {
@@ -253,10 +254,15 @@ void GrpcUplink::HandleMessage(Stream* stream, const v1::ServiceMessage& message
       break;
     }
     case v1::ServiceMessage::kRuleSet: {
-      v1::RulesApplied applied = listener_->OnRuleSet(message.rule_set());
+      std::optional<v1::RulesApplied> applied = listener_->OnRuleSet(message.rule_set());
+      if (!applied.has_value()) {
+        // Out of step with the service: a new stream starts from a full set.
+        stream->Cancel();
+        break;
+      }
       absl::MutexLock lock(&mu_);
       v1::AgentMessage reply;
-      *reply.mutable_rules_applied() = std::move(applied);
+      *reply.mutable_rules_applied() = *std::move(applied);
       Enqueue(std::move(reply));
       break;
     }
@@ -282,6 +288,7 @@ void GrpcUplink::Run() {
     h->set_agent_version(options_.agent_version);
     h->add_capabilities("ipv6");
     h->add_capabilities("nflog-reject");
+    h->add_capabilities(kRuleSetDeltasCapability);
     *h->mutable_stats() = listener_->Stats();
     h->set_applied_rule_version(h->stats().applied_rule_version());
 

@@ -17,6 +17,7 @@
 #define EGRESS_AGENT_UPLINK_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "absl/time/time.h"
 #include "egress/v1/collector.pb.h"
@@ -28,8 +29,11 @@ class UplinkListener {
   virtual ~UplinkListener() = default;
   // The Welcome of a new stream. Returns what to acknowledge for its rule set.
   virtual v1::RulesApplied OnWelcome(const v1::Welcome& welcome) = 0;
-  // A rule set pushed later on the stream.
-  virtual v1::RulesApplied OnRuleSet(const v1::RuleSet& rules) = 0;
+  // A rule set pushed later on the stream. nullopt: it cannot be applied on
+  // top of what this stream delivered before (a partial rule set with
+  // another base): the uplink drops the stream, and the next Welcome
+  // carries a full rule set.
+  virtual std::optional<v1::RulesApplied> OnRuleSet(const v1::RuleSet& rules) = 0;
   // Current counters, for Hello and the periodic stats message.
   virtual v1::AgentStats Stats() = 0;
 };

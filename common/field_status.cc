@@ -20,6 +20,12 @@ absl::Status InvalidField(absl::string_view field, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", message));
 }
 
+absl::Status ValidateWireInteger(uint64_t value, absl::string_view field) {
+  if (value <= kMaxWireInteger) return absl::OkStatus();
+  return InvalidField(field,
+                      absl::StrCat(value, " is out of range (at most ", kMaxWireInteger, ")"));
+}
+
 std::string QuoteForMessage(absl::string_view user_text) {
   const bool truncated = user_text.size() > kMaxQuotedInputBytes;
   // Truncating may split a UTF-8 sequence; CHexEscape turns the stray bytes

@@ -6,6 +6,7 @@
 #define EGRESS_COMMON_FIELD_STATUS_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -20,6 +21,15 @@ absl::Status AnnotateField(absl::string_view field, const absl::Status& status);
 
 // InvalidArgumentError("<field>: <message>").
 absl::Status InvalidField(absl::string_view field, absl::string_view message);
+
+// The largest integer any uint64 field of the API may carry: PostgreSQL's
+// bigint (2^63 - 1), where every such value is stored.
+inline constexpr uint64_t kMaxWireInteger = 9223372036854775807ULL;
+
+// OK when value <= kMaxWireInteger; otherwise InvalidArgumentError
+// "<field>: <value> is out of range (at most 9223372036854775807)". The one
+// check every uint64 field gets where it enters the service.
+absl::Status ValidateWireInteger(uint64_t value, absl::string_view field);
 
 // How many bytes of user input QuoteForMessage keeps.
 inline constexpr size_t kMaxQuotedInputBytes = 64;

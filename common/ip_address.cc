@@ -309,6 +309,13 @@ absl::StatusOr<IpNetwork> IpNetwork::Create(IpAddress address, int prefix_length
   }
   const IpAddress network_address = WithHostBits(address, prefix_length, false);
   if (network_address != address) {
+    const IpNetwork suggestion(network_address, prefix_length);
+    if (suggestion.is_catch_all()) {
+      // Never suggest "everything": the address alone is the likelier intent.
+      return absl::InvalidArgumentError(absl::StrCat("host bits are set; for the one address use ",
+                                                     address.ToString(), "/",
+                                                     address.bit_length()));
+    }
     return absl::InvalidArgumentError(absl::StrCat(
         "host bits are set; did you mean ", network_address.ToString(), "/", prefix_length, "?"));
   }

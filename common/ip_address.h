@@ -142,6 +142,15 @@ class IpNetwork {
   int prefix_length() const { return prefix_length_; }
   // True for /32 IPv4 and /128 IPv6.
   bool is_host() const { return prefix_length_ == address_.bit_length(); }
+  // Covers a large part of its family's address space: shorter than /8 for
+  // IPv4, shorter than /7 for IPv6 (fc00::/7, the widest private range, is
+  // not). Such a network as an exemption or a suggestion would quietly mean
+  // "everything".
+  bool is_catch_all() const {
+    return prefix_length_ < (address_.is_v4() ? kCatchAllV4Below : kCatchAllV6Below);
+  }
+  static constexpr int kCatchAllV4Below = 8;
+  static constexpr int kCatchAllV6Below = 7;
 
   // False when the families differ: an IPv4 network never contains an IPv6
   // address, v4-mapped or not (use IpAddress::Unmapped first on raw values).

@@ -84,6 +84,35 @@ absl::Status ValidateNote(absl::string_view note) {
   return absl::OkStatus();
 }
 
+std::string EscapeToPrintableUtf8(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    // The longest well-formed sequence starting here (1..4 bytes): reuse
+    // ValidateNote's rules on it.
+    size_t length = 1;
+    const uint8_t lead = static_cast<uint8_t>(text[i]);
+    if (lead >= 0xF0) {
+      length = 4;
+    } else if (lead >= 0xE0) {
+      length = 3;
+    } else if (lead >= 0xC0) {
+      length = 2;
+    }
+    const absl::string_view sequence = text.substr(i, length);
+    const bool keep = sequence.size() == length && sequence != "\r" && ValidateNote(sequence).ok();
+    if (keep) {
+      out.append(sequence.data(), sequence.size());
+      i += length;
+    } else {
+      absl::StrAppend(&out, absl::StrFormat("\\x%02x", lead));
+      i += 1;
+    }
+  }
+  return out;
+}
+
 size_t CountCodePoints(absl::string_view valid_utf8) {
   size_t count = 0;
   for (char c : valid_utf8) {

@@ -5,6 +5,7 @@
 #define EGRESS_COMMON_NOTE_H_
 
 #include <cstddef>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -27,6 +28,15 @@ absl::Status ValidateNote(absl::string_view note);
 // Number of code points in `valid_utf8`. Precondition: the text passed
 // ValidateNote's UTF-8 checks (otherwise the count is meaningless but safe).
 size_t CountCodePoints(absl::string_view valid_utf8);
+
+// `text` made fit to store and show whatever it holds: well-formed UTF-8
+// without control characters (tab and newline kept; CR escaped) comes back
+// as it is;
+// every other byte (NUL, other controls, DEL, bytes of malformed UTF-8)
+// becomes the four characters "\xNN". For text from peers we report but do
+// not refuse (an agent's nftables error), where dropping the message would
+// lose the report.
+std::string EscapeToPrintableUtf8(absl::string_view text);
 
 // OK for 1..kMaxIdentifierBytes bytes of [a-z0-9._-] starting with [a-z0-9]
 // (e.g. "acct-42", "node1.dc2"). Used for account and node ids, which appear

@@ -1,11 +1,13 @@
 // An agent's RecordBatch as the service receives it (any bytes that parse as
 // one): ValidateBatch never crashes, refuses the whole batch only for a bad
-// header, and otherwise accounts for every record exactly once: stored,
+// header (seq 0 or beyond bigint, too many records, a loss count beyond
+// bigint), and otherwise accounts for every record exactly once: stored,
 // rejected with a reason naming a field, or counted as an unknown uid.
 #include <cstddef>
 #include <cstdint>
 
 #include "absl/strings/match.h"
+#include "common/field_status.h"
 #include "fuzz/fuzz_check.h"
 #include "service/ingest_validation.h"
 
@@ -24,7 +26,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!validated.ok()) {
     FUZZ_CHECK(validated.status().code() == absl::StatusCode::kInvalidArgument);
     FUZZ_CHECK(absl::StartsWith(validated.status().message(), "batch."));
-    FUZZ_CHECK(batch.seq() == 0 || batch.records_size() > limits.max_records);
+    bool huge_loss = false;
+    for (const egress::v1::LossReport& loss : batch.losses()) {
+      huge_loss = huge_loss || loss.events() > kMaxWireInteger;
+    }
+    FUZZ_CHECK(batch.seq() == 0 || batch.seq() > kMaxWireInteger ||
+               batch.records_size() > limits.max_records || huge_loss);
     return 0;
   }
   FUZZ_CHECK(validated->batch.seq == batch.seq());

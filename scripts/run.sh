@@ -29,7 +29,10 @@ fi
 pg_bin=/usr/lib/postgresql/15/bin
 log() { printf '[run] %s\n' "$*" >&2; }
 
-"$repo/scripts/setup.sh"
+# Only the binaries this script runs: a first start does not wait for the
+# tests, benchmarks and fuzz helpers (scripts/test.sh builds everything).
+EGRESS_BUILD_TARGETS="${EGRESS_BUILD_TARGETS-egress-service egress-agent egressctl}" \
+  "$repo/scripts/setup.sh"
 
 mkdir -p "$var_dir/pg" "$var_dir/run" "$var_dir/log"
 var_dir="$(cd "$var_dir" && pwd)"

@@ -7,6 +7,12 @@
 #   EGRESS_BUILD_DIR   build folder (default: <repo>/build)
 #   EGRESS_BUILD_TYPE  CMake build type (default: RelWithDebInfo)
 #   EGRESS_SKIP_BUILD  set to 1 to install packages only
+#   EGRESS_BUILD_TARGETS  space-separated CMake targets to build (default: all);
+#                      scripts/run.sh builds only the binaries it runs
+#
+# Compiles go through ccache when it is installed (scripts/packages.txt lists
+# it): a second clone or a CI run on the same machine reuses what an earlier
+# build compiled (CCACHE_DIR, default ~/.cache/ccache).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${EGRESS_BUILD_DIR:-$repo/build}"
@@ -38,15 +44,24 @@ fi
 [[ "${EGRESS_SKIP_BUILD:-0}" == 1 ]] && exit 0
 
 jobs="$(nproc)"
+cmake_args=(-DCMAKE_BUILD_TYPE="$build_type")
+if command -v ccache >/dev/null; then
+  # Paths relative to the repository, so clones in other folders share hits.
+  export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$repo")}"
+  export CCACHE_NOHASHDIR=1
+  cmake_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
 if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
   log "configuring $build_dir ($build_type)"
-  cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+  cmake -S "$repo" -B "$build_dir" "${cmake_args[@]}" >/dev/null
 fi
 mkdir -p "$build_dir"
-log "building with $jobs jobs (full log: $build_dir/build.log)"
+targets=()
+for target in ${EGRESS_BUILD_TARGETS:-}; do targets+=(--target "$target"); done
+log "building ${EGRESS_BUILD_TARGETS:-everything} with $jobs jobs (full log: $build_dir/build.log)"
 # One line per finished target as progress; compiler diagnostics pass through.
 set +o pipefail
-cmake --build "$build_dir" -j "$jobs" 2>&1 | tee "$build_dir/build.log" |
+cmake --build "$build_dir" -j "$jobs" "${targets[@]}" 2>&1 | tee "$build_dir/build.log" |
   grep --line-buffered -E 'Built target|error|warning|Error' | sed -u 's/^/[build] /' >&2
 status=${PIPESTATUS[0]}
 set -o pipefail

@@ -53,6 +53,16 @@ absl::StatusOr<NodeSpec> NodeSpecFromProto(const egress::v1::Node& node) {
     const std::string field = absl::StrCat("node.exempt_networks[", i, "]");
     absl::StatusOr<IpNetwork> network = IpNetwork::Parse(node.exempt_networks(i));
     if (!network.ok()) return AnnotateField(field, network.status());
+    if (network->is_catch_all()) {
+      // Exempt destinations are neither blocked nor recorded: a catch-all
+      // would silently switch off every rule and lock on the node.
+      return InvalidField(
+          field, absl::StrCat(network->ToString(),
+                              " would exempt (almost) every destination, switching off every "
+                              "block rule and lock on the node; exempt networks must be /",
+                              IpNetwork::kCatchAllV4Below, " or narrower for IPv4, /",
+                              IpNetwork::kCatchAllV6Below, " or narrower for IPv6"));
+    }
     if (!seen.insert(*network).second) {
       return InvalidField(field, absl::StrCat(network->ToString(), " is listed twice"));
     }

@@ -1,18 +1,27 @@
 #include "service/collector_service.h"
 
 #include <deque>
+#include <memory>
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/capabilities.h"
 #include "common/civil_day.h"
+#include "common/field_status.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/note.h"
 #include "common/status_macros.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/support/proto_buffer_writer.h"
 #include "service/ingest_validation.h"
 #include "service/proto_time.h"
+#include "service/rpc_edge.h"
 #include "service/rule_set_proto.h"
+#include "service/unparsable_request_interceptor.h"
+#include "service/wire_integers.h"
 
 namespace egress {
 
@@ -22,7 +31,11 @@ using egress::v1::ServiceMessage;
 // Rejections listed in one Ack at most (the rest are counted).
 constexpr int kMaxRejectionsPerAck = 100;
 
-class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMessage>,
+// Reads and writes serialized messages (the method is registered raw) so
+// that a message that does not parse ends the stream with INVALID_ARGUMENT
+// naming the problem, as unary calls answer, rather than looking like the
+// agent's half-close.
+class CollectorStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                         public std::enable_shared_from_this<CollectorStream> {
  public:
   CollectorStream(CollectorServiceImpl* service, grpc::CallbackServerContext* context)
@@ -63,12 +76,22 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
       FinishWith(absl::OkStatus());
       return;
     }
+    auto message = std::make_shared<AgentMessage>();
+    const bool parsed =
+        grpc::GenericDeserialize<grpc::ProtoBufferReader, AgentMessage>(&incoming_, message.get())
+            .ok();
+    incoming_.Clear();
+    if (!parsed) {
+      FinishWith(absl::InvalidArgumentError(
+          UnparsableRequestMessage("/egress.v1.CollectorService/Connect")));
+      return;
+    }
     service_.pool_.Schedule(
-        [self = shared_from_this(), message = std::move(incoming_)]() { self->Handle(message); });
+        [self = shared_from_this(), message = std::move(message)]() { self->Handle(*message); });
   }
 
   void OnWriteDone(bool ok) override {
-    const ServiceMessage* next = nullptr;
+    const grpc::ByteBuffer* next = nullptr;
     bool finish_now = false;
     grpc::Status status;
     {
@@ -115,14 +138,20 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
   // Finishes the call once queued writes are out. Idempotent.
   void FinishWith(const absl::Status& status) {
     grpc::Status final_status;
+    size_t unacked = 0;
     {
       absl::MutexLock lock(&mutex_);
       if (finishing_) return;
       finishing_ = true;
-      final_status_ = ToGrpcStatus(status);
+      final_status_ = FinishRpc("Connect", status);
+      unacked = unacked_.size();
+      unacked_.clear();
       if (writing_) return;  // OnWriteDone finishes after the last write
       finished_ = true;
       final_status = final_status_;
+    }
+    if (unacked > 0 && service_.options_.on_end_unacked) {
+      service_.options_.on_end_unacked(status.code(), unacked);
     }
     if (!status.ok()) {
       LogWarning("agent_stream_closed", {{"node_id", node_id_.empty() ? "-" : node_id_},
@@ -132,12 +161,21 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
     Finish(final_status);
   }
 
-  void Enqueue(ServiceMessage message) {
-    const ServiceMessage* first = nullptr;
+  void Enqueue(const ServiceMessage& message) {
+    grpc::ByteBuffer buffer;
+    bool own_buffer = false;
+    if (!grpc::GenericSerialize<grpc::ProtoBufferWriter, ServiceMessage>(message, &buffer,
+                                                                         &own_buffer)
+             .ok()) {
+      // Our own message: a bug. The agent reconnects and gets a Welcome.
+      FinishWith(absl::InternalError("could not serialize a ServiceMessage"));
+      return;
+    }
+    const grpc::ByteBuffer* first = nullptr;
     {
       absl::MutexLock lock(&mutex_);
       if (finishing_) return;
-      writes_.push_back(std::move(message));
+      writes_.push_back(std::move(buffer));
       if (writing_) return;
       writing_ = true;
       first = &writes_.front();
@@ -152,6 +190,10 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
                    ? HandleHello(message.hello())
                    : absl::InvalidArgumentError("the first message of a stream must be Hello");
     } else if (message.has_batch()) {
+      {
+        absl::MutexLock lock(&mutex_);
+        unacked_.try_emplace(message.batch().seq(), absl::Now());
+      }
       bool paused = false;
       status = HandleBatch(message.batch(), &paused);
       // Paused: the commit that frees a place in the window reads on.
@@ -159,8 +201,11 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
     } else if (message.has_rules_applied()) {
       status = HandleRulesApplied(message.rules_applied());
     } else if (message.has_stats()) {
-      LogDebugStats(message.stats());
-      RecordStats(message.stats());
+      status = ValidateWireIntegers(message.stats(), "stats");
+      if (status.ok()) {
+        LogDebugStats(message.stats());
+        RecordStats(message.stats());
+      }
     } else if (message.has_hello()) {
       status = absl::InvalidArgumentError("Hello may be sent only once per stream");
     } else {
@@ -178,6 +223,7 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
       return absl::InvalidArgumentError("hello.node_id: not a node id");
     }
     EGRESS_RETURN_IF_ERROR(Authorizer::RequireScope(*caller_, Scope::kNode));
+    EGRESS_RETURN_IF_ERROR(ValidateWireIntegers(hello, "hello"));
     if (caller_->claims.subject != hello.node_id()) {
       return absl::PermissionDeniedError(absl::StrCat("this token is for node \"",
                                                       caller_->claims.subject, "\", not \"",
@@ -187,20 +233,26 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
     EGRESS_ASSIGN_OR_RETURN(NodeInfo node, service_.store_.LoadNode(hello.node_id()));
     EGRESS_ASSIGN_OR_RETURN(NodeRuleSet rule_set, service_.store_.LoadRuleSet(hello.node_id()));
     if (hello.applied_rule_version() > 0) {
-      // What the agent enforces right now (it applied its persisted rules at boot).
-      (void)service_.store_.RecordRulesApplied(hello.node_id(), hello.applied_rule_version(), "");
+      // What the agent enforces right now (it applied its persisted rules at
+      // boot); which account versions that holds is unknown here, so only
+      // the node's figure is recorded.
+      (void)service_.store_.RecordRulesApplied(hello.node_id(), hello.applied_rule_version(), "",
+                                               {});
     }
     agent_version_ = hello.agent_version();
+    for (const std::string& capability : hello.capabilities()) {
+      if (capability == kRuleSetDeltasCapability) deltas_ = true;
+    }
     ServiceMessage message;
     egress::v1::Welcome* welcome = message.mutable_welcome();
     welcome->set_time_zone(service_.options_.time_zone.name());
     welcome->set_last_committed_seq(node.last_committed_seq);
-    RuleSetToProto(rule_set, welcome->mutable_rule_set());
+    RuleSetToProto(rule_set, /*base_version=*/0, welcome->mutable_rule_set());
     TimeToProto(absl::Now(), welcome->mutable_server_time());
     {
       absl::MutexLock lock(&mutex_);
       node_ = std::move(node);
-      sent_version_ = rule_set.version;
+      RecordSent(rule_set);
     }
     node_id_ = hello.node_id();
     if (hello.has_stats()) RecordStats(hello.stats());
@@ -275,6 +327,18 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
       FinishWith(result.status());
       return;
     }
+    absl::Time received = absl::InfinitePast();
+    {
+      absl::MutexLock lock(&mutex_);
+      auto it = unacked_.find(seq);
+      if (it != unacked_.end()) {
+        received = it->second;
+        unacked_.erase(it);
+      }
+    }
+    if (received != absl::InfinitePast() && service_.options_.on_ack) {
+      service_.options_.on_ack(absl::Now() - received);
+    }
     auto& counters = service_.counters_;
     ServiceMessage message;
     egress::v1::Ack* ack = message.mutable_ack();
@@ -321,16 +385,25 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
   }
 
   absl::Status HandleRulesApplied(const egress::v1::RulesApplied& applied) {
+    EGRESS_RETURN_IF_ERROR(ValidateWireIntegers(applied, "rules_applied"));
     if (applied.error().size() > 4096) {
       return absl::InvalidArgumentError("rules_applied.error: at most 4096 bytes");
     }
+    // Whatever bytes nftables put in its message, they are stored and shown.
+    const std::string error = EscapeToPrintableUtf8(applied.error());
+    AppliedAccountVersions accounts;
+    if (error.empty()) {
+      absl::MutexLock lock(&mutex_);
+      accounts = TakeApplied(applied.version());
+    }
     EGRESS_RETURN_IF_ERROR(
-        service_.store_.RecordRulesApplied(node_id_, applied.version(), applied.error()));
-    if (applied.error().empty()) {
-      LogInfo("rules_applied", {{"node_id", node_id_}, {"version", applied.version()}});
+        service_.store_.RecordRulesApplied(node_id_, applied.version(), error, accounts));
+    if (error.empty()) {
+      Log(LogLevel::kDebug, "rules_applied",
+          {{"node_id", node_id_}, {"version", applied.version()}, {"accounts", accounts.size()}});
     } else {
       LogError("rules_apply_failed",
-               {{"node_id", node_id_}, {"version", applied.version()}, {"error", applied.error()}});
+               {{"node_id", node_id_}, {"version", applied.version()}, {"error", error}});
     }
     return absl::OkStatus();
   }
@@ -367,31 +440,116 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
          {"applied_rule_version", stats.applied_rule_version()}});
   }
 
+  // Loads what changed since the last rule set this stream sent and sends
+  // it, if anything did. One run at a time per stream: announcements that
+  // arrive meanwhile make the running one look again (coalescing), so a
+  // burst of changes costs a few loads, not one each.
   void ReloadAndPush() {
     if (!hello_done_) return;
     {
       absl::MutexLock lock(&mutex_);
       if (finishing_) return;
+      if (reload_running_) {
+        reload_again_ = true;
+        return;
+      }
+      reload_running_ = true;
+      reload_again_ = false;
     }
-    absl::StatusOr<NodeInfo> node = service_.store_.LoadNode(node_id_);
-    absl::StatusOr<NodeRuleSet> rule_set = service_.store_.LoadRuleSet(node_id_);
-    if (!node.ok() || !rule_set.ok()) {
-      const absl::Status& error = node.ok() ? rule_set.status() : node.status();
-      LogWarning("rule_push_failed", {{"node_id", node_id_}, {"error", error.message()}});
-      if (error.code() == absl::StatusCode::kNotFound) FinishWith(error);
-      return;
-    }
-    {
+    while (true) {
+      RuleSetBase base;
+      {
+        absl::MutexLock lock(&mutex_);
+        base = sent_;
+      }
+      absl::StatusOr<NodeRuleSet> rule_set =
+          deltas_ ? service_.store_.LoadRuleSetChanges(node_id_, base)
+                  : service_.store_.LoadRuleSet(node_id_);
+      if (!rule_set.ok()) {
+        LogWarning("rule_push_failed",
+                   {{"node_id", node_id_}, {"error", rule_set.status().message()}});
+        if (rule_set.status().code() == absl::StatusCode::kNotFound) {
+          FinishWith(rule_set.status());
+        }
+      } else {
+        bool send = false;
+        {
+          absl::MutexLock lock(&mutex_);
+          if (rule_set->version > sent_.version) {
+            RecordSent(*rule_set);
+            send = true;
+          }
+        }
+        if (send) {
+          ServiceMessage message;
+          RuleSetToProto(*rule_set, base.version, message.mutable_rule_set());
+          ++service_.counters_.rule_sets_pushed;
+          Log(LogLevel::kDebug, "rules_pushed",
+              {{"node_id", node_id_},
+               {"version", rule_set->version},
+               {"partial", rule_set->partial},
+               {"accounts", rule_set->accounts.size()},
+               {"removed", rule_set->removed_accounts.size()}});
+          Enqueue(std::move(message));
+        }
+      }
       absl::MutexLock lock(&mutex_);
-      node_ = *std::move(node);
-      if (rule_set->version <= sent_version_) return;
-      sent_version_ = rule_set->version;
+      if (!reload_again_ || finishing_) {
+        reload_running_ = false;
+        return;
+      }
+      reload_again_ = false;
     }
-    ServiceMessage message;
-    RuleSetToProto(*rule_set, message.mutable_rule_set());
-    ++service_.counters_.rule_sets_pushed;
-    LogInfo("rules_pushed", {{"node_id", node_id_}, {"version", rule_set->version}});
-    Enqueue(std::move(message));
+  }
+
+  // `rule_set` goes out next: it becomes the base of the next delta, its
+  // accounts' uids attribute the node's records, and its account versions
+  // wait for the agent's RulesApplied.
+  void RecordSent(const NodeRuleSet& rule_set) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    PendingRuleSet pending;
+    pending.version = rule_set.version;
+    if (!rule_set.partial) {
+      sent_.account_versions.clear();
+      node_.account_by_uid.clear();
+      uid_of_account_.clear();
+    }
+    for (const std::string& account_id : rule_set.removed_accounts) {
+      sent_.account_versions.erase(account_id);
+      auto uid = uid_of_account_.find(account_id);
+      if (uid != uid_of_account_.end()) {
+        node_.account_by_uid.erase(uid->second);
+        uid_of_account_.erase(uid);
+      }
+    }
+    for (const AccountRuleSet& account : rule_set.accounts) {
+      auto uid = uid_of_account_.find(account.account_id);
+      if (uid != uid_of_account_.end()) node_.account_by_uid.erase(uid->second);
+      uid_of_account_[account.account_id] = account.uid;
+      node_.account_by_uid[account.uid] = account.account_id;
+      sent_.account_versions[account.account_id] = account.version;
+      pending.accounts.emplace_back(account.account_id, account.version);
+    }
+    sent_.version = rule_set.version;
+    sent_.config_version = rule_set.config_version;
+    pending_.push_back(std::move(pending));
+    // An agent that never confirms must not grow this without bound: the
+    // oldest entries are covered by any later confirmation of a full set.
+    while (pending_.size() > kMaxPendingRuleSets) pending_.pop_front();
+  }
+
+  // The account versions the agent confirmed by applying `version`: those
+  // of every rule set sent up to it.
+  AppliedAccountVersions TakeApplied(uint64_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    absl::flat_hash_map<std::string, uint64_t> latest;
+    while (!pending_.empty() && pending_.front().version <= version) {
+      for (auto& [account_id, account_version] : pending_.front().accounts) {
+        latest[account_id] = account_version;
+      }
+      pending_.pop_front();
+    }
+    AppliedAccountVersions applied(latest.begin(), latest.end());
+    std::sort(applied.begin(), applied.end());
+    return applied;
   }
 
   CollectorServiceImpl& service_;
@@ -406,15 +564,33 @@ class CollectorStream : public grpc::ServerBidiReactor<AgentMessage, ServiceMess
   std::string node_id_;
   std::string agent_version_;
   std::atomic<bool> hello_done_{false};
-  AgentMessage incoming_;
+  grpc::ByteBuffer incoming_;
   const std::shared_ptr<IngestCommitter::Lane> lane_ = service_.committer_.NewLane();
+
+  // The agent announced kRuleSetDeltasCapability (set once in HandleHello).
+  bool deltas_ = false;
+
+  struct PendingRuleSet {
+    uint64_t version = 0;
+    AppliedAccountVersions accounts;
+  };
+  static constexpr size_t kMaxPendingRuleSets = 1024;
 
   absl::Mutex mutex_;
   NodeInfo node_ ABSL_GUARDED_BY(mutex_);
-  uint64_t sent_version_ ABSL_GUARDED_BY(mutex_) = 0;
+  absl::flat_hash_map<std::string, uint32_t> uid_of_account_ ABSL_GUARDED_BY(mutex_);
+  // What the agent has been sent (it applies every rule set in order).
+  RuleSetBase sent_ ABSL_GUARDED_BY(mutex_);
+  // Sent, not yet confirmed by RulesApplied.
+  std::deque<PendingRuleSet> pending_ ABSL_GUARDED_BY(mutex_);
+  // Batches received and not yet acknowledged: seq -> when (bounded by
+  // max_batches_in_flight, as the stream stops reading beyond it).
+  absl::flat_hash_map<uint64_t, absl::Time> unacked_ ABSL_GUARDED_BY(mutex_);
+  bool reload_running_ ABSL_GUARDED_BY(mutex_) = false;
+  bool reload_again_ ABSL_GUARDED_BY(mutex_) = false;
   // front() is in flight while writing_; its address stays valid until
   // OnWriteDone pops it (deque push_back keeps references).
-  std::deque<ServiceMessage> writes_ ABSL_GUARDED_BY(mutex_);
+  std::deque<grpc::ByteBuffer> writes_ ABSL_GUARDED_BY(mutex_);
   bool writing_ ABSL_GUARDED_BY(mutex_) = false;
   bool finishing_ ABSL_GUARDED_BY(mutex_) = false;
   bool finished_ ABSL_GUARDED_BY(mutex_) = false;
@@ -434,7 +610,7 @@ CollectorServiceImpl::CollectorServiceImpl(CollectorStore* store, const Authoriz
 
 CollectorServiceImpl::~CollectorServiceImpl() = default;
 
-grpc::ServerBidiReactor<AgentMessage, ServiceMessage>* CollectorServiceImpl::Connect(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* CollectorServiceImpl::Connect(
     grpc::CallbackServerContext* context) {
   auto stream = std::make_shared<CollectorStream>(this, context);
   CollectorStream* raw = stream.get();

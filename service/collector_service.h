@@ -43,6 +43,12 @@ struct CollectorOptions {
   // Called after a batch with records committed (its new destinations wait
   // in ip_info for enrichment); must be cheap.
   std::function<void()> on_new_destinations;
+  // Optional, cheap: a batch's time from received to its ack queued; and,
+  // when a stream ends, how many batches it received but never acked, with
+  // the stream's final code (INVALID_ARGUMENT: refused; others: the agent
+  // sends them again).
+  std::function<void(absl::Duration)> on_ack;
+  std::function<void(absl::StatusCode, size_t)> on_end_unacked;
 };
 
 // Counters since start, for stats and tests.
@@ -62,13 +68,16 @@ struct CollectorStats {
 class CollectorStream;
 
 // Thread-safe; the store, authorizer and pool must outlive it.
-class CollectorServiceImpl final : public egress::v1::CollectorService::CallbackService {
+class CollectorServiceImpl final
+    : public egress::v1::CollectorService::WithRawCallbackMethod_Connect<
+          egress::v1::CollectorService::Service> {
  public:
   CollectorServiceImpl(CollectorStore* store, const Authorizer* authorizer, ThreadPool* pool,
                        CollectorOptions options);
   ~CollectorServiceImpl() override;
 
-  grpc::ServerBidiReactor<egress::v1::AgentMessage, egress::v1::ServiceMessage>* Connect(
+  // Raw (serialized) messages: see CollectorStream.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Connect(
       grpc::CallbackServerContext* context) override;
 
   // The node's rule set changed: every stream of that node held by this

@@ -226,8 +226,13 @@ grpc::Status ConnectionsServiceImpl::ListAuditEvents(grpc::ServerContext* contex
         std::optional<uint64_t> before,
         DecodeIdPageToken(request->page_token(), kAuditEventsToken, "page_token"));
     EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
+    if (request->include_earlier_accounts()) {
+      EGRESS_RETURN_IF_ERROR(AnnotateField("include_earlier_accounts",
+                                           Authorizer::RequireScope(caller, Scope::kAdmin)));
+    }
     EGRESS_ASSIGN_OR_RETURN(std::vector<AuditEventRecord> events,
-                            rules_.ListAuditEvents(request->account_id(), before, page_size + 1));
+                            rules_.ListAuditEvents(request->account_id(), before, page_size + 1,
+                                                   request->include_earlier_accounts()));
     const bool more = static_cast<int>(events.size()) > page_size;
     if (more) events.resize(page_size);
     for (const AuditEventRecord& event : events) AuditEventToProto(event, response->add_events());

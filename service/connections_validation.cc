@@ -276,10 +276,7 @@ absl::StatusOr<BlockRuleSpec> BlockRuleSpecFromProto(const v1::BlockDestinationR
 
 absl::Status ValidateRuleId(uint64_t rule_id, absl::string_view field) {
   if (rule_id == 0) return InvalidField(field, "is required (rule ids start at 1)");
-  if (rule_id > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    return InvalidField(field, absl::StrCat(rule_id, " is not a rule id"));
-  }
-  return absl::OkStatus();
+  return ValidateWireInteger(rule_id, field);
 }
 
 absl::StatusOr<std::vector<uint64_t>> RuleIdsFromProto(const v1::DeleteBlockRulesRequest& request) {

@@ -1,7 +1,10 @@
 #include "service/ingest_validation.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/field_status.h"
+#include "common/status_macros.h"
 #include "service/proto_time.h"
+#include "service/wire_integers.h"
 
 namespace egress {
 namespace {
@@ -75,6 +78,11 @@ std::string Check(const ConnectionRecord& in, const IngestLimits& limits, Ingest
 absl::StatusOr<ValidatedBatch> ValidateBatch(const egress::v1::RecordBatch& batch,
                                              const NodeInfo& node, const IngestLimits& limits) {
   if (batch.seq() == 0) return absl::InvalidArgumentError("batch.seq: must start at 1");
+  EGRESS_RETURN_IF_ERROR(ValidateWireInteger(batch.seq(), "batch.seq"));
+  for (int i = 0; i < batch.losses_size(); ++i) {
+    EGRESS_RETURN_IF_ERROR(
+        ValidateWireIntegers(batch.losses(i), absl::StrCat("batch.losses[", i, "]")));
+  }
   if (batch.records_size() > limits.max_records) {
     return absl::InvalidArgumentError(absl::StrCat("batch.records: at most ", limits.max_records,
                                                    " per batch, got ", batch.records_size()));

@@ -16,8 +16,15 @@ egress::v1::Protocol ProtocolToProto(uint8_t protocol) {
 
 }  // namespace
 
-void RuleSetToProto(const NodeRuleSet& rule_set, egress::v1::RuleSet* out) {
+void RuleSetToProto(const NodeRuleSet& rule_set, uint64_t base_version, egress::v1::RuleSet* out) {
   out->set_version(rule_set.version);
+  if (rule_set.partial) {
+    out->set_partial(true);
+    out->set_base_version(base_version);
+    for (const std::string& account_id : rule_set.removed_accounts) {
+      out->add_removed_account_ids(account_id);
+    }
+  }
   for (const IpNetwork& network : rule_set.exempt_networks) {
     out->add_exempt_networks(network.ToString());
   }
@@ -25,6 +32,7 @@ void RuleSetToProto(const NodeRuleSet& rule_set, egress::v1::RuleSet* out) {
     egress::v1::AccountRules* rules = out->add_accounts();
     rules->set_account_id(account.account_id);
     rules->set_uid(account.uid);
+    rules->set_version(account.version);
     rules->set_block_all(account.block_all);
     if (account.egress_ipv4) rules->set_egress_ipv4(account.egress_ipv4->ToString());
     if (account.egress_ipv6) rules->set_egress_ipv6(account.egress_ipv6->ToString());

@@ -7,7 +7,9 @@
 
 namespace egress {
 
-void RuleSetToProto(const NodeRuleSet& rule_set, egress::v1::RuleSet* out);
+// A partial `rule_set` becomes a partial RuleSet on top of `base_version`
+// (ignored for a full one).
+void RuleSetToProto(const NodeRuleSet& rule_set, uint64_t base_version, egress::v1::RuleSet* out);
 
 }  // namespace egress
 

@@ -102,6 +102,13 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   collector_options.retention_days = options.retention_days;
   collector_options.committer.max_writers = options.ingest_writers;
   collector_options.committer.max_group_records = options.ingest_group_records;
+  ServiceMetrics* metrics = s.metrics_.get();
+  collector_options.on_ack = [metrics](absl::Duration latency) {
+    metrics->ObserveAckLatency(latency);
+  };
+  collector_options.on_end_unacked = [metrics](absl::StatusCode code, size_t batches) {
+    metrics->CountUnackedBatches(code, batches);
+  };
   if (deps.enrichment != nullptr && options.ingest_mode == IngestMode::kDirect) {
     Enrichment* enrichment = deps.enrichment;
     collector_options.on_new_destinations = [enrichment] { enrichment->worker().Wake(); };
@@ -165,7 +172,6 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   }
   s.metrics_->AddSources(sources);
   if (!options.metrics_listen.empty()) {
-    ServiceMetrics* metrics = s.metrics_.get();
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
         MetricsHttpServer::Start(options.metrics_listen, [metrics] { return metrics->Render(); });
     if (!http.ok()) return http.status();

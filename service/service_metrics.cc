@@ -16,7 +16,6 @@ namespace {
 using Interceptor = grpc::experimental::Interceptor;
 using Hook = grpc::experimental::InterceptionHookPoints;
 
-constexpr char kConnectMethod[] = "/egress.v1.CollectorService/Connect";
 // Batches remembered per stream while their ack is outstanding; the agent's
 // window is far smaller, so this only bounds a misbehaving client.
 constexpr size_t kMaxTrackedBatches = 4096;
@@ -46,45 +45,13 @@ std::string CodeLabel(grpc::StatusCode code) {
 class RpcMetricsInterceptor final : public Interceptor {
  public:
   RpcMetricsInterceptor(grpc::experimental::ServerRpcInfo* info, CounterFamily* requests,
-                        HistogramFamily* duration, Histogram* ack_latency,
-                        CounterFamily* batches_unacked)
+                        HistogramFamily* duration)
       : method_(MethodLabel(info->method())),
         unary_(info->type() == grpc::experimental::ServerRpcInfo::Type::UNARY),
-        collector_(absl::string_view(info->method() == nullptr ? "" : info->method()) ==
-                   kConnectMethod),
         requests_(*requests),
-        duration_(*duration),
-        ack_latency_(*ack_latency),
-        batches_unacked_(*batches_unacked) {}
+        duration_(*duration) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (collector_ && methods->QueryInterceptionHookPoint(Hook::POST_RECV_MESSAGE)) {
-      const auto* message = static_cast<const egress::v1::AgentMessage*>(methods->GetRecvMessage());
-      if (message != nullptr && message->has_batch()) {
-        absl::MutexLock lock(&mutex_);
-        if (batches_.size() < kMaxTrackedBatches) {
-          batches_.try_emplace(message->batch().seq(), absl::Now());
-        }
-      }
-    }
-    if (collector_ && methods->QueryInterceptionHookPoint(Hook::PRE_SEND_MESSAGE)) {
-      const auto* message =
-          static_cast<const egress::v1::ServiceMessage*>(methods->GetSendMessage());
-      if (message != nullptr && message->has_ack()) {
-        absl::Time received = absl::InfinitePast();
-        {
-          absl::MutexLock lock(&mutex_);
-          auto it = batches_.find(message->ack().seq());
-          if (it != batches_.end()) {
-            received = it->second;
-            batches_.erase(it);
-          }
-        }
-        if (received != absl::InfinitePast()) {
-          ack_latency_.Observe(absl::ToDoubleSeconds(absl::Now() - received));
-        }
-      }
-    }
     if (methods->QueryInterceptionHookPoint(Hook::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
       const std::string code = CodeLabel(status.error_code());
@@ -92,11 +59,6 @@ class RpcMetricsInterceptor final : public Interceptor {
       if (unary_) {
         duration_.WithLabels({method_, code})
             .Observe(absl::ToDoubleSeconds(absl::Now() - started_));
-      }
-      if (collector_) {
-        absl::MutexLock lock(&mutex_);
-        if (!batches_.empty()) batches_unacked_.WithLabels({code}).Increment(batches_.size());
-        batches_.clear();
       }
     }
     methods->Proceed();
@@ -106,34 +68,22 @@ class RpcMetricsInterceptor final : public Interceptor {
   const absl::Time started_ = absl::Now();
   const std::string method_;
   const bool unary_;
-  const bool collector_;
   CounterFamily& requests_;
   HistogramFamily& duration_;
-  Histogram& ack_latency_;
-  CounterFamily& batches_unacked_;
-  absl::Mutex mutex_;
-  // Batch seq → when it was received, until its ack goes out.
-  absl::flat_hash_map<uint64_t, absl::Time> batches_ ABSL_GUARDED_BY(mutex_);
 };
 
 class RpcMetricsFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  RpcMetricsFactory(CounterFamily* requests, HistogramFamily* duration, Histogram* ack_latency,
-                    CounterFamily* batches_unacked)
-      : requests_(requests),
-        duration_(duration),
-        ack_latency_(ack_latency),
-        batches_unacked_(batches_unacked) {}
+  RpcMetricsFactory(CounterFamily* requests, HistogramFamily* duration)
+      : requests_(requests), duration_(duration) {}
 
   Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
-    return new RpcMetricsInterceptor(info, requests_, duration_, ack_latency_, batches_unacked_);
+    return new RpcMetricsInterceptor(info, requests_, duration_);
   }
 
  private:
   CounterFamily* requests_;
   HistogramFamily* duration_;
-  Histogram* ack_latency_;
-  CounterFamily* batches_unacked_;
 };
 
 }  // namespace
@@ -159,8 +109,18 @@ ServiceMetrics::ServiceMetrics()
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 ServiceMetrics::NewRpcInterceptorFactory() {
-  return std::make_unique<RpcMetricsFactory>(&rpc_requests_, &rpc_duration_, &ack_latency_,
-                                             &batches_unacked_);
+  return std::make_unique<RpcMetricsFactory>(&rpc_requests_, &rpc_duration_);
+}
+
+void ServiceMetrics::ObserveAckLatency(absl::Duration latency) {
+  ack_latency_.Observe(absl::ToDoubleSeconds(latency));
+}
+
+void ServiceMetrics::CountUnackedBatches(absl::StatusCode code, size_t batches) {
+  if (batches > 0) {
+    batches_unacked_.WithLabels({absl::StatusCodeToString(code)})
+        .Increment(static_cast<double>(batches));
+  }
 }
 
 void ServiceMetrics::AddSources(const ServiceMetricsSources& sources) {
@@ -225,6 +185,17 @@ void ServiceMetrics::AddSources(const ServiceMetricsSources& sources) {
               {{"state", "in_use"}}, pool.in_use);
       w.Gauge("egress_db_pool_connections", "", {{"state", "idle"}}, pool.open - pool.in_use);
       w.Gauge("egress_db_pool_max_connections", "--db-pool-size.", {}, pool.max);
+      const Database::RetryStats retries = sources.database->retry_stats();
+      w.Counter("egress_db_conflicts_retried_total",
+                "Transactions run again after a serialization failure or deadlock (the lock "
+                "order leaves none expected).",
+                {}, static_cast<double>(retries.conflicts_retried));
+      w.Counter("egress_db_conflicts_exhausted_total",
+                "Transactions that still conflicted after every retry (answered ABORTED).", {},
+                static_cast<double>(retries.conflicts_exhausted));
+      w.Counter("egress_db_broken_connections_retried_total",
+                "Transactions run again on a fresh connection after finding theirs broken.", {},
+                static_cast<double>(retries.broken_connections_retried));
     }
     if (sources.enrichment != nullptr) {
       const EnrichmentStats e = sources.enrichment->worker().stats();

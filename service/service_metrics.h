@@ -4,10 +4,10 @@
 // Three kinds of sources:
 //  * one gRPC server interceptor counts every finished call by method and
 //    status code and times unary calls, so no handler has to remember to;
-//  * the same interceptor, on CollectorService.Connect, watches batches go
-//    in and acks go out: ack latency, and batches a stream ended without
-//    acknowledging (by the stream's final code) - without touching the
-//    collector's code;
+//  * the collector's streams report ack latency and the batches a stream
+//    ended without acknowledging (by the stream's final code) through
+//    ObserveAckLatency / CountUnackedBatches (they see the messages; the
+//    interceptor sees only serialized ones on that raw method);
 //  * collectors that read, at scrape time, what components already count
 //    (CollectorServiceImpl::stats(), the enrichment worker, the database
 //    pool) plus one cached aggregate query (nodes with rules pending).
@@ -51,6 +51,11 @@ class ServiceMetrics {
 
   // A factory for ServerBuilder::experimental().SetInterceptorCreators.
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> NewRpcInterceptorFactory();
+
+  // From an agent batch received to its ack sent.
+  void ObserveAckLatency(absl::Duration latency);
+  // A stream ended with `code` leaving `batches` received but unacknowledged.
+  void CountUnackedBatches(absl::StatusCode code, size_t batches);
 
   // Registers the scrape-time collectors. Call once.
   void AddSources(const ServiceMetricsSources& sources);

@@ -2,6 +2,7 @@
 
 #include <jwt.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -23,16 +24,6 @@ struct JwtDeleter {
 };
 using JwtPtr = std::unique_ptr<jwt_t, JwtDeleter>;
 
-bool ParseScope(absl::string_view name, Scope* scope) {
-  for (Scope candidate : {Scope::kPanel, Scope::kAdmin, Scope::kAntivirus, Scope::kNode}) {
-    if (name == ScopeName(candidate)) {
-      *scope = candidate;
-      return true;
-    }
-  }
-  return false;
-}
-
 absl::Status Unauthenticated(absl::string_view reason) {
   return absl::UnauthenticatedError(absl::StrCat("invalid token: ", reason));
 }
@@ -51,6 +42,31 @@ absl::string_view ScopeName(Scope scope) {
       return "node";
   }
   return "unknown";
+}
+
+bool ParseScope(absl::string_view name, Scope* scope) {
+  for (Scope candidate : {Scope::kPanel, Scope::kAdmin, Scope::kAntivirus, Scope::kNode}) {
+    if (name == ScopeName(candidate)) {
+      *scope = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::Status ValidateScopeCombination(const std::set<Scope>& scopes) {
+  if (scopes.size() <= 1) return absl::OkStatus();
+  for (Scope bound : {Scope::kPanel, Scope::kNode}) {
+    if (scopes.count(bound) > 0) {
+      std::vector<std::string> names;
+      for (Scope scope : scopes) names.emplace_back(ScopeName(scope));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the \"", ScopeName(bound), "\" scope cannot be combined with others (",
+                       absl::StrJoin(names, " "), "): its subject names one ",
+                       bound == Scope::kPanel ? "account" : "node"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::Create(std::string secret) {
@@ -77,6 +93,9 @@ absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::FromFile(const std::st
 absl::StatusOr<std::string> TokenSigner::Sign(const Claims& claims) const {
   if (claims.subject.empty()) return absl::InvalidArgumentError("token subject is empty");
   if (claims.scopes.empty()) return absl::InvalidArgumentError("token has no scope");
+  if (absl::Status combination = ValidateScopeCombination(claims.scopes); !combination.ok()) {
+    return combination;
+  }
   std::vector<std::string> scopes;
   for (Scope scope : claims.scopes) scopes.emplace_back(ScopeName(scope));
   jwt_t* raw = nullptr;
@@ -121,19 +140,31 @@ absl::StatusOr<Claims> TokenSigner::Verify(absl::string_view token, absl::Time n
   const char* subject = jwt_get_grant(jwt.get(), "sub");
   if (subject == nullptr || *subject == '\0') return Unauthenticated("no subject");
   claims.subject = subject;
+  // No scope claim, or an empty one: a token with no rights.
   const char* scopes = jwt_get_grant(jwt.get(), "scope");
-  if (scopes == nullptr) return Unauthenticated("no scope");
-  for (absl::string_view name : absl::StrSplit(scopes, ' ', absl::SkipEmpty())) {
-    Scope scope;
-    if (!ParseScope(name, &scope)) return Unauthenticated(absl::StrCat("unknown scope ", name));
-    claims.scopes.insert(scope);
+  if (scopes != nullptr) {
+    for (absl::string_view name : absl::StrSplit(scopes, ' ', absl::SkipEmpty())) {
+      Scope scope;
+      if (!ParseScope(name, &scope)) return Unauthenticated(absl::StrCat("unknown scope ", name));
+      claims.scopes.insert(scope);
+    }
   }
-  if (claims.scopes.empty()) return Unauthenticated("no scope");
+  if (absl::Status combination = ValidateScopeCombination(claims.scopes); !combination.ok()) {
+    return Unauthenticated(combination.message());
+  }
   errno = 0;
   const long expiry = jwt_get_grant_int(jwt.get(), "exp");
   if (errno != 0 || expiry <= 0) return Unauthenticated("no expiry");
   claims.expires_at = absl::FromUnixSeconds(expiry);
   if (claims.expires_at <= now) return Unauthenticated("expired");
+  // A string "nbf" (jwt_get_grant finds only strings) is not a time.
+  if (jwt_get_grant(jwt.get(), "nbf") != nullptr) return Unauthenticated("nbf is not a number");
+  errno = 0;
+  const long not_before = jwt_get_grant_int(jwt.get(), "nbf");
+  if (errno != 0 && errno != ENOENT) return Unauthenticated("nbf is not a number");
+  if (errno == 0 && absl::FromUnixSeconds(not_before) > now + kNotBeforeLeeway) {
+    return Unauthenticated("not valid yet (nbf is in the future)");
+  }
   return claims;
 }
 

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -30,6 +31,16 @@ enum class Scope {
 };
 
 absl::string_view ScopeName(Scope scope);
+// The scope named `name` ("panel", "admin", ...); false if none is.
+bool ParseScope(absl::string_view name, Scope* scope);
+
+// Scopes bound to their subject (panel: an account, node: a node) stand
+// alone: combined with another scope, the subject would name both an
+// account or node and a caller with wider rights (a "panel admin" token for
+// an account would be a full admin token). INVALID_ARGUMENT naming the
+// scopes otherwise. An empty set is valid (such a token may call nothing:
+// PERMISSION_DENIED everywhere).
+absl::Status ValidateScopeCombination(const std::set<Scope>& scopes);
 
 struct Claims {
   std::string subject;
@@ -45,12 +56,17 @@ class TokenSigner {
   // Reads the secret from a file (surrounding whitespace ignored).
   static absl::StatusOr<std::unique_ptr<TokenSigner>> FromFile(const std::string& path);
 
-  // INVALID_ARGUMENT for an empty subject or no scope.
+  // INVALID_ARGUMENT for an empty subject, no scope, or scopes that may not
+  // be combined (ValidateScopeCombination).
   absl::StatusOr<std::string> Sign(const Claims& claims) const;
 
   // UNAUTHENTICATED with a reason (malformed, bad signature, wrong
-  // algorithm, expired, missing claim, unknown scope). Never says more about
-  // the secret than "signature does not verify".
+  // algorithm, expired, not valid yet ("nbf" more than kNotBeforeLeeway
+  // ahead of `now`), missing subject or expiry, unknown scope, scopes that
+  // may not be combined). Never says more about the secret than "signature
+  // does not verify". A token without scopes verifies (the caller then has
+  // no rights: PERMISSION_DENIED at every call).
+  static constexpr absl::Duration kNotBeforeLeeway = absl::Seconds(30);
   absl::StatusOr<Claims> Verify(absl::string_view token, absl::Time now) const;
 
  private:

@@ -69,18 +69,42 @@ struct RuleMatchEntry {
 struct AccountRuleSet {
   std::string account_id;
   uint32_t uid = 0;
+  // The account's own rule version (accounts.rule_version).
+  uint64_t version = 0;
   std::vector<RuleMatchEntry> rules;
   bool block_all = false;
   std::optional<IpAddress> egress_ipv4;
   std::optional<IpAddress> egress_ipv6;
 };
 
-// Everything one node enforces, at one rule version.
+// Everything one node enforces, at one rule version, or (partial) what
+// changed since a RuleSetBase.
 struct NodeRuleSet {
+  // The node's rule set version (egress_node_rule_version: grows with every
+  // change of anything the node enforces).
   uint64_t version = 0;
+  // The version of the node's own settings (exempt networks, server IPs).
+  uint64_t config_version = 0;
   std::vector<IpNetwork> exempt_networks;
+  // Ordered by uid.
   std::vector<AccountRuleSet> accounts;
+  // LoadRuleSetChanges only: `accounts` holds just the accounts added or
+  // changed since the base, `removed_accounts` those that left the node,
+  // and exempt_networks is empty (unchanged). False: a full rule set.
+  bool partial = false;
+  std::vector<std::string> removed_accounts;
 };
+
+// What one agent stream has been sent: the base a partial rule set is
+// computed against.
+struct RuleSetBase {
+  uint64_t version = 0;
+  uint64_t config_version = 0;
+  absl::flat_hash_map<std::string, uint64_t> account_versions;
+};
+
+// The account versions a node confirmed with one RulesApplied.
+using AppliedAccountVersions = std::vector<std::pair<std::string, uint64_t>>;
 
 // Thread-safe; each method is one transaction.
 class CollectorStore {
@@ -110,13 +134,25 @@ class CollectorStore {
       const std::vector<const IngestBatch*>& batches) = 0;
 
   // A consistent snapshot of the node's rules (one REPEATABLE READ
-  // transaction), labelled with the node's rule version.
+  // transaction), labelled with the node's rule set version.
   virtual absl::StatusOr<NodeRuleSet> LoadRuleSet(const std::string& node_id) = 0;
 
+  // What changed since `base`, in one snapshot: a partial NodeRuleSet with
+  // the accounts whose version differs from the base's (or that are new)
+  // and the accounts gone from the node; a full one when the node's own
+  // settings changed (they shape every account's egress address). Nothing
+  // changed: version == base.version and no accounts. Costs one read of
+  // the node's account versions plus the rules of the changed accounts.
+  virtual absl::StatusOr<NodeRuleSet> LoadRuleSetChanges(const std::string& node_id,
+                                                         const RuleSetBase& base) = 0;
+
   // The agent applied `version` (error empty) or failed to (error says why;
-  // the applied version stays).
+  // the applied version stays). With success, `accounts` are the account
+  // versions that version holds for the accounts it changed; each becomes
+  // the account's confirmed version on this node (AccountStatus.enforced).
   virtual absl::Status RecordRulesApplied(const std::string& node_id, uint64_t version,
-                                          const std::string& error) = 0;
+                                          const std::string& error,
+                                          const AppliedAccountVersions& accounts) = 0;
 
   // Replaces the node's latest agent counters (reported_at is set to now).
   virtual absl::Status RecordAgentStats(const std::string& node_id,

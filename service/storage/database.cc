@@ -1,45 +1,76 @@
 #include "service/storage/database.h"
 
+#include <random>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/private_detail.h"
 
 namespace egress {
 namespace {
+
+// Caller-facing messages: what happened and what to do, nothing of the cause.
+constexpr char kUnavailable[] = "the database is unavailable; try again later";
+constexpr char kCommitInDoubt[] =
+    "the database connection was lost while saving the change: it may or may not have been "
+    "saved; check before trying again";
+constexpr char kBusy[] = "the database is busy; try again later";
+constexpr char kConflict[] =
+    "the change conflicted with concurrent changes of the same data; try again";
+constexpr char kInternal[] = "internal database error";
 
 bool IsRetryable(const pqxx::sql_error& error) {
   // 40001 serialization_failure, 40P01 deadlock_detected.
   return error.sqlstate() == "40001" || error.sqlstate() == "40P01";
 }
 
+std::string Detail(const std::exception& error, absl::string_view state = "") {
+  return state.empty() ? std::string(error.what()) : absl::StrCat(state, ": ", error.what());
+}
+
+// A growing, jittered pause, so that transactions that conflicted do not
+// meet again at once.
+absl::Duration RetryPause(absl::Duration first, int attempt) {
+  thread_local std::mt19937 engine{std::random_device{}()};
+  const absl::Duration base = first * (1 << std::min(attempt - 1, 6));
+  std::uniform_real_distribution<double> jitter(0.0, 1.0);
+  return base + base * jitter(engine);
+}
+
 }  // namespace
 
 absl::Status StatusFromException(const std::exception& error) {
-  if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr) {
-    return absl::UnavailableError(absl::StrCat("database connection lost: ", error.what()));
-  }
   if (dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
     // The commit may or may not have happened; callers that care (ingest)
     // make their writes idempotent so a retry is safe.
-    return absl::UnavailableError(absl::StrCat("database commit in doubt: ", error.what()));
+    return WithPrivateDetail(absl::UnavailableError(kCommitInDoubt), Detail(error));
+  }
+  if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr) {
+    return WithPrivateDetail(absl::UnavailableError(kUnavailable), Detail(error));
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
     const std::string& state = sql->sqlstate();
+    if (state == "57014") {
+      // query_canceled: a statement timeout.
+      return WithPrivateDetail(absl::DeadlineExceededError(kBusy), Detail(error, state));
+    }
     // Class 08: connection exception; 57: operator intervention (shutdown,
-    // starting up); 53: insufficient resources.
+    // starting up); 53: insufficient resources; 25006: read-only
+    // transaction (connected to a standby, e.g. right after a failover).
     if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57") ||
-        absl::StartsWith(state, "53")) {
-      return absl::UnavailableError(
-          absl::StrCat("database unavailable (", state, "): ", sql->what()));
+        absl::StartsWith(state, "53") || state == "25006") {
+      return WithPrivateDetail(absl::UnavailableError(kUnavailable), Detail(error, state));
     }
     if (IsRetryable(*sql)) {
-      return absl::AbortedError(absl::StrCat("database conflict (", state, "): ", sql->what()));
+      return WithPrivateDetail(absl::AbortedError(kConflict), Detail(error, state));
     }
-    return absl::InternalError(absl::StrCat("database error (", state, "): ", sql->what()));
+    return WithPrivateDetail(absl::InternalError(kInternal), Detail(error, state));
   }
-  return absl::InternalError(absl::StrCat("database error: ", error.what()));
+  return WithPrivateDetail(absl::InternalError(kInternal), Detail(error));
 }
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Connect(DatabaseOptions options) {
@@ -67,22 +98,23 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Open() const {
                       options_.application_name);
     return connection;
   } catch (const std::exception& error) {
-    return absl::UnavailableError(absl::StrCat("cannot connect to the database: ", error.what()));
+    return WithPrivateDetail(absl::UnavailableError(kUnavailable),
+                             absl::StrCat("cannot connect: ", error.what()));
   }
 }
 
 absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Acquire() {
   const absl::Time deadline = absl::Now() + options_.acquire_timeout;
-  bool open_new = false;
   {
     absl::MutexLock lock(&mutex_);
     auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
       return !idle_.empty() || open_ < options_.pool_size;
     };
     if (!mutex_.AwaitWithDeadline(absl::Condition(&available), deadline)) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "no database connection free within ", absl::FormatDuration(options_.acquire_timeout),
-          " (pool of ", options_.pool_size, ")"));
+      return WithPrivateDetail(absl::DeadlineExceededError(kBusy),
+                               absl::StrCat("no pooled connection free within ",
+                                            absl::FormatDuration(options_.acquire_timeout),
+                                            " (pool of ", options_.pool_size, ")"));
     }
     if (!idle_.empty()) {
       std::unique_ptr<pqxx::connection> connection = std::move(idle_.back());
@@ -90,17 +122,13 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Acquire() {
       return connection;
     }
     ++open_;
-    open_new = true;
   }
-  if (open_new) {
-    absl::StatusOr<std::unique_ptr<pqxx::connection>> connection = Open();
-    if (!connection.ok()) {
-      absl::MutexLock lock(&mutex_);
-      --open_;
-    }
-    return connection;
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> connection = Open();
+  if (!connection.ok()) {
+    absl::MutexLock lock(&mutex_);
+    --open_;
   }
-  return absl::InternalError("unreachable");
+  return connection;
 }
 
 Database::PoolStats Database::pool_stats() const {
@@ -109,6 +137,14 @@ Database::PoolStats Database::pool_stats() const {
   stats.open = open_;
   stats.in_use = open_ - static_cast<int>(idle_.size());
   stats.max = options_.pool_size;
+  return stats;
+}
+
+Database::RetryStats Database::retry_stats() const {
+  RetryStats stats;
+  stats.conflicts_retried = conflicts_retried_.load();
+  stats.broken_connections_retried = broken_connections_retried_.load();
+  stats.conflicts_exhausted = conflicts_exhausted_.load();
   return stats;
 }
 
@@ -123,29 +159,52 @@ void Database::Release(std::unique_ptr<pqxx::connection> connection) {
 }
 
 absl::Status Database::Transact(const TransactionBody& body) {
-  absl::Status last;
+  absl::Status status;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+    if (attempt > 1) absl::SleepFor(RetryPause(options_.retry_pause, attempt - 1));
     absl::StatusOr<std::unique_ptr<pqxx::connection>> connection = Acquire();
     if (!connection.ok()) return connection.status();
-    absl::Status status;
+    bool committing = false;
+    bool retry = false;
     try {
       pqxx::work transaction(**connection);
       status = body(transaction);
-      if (status.ok()) transaction.commit();
+      if (status.ok()) {
+        committing = true;
+        transaction.commit();
+      }
     } catch (const pqxx::sql_error& error) {
       status = StatusFromException(error);
-      if (IsRetryable(error) && attempt < options_.max_attempts) {
-        Release(*std::move(connection));
-        last = status;
-        continue;
+      if (IsRetryable(error)) {
+        retry = true;
+        ++conflicts_retried_;
+      } else if (error.sqlstate() == "25006") {
+        // A read-only server (a demoted primary): drop this connection so
+        // the pool reconnects, which with target_session_attrs=read-write
+        // finds the new primary.
+        (*connection)->disconnect();
+        retry = !committing;
       }
+    } catch (const pqxx::in_doubt_error& error) {
+      status = StatusFromException(error);
+    } catch (const pqxx::broken_connection& error) {
+      status = StatusFromException(error);
+      // Nothing was sent for commit: nothing was written.
+      retry = !committing;
+      if (retry) ++broken_connections_retried_;
     } catch (const std::exception& error) {
       status = StatusFromException(error);
     }
     Release(*std::move(connection));
-    return status;
+    if (!retry) return status;
   }
-  return last;
+  if (status.code() == absl::StatusCode::kAborted) {
+    ++conflicts_exhausted_;
+    LogWarning(
+        "database_conflict_retries_exhausted",
+        {{"attempts", options_.max_attempts}, {"detail", PrivateDetail(status).value_or("-")}});
+  }
+  return status;
 }
 
 absl::Status Database::WithConnection(const std::function<absl::Status(pqxx::connection&)>& body) {

@@ -2,18 +2,33 @@
 // whose failures come back as absl::Status.
 //
 // This is the boundary where libpqxx exceptions stop: callers above the
-// storage layer see only absl::Status with these codes:
-//   UNAVAILABLE        connection lost or server shutting down / starting up
-//                      (the call can be retried later);
-//   DEADLINE_EXCEEDED  no pooled connection became free in time;
+// storage layer see only absl::Status with these codes, each with a short
+// message written for any caller and the database's own text attached as a
+// private detail (common/private_detail.h) that only the service log shows:
+//   UNAVAILABLE        the database cannot be reached, is shutting down or
+//                      starting up, is read-only (a standby after a
+//                      failover), or the connection broke while committing
+//                      (the outcome is unknown; ingest is idempotent);
+//   DEADLINE_EXCEEDED  no pooled connection became free in time, or a
+//                      statement was cancelled by its timeout;
 //   ABORTED            serialization failure or deadlock that persisted
-//                      through the retries;
-//   INTERNAL           any other SQL error (a bug: the message says which).
+//                      through the retries (the caller may try again);
+//   INTERNAL           any other SQL error (a bug).
 // Statuses returned by the transaction body pass through unchanged and roll
 // the transaction back.
+//
+// Retries: Transact re-runs the whole body on serialization failures and
+// deadlocks (SQLSTATE 40001, 40P01), with a jittered, growing pause, up to
+// max_attempts; and on a connection that turns out to be broken before the
+// commit was sent (a pooled connection to a server that restarted or failed
+// over: nothing was written, so running the body again on a fresh
+// connection is safe). A connection that breaks during the commit is never
+// retried: the commit may have happened.
 #ifndef EGRESS_SERVICE_STORAGE_DATABASE_H_
 #define EGRESS_SERVICE_STORAGE_DATABASE_H_
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -34,8 +49,12 @@ struct DatabaseOptions {
   int pool_size = 8;
   // How long a transaction waits for a free connection.
   absl::Duration acquire_timeout = absl::Seconds(5);
-  // Attempts for serialization failures and deadlocks.
-  int max_attempts = 3;
+  // Attempts for serialization failures and deadlocks (and for bodies that
+  // found their pooled connection broken before committing).
+  int max_attempts = 5;
+  // Pause before the second attempt; doubled for each further one, with
+  // random jitter of up to the pause itself.
+  absl::Duration retry_pause = absl::Milliseconds(2);
   // Sent as application_name, visible in pg_stat_activity.
   std::string application_name = "egress-service";
 };
@@ -48,12 +67,13 @@ class Database {
   using TransactionBody = std::function<absl::Status(pqxx::work&)>;
 
   // Checks the options and opens one connection to fail fast on a bad
-  // conninfo (UNAVAILABLE with libpq's message) or options (INVALID_ARGUMENT).
+  // conninfo (UNAVAILABLE; libpq's message in the private detail, which
+  // Status::ToString() shows for start-up logs) or options (INVALID_ARGUMENT).
   static absl::StatusOr<std::unique_ptr<Database>> Connect(DatabaseOptions options);
 
   // Runs `body` in a read-write transaction and commits when it returns OK.
-  // Retried (whole) on serialization failure or deadlock, so `body` must
-  // only touch the database and its own locals.
+  // Retried (whole, see above), so `body` must only touch the database and
+  // reset its own locals.
   absl::Status Transact(const TransactionBody& body);
 
   // Runs `body` on a connection outside any transaction block (for
@@ -61,6 +81,16 @@ class Database {
   absl::Status WithConnection(const std::function<absl::Status(pqxx::connection&)>& body);
 
   const DatabaseOptions& options() const { return options_; }
+
+  struct RetryStats {
+    // Bodies run again after a serialization failure or deadlock.
+    uint64_t conflicts_retried = 0;
+    // Bodies run again after finding their connection broken.
+    uint64_t broken_connections_retried = 0;
+    // Transactions that gave up with ABORTED after max_attempts.
+    uint64_t conflicts_exhausted = 0;
+  };
+  RetryStats retry_stats() const;
 
   struct PoolStats {
     // Connections open (idle + in use) and lent out to a transaction now.
@@ -78,12 +108,16 @@ class Database {
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Open() const;
 
   const DatabaseOptions options_;
+  std::atomic<uint64_t> conflicts_retried_{0};
+  std::atomic<uint64_t> broken_connections_retried_{0};
+  std::atomic<uint64_t> conflicts_exhausted_{0};
   mutable absl::Mutex mutex_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mutex_);
   int open_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
-// Maps a libpqxx / libpq exception to a status (see the header comment).
+// Maps a libpqxx / libpq exception to a status (see the header comment): a
+// caller-facing message, the exception's text as the private detail.
 absl::Status StatusFromException(const std::exception& error);
 
 }  // namespace egress

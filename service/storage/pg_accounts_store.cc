@@ -17,7 +17,7 @@ SELECT n.node_id, host(n.server_ipv4), host(n.server_ipv6),
        array_to_string(n.exempt_networks, ' '),
        (extract(epoch FROM n.created_at) * 1000000)::int8,
        (extract(epoch FROM n.updated_at) * 1000000)::int8,
-       n.rule_version, n.applied_rule_version,
+       egress_node_rule_version(n.node_id), n.applied_rule_version,
        (SELECT count(*) FROM accounts a WHERE a.node_id = n.node_id),
        (extract(epoch FROM s.reported_at) * 1000000)::int8, s.agent_version,
        s.conntrack_events, s.reject_events, s.unattributed_events, s.netlink_overruns,
@@ -32,7 +32,7 @@ ON CONFLICT (node_id) DO UPDATE
    SET server_ipv4 = EXCLUDED.server_ipv4,
        server_ipv6 = EXCLUDED.server_ipv6,
        exempt_networks = EXCLUDED.exempt_networks,
-       rule_version = n.rule_version + 1,
+       config_version = n.config_version + 1,
        updated_at = now()
  WHERE (n.server_ipv4, n.server_ipv6, n.exempt_networks)
        IS DISTINCT FROM (EXCLUDED.server_ipv4, EXCLUDED.server_ipv6, EXCLUDED.exempt_networks)
@@ -40,7 +40,13 @@ RETURNING n.node_id)sql";
 
 constexpr char kCountNodeAccounts[] = "SELECT count(*) FROM accounts WHERE node_id = $1";
 constexpr char kDeleteNode[] = "DELETE FROM nodes WHERE node_id = $1";
-constexpr char kLockNode[] = "SELECT 1 FROM nodes WHERE node_id = $1 FOR SHARE";
+// Lock order (lock_order.md): the node row first. DeleteNode takes it FOR
+// UPDATE, which waits for account writers' KEY SHARE locks and keeps new
+// accounts off the node until it is gone; account writers take KEY SHARE,
+// which does not conflict with each other nor with UpsertNode's update of
+// non-key columns.
+constexpr char kLockNodeForDelete[] = "SELECT 1 FROM nodes WHERE node_id = $1 FOR UPDATE";
+constexpr char kLockNodeKey[] = "SELECT 1 FROM nodes WHERE node_id = $1 FOR KEY SHARE";
 
 constexpr char kSelectAccount[] = R"sql(
 SELECT a.account_id, a.node_id, a.uid,
@@ -72,23 +78,45 @@ SELECT host(ip), account_id FROM dedicated_ips
  WHERE ip = ANY($1::inet[]) AND account_id <> $2
  ORDER BY ip LIMIT 1)sql";
 
-constexpr char kPreviousNode[] = "SELECT node_id FROM accounts WHERE account_id = $1 FOR UPDATE";
-
-constexpr char kUpsertAccount[] = R"sql(
-INSERT INTO accounts AS a (account_id, node_id, uid) VALUES ($1, $2, $3)
-ON CONFLICT (account_id) DO UPDATE SET node_id = EXCLUDED.node_id, uid = EXCLUDED.uid)sql";
-
-constexpr char kDeleteDedicatedIps[] = "DELETE FROM dedicated_ips WHERE account_id = $1";
-
-constexpr char kInsertDedicatedIps[] = R"sql(
+// A new account is inserted (and so locked) here; an existing one is not
+// touched: ON CONFLICT DO NOTHING (also for a uid taken on the node).
+constexpr char kInsertAccount[] = R"sql(
+INSERT INTO accounts (account_id, node_id, uid) VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING RETURNING account_id)sql";
+// An existing account, locked for the change (FOR UPDATE: node_id and uid
+// are key columns).
+constexpr char kLockAccount[] = R"sql(
+SELECT node_id, uid, rule_version FROM accounts WHERE account_id = $1 FOR UPDATE)sql";
+constexpr char kMoveAccount[] = "UPDATE accounts SET node_id = $2, uid = $3 WHERE account_id = $1";
+constexpr char kCurrentDedicatedIps[] = R"sql(
+SELECT host(ip), (extract(epoch FROM ordered_at) * 1000000)::int8
+  FROM dedicated_ips WHERE account_id = $1)sql";
+constexpr char kReleaseDedicatedIps[] =
+    "DELETE FROM dedicated_ips WHERE account_id = $1 AND ip = ANY($2::inet[])";
+// Claims in address order, so two accounts claiming overlapping sets never
+// wait on each other in a cycle. A claim that meets another account's (even
+// one still committing: PostgreSQL waits for it to end) inserts nothing.
+constexpr char kClaimDedicatedIps[] = R"sql(
 INSERT INTO dedicated_ips (account_id, ip, ordered_at)
 SELECT $1, ip, 'epoch'::timestamptz + us * interval '1 microsecond'
-  FROM unnest($2::inet[], $3::int8[]) AS t (ip, us))sql";
+  FROM unnest($2::inet[], $3::int8[]) AS t (ip, us)
+ ORDER BY ip
+ON CONFLICT DO NOTHING RETURNING host(ip))sql";
 
 constexpr char kDeleteAccountData[] = R"sql(
 WITH c AS (DELETE FROM connection_daily WHERE account_id = $1),
      t AS (DELETE FROM account_day_totals WHERE account_id = $1)
 DELETE FROM accounts WHERE account_id = $1)sql";
+
+absl::Status UidTaken(uint32_t uid, const std::string& node_id, const std::string& owner) {
+  return absl::AlreadyExistsError(absl::StrCat("account.uid: uid ", uid, " on node \"", node_id,
+                                               "\" belongs to account \"", owner, "\""));
+}
+
+absl::Status DedicatedIpTaken(const std::string& ip, const std::string& owner) {
+  return absl::AlreadyExistsError(
+      absl::StrCat("account.dedicated_ips: ", ip, " is a dedicated IP of account \"", owner, "\""));
+}
 
 const char* NullableText(const std::optional<std::string>& value) {
   return value.has_value() ? value->c_str() : nullptr;
@@ -203,9 +231,9 @@ absl::StatusOr<NodeRecord> PgAccountsStore::UpsertNode(const NodeSpec& spec, con
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
     pqxx::result changed = txn.exec_params(kUpsertNode, spec.node_id, NullableText(ipv4),
                                            NullableText(ipv6), PgArrayLiteral(exempt));
-    // The upsert bumped the version itself (only when something changed).
-    if (!changed.empty())
-      txn.exec_params("SELECT pg_notify($1, $2)", kRulesChangedChannel, spec.node_id);
+    // The upsert bumped the node's config version itself (only when
+    // something changed).
+    if (!changed.empty()) AnnounceRulesChanged(txn, spec.node_id);
     pqxx::result row =
         txn.exec_params(absl::StrCat(kSelectNode, " WHERE n.node_id = $1"), spec.node_id);
     EGRESS_ASSIGN_OR_RETURN(node, NodeFromRow(row.at(0)));
@@ -240,7 +268,7 @@ absl::StatusOr<std::vector<NodeRecord>> PgAccountsStore::ListNodes(const std::st
 
 absl::Status PgAccountsStore::DeleteNode(const std::string& node_id, const Actor&) {
   return database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    if (txn.exec_params(kLockNode, node_id).empty()) return NodeNotFound(node_id);
+    if (txn.exec_params(kLockNodeForDelete, node_id).empty()) return NodeNotFound(node_id);
     const int64_t accounts = txn.exec_params1(kCountNodeAccounts, node_id)[0].as<int64_t>();
     if (accounts > 0) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -253,50 +281,99 @@ absl::Status PgAccountsStore::DeleteNode(const std::string& node_id, const Actor
 
 absl::StatusOr<AccountRecord> PgAccountsStore::UpsertAccount(const AccountSpec& spec,
                                                              const Actor& actor) {
-  std::vector<std::string> ips;
-  std::vector<std::string> ordered_us;
+  // The wanted dedicated IPs by address text (canonical, as host() prints it).
+  std::map<std::string, int64_t> wanted;
   for (const DedicatedIp& dedicated : spec.dedicated_ips) {
-    ips.push_back(dedicated.ip.ToString());
-    ordered_us.push_back(std::to_string(absl::ToUnixMicros(dedicated.ordered_at)));
+    wanted[dedicated.ip.ToString()] = absl::ToUnixMicros(dedicated.ordered_at);
   }
   AccountRecord account;
+  // Lock order (lock_order.md): node (KEY SHARE), the account's row, its
+  // dedicated IPs in address order; then insert-only rows (departure, audit).
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    if (txn.exec_params(kLockNode, spec.node_id).empty()) {
+    if (txn.exec_params(kLockNodeKey, spec.node_id).empty()) {
       return absl::NotFoundError(
           absl::StrCat("account.node_id: node \"", spec.node_id, "\" does not exist"));
     }
     pqxx::result uid_owner = txn.exec_params(kUidOwner, spec.node_id, spec.uid, spec.account_id);
     if (!uid_owner.empty()) {
-      return absl::AlreadyExistsError(absl::StrCat("account.uid: uid ", spec.uid, " on node \"",
-                                                   spec.node_id, "\" belongs to account \"",
-                                                   uid_owner[0][0].as<std::string>(), "\""));
+      return UidTaken(spec.uid, spec.node_id, uid_owner[0][0].as<std::string>());
     }
-    if (!ips.empty()) {
-      pqxx::result ip_owner =
-          txn.exec_params(kDedicatedIpOwner, PgArrayLiteral(ips), spec.account_id);
-      if (!ip_owner.empty()) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "account.dedicated_ips: ", ip_owner[0][0].as<std::string>(),
-            " is a dedicated IP of account \"", ip_owner[0][1].as<std::string>(), "\""));
+    // The state before the change is read under the account's row lock: a
+    // concurrent upsert of the same account may commit while we wait for it.
+    std::optional<std::string> before;
+    std::optional<std::string> previous_node;
+    uint64_t previous_version = 0;
+    if (txn.exec_params(kInsertAccount, spec.account_id, spec.node_id, spec.uid).empty()) {
+      pqxx::result existing = txn.exec_params(kLockAccount, spec.account_id);
+      if (existing.empty()) {
+        // Not inserted, yet no such account: another account took the uid
+        // on the node after the check above (it committed meanwhile).
+        pqxx::result owner = txn.exec_params(kUidOwner, spec.node_id, spec.uid, spec.account_id);
+        return UidTaken(spec.uid, spec.node_id,
+                        owner.empty() ? std::string("?") : owner[0][0].as<std::string>());
+      }
+      previous_node = existing[0][0].as<std::string>();
+      previous_version = existing[0][2].as<uint64_t>();
+      before = AccountJson(txn, spec.account_id);
+      if (*previous_node != spec.node_id || existing[0][1].as<uint32_t>() != spec.uid) {
+        try {
+          // A savepoint, so a uid taken meanwhile is answered, not thrown.
+          pqxx::subtransaction move(txn, "move_account");
+          move.exec_params(kMoveAccount, spec.account_id, spec.node_id, spec.uid);
+          move.commit();
+        } catch (const pqxx::unique_violation&) {
+          pqxx::result owner = txn.exec_params(kUidOwner, spec.node_id, spec.uid, spec.account_id);
+          return UidTaken(spec.uid, spec.node_id,
+                          owner.empty() ? std::string("?") : owner[0][0].as<std::string>());
+        }
       }
     }
-    pqxx::result previous = txn.exec_params(kPreviousNode, spec.account_id);
-    const std::optional<std::string> before = AccountJson(txn, spec.account_id);
-    try {
-      txn.exec_params(kUpsertAccount, spec.account_id, spec.node_id, spec.uid);
-      txn.exec_params(kDeleteDedicatedIps, spec.account_id);
-      txn.exec_params(kInsertDedicatedIps, spec.account_id, PgArrayLiteral(ips),
-                      PgArrayLiteral(ordered_us));
-    } catch (const pqxx::unique_violation& error) {
-      // A concurrent upsert took the uid or an IP after our checks.
-      return absl::AlreadyExistsError(
-          absl::StrCat("account: conflicts with a concurrent change: ", error.what()));
+    // Dedicated IPs: release those no longer wanted (or re-ordered), claim
+    // the new ones.
+    std::vector<std::string> release;
+    for (const pqxx::row& row : txn.exec_params(kCurrentDedicatedIps, spec.account_id)) {
+      const std::string ip = row[0].as<std::string>();
+      auto it = wanted.find(ip);
+      if (it == wanted.end() || it->second != row[1].as<int64_t>()) {
+        release.push_back(ip);
+      } else {
+        wanted.erase(it);  // kept as it is
+      }
+    }
+    if (!release.empty()) {
+      txn.exec_params(kReleaseDedicatedIps, spec.account_id, PgArrayLiteral(release));
+    }
+    // A claim that meets an owner which let go of the address meanwhile
+    // (its release committed between our insert and our look-up) simply
+    // tries again; an owner still holding it is the answer.
+    for (int attempt = 0; !wanted.empty(); ++attempt) {
+      std::vector<std::string> ips, ordered_us;
+      for (const auto& [ip, us] : wanted) {
+        ips.push_back(ip);
+        ordered_us.push_back(std::to_string(us));
+      }
+      for (const pqxx::row& row :
+           txn.exec_params(kClaimDedicatedIps, spec.account_id, PgArrayLiteral(ips),
+                           PgArrayLiteral(ordered_us))) {
+        wanted.erase(row[0].as<std::string>());
+      }
+      if (wanted.empty()) break;
+      std::vector<std::string> missing;
+      for (const auto& [ip, us] : wanted) missing.push_back(ip);
+      pqxx::result owner =
+          txn.exec_params(kDedicatedIpOwner, PgArrayLiteral(missing), spec.account_id);
+      if (!owner.empty()) {
+        return DedicatedIpTaken(owner[0][0].as<std::string>(), owner[0][1].as<std::string>());
+      }
+      if (attempt == 2) {
+        return absl::AbortedError("account.dedicated_ips: changed concurrently; try again");
+      }
     }
     const std::optional<std::string> after = AccountJson(txn, spec.account_id);
     if (before != after) {
-      RecordRuleChange(txn, spec.node_id, &spec.account_id);
-      if (!previous.empty() && previous[0][0].as<std::string>() != spec.node_id) {
-        RecordRuleChange(txn, previous[0][0].as<std::string>(), nullptr);
+      BumpAccountRuleVersion(txn, spec.account_id, spec.node_id);
+      if (previous_node.has_value() && *previous_node != spec.node_id) {
+        RecordDeparture(txn, *previous_node, spec.account_id, previous_version);
       }
       InsertAuditEvent(txn, spec.account_id, actor.name, "account.upsert", before, after);
     }
@@ -340,12 +417,14 @@ absl::StatusOr<std::vector<AccountRecord>> PgAccountsStore::ListAccounts(const s
 
 absl::Status PgAccountsStore::DeleteAccount(const std::string& account_id, const Actor& actor) {
   return database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    pqxx::result previous = txn.exec_params(kPreviousNode, account_id);
-    if (previous.empty()) return AccountNotFound(account_id);
+    pqxx::result existing = txn.exec_params(kLockAccount, account_id);
+    if (existing.empty()) return AccountNotFound(account_id);
     const std::optional<std::string> before = AccountJson(txn, account_id);
-    txn.exec_params(kDeleteAccountData, account_id);
-    RecordRuleChange(txn, previous[0][0].as<std::string>(), nullptr);
+    // Audited first: the event belongs to the account being deleted.
     InsertAuditEvent(txn, account_id, actor.name, "account.delete", before, std::nullopt);
+    txn.exec_params(kDeleteAccountData, account_id);
+    RecordDeparture(txn, existing[0][0].as<std::string>(), account_id,
+                    existing[0][2].as<uint64_t>());
     return absl::OkStatus();
   });
 }

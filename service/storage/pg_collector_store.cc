@@ -13,7 +13,6 @@
 #include "absl/strings/str_split.h"
 #include "common/civil_day.h"
 #include "common/status_macros.h"
-#include "service/egress_address.h"
 #include "service/storage/ingest_journal_codec.h"
 #include "service/storage/pg_values.h"
 
@@ -110,28 +109,6 @@ ON CONFLICT (node_id, day, reason) DO UPDATE
 // New destinations wait here for the enrichment worker (status pending).
 constexpr char kQueueNewIps[] = R"sql(
 INSERT INTO ip_info (ip) SELECT unnest($1::inet[]) ORDER BY 1 ON CONFLICT DO NOTHING)sql";
-
-constexpr char kSnapshot[] = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY";
-constexpr char kSelectNodeRules[] = R"sql(
-SELECT rule_version, array_to_string(exempt_networks, ' '), host(server_ipv4), host(server_ipv6)
-  FROM nodes WHERE node_id = $1)sql";
-constexpr char kSelectRuleAccounts[] = R"sql(
-SELECT a.account_id, a.uid,
-       EXISTS (SELECT 1 FROM account_locks l WHERE l.account_id = a.account_id)
-  FROM accounts a WHERE a.node_id = $1 ORDER BY a.uid)sql";
-constexpr char kSelectRuleDedicatedIps[] = R"sql(
-SELECT d.account_id, host(d.ip), (extract(epoch FROM d.ordered_at) * 1000000)::int8
-  FROM dedicated_ips d JOIN accounts a USING (account_id) WHERE a.node_id = $1)sql";
-constexpr char kSelectRules[] = R"sql(
-SELECT r.account_id, r.rule_id, r.network::text, r.protocol, r.port
-  FROM block_rules r JOIN accounts a USING (account_id)
- WHERE a.node_id = $1 ORDER BY r.account_id, r.rule_id)sql";
-
-constexpr char kRulesApplied[] = R"sql(
-UPDATE nodes SET applied_rule_version = greatest(applied_rule_version, $2),
-                 applied_at = now(), apply_error = ''
- WHERE node_id = $1)sql";
-constexpr char kRulesFailed[] = "UPDATE nodes SET apply_error = $2 WHERE node_id = $1";
 
 //   $1 node  $2 agent version  $3..$14 counters  $15 sysctl
 constexpr char kUpsertAgentStats[] = R"sql(
@@ -434,71 +411,6 @@ void PgCollectorStore::RememberKnownIps(const std::vector<IpAddress>& ips) {
   // Bounded: past the cap start over (the database still deduplicates).
   if (known_ips_.size() + ips.size() > kMaxKnownIps) known_ips_.clear();
   known_ips_.insert(ips.begin(), ips.end());
-}
-
-absl::StatusOr<NodeRuleSet> PgCollectorStore::LoadRuleSet(const std::string& node_id) {
-  NodeRuleSet rule_set;
-  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    txn.exec(kSnapshot);
-    pqxx::result node = txn.exec_params(kSelectNodeRules, node_id);
-    if (node.empty()) {
-      return absl::NotFoundError(absl::StrCat("node \"", node_id, "\" does not exist"));
-    }
-    rule_set.version = node[0][0].as<uint64_t>();
-    for (absl::string_view text : absl::StrSplit(node[0][1].c_str(), ' ', absl::SkipEmpty())) {
-      EGRESS_ASSIGN_OR_RETURN(IpNetwork network, NetworkFromPg(text));
-      rule_set.exempt_networks.push_back(network);
-    }
-    std::optional<IpAddress> server_ipv4, server_ipv6;
-    if (!node[0][2].is_null()) {
-      EGRESS_ASSIGN_OR_RETURN(server_ipv4, IpFromPg(node[0][2].c_str()));
-    }
-    if (!node[0][3].is_null()) {
-      EGRESS_ASSIGN_OR_RETURN(server_ipv6, IpFromPg(node[0][3].c_str()));
-    }
-    absl::flat_hash_map<std::string, size_t> index;
-    for (const pqxx::row& row : txn.exec_params(kSelectRuleAccounts, node_id)) {
-      AccountRuleSet account;
-      account.account_id = row[0].as<std::string>();
-      account.uid = row[1].as<uint32_t>();
-      account.block_all = row[2].as<bool>();
-      index[account.account_id] = rule_set.accounts.size();
-      rule_set.accounts.push_back(std::move(account));
-    }
-    absl::flat_hash_map<std::string, std::vector<DedicatedIp>> dedicated;
-    for (const pqxx::row& row : txn.exec_params(kSelectRuleDedicatedIps, node_id)) {
-      EGRESS_ASSIGN_OR_RETURN(IpAddress ip, IpFromPg(row[1].c_str()));
-      dedicated[row[0].as<std::string>()].push_back(
-          DedicatedIp{ip, absl::FromUnixMicros(row[2].as<int64_t>())});
-    }
-    for (AccountRuleSet& account : rule_set.accounts) {
-      const std::vector<DedicatedIp>& ips = dedicated[account.account_id];
-      account.egress_ipv4 = EgressAddress(IpAddress::Family::kV4, ips, server_ipv4);
-      account.egress_ipv6 = EgressAddress(IpAddress::Family::kV6, ips, server_ipv6);
-    }
-    for (const pqxx::row& row : txn.exec_params(kSelectRules, node_id)) {
-      auto it = index.find(row[0].as<std::string>());
-      if (it == index.end()) continue;
-      EGRESS_ASSIGN_OR_RETURN(IpNetwork network, NetworkFromPg(row[2].c_str()));
-      rule_set.accounts[it->second].rules.push_back(
-          RuleMatchEntry{row[1].as<uint64_t>(), network, static_cast<uint8_t>(row[3].as<int>()),
-                         static_cast<uint16_t>(row[4].as<int>())});
-    }
-    return absl::OkStatus();
-  }));
-  return rule_set;
-}
-
-absl::Status PgCollectorStore::RecordRulesApplied(const std::string& node_id, uint64_t version,
-                                                  const std::string& error) {
-  return database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    if (error.empty()) {
-      txn.exec_params(kRulesApplied, node_id, version);
-    } else {
-      txn.exec_params(kRulesFailed, node_id, error);
-    }
-    return absl::OkStatus();
-  });
 }
 
 absl::Status PgCollectorStore::RecordAgentStats(const std::string& node_id,

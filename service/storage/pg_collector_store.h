@@ -54,9 +54,13 @@ class PgCollectorStore : public CollectorStore, public IngestJournal {
   absl::StatusOr<CommitResult> CommitBatch(const IngestBatch& batch) override;
   absl::StatusOr<std::vector<CommitResult>> CommitBatches(
       const std::vector<const IngestBatch*>& batches) override;
+  // Rule sets: pg_collector_rule_sets.cc.
   absl::StatusOr<NodeRuleSet> LoadRuleSet(const std::string& node_id) override;
+  absl::StatusOr<NodeRuleSet> LoadRuleSetChanges(const std::string& node_id,
+                                                 const RuleSetBase& base) override;
   absl::Status RecordRulesApplied(const std::string& node_id, uint64_t version,
-                                  const std::string& error) override;
+                                  const std::string& error,
+                                  const AppliedAccountVersions& accounts) override;
   absl::Status RecordAgentStats(const std::string& node_id, const AgentStatsRecord& stats) override;
   absl::StatusOr<std::pair<int, int>> MaintainPartitions(absl::CivilDay from, absl::CivilDay to,
                                                          absl::CivilDay drop_before) override;

@@ -3,10 +3,11 @@
 namespace egress {
 namespace {
 
-// One row per node: a sequential scan of a table with one row per server.
+// One row per node; each node's version sums its accounts' (an index scan
+// of accounts by node).
 constexpr char kNodeRuleVersions[] = R"sql(
 SELECT count(*),
-       count(*) FILTER (WHERE applied_rule_version < rule_version),
+       count(*) FILTER (WHERE applied_rule_version < egress_node_rule_version(node_id)),
        count(*) FILTER (WHERE apply_error <> '')
   FROM nodes)sql";
 

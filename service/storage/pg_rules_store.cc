@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "service/egress_address.h"
+#include "service/storage/egress_address.h"
 #include "service/storage/pg_connections_store.h"
 #include "service/storage/pg_values.h"
 #include "service/storage/rule_changes.h"
@@ -18,8 +18,10 @@ constexpr char kReadOnlySnapshot[] = "SET TRANSACTION ISOLATION LEVEL REPEATABLE
 constexpr char kAccountNode[] = "SELECT node_id FROM accounts WHERE account_id = $1";
 // Every change of an account's rules and locks holds its row lock, so they
 // apply one at a time (e.g. a manual unlock cannot interleave with an
-// antivirus lock).
-constexpr char kLockAccount[] = "SELECT node_id FROM accounts WHERE account_id = $1 FOR UPDATE";
+// antivirus lock). NO KEY UPDATE: readers that only need the account to
+// exist (foreign-key checks, the node's RulesApplied) are not held up.
+constexpr char kLockAccount[] =
+    "SELECT node_id FROM accounts WHERE account_id = $1 FOR NO KEY UPDATE";
 
 // The rule as JSON for the audit log (`r` is a block_rules row).
 #define EGRESS_RULE_JSON                                                              \
@@ -99,11 +101,13 @@ RETURNING )sql" EGRESS_LOCK_JSON;
 
 #undef EGRESS_LOCK_JSON
 
+// The account's version against what its node confirmed for it.
 constexpr char kStatusAccount[] = R"sql(
-SELECT a.node_id, a.rule_version, n.applied_rule_version,
-       (extract(epoch FROM n.applied_at) * 1000000)::int8,
+SELECT a.node_id, a.rule_version, coalesce(p.version, 0),
+       (extract(epoch FROM p.applied_at) * 1000000)::int8,
        host(n.server_ipv4), host(n.server_ipv6)
   FROM accounts a JOIN nodes n ON n.node_id = a.node_id
+  LEFT JOIN account_rules_applied p ON p.account_id = a.account_id AND p.node_id = a.node_id
  WHERE a.account_id = $1)sql";
 
 constexpr char kStatusDedicatedIps[] = R"sql(
@@ -134,11 +138,13 @@ constexpr char kNewestScan[] = R"sql(
 SELECT scan_id FROM antivirus_scans WHERE account_id = $1
  ORDER BY finished_at DESC, (threat_count > 0) DESC, scan_id DESC LIMIT 1)sql";
 
+// $4: only the current account's events (false: every account's with the id).
 constexpr char kAuditPage[] = R"sql(
 SELECT event_id, account_id, (extract(epoch FROM at) * 1000000)::int8, actor, action,
        coalesce(before::text, ''), coalesce(after::text, '')
   FROM audit_log
  WHERE account_id = $1 AND ($2::int8 IS NULL OR event_id < $2::int8)
+   AND (NOT $4 OR incarnation = (SELECT incarnation FROM accounts WHERE account_id = $1))
  ORDER BY event_id DESC LIMIT $3)sql";
 
 constexpr int kManualKind = 1;
@@ -305,7 +311,7 @@ absl::StatusOr<BlockRuleRecord> PgRulesStore::CreateBlockRule(const std::string&
       return absl::AbortedError("destination: a concurrent change created the same rule");
     }
     const uint64_t rule_id = inserted[0][0].as<uint64_t>();
-    RecordRuleChange(txn, node_id, &account_id);
+    BumpAccountRuleVersion(txn, account_id, node_id);
     InsertAuditEvent(txn, account_id, actor.name, "block_rule.create", std::nullopt,
                      inserted[0][1].as<std::string>());
     EGRESS_ASSIGN_OR_RETURN(rule, LoadRule(txn, account_id, rule_id));
@@ -360,7 +366,7 @@ absl::StatusOr<RulesStore::DeleteResult> PgRulesStore::DeleteBlockRules(
     }
     pqxx::row deleted = txn.exec_params1(kDeleteRules, account_id, ids_literal);
     result.deleted = deleted[0].as<uint32_t>();
-    result.rule_version = RecordRuleChange(txn, node_id, &account_id);
+    result.rule_version = BumpAccountRuleVersion(txn, account_id, node_id);
     InsertAuditEvent(txn, account_id, actor.name, "block_rule.delete", deleted[1].as<std::string>(),
                      std::nullopt);
     return absl::OkStatus();
@@ -377,7 +383,7 @@ absl::StatusOr<AccountStatusRecord> PgRulesStore::SetManualLock(const std::strin
       pqxx::result inserted =
           txn.exec_params(kInsertManualLock, account_id, ManualLockReason(actor), actor.name);
       if (!inserted.empty()) {
-        RecordRuleChange(txn, node_id, &account_id);
+        BumpAccountRuleVersion(txn, account_id, node_id);
         InsertAuditEvent(txn, account_id, actor.name, "lock.manual.set", std::nullopt,
                          inserted[0][0].as<std::string>());
       }
@@ -386,7 +392,7 @@ absl::StatusOr<AccountStatusRecord> PgRulesStore::SetManualLock(const std::strin
       if (!antivirus.empty()) return absl::FailedPreconditionError(kAntivirusLockMessage);
       pqxx::result deleted = txn.exec_params(kDeleteLock, account_id, kManualKind);
       if (!deleted.empty()) {
-        RecordRuleChange(txn, node_id, &account_id);
+        BumpAccountRuleVersion(txn, account_id, node_id);
         InsertAuditEvent(txn, account_id, actor.name, "lock.manual.clear",
                          deleted[0][0].as<std::string>(), std::nullopt);
       }
@@ -444,14 +450,14 @@ absl::StatusOr<ScanOutcome> PgRulesStore::ReportScan(const std::string& account_
         pqxx::result after =
             txn.exec_params(kUpsertAntivirusLock, account_id, AntivirusLockReason(report),
                             finished_us, actor.name, report.scan_id, threat_count);
-        RecordRuleChange(txn, node_id, &account_id);
+        BumpAccountRuleVersion(txn, account_id, node_id);
         std::optional<std::string> before;
         if (!current.empty()) before = current[0][1].as<std::string>();
         InsertAuditEvent(txn, account_id, actor.name, "lock.antivirus.set", before,
                          after.at(0)[0].as<std::string>());
       } else if (!current.empty()) {
         txn.exec_params(kDeleteLock, account_id, kAntivirusKind);
-        RecordRuleChange(txn, node_id, &account_id);
+        BumpAccountRuleVersion(txn, account_id, node_id);
         InsertAuditEvent(txn, account_id, actor.name, "lock.antivirus.clear",
                          current[0][1].as<std::string>(), std::nullopt);
       }
@@ -463,16 +469,20 @@ absl::StatusOr<ScanOutcome> PgRulesStore::ReportScan(const std::string& account_
 }
 
 absl::StatusOr<std::vector<AuditEventRecord>> PgRulesStore::ListAuditEvents(
-    const std::string& account_id, std::optional<uint64_t> before_event_id, int limit) {
+    const std::string& account_id, std::optional<uint64_t> before_event_id, int limit,
+    bool earlier_accounts) {
   const std::optional<std::string> before = OptionalId(before_event_id);
   std::vector<AuditEventRecord> events;
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
     txn.exec(kReadOnlySnapshot);
-    if (absl::Status found = AccountNode(txn, account_id, /*lock=*/false).status(); !found.ok()) {
-      return found;
+    if (!earlier_accounts) {
+      if (absl::Status found = AccountNode(txn, account_id, /*lock=*/false).status(); !found.ok()) {
+        return found;
+      }
     }
+    events.clear();
     for (const pqxx::row& row :
-         txn.exec_params(kAuditPage, account_id, NullableText(before), limit)) {
+         txn.exec_params(kAuditPage, account_id, NullableText(before), limit, !earlier_accounts)) {
       AuditEventRecord event;
       event.event_id = row[0].as<uint64_t>();
       event.account_id = row[1].as<std::string>();

@@ -30,7 +30,8 @@ class PgRulesStore : public RulesStore {
   absl::StatusOr<ScanOutcome> ReportScan(const std::string& account_id, const ScanReport& report,
                                          const Actor& actor) override;
   absl::StatusOr<std::vector<AuditEventRecord>> ListAuditEvents(
-      const std::string& account_id, std::optional<uint64_t> before_event_id, int limit) override;
+      const std::string& account_id, std::optional<uint64_t> before_event_id, int limit,
+      bool earlier_accounts) override;
 
  private:
   Database& database_;

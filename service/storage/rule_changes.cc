@@ -3,14 +3,18 @@
 namespace egress {
 namespace {
 
-constexpr char kBumpNodeVersion[] =
-    "UPDATE nodes SET rule_version = rule_version + 1 WHERE node_id = $1 RETURNING rule_version";
-constexpr char kMarkAccountChanged[] =
-    "UPDATE accounts SET rule_version = $2, updated_at = now() WHERE account_id = $1";
+constexpr char kBumpAccountVersion[] = R"sql(
+UPDATE accounts SET rule_version = rule_version + 1, updated_at = now()
+ WHERE account_id = $1 RETURNING rule_version)sql";
+constexpr char kInsertDeparture[] = R"sql(
+INSERT INTO node_rule_departures (node_id, account_id, version) VALUES ($1, $2, $3))sql";
 constexpr char kNotify[] = "SELECT pg_notify($1, $2)";
+// The event belongs to the account's current incarnation (0006): call it
+// while the account row exists (before deleting it).
 constexpr char kInsertAudit[] = R"sql(
-INSERT INTO audit_log (account_id, actor, action, before, after)
-VALUES ($1, $2, $3, $4::jsonb, $5::jsonb))sql";
+INSERT INTO audit_log (account_id, actor, action, before, after, incarnation)
+VALUES ($1, $2, $3, $4::jsonb, $5::jsonb,
+        (SELECT incarnation FROM accounts WHERE account_id = $1)))sql";
 
 const char* NullableText(const std::optional<std::string>& value) {
   return value.has_value() ? value->c_str() : nullptr;
@@ -18,12 +22,22 @@ const char* NullableText(const std::optional<std::string>& value) {
 
 }  // namespace
 
-uint64_t RecordRuleChange(pqxx::work& txn, const std::string& node_id,
-                          const std::string* account_id) {
-  const uint64_t version = txn.exec_params1(kBumpNodeVersion, node_id)[0].as<uint64_t>();
-  if (account_id != nullptr) txn.exec_params(kMarkAccountChanged, *account_id, version);
-  txn.exec_params(kNotify, kRulesChangedChannel, node_id);
+uint64_t BumpAccountRuleVersion(pqxx::work& txn, const std::string& account_id,
+                                const std::string& node_id) {
+  const uint64_t version = txn.exec_params1(kBumpAccountVersion, account_id)[0].as<uint64_t>();
+  AnnounceRulesChanged(txn, node_id);
   return version;
+}
+
+void RecordDeparture(pqxx::work& txn, const std::string& node_id, const std::string& account_id,
+                     uint64_t last_version) {
+  txn.exec_params(kInsertDeparture, node_id, account_id, last_version + 1);
+  AnnounceRulesChanged(txn, node_id);
+}
+
+void AnnounceRulesChanged(pqxx::work& txn, const std::string& node_id) {
+  // PostgreSQL folds identical notifications of one transaction into one.
+  txn.exec_params(kNotify, kRulesChangedChannel, node_id);
 }
 
 void InsertAuditEvent(pqxx::work& txn, const std::string& account_id, const std::string& actor,

@@ -1,6 +1,7 @@
-// Bookkeeping shared by every store that changes what a node enforces.
-// Call inside the transaction that makes the change, so the version bump,
-// the announcement and the audit row commit (or roll back) with it.
+// Bookkeeping shared by every store that changes what a node enforces. Call
+// inside the transaction that makes the change, so the version bump, the
+// announcement and the audit row commit (or roll back) with it. Rows are
+// locked in the order service/storage/lock_order.md gives.
 #ifndef EGRESS_SERVICE_STORAGE_RULE_CHANGES_H_
 #define EGRESS_SERVICE_STORAGE_RULE_CHANGES_H_
 
@@ -16,14 +17,27 @@ namespace egress {
 // replica LISTENs and pushes the new RuleSet to the agents it holds.
 inline constexpr char kRulesChangedChannel[] = "egress_rules_changed";
 
-// Bumps the node's rule version, records it as the account's latest change
-// (when `account_id` is given) and announces the node on
-// kRulesChangedChannel (delivered at commit). Returns the new version.
-uint64_t RecordRuleChange(pqxx::work& txn, const std::string& node_id,
-                          const std::string* account_id);
+// Bumps the account's own rule version and announces its node on
+// kRulesChangedChannel (delivered at commit). The caller holds the
+// account's row lock (so the account's versions are taken one at a time)
+// and touches no other account's row or the node's row for update. Returns
+// the new version.
+uint64_t BumpAccountRuleVersion(pqxx::work& txn, const std::string& account_id,
+                                const std::string& node_id);
 
-// Appends to the account's audit log. `before_json` / `after_json` are JSON
-// texts (nullopt: none).
+// The account leaves `node_id` (deleted, or moved to another node) after
+// its `last_version`: records a departure worth last_version + 1, so the
+// node's rule set version (a sum, see 0005_rule_versions_without_shared_rows.sql)
+// still grows, and announces the node.
+void RecordDeparture(pqxx::work& txn, const std::string& node_id, const std::string& account_id,
+                     uint64_t last_version);
+
+// Announces the node on kRulesChangedChannel (delivered at commit).
+void AnnounceRulesChanged(pqxx::work& txn, const std::string& node_id);
+
+// Appends to the account's audit log, as an event of the account's current
+// incarnation (so call it before deleting the account row). `before_json` /
+// `after_json` are JSON texts (nullopt: none).
 void InsertAuditEvent(pqxx::work& txn, const std::string& account_id, const std::string& actor,
                       const std::string& action, const std::optional<std::string>& before_json,
                       const std::optional<std::string>& after_json);

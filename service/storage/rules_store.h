@@ -157,9 +157,13 @@ class RulesStore {
   virtual absl::StatusOr<ScanOutcome> ReportScan(const std::string& account_id,
                                                  const ScanReport& report, const Actor& actor) = 0;
 
-  // Events with event_id < before_event_id (all when nullopt), newest first.
+  // Events with event_id < before_event_id (all when nullopt), newest first:
+  // of the account that has this id now, or (`earlier_accounts`) also of
+  // every deleted account that had it, in which case the account need not
+  // exist (no NOT_FOUND).
   virtual absl::StatusOr<std::vector<AuditEventRecord>> ListAuditEvents(
-      const std::string& account_id, std::optional<uint64_t> before_event_id, int limit) = 0;
+      const std::string& account_id, std::optional<uint64_t> before_event_id, int limit,
+      bool earlier_accounts) = 0;
 };
 
 // What SetManualLock(false) answers while malware keeps the account locked.

@@ -28,7 +28,7 @@ class RecordingListener : public UplinkListener {
     time_zone_ = welcome.time_zone();
     return Applied(welcome.rule_set().version());
   }
-  v1::RulesApplied OnRuleSet(const v1::RuleSet& rules) override {
+  std::optional<v1::RulesApplied> OnRuleSet(const v1::RuleSet& rules) override {
     absl::MutexLock lock(&mu_);
     return Applied(rules.version());
   }

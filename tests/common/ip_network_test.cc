@@ -18,6 +18,7 @@ using ::egress::testing::IsOk;
 using ::egress::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 IpAddress Addr(absl::string_view text) {
   absl::StatusOr<IpAddress> address = IpAddress::Parse(text);
@@ -102,8 +103,24 @@ TEST(IpNetworkTest, RejectsHostBitsAndSuggestsNetwork) {
                              HasSubstr("10.0.0.0/8"))));
   EXPECT_THAT(IpNetwork::Parse("192.168.1.255/31"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("192.168.1.254/31")));
-  EXPECT_THAT(IpNetwork::Parse("0.0.0.1/0"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("0.0.0.0/0")));
+  // A suggestion is never a catch-all network: the address alone instead.
+  for (const char* text : {"0.0.0.1/0", "10.1.2.3/1", "::ffff:10.1.2.3/96", "2001:db8::1/3"}) {
+    const absl::StatusOr<IpNetwork> parsed = IpNetwork::Parse(text);
+    EXPECT_THAT(parsed, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("for the one "
+                                                                               "address use")))
+        << text;
+    EXPECT_THAT(parsed.status().message(), Not(HasSubstr("0.0.0.0/0"))) << text;
+    EXPECT_THAT(parsed.status().message(), Not(HasSubstr(" ::/"))) << text;
+    EXPECT_THAT(parsed.status().message(), Not(HasSubstr("did you mean"))) << text;
+  }
+  EXPECT_THAT(IpNetwork::Parse("::ffff:10.1.2.3/96"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("10.1.2.3/32")));
+  // The narrowest catch-alls refused as suggestions, the widest private
+  // ranges allowed.
+  EXPECT_TRUE(IpNetwork::Parse("0.0.0.0/7")->is_catch_all());
+  EXPECT_FALSE(IpNetwork::Parse("10.0.0.0/8")->is_catch_all());
+  EXPECT_TRUE(IpNetwork::Parse("::/6")->is_catch_all());
+  EXPECT_FALSE(IpNetwork::Parse("fc00::/7")->is_catch_all());
   EXPECT_THAT(IpNetwork::Parse("2001:db8::1/64"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("2001:db8::/64")));
   EXPECT_THAT(IpNetwork::Parse("::1/127"),

@@ -177,11 +177,12 @@ TEST_F(AgentServiceNetnsTest, ConnectionsBlocksAndRestartsEndToEnd) {
   grpc::ClientContext block_context;
   Authorize(&block_context, PanelToken("acct-a"));
   ASSERT_TRUE(panel->BlockDestination(&block_context, block, &rule).ok());
-  const int64_t version = Scalar("SELECT rule_version FROM accounts WHERE account_id = 'acct-a'");
-  EXPECT_EQ(
-      WaitFor("SELECT (applied_rule_version >= " + std::to_string(version) + ")::int FROM nodes",
-              1),
-      1);
+  // The node confirmed acct-a's latest version as applied.
+  EXPECT_EQ(WaitFor("SELECT (p.version >= a.rule_version)::int FROM accounts a "
+                    "JOIN account_rules_applied p USING (account_id) "
+                    "WHERE a.account_id = 'acct-a'",
+                    1),
+            1);
   auto blocked = AttemptsAs(net_->node(), kUidA, true, kRemoteX, 443, 5);
   ASSERT_TRUE(blocked.ok());
   EXPECT_EQ(blocked->refused, 5);

@@ -469,7 +469,7 @@ int64_t FaultEnv::AppliedRuleVersion() const {
 }
 
 int64_t FaultEnv::NodeRuleVersion() const {
-  return Scalar(absl::StrCat("SELECT rule_version FROM nodes WHERE node_id = '", kFaultNode, "'"));
+  return Scalar(absl::StrCat("SELECT egress_node_rule_version('", kFaultNode, "')"));
 }
 
 absl::StatusOr<std::unique_ptr<TrafficMix>> TrafficMix::Start(const FaultEnv& env) {

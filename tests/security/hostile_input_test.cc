@@ -621,6 +621,48 @@ TEST_F(HostileInputTest, OversizeAndMalformedBatchesAreRefusedWhole) {
        },
        grpc::INVALID_ARGUMENT, "Hello"},
       {"an empty message", [] { return v1::AgentMessage(); }, grpc::INVALID_ARGUMENT, "empty"},
+      // Every uint64 a peer sends must fit the bigint it is stored in.
+      {"seq 2^64 - 1",
+       [&] {
+         v1::AgentMessage m = Batch({good});
+         m.mutable_batch()->set_seq(~uint64_t{0});
+         return m;
+       },
+       grpc::INVALID_ARGUMENT, "batch.seq: 18446744073709551615 is out of range"},
+      {"loss events 2^64 - 1",
+       [&] {
+         v1::AgentMessage m = Batch({good});
+         v1::LossReport* loss = m.mutable_batch()->add_losses();
+         *loss->mutable_day() = good.day();
+         loss->set_reason(v1::LossReport::REASON_NETLINK_OVERRUN);
+         loss->set_events(~uint64_t{0});
+         return m;
+       },
+       grpc::INVALID_ARGUMENT, "batch.losses[0].events"},
+      {"rules_applied.version 2^64 - 1",
+       [] {
+         v1::AgentMessage m;
+         m.mutable_rules_applied()->set_version(~uint64_t{0});
+         return m;
+       },
+       grpc::INVALID_ARGUMENT, "rules_applied.version"},
+      {"stats 2^63",
+       [] {
+         v1::AgentMessage m;
+         m.mutable_stats()->set_spool_bytes(uint64_t{1} << 63);
+         return m;
+       },
+       grpc::INVALID_ARGUMENT, "stats.spool_bytes"},
+      // Does not parse (proto3 strings must be UTF-8): answered like a unary
+      // call's unparsable request, not taken for the agent's half-close.
+      {"a message that does not parse",
+       [] {
+         v1::AgentMessage m;
+         m.mutable_rules_applied()->set_version(1);
+         m.mutable_rules_applied()->set_error("\xff\xfe not UTF-8");
+         return m;
+       },
+       grpc::INVALID_ARGUMENT, "could not be parsed"},
       {"rules_applied.error over 4096 bytes",
        [] {
          v1::AgentMessage m;
@@ -644,19 +686,43 @@ TEST_F(HostileInputTest, OversizeAndMalformedBatchesAreRefusedWhole) {
   }
 }
 
+// An agent's error text is stored whatever bytes it holds: control bytes
+// (NUL would cut the text short in PostgreSQL) come back escaped.
+TEST_F(HostileInputTest, ControlBytesInAnAgentsErrorAreStoredEscaped) {
+  AgentClient agent(channel_, NodeToken(kNodeA));
+  ASSERT_TRUE(agent.SendHello(kNodeA));
+  ASSERT_TRUE(agent.NextOfKind(v1::ServiceMessage::kWelcome).has_value());
+  v1::AgentMessage applied;
+  applied.mutable_rules_applied()->set_version(1);
+  applied.mutable_rules_applied()->set_error(std::string("nft: bad\0element\x01 \xc3\xa9", 20));
+  ASSERT_TRUE(agent.Send(applied));
+  v1::AgentMessage stats;
+  stats.mutable_stats();
+  ASSERT_TRUE(agent.Send(stats));
+  const grpc::Status status = agent.Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  pqxx::connection connection(conninfo_);
+  pqxx::nontransaction query(connection);
+  EXPECT_EQ(query.exec_params1("SELECT apply_error FROM nodes WHERE node_id = $1", kNodeA)[0]
+                .as<std::string>(),
+            "nft: bad\\x00element\\x01 \xc3\xa9");
+}
+
 // Hello's node id is checked before anything is looked up.
 TEST_F(HostileInputTest, HostileNodeIdsInHelloAreRefused) {
   for (const std::string& id :
        {std::string(""), std::string("web-01' OR '1'='1"), std::string("../../etc/passwd"),
         std::string("WEB-01"), std::string(64, 'a'), std::string("web-01\0x", 8),
-        std::string("web-01\n"), std::string("\xc3\xa9")}) {
+        std::string("web-01\n"), std::string("\xc3\xa9"), std::string("\xff\xfe")}) {
     SCOPED_TRACE(absl::CEscape(id));
     const std::string before = Dump();
     AgentClient agent(channel_, NodeToken(kNodeA));
     agent.SendHello(id);
     const grpc::Status status = agent.Finish();
     EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT) << status.error_message();
-    EXPECT_THAT(status.error_message(), HasSubstr("hello.node_id"));
+    // Not UTF-8: the message does not even parse.
+    EXPECT_THAT(status.error_message(),
+                ::testing::AnyOf(HasSubstr("hello.node_id"), HasSubstr("could not be parsed")));
     EXPECT_EQ(Dump(), before);
   }
 }

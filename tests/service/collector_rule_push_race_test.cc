@@ -73,11 +73,8 @@ TEST(CollectorRulePushRaceTest, ChangeBetweenWelcomeLoadAndRegistrationIsPushed)
   ChangeAfterLoadStore store(database.get(), [&] {
     pqxx::connection connection(conninfo);
     pqxx::work txn(connection);
-    changed_version =
-        txn.exec1(
-               "UPDATE nodes SET rule_version = rule_version + 1 WHERE node_id = 'web-01' "
-               "RETURNING rule_version")[0]
-            .as<uint64_t>();
+    txn.exec0("UPDATE nodes SET config_version = config_version + 1 WHERE node_id = 'web-01'");
+    changed_version = txn.exec1("SELECT egress_node_rule_version('web-01')")[0].as<uint64_t>();
     txn.commit();
     // The announcement of the change, before the stream is registered.
     service->NodeRulesChanged("web-01");

@@ -144,7 +144,9 @@ TEST_F(CollectorServiceTest, WelcomeCarriesTimeZoneSequenceAndRules) {
   EXPECT_EQ(welcome.last_committed_seq(), 0u);
   EXPECT_GT(welcome.server_time().seconds(), 0);
   const v1::RuleSet& rules = welcome.rule_set();
-  EXPECT_EQ(rules.version(), 3u);  // node created, then two accounts
+  // The node's own version (1) plus each account's (2: created, counted).
+  EXPECT_EQ(rules.version(), 5u);
+  EXPECT_EQ(rules.accounts(0).version(), 2u);
   EXPECT_THAT(rules.exempt_networks(), ::testing::ElementsAre("10.0.0.0/8"));
   ASSERT_EQ(rules.accounts_size(), 2);
   EXPECT_EQ(rules.accounts(0).account_id(), "alice");
@@ -287,6 +289,10 @@ TEST_F(CollectorServiceTest, RuleChangesOnOneReplicaArePushedThroughTheOther) {
   }
   EXPECT_EQ(Scalar("SELECT applied_rule_version FROM nodes"),
             static_cast<int64_t>(pushed->rule_set().version()));
+  // And alice's change is confirmed as enforced, at her own version.
+  EXPECT_EQ(Scalar("SELECT p.version - a.rule_version FROM accounts a "
+                   "JOIN account_rules_applied p USING (account_id) WHERE a.account_id = 'alice'"),
+            0);
 }
 
 TEST_F(CollectorServiceTest, BlocksAndLocksReachTheAgentWithinASecond) {

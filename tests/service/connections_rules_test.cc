@@ -92,9 +92,12 @@ TEST_F(ConnectionsRulesTest, BlockDestinationStoresTheRuleAndBumpsTheVersion) {
   const v1::AccountStatus after = Status();
   EXPECT_GT(after.rule_version(), before.rule_version());
   EXPECT_FALSE(after.enforced());
-  // The node reports the version applied: enforced.
-  Sql(absl::StrCat("UPDATE nodes SET applied_rule_version = ", after.rule_version(),
-                   ", applied_at = now() WHERE node_id = 'web-01'"));
+  // The node confirms the account's version as applied (what its stream
+  // records on RulesApplied): enforced.
+  Sql(
+      absl::StrCat("INSERT INTO account_rules_applied (account_id, node_id, version) "
+                   "VALUES ('alice', 'web-01', ",
+                   after.rule_version(), ")"));
   const v1::AccountStatus applied = Status();
   EXPECT_TRUE(applied.enforced());
   EXPECT_GT(applied.applied_time().seconds(), 0);
@@ -495,6 +498,16 @@ TEST_F(ConnectionsRulesTest, AccountsOnlySeeTheirOwnAuditLog) {
   request.set_page_size(5000);
   EXPECT_EQ(Call(connections_.get(), &Stub::ListAuditEvents, bob_, request, &response).error_code(),
             grpc::INVALID_ARGUMENT);
+  // Earlier accounts' history is for admins only.
+  request.set_page_size(0);
+  request.set_account_id("alice");
+  request.set_include_earlier_accounts(true);
+  const grpc::Status customer =
+      Call(connections_.get(), &Stub::ListAuditEvents, alice_, request, &response);
+  EXPECT_EQ(customer.error_code(), grpc::PERMISSION_DENIED);
+  EXPECT_THAT(customer.error_message(), HasSubstr("include_earlier_accounts"));
+  ASSERT_TRUE(Call(connections_.get(), &Stub::ListAuditEvents, admin_, request, &response).ok());
+  EXPECT_EQ(response.events_size(), 1);
 }
 
 }  // namespace

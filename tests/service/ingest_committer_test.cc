@@ -66,7 +66,11 @@ class ScriptedStore : public CollectorStore {
   absl::StatusOr<NodeRuleSet> LoadRuleSet(const std::string&) override {
     return absl::UnimplementedError("not used");
   }
-  absl::Status RecordRulesApplied(const std::string&, uint64_t, const std::string&) override {
+  absl::StatusOr<NodeRuleSet> LoadRuleSetChanges(const std::string&, const RuleSetBase&) override {
+    return absl::UnimplementedError("not used");
+  }
+  absl::Status RecordRulesApplied(const std::string&, uint64_t, const std::string&,
+                                  const AppliedAccountVersions&) override {
     return absl::UnimplementedError("not used");
   }
   absl::Status RecordAgentStats(const std::string&, const AgentStatsRecord&) override {

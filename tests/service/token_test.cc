@@ -1,7 +1,10 @@
 // HS256 tokens and the authorisation rules built on them.
 #include "service/auth/token.h"
 
+#include <jwt.h>
+
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -89,6 +92,77 @@ TEST(TokenSignerTest, GarbageIsUnauthenticated) {
         std::string("eyJ\0.x.y", 8), std::string("Bearer x")}) {
     EXPECT_THAT(signer->Verify(token, absl::Now()), StatusIs(absl::StatusCode::kUnauthenticated));
   }
+}
+
+// A token with exactly these claims (JSON), signed with kSecret: what a
+// third party holding the secret (the hosting panel) might mint.
+std::string SignRaw(const std::string& claims_json) {
+  jwt_t* jwt = nullptr;
+  EXPECT_EQ(jwt_new(&jwt), 0);
+  EXPECT_EQ(jwt_add_grants_json(jwt, claims_json.c_str()), 0) << claims_json;
+  EXPECT_EQ(jwt_set_alg(jwt, JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(kSecret),
+                        static_cast<int>(sizeof(kSecret) - 1)),
+            0);
+  char* encoded = jwt_encode_str(jwt);
+  std::string token = encoded == nullptr ? "" : encoded;
+  free(encoded);
+  jwt_free(jwt);
+  return token;
+}
+
+TEST(TokenSignerTest, SubjectBoundScopesStandAlone) {
+  auto signer = Signer();
+  // Minting refuses them...
+  for (std::set<Scope> scopes : {std::set<Scope>{Scope::kPanel, Scope::kAdmin},
+                                 std::set<Scope>{Scope::kPanel, Scope::kAntivirus},
+                                 std::set<Scope>{Scope::kNode, Scope::kAdmin}}) {
+    EXPECT_THAT(signer->Sign(Claims{"alice", scopes, absl::Now() + absl::Hours(1)}),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cannot be combined")));
+  }
+  // ... and a token minted elsewhere with them does not authenticate: a
+  // "panel admin" token for an account is not an admin token.
+  for (const char* scope : {"panel admin", "admin panel", "panel node", "node antivirus"}) {
+    const std::string token = SignRaw(absl::StrCat(
+        R"({"iss":"egress","sub":"alice","exp":4000000000,"scope":")", scope, R"("})"));
+    EXPECT_THAT(signer->Verify(token, absl::Now()),
+                StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("cannot be combined")))
+        << scope;
+  }
+  // Scopes that are not bound to their subject combine.
+  EXPECT_THAT(signer->Sign(Claims{"ops", {Scope::kAdmin, Scope::kAntivirus}, absl::Now()}), IsOk());
+}
+
+TEST(TokenSignerTest, NoScopeVerifiesButMayCallNothing) {
+  auto signer = Signer();
+  Authorizer authorizer(signer.get());
+  for (const char* claims : {R"({"iss":"egress","sub":"alice","exp":4000000000,"scope":""})",
+                             R"({"iss":"egress","sub":"alice","exp":4000000000})"}) {
+    ASSERT_OK_AND_ASSIGN(Caller caller, authorizer.AuthenticateToken(SignRaw(claims)));
+    EXPECT_TRUE(caller.claims.scopes.empty());
+    for (Scope scope : {Scope::kPanel, Scope::kAdmin, Scope::kAntivirus, Scope::kNode}) {
+      EXPECT_THAT(Authorizer::RequireScope(caller, scope),
+                  StatusIs(absl::StatusCode::kPermissionDenied));
+    }
+    EXPECT_THAT(Authorizer::RequireAccount(caller, "alice"),
+                StatusIs(absl::StatusCode::kPermissionDenied));
+  }
+}
+
+TEST(TokenSignerTest, NotBeforeIsHonoured) {
+  auto signer = Signer();
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  auto with_nbf = [](const std::string& nbf) {
+    return SignRaw(absl::StrCat(
+        R"({"iss":"egress","sub":"alice","scope":"panel","exp":4000000000,"nbf":)", nbf, "}"));
+  };
+  EXPECT_THAT(signer->Verify(with_nbf(absl::StrCat(now + 3600)), absl::Now()),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("not valid yet")));
+  // Within the leeway for clocks a little apart, and in the past: valid.
+  EXPECT_THAT(signer->Verify(with_nbf(absl::StrCat(now + 5)), absl::Now()), IsOk());
+  EXPECT_THAT(signer->Verify(with_nbf(absl::StrCat(now - 60)), absl::Now()), IsOk());
+  // Not a number: refused, not ignored.
+  EXPECT_THAT(signer->Verify(with_nbf(R"("soon")"), absl::Now()),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("nbf")));
 }
 
 TEST(AuthorizerTest, PanelTokensReachOnlyTheirAccount) {

@@ -4,6 +4,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
+#include "service/storage/pg_rules_store.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/status_matchers.h"
 
@@ -16,6 +17,7 @@ using ::egress::testing::IsOk;
 using ::egress::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 IpAddress Ip(const char* text) { return *IpAddress::Parse(text); }
 IpNetwork Net(const char* text) { return *IpNetwork::Parse(text); }
@@ -126,14 +128,15 @@ TEST_F(PgAccountsStoreTest, AccountRoundTripWithDedicatedIpsInOrderOfOrdering) {
   EXPECT_EQ(created.spec.dedicated_ips[2].ip, Ip("203.0.113.9"));
   ASSERT_OK_AND_ASSIGN(NodeRecord node, store_->GetNode("web-01"));
   EXPECT_EQ(node.account_count, 1u);
-  EXPECT_EQ(node.rule_version, 2u);
+  // The node's version sums its own (1) and its accounts' (alice: 2).
+  EXPECT_EQ(node.rule_version, 3u);
   EXPECT_EQ(Scalar("SELECT rule_version FROM accounts WHERE account_id = 'alice'"), 2);
   EXPECT_EQ(Scalar("SELECT count(*) FROM audit_log WHERE action = 'account.upsert'"), 1);
 
   // The same upsert again changes nothing: no version bump, no audit row.
   ASSERT_THAT(store_->UpsertAccount(spec, admin_), IsOk());
   ASSERT_OK_AND_ASSIGN(node, store_->GetNode("web-01"));
-  EXPECT_EQ(node.rule_version, 2u);
+  EXPECT_EQ(node.rule_version, 3u);
   EXPECT_EQ(Scalar("SELECT count(*) FROM audit_log"), 1);
 }
 
@@ -174,13 +177,18 @@ TEST_F(PgAccountsStoreTest, MovingAnAccountBumpsBothNodes) {
   ASSERT_THAT(store_->UpsertNode(Node("web-01"), admin_), IsOk());
   ASSERT_THAT(store_->UpsertNode(Node("web-02"), admin_), IsOk());
   ASSERT_THAT(store_->UpsertAccount(Account("alice", "web-01", 1001), admin_), IsOk());
+  ASSERT_OK_AND_ASSIGN(NodeRecord first_before, store_->GetNode("web-01"));
+  ASSERT_OK_AND_ASSIGN(NodeRecord second_before, store_->GetNode("web-02"));
   ASSERT_THAT(store_->UpsertAccount(Account("alice", "web-02", 1001), admin_), IsOk());
   ASSERT_OK_AND_ASSIGN(NodeRecord first, store_->GetNode("web-01"));
   ASSERT_OK_AND_ASSIGN(NodeRecord second, store_->GetNode("web-02"));
-  EXPECT_EQ(first.rule_version, 3u);
+  // web-01 lost alice yet its version grew (her departure counts one more
+  // than her last version); web-02 gained her.
+  EXPECT_GT(first.rule_version, first_before.rule_version);
   EXPECT_EQ(first.account_count, 0u);
-  EXPECT_EQ(second.rule_version, 2u);
+  EXPECT_GT(second.rule_version, second_before.rule_version);
   EXPECT_EQ(second.account_count, 1u);
+  EXPECT_EQ(Scalar("SELECT version FROM node_rule_departures WHERE node_id = 'web-01'"), 3);
 }
 
 TEST_F(PgAccountsStoreTest, DeleteNodeWithAccountsIsRefused) {
@@ -241,6 +249,42 @@ TEST_F(PgAccountsStoreTest, DatabaseDownIsUnavailable) {
   DatabaseOptions options;
   options.conninfo = "host=/nonexistent-socket-dir dbname=egress";
   EXPECT_THAT(Database::Connect(options), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_F(PgAccountsStoreTest, ALaterAccountWithTheSameIdSeesNoneOfTheEarliersHistory) {
+  ASSERT_THAT(store_->UpsertNode(Node("web-01"), admin_), IsOk());
+  ASSERT_THAT(store_->UpsertAccount(Account("alice", "web-01", 1001), admin_), IsOk());
+  PgRulesStore rules(database_.get());
+  BlockRuleSpec spec;
+  spec.network = IpNetwork::Host(Ip("203.0.113.7"));
+  spec.protocol = Protocol::kTcp;
+  spec.port = 25;
+  spec.note = "the first alice's private note";
+  ASSERT_THAT(rules.CreateBlockRule("alice", spec, Actor{"account:alice"}), IsOk());
+  ASSERT_THAT(store_->DeleteAccount("alice", admin_), IsOk());
+  // Another customer gets the id.
+  ASSERT_THAT(store_->UpsertAccount(Account("alice", "web-01", 2002), admin_), IsOk());
+  ASSERT_OK_AND_ASSIGN(std::vector<AuditEventRecord> own,
+                       rules.ListAuditEvents("alice", std::nullopt, 100, false));
+  ASSERT_EQ(own.size(), 1u);
+  EXPECT_EQ(own[0].action, "account.upsert");
+  EXPECT_EQ(own[0].before_json, "");
+  for (const AuditEventRecord& event : own) {
+    EXPECT_THAT(event.after_json, Not(HasSubstr("private note")));
+  }
+  // Admins may still read everything that id ever did (forensics), also once
+  // no account has it.
+  ASSERT_OK_AND_ASSIGN(std::vector<AuditEventRecord> all,
+                       rules.ListAuditEvents("alice", std::nullopt, 100, true));
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[1].action, "account.delete");
+  EXPECT_EQ(all[2].action, "block_rule.create");
+  EXPECT_THAT(all[2].after_json, HasSubstr("private note"));
+  ASSERT_THAT(store_->DeleteAccount("alice", admin_), IsOk());
+  EXPECT_THAT(rules.ListAuditEvents("alice", std::nullopt, 100, false),
+              StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(all, rules.ListAuditEvents("alice", std::nullopt, 100, true));
+  EXPECT_EQ(all.size(), 5u);
 }
 
 }  // namespace

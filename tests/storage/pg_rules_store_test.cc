@@ -69,26 +69,40 @@ TEST_F(PgRulesStoreTest, UnknownAccountsAreNotFoundAndNothingIsWritten) {
   EXPECT_THAT(store_->GetAccountStatus("nobody"), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(store_->ListBlockRules("nobody", std::nullopt, 10),
               StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_THAT(store_->ListAuditEvents("nobody", std::nullopt, 10),
+  EXPECT_THAT(store_->ListAuditEvents("nobody", std::nullopt, 10, false),
               StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(DumpAllTables(conninfo_), before);
 }
 
-TEST_F(PgRulesStoreTest, ChangesBumpTheNodeAndAccountVersionsTogether) {
+TEST_F(PgRulesStoreTest, ChangesBumpTheAccountVersionAndTheNodesSumOnly) {
+  auto node_version = [this](const std::string& node) {
+    return Sql("SELECT egress_node_rule_version('" + node + "')")[0][0].as<int64_t>();
+  };
+  auto account_version = [this](const std::string& account) {
+    return Sql("SELECT rule_version FROM accounts WHERE account_id = '" + account + "'")[0][0]
+        .as<int64_t>();
+  };
+  const int64_t node_before = node_version("n1");
+  const int64_t other_node_before = node_version("n2");
+  const int64_t a1_before = account_version("a1");
+  const int64_t a2_before = account_version("a2");
+  const int64_t config_before =
+      Sql("SELECT config_version FROM nodes WHERE node_id = 'n1'")[0][0].as<int64_t>();
   ASSERT_OK_AND_ASSIGN(BlockRuleRecord rule,
                        store_->CreateBlockRule("a1", Spec("192.0.2.1"), actor_));
-  const pqxx::row versions =
-      Sql("SELECT n.rule_version, a.rule_version FROM nodes n JOIN accounts a USING (node_id) "
-          "WHERE a.account_id = 'a1'")[0];
-  EXPECT_EQ(versions[0].as<int64_t>(), versions[1].as<int64_t>());
-  EXPECT_GT(versions[0].as<int64_t>(), 1);
-  // Another node's version is untouched.
-  EXPECT_EQ(Sql("SELECT rule_version FROM nodes WHERE node_id = 'n2'")[0][0].as<int>(), 1);
+  EXPECT_EQ(account_version("a1"), a1_before + 1);
+  EXPECT_EQ(node_version("n1"), node_before + 1);
+  // No row shared with other writers was written: not the node's own
+  // version, not another account's, not another node's.
+  EXPECT_EQ(Sql("SELECT config_version FROM nodes WHERE node_id = 'n1'")[0][0].as<int64_t>(),
+            config_before);
+  EXPECT_EQ(account_version("a2"), a2_before);
+  EXPECT_EQ(node_version("n2"), other_node_before);
   ASSERT_OK_AND_ASSIGN(RulesStore::DeleteResult deleted,
                        store_->DeleteBlockRules("a1", {rule.rule_id}, actor_));
   EXPECT_EQ(deleted.deleted, 1u);
-  EXPECT_EQ(static_cast<int64_t>(deleted.rule_version),
-            Sql("SELECT rule_version FROM accounts WHERE account_id = 'a1'")[0][0].as<int64_t>());
+  EXPECT_EQ(static_cast<int64_t>(deleted.rule_version), account_version("a1"));
+  EXPECT_EQ(node_version("n1"), node_before + 2);
 }
 
 TEST_F(PgRulesStoreTest, TheRuleLimitIsEnforced) {
@@ -168,16 +182,16 @@ TEST_F(PgRulesStoreTest, AuditPagesNewestFirstWithKeysets) {
     ASSERT_TRUE(store_->CreateBlockRule("a1", Spec("192.0.2." + std::to_string(i)), actor_).ok());
   }
   ASSERT_OK_AND_ASSIGN(std::vector<AuditEventRecord> first,
-                       store_->ListAuditEvents("a1", std::nullopt, 3));
+                       store_->ListAuditEvents("a1", std::nullopt, 3, false));
   ASSERT_EQ(first.size(), 3u);
   ASSERT_OK_AND_ASSIGN(std::vector<AuditEventRecord> rest,
-                       store_->ListAuditEvents("a1", first.back().event_id, 3));
+                       store_->ListAuditEvents("a1", first.back().event_id, 3, false));
   ASSERT_EQ(rest.size(), 2u);
   EXPECT_GT(first[0].event_id, first[1].event_id);
   EXPECT_GT(first[2].event_id, rest[0].event_id);
   EXPECT_EQ(first[0].actor, "admin:test");
   ASSERT_OK_AND_ASSIGN(std::vector<AuditEventRecord> other,
-                       store_->ListAuditEvents("a2", std::nullopt, 3));
+                       store_->ListAuditEvents("a2", std::nullopt, 3, false));
   EXPECT_TRUE(other.empty());
 }
 

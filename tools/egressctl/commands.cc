@@ -57,14 +57,10 @@ int RunTokenCommand(const std::vector<std::string>& args, const CommandOptions& 
   Claims claims{args[0], {}, absl::Now() + options.ttl};
   for (absl::string_view name :
        absl::StrSplit(options.scope, absl::ByAnyChar(" ,"), absl::SkipEmpty())) {
-    bool known = false;
-    for (Scope scope : {Scope::kPanel, Scope::kAdmin, Scope::kAntivirus, Scope::kNode}) {
-      if (name == ScopeName(scope)) {
-        claims.scopes.insert(scope);
-        known = true;
-      }
-    }
-    if (!known) {
+    Scope scope;
+    if (ParseScope(name, &scope)) {
+      claims.scopes.insert(scope);
+    } else {
       *context.err << "egressctl: token: unknown scope \"" << name
                    << "\" (panel, admin, antivirus, node)\n";
       return kExitUsage;
