@@ -45,6 +45,10 @@ void WriteAgentMetrics(const AgentCounters& c, MetricsWriter& w) {
             D(c.batches_sealed));
   w.Gauge("egress_agent_spool_bytes", "Bytes in the on-disk spool (unacknowledged batches).", {},
           D(c.spool.bytes));
+  w.Gauge("egress_agent_spool_max_bytes",
+          "Spool size at which the oldest batches are dropped (--spool-max-bytes, lowered to "
+          "90% of a smaller file system).",
+          {}, D(c.spool.max_bytes));
   w.Gauge("egress_agent_spool_batches", "Batches in the spool, not yet acknowledged.", {},
           D(c.spool.batches));
   w.Counter("egress_agent_spool_dropped_batches_total",

@@ -463,7 +463,9 @@ std::vector<v1::LossReport> FileSpool::TakeOverflowLosses() {
 
 SpoolStats FileSpool::stats() const {
   absl::MutexLock lock(&mu_);
-  return stats_;
+  SpoolStats stats = stats_;
+  stats.max_bytes = options_.max_bytes;
+  return stats;
 }
 
 }  // namespace egress::agent

@@ -33,6 +33,9 @@ namespace egress::agent {
 
 struct SpoolStats {
   uint64_t bytes = 0;
+  // The size at which the oldest batches are dropped (0: no limit known), so
+  // that `bytes` can be read as a fraction of it.
+  uint64_t max_bytes = 0;
   uint64_t batches = 0;
   uint64_t acked_seq = 0;
   uint64_t next_seq = 1;

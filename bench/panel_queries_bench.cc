@@ -15,8 +15,11 @@
 // The defaults build 2,000 × 400 × 25 = 20M rows plus a heavy account
 // (400 days × 200 rows and one 5,000-row day).
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -81,6 +84,65 @@ void Report(const char* name, const std::vector<double>& ms) {
               Percentile(ms, 0.99));
 }
 
+// Says what the data build is doing every few seconds (rows loaded out of
+// the total, rate, ETA; or how long the current step has run): the default
+// build takes minutes, and a silent benchmark looks hung.
+class BuildProgress {
+ public:
+  static constexpr absl::Duration kEvery = absl::Seconds(3);
+
+  explicit BuildProgress(int64_t total_rows)
+      : total_rows_(total_rows), start_(absl::Now()), thread_([this] { Loop(); }) {}
+  ~BuildProgress() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  void AddRows(int64_t rows) { rows_ += rows; }
+  // A step after the rows (or between them) with no count of its own.
+  void Step(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    step_ = name;
+    step_start_ = absl::Now();
+    std::printf("[build] %s\n", name.c_str());
+    std::fflush(stdout);
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!wake_.wait_for(lock, absl::ToChronoNanoseconds(kEvery), [this] { return stopping_; })) {
+      const absl::Time now = absl::Now();
+      if (!step_.empty()) {
+        std::printf("[build] %s: %.0f s\n", step_.c_str(),
+                    absl::ToDoubleSeconds(now - step_start_));
+      } else {
+        const int64_t rows = rows_.load();
+        const double rate = rows / std::max(absl::ToDoubleSeconds(now - start_), 1e-3);
+        const double eta = rate > 0 ? (total_rows_ - rows) / rate : 0;
+        std::printf("[build] rows %lld / %lld (%.0f%%), %.0f rows/s, ETA %.0f s\n",
+                    static_cast<long long>(rows), static_cast<long long>(total_rows_),
+                    100.0 * rows / std::max<int64_t>(total_rows_, 1), rate, eta);
+      }
+      std::fflush(stdout);
+    }
+  }
+
+  const int64_t total_rows_;
+  const absl::Time start_;
+  std::atomic<int64_t> rows_{0};
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::string step_;
+  absl::Time step_start_;
+  std::thread thread_;  // last: starts once the rest is initialised
+};
+
 void Exec(const std::string& conninfo, const std::string& sql) {
   pqxx::connection connection(conninfo);
   pqxx::work work(connection);
@@ -111,6 +173,8 @@ int Run() {
   const std::string heavy_day = FormatDay(last_day - 3);
   const absl::Time build_start = absl::Now();
   if (existing.empty()) {
+    const int64_t heavy_rows = static_cast<int64_t>(days) * 200 + 4800;
+    BuildProgress progress(static_cast<int64_t>(accounts) * days * rows + heavy_rows);
     Exec(conninfo,
          absl::StrCat(
              "INSERT INTO nodes (node_id, server_ipv4) VALUES ('web-01', '198.51.100.10');"
@@ -120,9 +184,12 @@ int Run() {
              "INSERT INTO accounts (account_id, node_id, uid) VALUES ('heavy', 'web-01', 9);"
              "SELECT egress_ensure_partitions('",
              first, "', ", days / 28 + 2, ");"));
-    // Ordinary accounts, loaded by two connections in parallel.
+    // Ordinary accounts, loaded by two connections in parallel, in
+    // statements of about 100,000 rows (a second or two each: the progress
+    // lines move).
+    const int chunk = std::max(1, 100000 / std::max(1, days * rows));
     auto load = [&](int from, int to) {
-      for (int a = from; a < to; a += 50) {
+      for (int a = from; a < to; a += chunk) {
         Exec(conninfo,
              absl::StrCat(
                  "INSERT INTO connection_daily (account_id, day, ip, protocol, port, action, "
@@ -135,14 +202,16 @@ int Run() {
                  first, "'::date + d)::timestamptz, ('", first,
                  "'::date + d)::timestamptz + interval '1 hour' "
                  "FROM generate_series(",
-                 a, ", ", std::min(a + 50, to) - 1, ") a, generate_series(0, ", days - 1,
+                 a, ", ", std::min(a + chunk, to) - 1, ") a, generate_series(0, ", days - 1,
                  ") d, generate_series(0, ", rows - 1, ") k"));
+        progress.AddRows(static_cast<int64_t>(std::min(a + chunk, to) - a) * days * rows);
       }
     };
     std::thread half([&] { load(0, accounts / 2); });
     load(accounts / 2, accounts);
     half.join();
     // The heavy account: every day 200 rows, one day 5,000.
+    progress.Step("heavy account, per-day totals (one pass over every row), rules, ip_info");
     Exec(conninfo,
          absl::StrCat(
              "INSERT INTO connection_daily (account_id, day, ip, protocol, port, action, count, "
@@ -171,6 +240,7 @@ int Run() {
              "('heavy', '10.0.1.0/24', 6, 0, 'bench'), ('heavy', '10.0.0.7/32', 0, 0, 'bench');"
              "INSERT INTO ip_info (ip, status, ptr) SELECT ('10.0.0.' || k)::inet, 2, "
              "'host' || k || '.example.net' FROM generate_series(0, 255) k;"));
+    progress.Step("ANALYZE");
     Exec(conninfo, "ANALYZE");
   }
   const int64_t total_rows = [&] {

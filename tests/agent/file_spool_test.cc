@@ -186,6 +186,7 @@ TEST_F(FileSpoolTest, OverflowDropsOldestAndReportsTheLoss) {
     appended += 6 * 7;
   }
   const SpoolStats stats = spool->stats();
+  EXPECT_EQ(stats.max_bytes, 16u << 10);
   EXPECT_LE(stats.bytes, 16u << 10);
   EXPECT_GT(stats.dropped_batches, 0u);
   EXPECT_EQ(stats.dropped_batches + stats.batches, 400u);

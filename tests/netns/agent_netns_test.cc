@@ -253,6 +253,9 @@ TEST_F(AgentNetnsTest, MetricsCountWhatTheKernelReported) {
   EXPECT_EQ(MetricValue(text, "egress_agent_uplink_connected"), 1);
   EXPECT_EQ(MetricValue(text, "egress_agent_spool_batches"), 0);
   EXPECT_EQ(MetricValue(text, "egress_agent_spool_dropped_batches_total"), 0);
+  // The default --spool-max-bytes (256 MiB), or 90% of a smaller /tmp.
+  EXPECT_GT(MetricValue(text, "egress_agent_spool_max_bytes"), 0);
+  EXPECT_LE(MetricValue(text, "egress_agent_spool_max_bytes"), 256 << 20);
   // Two destinations, one day: at least two records, in batches all acked.
   EXPECT_GE(MetricValue(text, "egress_agent_records_total"), 2);
   const double sealed = MetricValue(text, "egress_agent_batches_sealed_total");

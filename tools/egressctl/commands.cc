@@ -29,10 +29,15 @@ const char kCommandsHelp[] = R"(Commands:
                          [--order-by=count|ip|port|last-seen] [--reverse]
   report-scan ACCOUNT SCAN_ID [--threat=PATH:SIGNATURE,...] [PATH:SIGNATURE ...]
                          [--finished=RFC3339]   report an antivirus scan (antivirus token)
+  report-scan ACCOUNT SCAN_ID --report=FILE|- [--report-format=auto|clamscan|json]
+                         [--report-base=HOME] [--finished=RFC3339]
+                         the threats of a scanner's report: `clamscan --infected` output or
+                         JSON [{"path": ..., "signature": ...}] (or {"threats": [...]});
+                         no threat is a clean scan; paths under HOME become relative
   lookup IP [--refresh]  PTR and owner of an address (--refresh: look it up again now)
   health                 the server's gRPC health status
   services               the services the server lists through gRPC reflection
-Exit status: 0 ok, 1 the server refused or failed the call, 2 bad usage.)";
+Exit status: 0 ok, 1 the server refused or failed the call, 2 bad usage or a malformed report.)";
 
 void PrepareClientContext(grpc::ClientContext* client_context, const CommandContext& context) {
   client_context->set_deadline(absl::ToChronoTime(absl::Now() + context.timeout));

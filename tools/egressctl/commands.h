@@ -2,6 +2,7 @@
 #ifndef EGRESS_TOOLS_EGRESSCTL_COMMANDS_H_
 #define EGRESS_TOOLS_EGRESSCTL_COMMANDS_H_
 
+#include <istream>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -31,9 +32,15 @@ struct CommandOptions {
   std::string protocol;
   int64_t port = -1;
   std::string note;
-  // report-scan: "PATH:SIGNATURE" each; finish time (RFC 3339; default now).
+  // report-scan: "PATH:SIGNATURE" each; finish time (RFC 3339; default now);
+  // or a scanner's report: a file ("-": CommandContext::in), its format
+  // (auto, clamscan, json; tools/egressctl/scan_report.h) and the folder
+  // its paths are made relative to (the account's home).
   std::vector<std::string> threats;
   std::string finished;
+  std::string report;
+  std::string report_format;
+  std::string report_base;
   // connections: IP, CIDR or IP text prefix; accept|reject; count, ip, port,
   // last-seen; reverse the default direction.
   std::string filter;
@@ -52,10 +59,12 @@ struct CommandContext {
   std::string token;
   std::ostream* out;
   std::ostream* err;
+  // Standard input, for `--report=-`; nullptr when there is none.
+  std::istream* in = nullptr;
 };
 
 // Exit codes: 0 success; 1 the server refused or failed the call (its gRPC
-// status is printed); 2 bad usage.
+// status is printed); 2 bad usage or input (a malformed scan report).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRpcError = 1;
 inline constexpr int kExitUsage = 2;

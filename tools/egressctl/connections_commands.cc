@@ -1,5 +1,6 @@
 #include "tools/egressctl/connections_commands.h"
 
+#include <fstream>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -15,11 +16,16 @@
 #include "egress/v1/connections.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "tools/egressctl/accounts_commands.h"
+#include "tools/egressctl/scan_report.h"
 
 namespace egress::ctl {
 namespace {
 
 namespace v1 = ::egress::v1;
+
+// The service's limit of threats per report (kMaxThreats in
+// service/connections_validation.h): one threat is enough to lock.
+constexpr size_t kMaxReportedThreats = 10000;
 
 const std::set<std::string>& Verbs() {
   static const auto* const kVerbs =
@@ -342,6 +348,61 @@ bool ParseThreat(const std::string& text, v1::Threat* threat) {
   return true;
 }
 
+// Reads --report (a file, or "-": standard input) into the request's
+// threats; kExitOk, or kExitUsage after saying why on stderr (nothing sent).
+int AddReportThreats(const CommandOptions& options, CommandContext& context,
+                     v1::ReportScanRequest* request) {
+  absl::StatusOr<ScanReportFormat> format = ParseScanReportFormat(options.report_format);
+  if (!format.ok()) return Usage(context, absl::StrCat("report-scan: ", format.status().message()));
+  std::string text;
+  // A report of 10,000 threats is about 2 MB; anything far larger is not one.
+  constexpr size_t kMaxReportBytes = 64 << 20;
+  std::ifstream file;
+  std::istream* in = context.in;
+  if (options.report != "-") {
+    file.open(options.report, std::ios::binary);
+    in = &file;
+  }
+  if (in == nullptr || !*in) {
+    return Usage(context, absl::StrCat("report-scan: --report: cannot read ", options.report));
+  }
+  char buffer[1 << 16];
+  while (in->read(buffer, sizeof(buffer)) || in->gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in->gcount()));
+    if (text.size() > kMaxReportBytes) {
+      return Usage(context, absl::StrCat("report-scan: --report: ", options.report,
+                                         " is larger than 64 MiB: not a scan report"));
+    }
+  }
+  if (in->bad()) {
+    return Usage(context, absl::StrCat("report-scan: --report: cannot read ", options.report));
+  }
+  absl::StatusOr<ParsedScanReport> report = ParseScanReport(text, *format);
+  if (!report.ok()) {
+    *context.err << "egressctl: report-scan: " << options.report << ": "
+                 << report.status().message() << "\nnothing was reported\n";
+    return kExitUsage;
+  }
+  if (report->scan_errors > 0) {
+    *context.err << "egressctl: report-scan: warning: the scanner could not read "
+                 << report->scan_errors << " file(s) (first: " << report->first_scan_error
+                 << "); reporting what it found\n";
+  }
+  size_t kept = report->threats.size();
+  if (kept > kMaxReportedThreats) {
+    kept = kMaxReportedThreats;
+    *context.err << "egressctl: report-scan: warning: the report lists " << report->threats.size()
+                 << " threats; sending the first " << kept << " (the service keeps at most "
+                 << kMaxReportedThreats << ")\n";
+  }
+  for (size_t i = 0; i < kept; ++i) {
+    v1::Threat* threat = request->add_threats();
+    threat->set_path(RelativeToBase(report->threats[i].path, options.report_base));
+    threat->set_signature(report->threats[i].signature);
+  }
+  return kExitOk;
+}
+
 int ReportScan(const std::vector<std::string>& args, const CommandOptions& options,
                CommandContext& context) {
   if (args.size() < 3) {
@@ -360,11 +421,19 @@ int ReportScan(const std::vector<std::string>& args, const CommandOptions& optio
   request.mutable_finish_time()->set_seconds(absl::ToUnixSeconds(finished));
   std::vector<std::string> threats = options.threats;
   threats.insert(threats.end(), args.begin() + 3, args.end());
+  if (!options.report.empty()) {
+    if (!threats.empty()) {
+      return Usage(context, "report-scan: give threats on the command line or --report, not both");
+    }
+    if (const int code = AddReportThreats(options, context, &request); code != kExitOk) return code;
+  }
   for (const std::string& text : threats) {
     if (!ParseThreat(text, request.add_threats())) {
       return Usage(context, absl::StrCat("report-scan: threat \"", absl::CEscape(text),
                                          "\" is not PATH:SIGNATURE"));
     }
+    request.mutable_threats()->rbegin()->set_path(
+        RelativeToBase(request.threats().rbegin()->path(), options.report_base));
   }
   auto stub = v1::AntivirusService::NewStub(context.channel);
   v1::ReportScanResponse response;

@@ -40,6 +40,14 @@ ABSL_FLAG(std::vector<std::string>, threat, {},
           "as arguments after SCAN_ID).");
 ABSL_FLAG(std::string, finished, "",
           "report-scan: when the scan finished, RFC 3339 (default now).");
+ABSL_FLAG(std::string, report, "",
+          "report-scan: a scanner's report to read the threats from (a file, or - for standard "
+          "input).");
+ABSL_FLAG(std::string, report_format, "auto",
+          "report-scan: format of --report: clamscan (`clamscan --infected` output), json, or "
+          "auto (JSON if it starts with [ or {).");
+ABSL_FLAG(std::string, report_base, "",
+          "report-scan: the account's home; threat paths under it are sent relative to it.");
 ABSL_FLAG(std::string, filter, "", "connections: an IP, a CIDR or the start of an IP.");
 ABSL_FLAG(std::string, action, "", "connections: accept or reject only.");
 ABSL_FLAG(std::string, order_by, "", "connections: count (default), ip, port or last-seen.");
@@ -56,6 +64,7 @@ int main(int argc, char** argv) {
   egress::ctl::CommandContext context;
   context.out = &std::cout;
   context.err = &std::cerr;
+  context.in = &std::cin;
   context.timeout = absl::GetFlag(FLAGS_timeout);
   const std::string output = absl::GetFlag(FLAGS_output);
   if (output == "json") {
@@ -104,6 +113,9 @@ int main(int argc, char** argv) {
   options.note = absl::GetFlag(FLAGS_note);
   options.threats = absl::GetFlag(FLAGS_threat);
   options.finished = absl::GetFlag(FLAGS_finished);
+  options.report = absl::GetFlag(FLAGS_report);
+  options.report_format = absl::GetFlag(FLAGS_report_format);
+  options.report_base = absl::GetFlag(FLAGS_report_base);
   options.filter = absl::GetFlag(FLAGS_filter);
   options.action = absl::GetFlag(FLAGS_action);
   options.order_by = absl::GetFlag(FLAGS_order_by);
