@@ -37,12 +37,17 @@ export function createBlockAll({ i18n, api, account, confirm, notify, describe, 
     input.disabled = false;
     if (av) {
       avBanner.hidden = false;
+      // The scan id is the antivirus's own name for the scan: data, shown as is.
       const details = [];
       if (av.threatCount) details.push(t("av.threats", { n: av.threatCount }));
-      if (av.scanId) details.push(t("av.scan", { scan: av.scanId }));
+      if (av.scanId) {
+        const [before, after] = t("av.scan", { scan: "\u0000" }).split("\u0000");
+        details.push(h("span", {}, before, h("span", { class: "eg-scan-id", text: av.scanId }), after));
+      }
+      const detailNodes = details.length ? [" (", ...details.flatMap((d, i) => (i ? [", ", d] : [d])), ")"] : [];
       avBanner.replaceChildren(
         h("strong", { text: t("av.title") }),
-        h("p", {}, `${t("av.found")}${details.length ? ` (${details.join(", ")})` : ""}.`, av.since ? ` ${t("av.since", { time: i18n.time(av.since) })}` : ""),
+        h("p", {}, t("av.found"), ...detailNodes, ".", av.since ? ` ${t("av.since", { time: i18n.time(av.since) })}` : ""),
         h("p", { text: t("av.howToLift") }),
       );
     } else {

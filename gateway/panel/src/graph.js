@@ -162,11 +162,14 @@ export function createGraph({ i18n, onSelectDay }) {
       if (!plot) state.textContent = t("graph.loading");
     },
     setError(text, retry) {
-      state.textContent = text;
+      // The Retry button sits beside the message: the graph box is an image
+      // to screen readers and holds nothing one can press.
+      state.replaceChildren(text, h("button", { type: "button", class: "eg-retry", text: t("common.retry"), onclick: retry }));
       plot?.destroy();
       plot = null;
       legend.hidden = true;
-      box.replaceChildren(h("button", { type: "button", class: "eg-retry", text: t("common.retry"), onclick: retry }));
+      box.replaceChildren();
+      box.classList.add("eg-chart-empty");
     },
   };
 }

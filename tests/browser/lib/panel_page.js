@@ -112,7 +112,11 @@ const axeSource = readFileSync(join(gatewayDir, "node_modules", "axe-core", "axe
 export async function axeViolations(page, { include = "#egress-panel" } = {}) {
   // Evaluated through the DevTools protocol, so the page's CSP (no inline
   // scripts) does not stop it.
-  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(axeSource);
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) {
+    await page.evaluate(axeSource);
+    // Colours are judged as they end up, not halfway through a fade.
+    await page.addStyleTag({ content: "*, *::before, *::after { transition: none !important; animation: none !important; }" });
+  }
   const result = await page.evaluate(async (sel) => {
     const r = await window.axe.run(document.querySelector(sel) ? { include: [sel] } : document, { resultTypes: ["violations"] });
     return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => `${n.target.join(" ")} (${n.failureSummary.replace(/\s+/g, " ").slice(0, 160)})`) }));
