@@ -1,5 +1,5 @@
 // What the embedding page tells the panel. Pure (takes the window-like
-// object): unit-tested under node.
+// object) and free of imports, so boot.js stays small: unit-tested under node.
 //
 // Where the settings come from, in order:
 //  1. window.egressPanelConfig, set by the provider's panel before the script
@@ -9,7 +9,9 @@
 //  2. the URL fragment #token=...&account=...[&api=...&lang=...] (the demo; a
 //     fragment never reaches servers or their logs).
 // accountId may be omitted when the token is a JWT naming the account.
-import { kPageSizes } from "./url_state.js";
+
+// Rows per page the list offers.
+export const kPageSizes = [25, 50, 100, 500, 1000];
 
 export function readConfig(win = window) {
   const given = win.egressPanelConfig || {};

@@ -9,7 +9,7 @@
 import { h, iconLabel, stateRow } from "./dom.js";
 import { actionText, descendingByDefault, OrderBy, protocolText } from "./enums.js";
 import { ipCell, isPending } from "./ip_info.js";
-import { kPageSizes } from "./url_state.js";
+import { kPageSizes } from "./config.js";
 
 const kCols = 6;
 const rowKey = (c) => `${c.ip}|${c.protocol}|${c.port}|${c.action}`;
@@ -71,6 +71,17 @@ export function createConnectionsTable({ i18n, onSort, onPrev, onNext, onPageSiz
 
   let seen = new Set(); // row keys of the last render, to mark new rows
   let rendered = false;
+  let rowsById = new Map(); // row key → connection, for the lazy tooltips
+  // Words every row repeats, translated once (a render makes ~100 rows).
+  const L = { ip: t("col.ip"), protocol: t("col.protocol"), port: t("col.port"), action: t("col.action"), count: t("col.count"), block: t("col.block"), any: t("common.any"), blockWord: t("row.block"), unblockWord: t("row.unblock"), blocked: t("row.blocked"), covered: t("row.coveredByRule") };
+  // "First …, last …" on the count: formatted when the pointer gets there,
+  // not for every row of every render.
+  body.addEventListener("mouseover", (e) => {
+    const td = e.target.closest?.("td.eg-count");
+    if (!td || td.title) return;
+    const c = rowsById.get(td.parentElement.dataset.key);
+    if (c?.firstSeen) td.title = t("row.seen", { first: i18n.time(c.firstSeen), last: i18n.time(c.lastSeen) });
+  });
 
   function renderSortMarks(view) {
     for (const [order, btn] of Object.entries(sortButtons)) {
@@ -96,11 +107,11 @@ export function createConnectionsTable({ i18n, onSort, onPrev, onNext, onPageSiz
         title: t(blocked ? "row.unblockTitle" : "row.blockTitle", { ip: c.ip }),
         dataset: { ip: c.ip, ruleId: String(c.addressRuleId), blocked: blocked ? "true" : "false" },
       },
-      ...iconLabel(blocked ? "🔓" : "🔒", t(blocked ? "row.unblock" : "row.block")),
+      ...iconLabel(blocked ? "🔓" : "🔒", blocked ? L.unblockWord : L.blockWord),
     );
     btn.addEventListener("click", () => (blocked ? onUnblock(c, btn) : onBlock(c, btn)));
-    const status = blocked ? h("span", { class: "eg-blocked-tag", text: t("row.blocked") }) : coveredByOther ? h("span", { class: "eg-covered", text: t("row.coveredByRule") }) : null;
-    return h("td", { class: "eg-col-lock", "data-label": t("col.block") }, btn, status);
+    const status = blocked ? h("span", { class: "eg-blocked-tag", text: L.blocked }) : coveredByOther ? h("span", { class: "eg-covered", text: L.covered }) : null;
+    return h("td", { class: "eg-col-lock", "data-label": L.block }, btn, status);
   }
 
   return {
@@ -134,8 +145,9 @@ export function createConnectionsTable({ i18n, onSort, onPrev, onNext, onPageSiz
       rendered = false;
     },
     // res: ListConnectionsResponse; view: { page, pageSize, ... }; emptyText
-    // for a page with no rows. Marks rows that were not there before (live).
-    render(res, view, emptyText) {
+    // for a page with no rows. markNew: a refresh of the same view (live), whose
+    // rows that were not there before are marked for a moment.
+    render(res, view, emptyText, { markNew = false } = {}) {
       incomplete.hidden = !res.incomplete;
       prev.disabled = view.page === 0;
       next.disabled = !res.nextPageToken;
@@ -154,24 +166,21 @@ export function createConnectionsTable({ i18n, onSort, onPrev, onNext, onPageSiz
       const focused = body.contains(document.activeElement) ? document.activeElement.closest("tr")?.dataset.key : null;
       const frag = document.createDocumentFragment();
       const keys = new Set();
+      rowsById = new Map();
       for (const c of rows) {
         const key = rowKey(c);
         keys.add(key);
+        rowsById.set(key, c);
         const actionName = actionText(c.action);
         frag.append(
           h(
             "tr",
-            { dataset: { ip: c.ip, action: actionName, key }, class: rendered && !seen.has(key) ? "eg-new" : null },
-            h("td", { class: "eg-col-ip", "data-label": t("col.ip") }, ipCell(c.ip, c.ipInfo, i18n, { gaveUp: isPending(c.ipInfo) && pendingGaveUp(c.ip) })),
-            h("td", { class: "eg-proto", "data-label": t("col.protocol"), text: protocolText(c.protocol, t("common.any")) }),
-            h("td", { class: "eg-num eg-port", "data-label": t("col.port"), text: c.port ? String(c.port) : "—" }),
-            h("td", { class: "eg-act", "data-label": t("col.action") }, h("span", { class: `eg-action eg-${actionName.toLowerCase()}`, text: actionName })),
-            h("td", {
-              class: "eg-num eg-count",
-              "data-label": t("col.count"),
-              title: c.firstSeen ? t("row.seen", { first: i18n.time(c.firstSeen), last: i18n.time(c.lastSeen) }) : null,
-              text: i18n.count(c.count, res.incomplete),
-            }),
+            { dataset: { ip: c.ip, action: actionName, key }, class: markNew && rendered && !seen.has(key) ? "eg-new" : null },
+            h("td", { class: "eg-col-ip", "data-label": L.ip }, ipCell(c.ip, c.ipInfo, i18n, { gaveUp: isPending(c.ipInfo) && pendingGaveUp(c.ip) })),
+            h("td", { class: "eg-proto", "data-label": L.protocol, text: protocolText(c.protocol, L.any) }),
+            h("td", { class: "eg-num eg-port", "data-label": L.port, text: c.port ? String(c.port) : "—" }),
+            h("td", { class: "eg-act", "data-label": L.action }, h("span", { class: `eg-action eg-${actionName.toLowerCase()}`, text: actionName })),
+            h("td", { class: "eg-num eg-count", "data-label": L.count, text: i18n.count(c.count, res.incomplete) }),
             lockCell(c),
           ),
         );

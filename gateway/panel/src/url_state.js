@@ -6,9 +6,8 @@
 // browsers do not send to servers, and a provider's page passes it in
 // window.egressPanelConfig. Every parameter starts with "eg_" so the
 // provider's own parameters on the same page are left alone.
+import { kPageSizes } from "./config.js";
 import { Action, OrderBy, sortNames } from "./enums.js";
-
-export const kPageSizes = [25, 50, 100, 500, 1000];
 const actionNames = { accept: Action.ACCEPT, reject: Action.REJECT };
 const keys = ["eg_date", "eg_ip", "eg_action", "eg_sort", "eg_rev", "eg_page", "eg_rows", "eg_at"];
 
