@@ -89,8 +89,13 @@ test("2. Block IP warns before a rule for every address and points to the block-
     await dialog.getByLabel("IP address or network (CIDR)").fill("2001:db8::/32");
     assert.equal(await visible(page, "#eg-bi-catch-all"), false);
     assert.equal(await text(page, "#eg-bi-submit"), "Block");
-    // Blocking anyway is possible, having read the warning.
+    // Pasted and sent at once: the first Block only brings the warning into focus.
     await dialog.getByLabel("IP address or network (CIDR)").fill("::/0");
+    await dialog.getByLabel("IP address or network (CIDR)").press("Enter");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "eg-bi-catch-all");
+    assert.equal(await dialogOpen(page, "eg-block-dialog"), true);
+    assert.deepEqual(rulesOf(stack, kAlice), []);
+    // Blocking anyway is possible, having seen the warning.
     await page.click("#eg-bi-submit");
     await page.waitForSelector('#eg-rules-body tr[data-network="::/0"]');
     assert.deepEqual(rulesOf(stack, kAlice), [["::/0", "6", "25", ""]]);

@@ -23,7 +23,7 @@ export function createBlockIpDialog({ i18n, api, account, describe, onBlocked, o
   const showRule = h("button", { type: "button", class: "eg-link", id: "eg-bi-show-rule", hidden: true, text: t("blockIp.showRule") });
   const useBlockAll = h("button", { type: "button", class: "eg-link", id: "eg-bi-use-block-all", text: t("blockIp.useBlockAll") });
   const catchAllText = h("p", { id: "eg-bi-catch-all-text" });
-  const catchAll = h("div", { class: "eg-warning", id: "eg-bi-catch-all", hidden: true }, h("strong", { text: t("blockIp.catchAllTitle") }), catchAllText, useBlockAll);
+  const catchAll = h("div", { class: "eg-warning", id: "eg-bi-catch-all", hidden: true, tabindex: "-1" }, h("strong", { text: t("blockIp.catchAllTitle") }), catchAllText, useBlockAll);
   const submit = h("button", { type: "submit", class: "eg-primary", id: "eg-bi-submit", text: t("blockIp.submit") });
   const cancel = h("button", { type: "button", text: t("common.cancel") });
   const form = h(
@@ -43,6 +43,11 @@ export function createBlockIpDialog({ i18n, api, account, describe, onBlocked, o
   cancel.addEventListener("click", () => dialog.close());
   let existingRule = "";
   let opener = null;
+  // A rule for every address is sent only by a second "Block" for the same
+  // fields: the first brings the warning into focus, even when the address
+  // was pasted and Enter pressed at once.
+  let armedFor = "";
+  const fieldsKey = () => `${dest.value.trim()}|${proto.value}|${port.value.trim()}`;
 
   // The catch-all warning follows the fields as they are typed.
   function checkCatchAll() {
@@ -82,6 +87,11 @@ export function createBlockIpDialog({ i18n, api, account, describe, onBlocked, o
       (destProblem ? dest : port).focus();
       return;
     }
+    if (checkCatchAll() && armedFor !== fieldsKey()) {
+      armedFor = fieldsKey();
+      catchAll.focus();
+      return;
+    }
     submit.disabled = true;
     try {
       const rule = await api.blockDestination({
@@ -115,6 +125,7 @@ export function createBlockIpDialog({ i18n, api, account, describe, onBlocked, o
       dest.removeAttribute("aria-invalid");
       port.removeAttribute("aria-invalid");
       showRule.hidden = true;
+      armedFor = "";
       checkCatchAll();
       dialog.showModal();
       dest.focus();
