@@ -13,17 +13,20 @@
 //      painted (goal: p95 < 100 ms).
 // Pages are loaded alternately (static, panel, static, ...) so drift hits both
 // alike; the first load of each (cold HTTP cache) is reported apart.
-// Usage: node bench/panel_browser_bench.js [--loads=15] [--switches=40]
+// With --before-dist=DIR (a panel/dist built from an older commit), that
+// panel is measured too, in the same run, the same way (its rows and date
+// switches found by watching the page, since it has no timing marks).
+// Usage: node bench/panel_browser_bench.js [--loads=15] [--switches=40] [--before-dist=DIR]
 // Needs gateway/ prepared (tests/browser/setup-gateway.sh) and egress-service
 // built (EGRESS_SERVICE_BIN or EGRESS_BUILD_DIR, default build/).
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { clients, dayKey, ipBytes, sendBatch, signToken } from "../tests/browser/lib/seed.js";
 import { gatewayDir, launchChromium, makeTempDir, startGateway, startPostgres, startService, stopProcess, writeSecret } from "../tests/browser/lib/stack.js";
 
-const { values } = parseArgs({ options: { loads: { type: "string", default: "15" }, switches: { type: "string", default: "40" } } });
+const { values } = parseArgs({ options: { loads: { type: "string", default: "15" }, switches: { type: "string", default: "40" }, "before-dist": { type: "string" } } });
 const loads = Number(values.loads);
 const switches = Number(values.switches);
 const log = (s) => process.stderr.write(`[bench] ${s}\n`);
@@ -44,6 +47,12 @@ writeFileSync(
 );
 writeFileSync(join(site, "static.html"), index.replace(/<script src="\/boot-[^"]+"><\/script>\s*<script type="module" src="[^"]+"><\/script>/, '<script src="/static-config.js"></script>\n<script type="module" src="/static-mount.js"></script>'));
 if (!readFileSync(join(site, "static.html"), "utf8").includes("static-mount.js")) throw new Error("index.html changed: the static page could not be made from it");
+// The older panel: its hashed files beside ours, its page as before.html.
+const before = values["before-dist"];
+if (before) {
+  for (const f of readdirSync(before)) if (/^app-.*\.(js|css)$/.test(f)) cpSync(join(before, f), join(site, f));
+  writeFileSync(join(site, "before.html"), readFileSync(join(before, "index.html"), "utf8"));
+}
 
 const pg = await startPostgres(root);
 const secret = writeSecret(root);
@@ -88,17 +97,32 @@ try {
     look();
   }), name);
 
-  log(`page loads: ${loads} static and ${loads} panel, alternating`);
+  // For a panel without marks: rows in the page, then painted.
+  const watchRows = () => {
+    new MutationObserver((_, obs) => {
+      if (document.querySelector("#eg-conn-body tr[data-ip]")) {
+        obs.disconnect();
+        requestAnimationFrame(() => setTimeout(() => performance.mark("watched:rows-painted"), 0));
+      }
+    }).observe(document, { childList: true, subtree: true });
+  };
+  const kinds = before ? ["static", "panel", "before"] : ["static", "panel"];
+  log(`page loads: ${loads} of each of ${kinds.join(", ")}, alternating`);
   const staticMs = [];
   const rowsMs = [];
   const loadedMs = [];
+  const beforeMs = [];
   for (let i = 0; i < loads; i++) {
-    for (const kind of ["static", "panel"]) {
+    for (const kind of kinds) {
       const page = await browser.newPage();
       await page.addInitScript(() => (window.egressPanelConfig = Object.assign({ refreshMs: 0 }, window.egressPanelConfig)));
-      await page.goto(kind === "static" ? staticUrl : panelUrl);
+      if (kind === "before") {
+        await page.addInitScript(watchRows);
+        await page.goto(panelUrl.replace("/#", "/before.html#"));
+        beforeMs.push(await mark(page, "watched:rows-painted"));
+      } else await page.goto(kind === "static" ? staticUrl : panelUrl);
       if (kind === "static") staticMs.push(await mark(page, "egress:mounted-painted"));
-      else {
+      else if (kind === "panel") {
         rowsMs.push(await mark(page, "egress:rows-painted"));
         loadedMs.push(await mark(page, "egress:mounted-painted"));
         const rows = await page.$$eval("#eg-conn-body tr[data-ip]", (trs) => trs.length);
@@ -108,38 +132,45 @@ try {
     }
   }
 
-  log(`date switches: ${switches}`);
-  const page = await browser.newPage();
-  await page.addInitScript(() => (window.egressPanelConfig = { refreshMs: 0 }));
-  await page.goto(panelUrl);
-  await page.waitForSelector("#egress-panel[data-ready]");
-  const dates = await page.$$eval("#eg-date option", (os) => os.map((o) => o.value));
-  const switchMs = [];
-  for (let i = 0; i < switches + 3; i++) {
-    const key = dates[(i + 1) % dates.length];
-    const ms = await page.evaluate(async (k) => {
-      const table = document.querySelector("#eg-connections");
-      const sel = document.querySelector("#eg-date");
-      const t0 = performance.now();
-      sel.value = k;
-      sel.dispatchEvent(new Event("change"));
-      // Shown: the request went out (aria-busy) and came back, rows rendered.
-      await new Promise((resolve) => {
-        const done = () => !table.hasAttribute("aria-busy") && document.querySelector("#eg-conn-body tr[data-ip]");
-        const obs = new MutationObserver(() => {
-          if (done()) {
-            obs.disconnect();
-            resolve();
-          }
+  log(`date switches: ${switches}${before ? " in each panel" : ""}`);
+  const switchMs = await dateSwitches(panelUrl);
+  const beforeSwitchMs = before ? await dateSwitches(panelUrl.replace("/#", "/before.html#")) : [];
+
+  // Date switches in one page: change → the new day's rows shown and painted.
+  async function dateSwitches(url) {
+    const page = await browser.newPage();
+    await page.addInitScript(() => (window.egressPanelConfig = { refreshMs: 0 }));
+    await page.goto(url);
+    await page.waitForSelector("#egress-panel[data-ready]");
+    const dates = await page.$$eval("#eg-date option", (os) => os.map((o) => o.value));
+    const times = [];
+    for (let i = 0; i < switches + 3; i++) {
+      const key = dates[(i + 1) % dates.length];
+      const ms = await page.evaluate(async (k) => {
+        const table = document.querySelector("#eg-connections");
+        const sel = document.querySelector("#eg-date");
+        const t0 = performance.now();
+        sel.value = k;
+        sel.dispatchEvent(new Event("change"));
+        // Shown: the request went out (aria-busy) and came back, rows rendered.
+        await new Promise((resolve) => {
+          const done = () => !table.hasAttribute("aria-busy") && document.querySelector("#eg-conn-body tr[data-ip]");
+          const obs = new MutationObserver(() => {
+            if (done()) {
+              obs.disconnect();
+              resolve();
+            }
+          });
+          obs.observe(table, { attributes: true, childList: true, subtree: true });
         });
-        obs.observe(table, { attributes: true, childList: true, subtree: true });
-      });
-      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))); // painted
-      return performance.now() - t0;
-    }, key);
-    if (i >= 3) switchMs.push(ms); // the first few warm the page up
+        await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))); // painted
+        return performance.now() - t0;
+      }, key);
+      if (i >= 3) times.push(ms); // the first few warm the page up
+    }
+    await page.close();
+    return times;
   }
-  await page.close();
 
   const warmStatic = staticMs.slice(1);
   const warmRows = rowsMs.slice(1);
@@ -154,6 +185,11 @@ try {
   out.push(`| panel: navigation → painted, still empty | ${fmt(loadedMs[0])} | ${fmt(quantile(loadedMs.slice(1), 0.5))} | ${fmt(quantile(loadedMs.slice(1), 0.95))} | ${fmt(Math.min(...loadedMs.slice(1)))}–${fmt(Math.max(...loadedMs.slice(1)))} |`);
   out.push(`| panel: navigation → 100 rows painted | ${fmt(rowsMs[0])} | ${fmt(quantile(warmRows, 0.5))} | ${fmt(quantile(warmRows, 0.95))} | ${fmt(Math.min(...warmRows))}–${fmt(Math.max(...warmRows))} |`);
   out.push(`| date switch → rows shown and painted (${switchMs.length}) | | ${fmt(quantile(switchMs, 0.5))} | ${fmt(quantile(switchMs, 0.95))} | ${fmt(Math.min(...switchMs))}–${fmt(Math.max(...switchMs))} |`);
+  if (before) {
+    const warm = beforeMs.slice(1);
+    out.push(`| older panel (--before-dist): navigation → 100 rows painted | ${fmt(beforeMs[0])} | ${fmt(quantile(warm, 0.5))} | ${fmt(quantile(warm, 0.95))} | ${fmt(Math.min(...warm))}–${fmt(Math.max(...warm))} |`);
+    out.push(`| older panel: date switch → rows shown and painted (${beforeSwitchMs.length}) | | ${fmt(quantile(beforeSwitchMs, 0.5))} | ${fmt(quantile(beforeSwitchMs, 0.95))} | ${fmt(Math.min(...beforeSwitchMs))}–${fmt(Math.max(...beforeSwitchMs))} |`);
+  }
   out.push("");
   out.push(`rows / static (warm p50s): ${ratio.toFixed(2)}x (goal ≤ 1.5x); cold: ${(rowsMs[0] / staticMs[0]).toFixed(2)}x; date switch p95 ${fmt(quantile(switchMs, 0.95))} ms (goal < 100 ms)`);
   out.push(`bundle: ${Object.entries(sizes).map(([f, s]) => `${f} ${(s.bytes / 1024).toFixed(1)} KiB (${(s.gzip / 1024).toFixed(1)} KiB gzipped)`).join(", ")}`);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { catchAllFamily, destinationProblem, filterKind, filterNotice, filterProblem, filterReady, formatIp, parseIp, parseNetwork, portProblem } from "../panel/src/ip.js";
+import { catchAllFamily, destinationProblem, filterKind, filterNotice, filterProblem, filterReady, formatIp, hostOf, isHost, parseIp, parseNetwork, portProblem } from "../panel/src/ip.js";
 
 const key = (p) => p?.key ?? null;
 
@@ -79,4 +79,14 @@ test("filterReady and filterKind", () => {
   assert.equal(filterKind("203.0.113.7"), "address");
   assert.equal(filterKind("203.0.113.0/24"), "network");
   assert.equal(filterKind("203.0."), "prefix");
+});
+
+test("isHost and hostOf: an IPv6 /32 is a network", () => {
+  assert.equal(isHost("203.0.113.7/32"), true);
+  assert.equal(isHost("2001:db8::5/128"), true);
+  assert.equal(isHost("2001:db8::/32"), false);
+  assert.equal(isHost("203.0.113.0/24"), false);
+  assert.equal(hostOf("203.0.113.7/32"), "203.0.113.7");
+  assert.equal(hostOf("2001:db8::5/128"), "2001:db8::5");
+  assert.equal(hostOf("2001:db8::/32"), "2001:db8::/32");
 });

@@ -7,13 +7,9 @@
 import { h, iconLabel, revealElement, stateRow } from "./dom.js";
 import { Op } from "./errors.js";
 import { protocolText } from "./enums.js";
+import { hostOf, isHost } from "./ip.js";
 import { ipCell, isPending } from "./ip_info.js";
 
-const hostOf = (network) => {
-  const m = /^(.*)\/(32|128)$/.exec(network);
-  return m ? m[1] : network;
-};
-const isHost = (network) => /\/(32|128)$/.test(network);
 
 export function createBlockedRules({ i18n, api, account, confirm, notify, describe, onChanged, onBlockIp, pendingGaveUp = () => false, onLoaded = () => {} }) {
   const { t } = i18n;

@@ -203,3 +203,15 @@ export function filterKind(text) {
   if (t.includes("/")) return "network";
   return parseIp(t) ? "address" : "prefix";
 }
+
+// A rule's network that is one address: an IPv4 /32 or an IPv6 /128 (an IPv6
+// /32 is a network of 2^96 addresses).
+export function isHost(network) {
+  const n = parseNetwork(network);
+  return !!n && n.len === (n.ip.family === 4 ? 32 : 128);
+}
+
+// "203.0.113.7/32" → "203.0.113.7"; a network stays as it is.
+export function hostOf(network) {
+  return isHost(network) ? String(network).trim().split("/")[0] : network;
+}
