@@ -391,6 +391,8 @@ test("the view (date, filter, action, sort, page) survives a reload and can be s
     await page.waitForFunction(() => document.querySelector("th:has(button[data-order='3'])").getAttribute("aria-sort") === "ascending");
     await page.click("#eg-next");
     await waitSummary(page, /^Rows 101–200 of \d+$/);
+    // The address is written just after the rows show.
+    await page.waitForFunction(() => new URLSearchParams(location.search).get("eg_page") === "2");
     const expected = { summary: await summary(page), rows: await rowIps(page) };
     const url = new URL(page.url());
     const q = Object.fromEntries(url.searchParams);

@@ -12,6 +12,7 @@ import { ipCell, isPending } from "./ip_info.js";
 import { kPageSizes } from "./config.js";
 
 const kCols = 6;
+const kFirstRows = 30; // rows rendered before the first paint of a page
 const rowKey = (c) => `${c.ip}|${c.protocol}|${c.port}|${c.action}`;
 
 export function createConnectionsTable({ i18n, onSort, onPrev, onNext, onPageSize, onBlock, onUnblock, pendingGaveUp = () => false }) {
@@ -69,6 +70,17 @@ export function createConnectionsTable({ i18n, onSort, onPrev, onNext, onPageSiz
     ),
   );
 
+  // The rest of a page still to be added (render): its frame and timer, and
+  // `settled`, resolved once it is in or dropped.
+  let tail = null;
+  let settled = Promise.resolve();
+  const cancelTail = () => {
+    if (tail === null) return;
+    cancelAnimationFrame(tail.frame);
+    clearTimeout(tail.timer);
+    tail.resolve();
+    tail = null;
+  };
   let seen = new Set(); // row keys of the last render, to mark new rows
   let rendered = false;
   let rowsById = new Map(); // row key → connection, for the lazy tooltips
@@ -93,6 +105,20 @@ export function createConnectionsTable({ i18n, onSort, onPrev, onNext, onPageSiz
       const name = btn.querySelector(".eg-sort-label").textContent;
       btn.setAttribute("aria-label", active ? t(desc ? "sort.activeDesc" : "sort.activeAsc", { name }) : t("sort.by", { name }));
     }
+  }
+
+  function rowOf(c, incompleteDay, isNew) {
+    const actionName = actionText(c.action);
+    return h(
+      "tr",
+      { dataset: { ip: c.ip, action: actionName, key: rowKey(c) }, class: isNew ? "eg-new" : null },
+      h("td", { class: "eg-col-ip", "data-label": L.ip }, ipCell(c.ip, c.ipInfo, i18n, { gaveUp: isPending(c.ipInfo) && pendingGaveUp(c.ip) })),
+      h("td", { class: "eg-proto", "data-label": L.protocol, text: protocolText(c.protocol, L.any) }),
+      h("td", { class: "eg-num eg-port", "data-label": L.port, text: c.port ? String(c.port) : "—" }),
+      h("td", { class: "eg-act", "data-label": L.action }, h("span", { class: `eg-action eg-${actionName.toLowerCase()}`, text: actionName })),
+      h("td", { class: "eg-num eg-count", "data-label": L.count, text: i18n.count(c.count, incompleteDay) }),
+      lockCell(c),
+    );
   }
 
   function lockCell(c) {
@@ -137,6 +163,7 @@ export function createConnectionsTable({ i18n, onSort, onPrev, onNext, onPageSiz
       }
     },
     showMessage(text, kind, retry) {
+      cancelTail();
       stateRow(body, kCols, text, kind, retry, t("common.retry"));
       summary.textContent = "";
       incomplete.hidden = true;
@@ -148,6 +175,7 @@ export function createConnectionsTable({ i18n, onSort, onPrev, onNext, onPageSiz
     // for a page with no rows. markNew: a refresh of the same view (live), whose
     // rows that were not there before are marked for a moment.
     render(res, view, emptyText, { markNew = false } = {}) {
+      cancelTail();
       incomplete.hidden = !res.incomplete;
       prev.disabled = view.page === 0;
       next.disabled = !res.nextPageToken;
@@ -160,42 +188,50 @@ export function createConnectionsTable({ i18n, onSort, onPrev, onNext, onPageSiz
         rendered = false;
         return;
       }
-      const first = view.page * view.pageSize + 1;
-      summary.textContent = t("list.rows", { from: i18n.number(first), to: i18n.number(first + rows.length - 1), total: i18n.number(total), n: total });
       // Keep the keyboard focus on the same row's button across a re-render.
       const focused = body.contains(document.activeElement) ? document.activeElement.closest("tr")?.dataset.key : null;
-      const frag = document.createDocumentFragment();
-      const keys = new Set();
-      rowsById = new Map();
-      for (const c of rows) {
-        const key = rowKey(c);
-        keys.add(key);
-        rowsById.set(key, c);
-        const actionName = actionText(c.action);
-        frag.append(
-          h(
-            "tr",
-            { dataset: { ip: c.ip, action: actionName, key }, class: markNew && rendered && !seen.has(key) ? "eg-new" : null },
-            h("td", { class: "eg-col-ip", "data-label": L.ip }, ipCell(c.ip, c.ipInfo, i18n, { gaveUp: isPending(c.ipInfo) && pendingGaveUp(c.ip) })),
-            h("td", { class: "eg-proto", "data-label": L.protocol, text: protocolText(c.protocol, L.any) }),
-            h("td", { class: "eg-num eg-port", "data-label": L.port, text: c.port ? String(c.port) : "—" }),
-            h("td", { class: "eg-act", "data-label": L.action }, h("span", { class: `eg-action eg-${actionName.toLowerCase()}`, text: actionName })),
-            h("td", { class: "eg-num eg-count", "data-label": L.count, text: i18n.count(c.count, res.incomplete) }),
-            lockCell(c),
-          ),
-        );
-      }
-      body.replaceChildren(frag);
+      const keys = new Set(rows.map(rowKey));
+      const before = seen;
+      const isNew = markNew && rendered ? (key) => !before.has(key) : () => false;
+      rowsById = new Map(rows.map((c) => [rowKey(c), c]));
       seen = keys;
       rendered = true;
-      if (focused) body.querySelector(`tr[data-key="${CSS.escape(focused)}"] button.eg-lock`)?.focus();
+      const build = (list) => {
+        const frag = document.createDocumentFragment();
+        for (const c of list) frag.append(rowOf(c, res.incomplete, isNew(rowKey(c))));
+        return frag;
+      };
+      const first = view.page * view.pageSize + 1;
+      const finish = () => {
+        summary.textContent = t("list.rows", { from: i18n.number(first), to: i18n.number(first + rows.length - 1), total: i18n.number(total), n: total });
+        if (focused) body.querySelector(`tr[data-key="${CSS.escape(focused)}"] button.eg-lock`)?.focus();
+      };
+      // The rows a screen shows first; the rest once those are painted, so
+      // a new page appears a frame sooner (the summary follows the last row).
+      body.replaceChildren(build(rows.slice(0, kFirstRows)));
+      if (rows.length <= kFirstRows) {
+        finish();
+        return;
+      }
+      const job = { frame: 0, timer: 0, resolve: null };
+      settled = new Promise((r) => (job.resolve = r));
+      job.frame = requestAnimationFrame(() => {
+        job.timer = setTimeout(() => {
+          tail = null;
+          body.append(build(rows.slice(kFirstRows)));
+          finish();
+          job.resolve();
+        }, 0);
+      });
+      tail = job;
     },
     // Addresses on the page whose name/owner is still to come.
     pendingIps(res) {
       return res ? [...new Set(res.connections.filter((c) => isPending(c.ipInfo)).map((c) => c.ip))] : [];
     },
+    // Focuses a row's button once every row of the page is in (see render).
     focusLock(ip) {
-      body.querySelector(`button.eg-lock[data-ip="${CSS.escape(ip)}"]`)?.focus();
+      settled.then(() => body.querySelector(`button.eg-lock[data-ip="${CSS.escape(ip)}"]`)?.focus());
     },
   };
 }
