@@ -135,7 +135,10 @@ export async function sendBatch(api, nodeId, records, losses = []) {
   send({ message: { case: "hello", value: { nodeId, agentVersion: "browser-tests" } } });
   const controller = new AbortController();
   try {
-    for await (const msg of api.collector.connect(requests(), { ...api.node(nodeId), signal: controller.signal, timeoutMs: 30000 })) {
+    // The 30 s limit as an unref'd AbortSignal.timeout, not timeoutMs: connect's
+    // deadline timer outlives the aborted stream and kept test files alive 30 s.
+    const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(30000)]);
+    for await (const msg of api.collector.connect(requests(), { ...api.node(nodeId), signal })) {
       if (msg.message.case === "welcome") {
         const seq = msg.message.value.lastCommittedSeq + 1n;
         send({ message: { case: "batch", value: { seq, records, losses, createTime: ts(new Date().toISOString()) } } });
