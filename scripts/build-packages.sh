@@ -14,7 +14,8 @@
 # Environment:
 #   EGRESS_BUILD_DIR          CMake build directory (default: <repo>/build)
 #   EGRESS_PACKAGE_VERSION    package version (default: project VERSION of CMakeLists.txt)
-#   EGRESS_PACKAGE_SKIP_BUILD 1: package the binaries as they are (the caller built them)
+#   EGRESS_PACKAGE_SKIP_BUILD 1: package what is built as it is (the caller built the
+#                             binaries and ran tests/browser/setup-gateway.sh)
 #   EGRESS_PACKAGE_GATEWAY    0: leave out egress-gateway (no npm, no Node.js needed)
 #   EGRESS_PACKAGE_LINTIAN    0: skip the lintian check
 set -euo pipefail
@@ -49,8 +50,13 @@ if [[ "${EGRESS_PACKAGE_GATEWAY:-1}" != 0 ]]; then
   # (tests/browser/setup-gateway.sh: npm ci with the development tools,
   # protoc, esbuild), then only the production libraries, as the lock pins
   # them (npm's cache answers after the first time).
-  log "preparing the gateway (npm)"
-  "$repo/tests/browser/setup-gateway.sh"
+  if [[ "${EGRESS_PACKAGE_SKIP_BUILD:-0}" != 1 ]]; then
+    log "preparing the gateway (npm)"
+    "$repo/tests/browser/setup-gateway.sh"
+  fi
+  for built in gateway/gen gateway/panel/dist/index.html; do
+    [[ -e "$repo/$built" ]] || { log "$built missing: run tests/browser/setup-gateway.sh"; exit 1; }
+  done
   gateway="$stage/gateway"
   mkdir -p "$gateway/panel"
   cp "$repo/gateway/package.json" "$repo/gateway/package-lock.json" "$gateway/"
