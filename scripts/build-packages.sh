@@ -92,6 +92,8 @@ if ! (cd "$stage/egress-$version" && dpkg-buildpackage "$binary_kind" --no-pre-c
   exit 1
 fi
 mkdir -p "$out_dir"
+# Only this build's packages in OUT_DIR (the images copy egress-*.deb from it).
+rm -f "$out_dir"/egress*.deb "$out_dir"/egress_*.changes "$out_dir"/egress_*.buildinfo
 # The .changes file lists exactly what this build produced.
 changes="$(ls "$stage"/egress_"$version"_*.changes)"
 mv "$changes" "$out_dir/"

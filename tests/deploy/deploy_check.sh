@@ -6,8 +6,8 @@
 #     package dependencies, the Debian package of every shared library its
 #     binaries need (readelf NEEDED -> dpkg -S -> dependency closure of the
 #     stage's apt-get list, read from dpkg's database);
-#  3. .dockerignore keeps deploy/secrets and local build outputs out of
-#     the build context;
+#  3. .dockerignore keeps deploy/secrets and local build outputs (but the
+#     Debian packages the images install) out of the build context;
 #  4. the systemd units (agent, service, gateway) pass systemd-analyze
 #     verify and keep the properties the design needs (the agent before
 #     network-pre, restart always, CAP_NET_ADMIN, a state directory; the
@@ -24,11 +24,16 @@ echo "== docker-compose config"
 services="$(cd "$repo" && docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')"
 [[ "$services" == "agent gateway postgres service-a service-b " ]] || fail "services are: $services"
 
-# Secrets and local build outputs stay out of the build context.
-for pattern in 'deploy/secrets/*' build var gateway/node_modules; do
+# Secrets and local build outputs stay out of the build context; only the
+# Debian packages the images install come in.
+for pattern in 'deploy/secrets/*' 'build/*' '!build/packages/*.deb' var gateway/node_modules; do
   grep -qxF "$pattern" "$repo/.dockerignore" || fail ".dockerignore lacks $pattern"
 done
-grep -q 'COPY \. \.' "$repo/deploy/Dockerfile" || fail "deploy/Dockerfile no longer copies the tree: review .dockerignore"
+for dockerfile in deploy/Dockerfile gateway/Dockerfile; do
+  if grep -E '^(COPY|ADD) ' "$repo/$dockerfile" | grep -v 'PACKAGES}/egress' | grep -q .; then
+    fail "$dockerfile copies more than the packages: review .dockerignore"
+  fi
+done
 
 # The packages one `FROM ... AS <stage>` stage installs with apt-get.
 stage_packages() {
@@ -36,7 +41,7 @@ stage_packages() {
     /^FROM / { in_stage = ($NF == stage) }
     in_stage && /apt-get install/ { collecting = 1 }
     in_stage && collecting {
-      for (i = 1; i <= NF; i++) if ($i ~ /^[a-z0-9][a-z0-9.+-]+$/ && $i != "apt-get" && $i != "install" && $i != "rm") print $i
+      for (i = 1; i <= NF; i++) if ($i ~ /^[a-z0-9][a-z0-9.+-]+$/ && $i != "apt-get" && $i != "install" && $i != "update" && $i != "rm") print $i
       if ($0 !~ /\\$/) collecting = 0
     }' "$repo/deploy/Dockerfile"
 }
