@@ -94,7 +94,7 @@ cleanup() {
     localhost/egress-gateway:local egress-service:local egress-agent:local egress-gateway:local >/dev/null 2>&1
   podman image prune --force >/dev/null 2>&1
   [[ -n "$podman_pid" ]] && kill "$podman_pid" 2>/dev/null && wait "$podman_pid" 2>/dev/null
-  if ip netns list | grep -qw "$ns"; then
+  if [[ -e "/run/netns/$ns" ]]; then
     # conmon, aardvark-dns and anything else still inside the namespace.
     ip netns pids "$ns" | xargs -r kill -9 2>/dev/null
     ip netns del "$ns"
@@ -181,11 +181,11 @@ ctl() { docker-compose exec -T service-a egressctl --server=127.0.0.1:50051 --to
 ctl nodes upsert node-1 >/dev/null || fail "egressctl nodes upsert"
 ctl accounts upsert acct-compose --node=node-1 --uid=2301 >/dev/null || fail "egressctl accounts upsert"
 docker-compose up --detach agent >>"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; fail "up agent"; }
-for _ in $(seq 150); do
-  docker-compose logs --no-color agent 2>/dev/null | grep -q 'event=rules_applied' && break
-  sleep 0.2
-done
-docker-compose logs --no-color agent | grep -q 'event=rules_applied' || fail "the agent never applied its rules"
+# (The whole log, then the match: grep -q would close the pipe early.)
+agent_applied_rules() { [[ "$(docker-compose logs --no-color agent 2>&1)" == *event=rules_applied* ]]; }
+deadline=$((SECONDS + 60))
+until agent_applied_rules || ((SECONDS > deadline)); do sleep 0.5; done
+agent_applied_rules || fail "the agent never applied its rules"
 phase "agent up and welcomed"
 
 # ---- Real connections of the account (uid 2301) from the node (the
