@@ -145,7 +145,9 @@ class PackageInstallTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(geteuid(), 0u) << "the package tier installs packages: it must run as root";
-    // Never clobber a real installation: refuse, touching nothing.
+    // Never clobber a real installation: refuse, touching nothing. (A run
+    // killed before its TearDown leaves the same state: then `dpkg --purge
+    // egress-agent egress-service egressctl egress-gateway; userdel egress`.)
     for (const std::string& package : kPackages) {
       const std::string status = PackageStatus(package);
       ASSERT_TRUE(status == "unknown" || absl::StartsWith(status, "un"))
