@@ -6,11 +6,12 @@
 #     package dependencies, the Debian package of every shared library its
 #     binaries need (readelf NEEDED -> dpkg -S -> dependency closure of the
 #     stage's apt-get list, read from dpkg's database);
-#  3. .dockerignore keeps deploy/secrets and local build outputs out of
-#     the build context;
-#  4. the agent's systemd unit passes systemd-analyze verify and keeps the
-#     properties the design needs (before network-pre, restart always,
-#     CAP_NET_ADMIN, a state directory).
+#  3. .dockerignore keeps deploy/secrets and local build outputs (but the
+#     Debian packages the images install) out of the build context;
+#  4. the systemd units (agent, service, gateway) pass systemd-analyze
+#     verify and keep the properties the design needs (the agent before
+#     network-pre, restart always, CAP_NET_ADMIN, a state directory; the
+#     service as user egress), running the packaged binaries.
 # Usage: deploy_check.sh REPO_DIR BUILD_DIR
 set -euo pipefail
 repo="$1"
@@ -23,11 +24,16 @@ echo "== docker-compose config"
 services="$(cd "$repo" && docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')"
 [[ "$services" == "agent gateway postgres service-a service-b " ]] || fail "services are: $services"
 
-# Secrets and local build outputs stay out of the build context.
-for pattern in 'deploy/secrets/*' build var gateway/node_modules; do
+# Secrets and local build outputs stay out of the build context; only the
+# Debian packages the images install come in.
+for pattern in 'deploy/secrets/*' 'build/*' '!build/packages/*.deb' var gateway/node_modules; do
   grep -qxF "$pattern" "$repo/.dockerignore" || fail ".dockerignore lacks $pattern"
 done
-grep -q 'COPY \. \.' "$repo/deploy/Dockerfile" || fail "deploy/Dockerfile no longer copies the tree: review .dockerignore"
+for dockerfile in deploy/Dockerfile gateway/Dockerfile; do
+  if grep -E '^(COPY|ADD) ' "$repo/$dockerfile" | grep -v 'PACKAGES}/egress' | grep -q .; then
+    fail "$dockerfile copies more than the packages: review .dockerignore"
+  fi
+done
 
 # The packages one `FROM ... AS <stage>` stage installs with apt-get.
 stage_packages() {
@@ -35,7 +41,7 @@ stage_packages() {
     /^FROM / { in_stage = ($NF == stage) }
     in_stage && /apt-get install/ { collecting = 1 }
     in_stage && collecting {
-      for (i = 1; i <= NF; i++) if ($i ~ /^[a-z0-9][a-z0-9.+-]+$/ && $i != "apt-get" && $i != "install" && $i != "rm") print $i
+      for (i = 1; i <= NF; i++) if ($i ~ /^[a-z0-9][a-z0-9.+-]+$/ && $i != "apt-get" && $i != "install" && $i != "update" && $i != "rm") print $i
       if ($0 !~ /\\$/) collecting = 0
     }' "$repo/deploy/Dockerfile"
 }
@@ -104,15 +110,25 @@ echo "== deploy/Dockerfile runtime stages"
 check_stage service service/egress-service tools/egressctl/egressctl
 check_stage agent agent/egress-agent
 
-echo "== deploy/egress-agent.service"
+echo "== systemd units in deploy/"
+# The binaries are not installed on the build machine (nor the manual
+# pages); everything else must verify.
+for unit in "$repo"/deploy/egress-agent.service "$repo"/deploy/egress-service.service \
+  "$repo"/deploy/egress-gateway.service; do
+  verify="$(systemd-analyze verify --man=no "$unit" 2>&1 | grep -v 'is not executable: No such file or directory' || true)"
+  [[ -z "$verify" ]] || fail "systemd-analyze verify $(basename "$unit"): $verify"
+done
 unit="$repo/deploy/egress-agent.service"
-# The binary path does not exist on the build machine; everything else must verify.
-verify="$(systemd-analyze verify "$unit" 2>&1 | grep -v 'is not executable: No such file or directory' || true)"
-[[ -z "$verify" ]] || fail "systemd-analyze verify: $verify"
 for line in 'Before=network-pre.target shutdown.target' 'Wants=network-pre.target' 'DefaultDependencies=no' \
   'Restart=always' 'StateDirectory=egress-agent' 'AmbientCapabilities=CAP_NET_ADMIN' \
-  'CapabilityBoundingSet=CAP_NET_ADMIN' 'WantedBy=sysinit.target'; do
+  'CapabilityBoundingSet=CAP_NET_ADMIN' 'WantedBy=sysinit.target' \
+  'ExecStart=/usr/sbin/egress-agent --flagfile=/etc/egress/agent.flags'; do
   grep -qx "$line" "$unit" || fail "egress-agent.service lacks $line"
+done
+unit="$repo/deploy/egress-service.service"
+for line in 'User=egress' 'ExecStart=/usr/sbin/egress-service --flagfile=/etc/egress/service.flags' \
+  'RuntimeDirectory=egress' 'WantedBy=multi-user.target'; do
+  grep -qx "$line" "$unit" || fail "egress-service.service lacks $line"
 done
 
 if ((failures)); then
