@@ -31,7 +31,8 @@ log() { printf '[run] %s\n' "$*" >&2; }
 
 # Only the binaries this script runs: a first start does not wait for the
 # tests, benchmarks and fuzz helpers (scripts/test.sh builds everything).
-EGRESS_BUILD_TARGETS="${EGRESS_BUILD_TARGETS-egress-service egress-agent egressctl}" \
+EGRESS_PACKAGES="${EGRESS_PACKAGES:-run}" \
+  EGRESS_BUILD_TARGETS="${EGRESS_BUILD_TARGETS-egress-service egress-agent egressctl}" \
   "$repo/scripts/setup.sh"
 
 mkdir -p "$var_dir/pg" "$var_dir/run" "$var_dir/log"

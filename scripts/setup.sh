@@ -7,6 +7,8 @@
 #   EGRESS_BUILD_DIR   build folder (default: <repo>/build)
 #   EGRESS_BUILD_TYPE  CMake build type (default: RelWithDebInfo)
 #   EGRESS_SKIP_BUILD  set to 1 to install packages only
+#   EGRESS_PACKAGES    "run": only the packages above the test marker of
+#                      scripts/packages.txt (scripts/run.sh); default: all
 #   EGRESS_BUILD_TARGETS  space-separated CMake targets to build (default: all);
 #                      scripts/run.sh builds only the binaries it runs
 #
@@ -22,6 +24,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 missing=()
 while read -r pkg; do
+  if [[ "$pkg" == "# ---- test"* && "${EGRESS_PACKAGES:-all}" == run ]]; then break; fi
   [[ -z "$pkg" || "$pkg" == \#* ]] && continue
   status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
