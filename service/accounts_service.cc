@@ -35,7 +35,7 @@ grpc::Status AccountsServiceImpl::UpsertNode(grpc::ServerContext* context,
     EGRESS_ASSIGN_OR_RETURN(Caller caller, Admin(context));
     if (!request->has_node()) return absl::InvalidArgumentError("node: is required");
     EGRESS_ASSIGN_OR_RETURN(NodeSpec spec, NodeSpecFromProto(request->node()));
-    EGRESS_ASSIGN_OR_RETURN(NodeRecord record, store_.UpsertNode(spec, Actor{caller.Actor()}));
+    EGRESS_ASSIGN_OR_RETURN(NodeRecord record, store_.UpsertNode(spec, caller.AsActor()));
     NodeToProto(record, response);
     LogInfo("node_upserted", {{"node_id", spec.node_id}, {"rule_version", record.rule_version}});
     return absl::OkStatus();
@@ -83,7 +83,7 @@ grpc::Status AccountsServiceImpl::DeleteNode(grpc::ServerContext* context,
   absl::Status status = [&]() -> absl::Status {
     EGRESS_ASSIGN_OR_RETURN(Caller caller, Admin(context));
     EGRESS_RETURN_IF_ERROR(ValidateIdField(request->node_id(), "node_id"));
-    EGRESS_RETURN_IF_ERROR(store_.DeleteNode(request->node_id(), Actor{caller.Actor()}));
+    EGRESS_RETURN_IF_ERROR(store_.DeleteNode(request->node_id(), caller.AsActor()));
     LogInfo("node_deleted", {{"node_id", request->node_id()}});
     return absl::OkStatus();
   }();
@@ -97,8 +97,7 @@ grpc::Status AccountsServiceImpl::UpsertAccount(grpc::ServerContext* context,
     EGRESS_ASSIGN_OR_RETURN(Caller caller, Admin(context));
     if (!request->has_account()) return absl::InvalidArgumentError("account: is required");
     EGRESS_ASSIGN_OR_RETURN(AccountSpec spec, AccountSpecFromProto(request->account()));
-    EGRESS_ASSIGN_OR_RETURN(AccountRecord record,
-                            store_.UpsertAccount(spec, Actor{caller.Actor()}));
+    EGRESS_ASSIGN_OR_RETURN(AccountRecord record, store_.UpsertAccount(spec, caller.AsActor()));
     AccountToProto(record, response);
     LogInfo("account_upserted",
             {{"account_id", spec.account_id}, {"node_id", spec.node_id}, {"uid", spec.uid}});
@@ -154,7 +153,7 @@ grpc::Status AccountsServiceImpl::DeleteAccount(grpc::ServerContext* context,
   absl::Status status = [&]() -> absl::Status {
     EGRESS_ASSIGN_OR_RETURN(Caller caller, Admin(context));
     EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
-    EGRESS_RETURN_IF_ERROR(store_.DeleteAccount(request->account_id(), Actor{caller.Actor()}));
+    EGRESS_RETURN_IF_ERROR(store_.DeleteAccount(request->account_id(), caller.AsActor()));
     LogInfo("account_deleted", {{"account_id", request->account_id()}});
     return absl::OkStatus();
   }();

@@ -18,8 +18,8 @@ grpc::Status AntivirusServiceImpl::ReportScan(grpc::ServerContext* context,
     EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
     EGRESS_ASSIGN_OR_RETURN(ScanReport report, ScanReportFromProto(*request, absl::Now()));
     EGRESS_RETURN_IF_ERROR(Authorizer::RequireScope(caller, Scope::kAntivirus));
-    EGRESS_ASSIGN_OR_RETURN(ScanOutcome outcome, rules_.ReportScan(request->account_id(), report,
-                                                                   Actor{caller.Actor()}));
+    EGRESS_ASSIGN_OR_RETURN(ScanOutcome outcome,
+                            rules_.ReportScan(request->account_id(), report, caller.AsActor()));
     AccountStatusToProto(outcome.status, response->mutable_status());
     response->set_stale(outcome.stale);
     LogInfo("scan_reported", {{"account_id", request->account_id()},

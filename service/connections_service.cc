@@ -132,14 +132,13 @@ grpc::Status ConnectionsServiceImpl::BlockDestination(grpc::ServerContext* conte
     EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
     EGRESS_ASSIGN_OR_RETURN(BlockRuleSpec spec, BlockRuleSpecFromProto(*request));
     EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
-    EGRESS_ASSIGN_OR_RETURN(
-        BlockRuleRecord rule,
-        rules_.CreateBlockRule(request->account_id(), spec, Actor{caller.Actor()}));
+    EGRESS_ASSIGN_OR_RETURN(BlockRuleRecord rule,
+                            rules_.CreateBlockRule(request->account_id(), spec, caller.AsActor()));
     BlockRuleToProto(rule, response);
     LogInfo("block_rule_created", {{"account_id", request->account_id()},
                                    {"rule_id", rule.rule_id},
                                    {"network", rule.spec.network.ToString()},
-                                   {"actor", caller.Actor()}});
+                                   {"actor", caller.ActorName()}});
     return absl::OkStatus();
   }();
   return FinishRpc("BlockDestination", status);
@@ -156,7 +155,7 @@ grpc::Status ConnectionsServiceImpl::UpdateNote(grpc::ServerContext* context,
     EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
     EGRESS_ASSIGN_OR_RETURN(BlockRuleRecord rule,
                             rules_.UpdateNote(request->account_id(), request->rule_id(),
-                                              request->note(), Actor{caller.Actor()}));
+                                              request->note(), caller.AsActor()));
     BlockRuleToProto(rule, response);
     return absl::OkStatus();
   }();
@@ -171,14 +170,13 @@ grpc::Status ConnectionsServiceImpl::DeleteBlockRules(grpc::ServerContext* conte
     EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
     EGRESS_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, RuleIdsFromProto(*request));
     EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
-    EGRESS_ASSIGN_OR_RETURN(
-        RulesStore::DeleteResult result,
-        rules_.DeleteBlockRules(request->account_id(), ids, Actor{caller.Actor()}));
+    EGRESS_ASSIGN_OR_RETURN(RulesStore::DeleteResult result,
+                            rules_.DeleteBlockRules(request->account_id(), ids, caller.AsActor()));
     response->set_deleted(result.deleted);
     response->set_rule_version(result.rule_version);
     LogInfo("block_rules_deleted", {{"account_id", request->account_id()},
                                     {"deleted", result.deleted},
-                                    {"actor", caller.Actor()}});
+                                    {"actor", caller.ActorName()}});
     return absl::OkStatus();
   }();
   return FinishRpc("DeleteBlockRules", status);
@@ -193,7 +191,7 @@ grpc::Status ConnectionsServiceImpl::SetBlockAll(grpc::ServerContext* context,
     EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
     EGRESS_ASSIGN_OR_RETURN(
         AccountStatusRecord record,
-        rules_.SetManualLock(request->account_id(), request->enabled(), Actor{caller.Actor()}));
+        rules_.SetManualLock(request->account_id(), request->enabled(), caller.AsActor()));
     AccountStatusToProto(record, response);
     return absl::OkStatus();
   }();

@@ -16,6 +16,7 @@
 #include "common/protocol_proto.h"
 #include "common/status_macros.h"
 #include "google/protobuf/stubs/common.h"
+#include "service/domain/lock_proto.h"
 #include "service/paging.h"
 #include "service/proto_time.h"
 
@@ -406,14 +407,17 @@ void AccountStatusToProto(const AccountStatusRecord& record, v1::AccountStatus* 
   status->set_node_id(record.node_id);
   for (const LockRecord& lock : record.locks) {
     v1::Lock* out = status->add_locks();
-    out->set_kind(lock.kind == LockKind::kManual ? v1::LOCK_KIND_MANUAL : v1::LOCK_KIND_ANTIVIRUS);
+    out->set_kind(LockKindToProto(lock.kind));
     out->set_reason(lock.reason);
     TimeToProto(lock.since, out->mutable_since());
     out->set_set_by(lock.set_by);
     out->set_scan_id(lock.scan_id);
     out->set_threat_count(lock.threat_count);
+    for (uint16_t port : lock.ports) out->add_ports(port);
+    if (lock.expires_at.has_value()) TimeToProto(*lock.expires_at, out->mutable_expire_time());
+    out->set_what_to_do(std::string(lock_policy::WhatToDo(lock.kind)));
   }
-  status->set_all_blocked(!record.locks.empty());
+  status->set_all_blocked(lock_policy::AnyBlocksEverything(record.locks));
   if (record.egress_ipv4.has_value()) {
     status->set_egress_ipv4(record.egress_ipv4->ToString());
     IpInfoToProto(record.egress_ipv4_info, status->mutable_egress_ipv4_info());

@@ -1,7 +1,9 @@
 #include "service/ingest_validation.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/action_proto.h"
 #include "common/field_status.h"
+#include "common/protocol_proto.h"
 #include "common/status_macros.h"
 #include "service/proto_time.h"
 #include "service/wire_integers.h"
@@ -35,32 +37,20 @@ std::string Check(const ConnectionRecord& in, const IngestLimits& limits, Ingest
   if (!ip.ok()) return "dst_ip: must be 4 or 16 bytes";
   out->ip = ip->Unmapped();
   if (out->ip.IsUnspecified()) return "dst_ip: unspecified address";
-  switch (in.protocol()) {
-    case egress::v1::PROTOCOL_TCP:
-      out->protocol = 6;
-      break;
-    case egress::v1::PROTOCOL_UDP:
-      out->protocol = 17;
-      break;
-    case egress::v1::PROTOCOL_ICMP:
-      out->protocol = 1;
-      break;
-    case egress::v1::PROTOCOL_ICMPV6:
-      out->protocol = 58;
-      break;
-    default:
-      return "protocol: must be TCP, UDP, ICMP or ICMPV6";
+  const std::optional<Protocol> protocol = ProtocolFromProto(in.protocol());
+  if (!protocol.has_value() || *protocol == Protocol::kAny) {
+    return "protocol: must be TCP, UDP, ICMP or ICMPV6";
   }
-  const bool has_ports = out->protocol == 6 || out->protocol == 17;
+  out->protocol = *protocol;
+  const bool has_ports = ProtocolHasPorts(out->protocol);
   if (has_ports && (in.dst_port() < 1 || in.dst_port() > 65535)) {
     return "dst_port: must be 1..65535 for tcp and udp";
   }
   if (!has_ports && in.dst_port() != 0) return "dst_port: must be 0 for icmp";
   out->port = static_cast<uint16_t>(in.dst_port());
-  if (in.action() != egress::v1::ACTION_ACCEPT && in.action() != egress::v1::ACTION_REJECT) {
-    return "action: must be ACCEPT or REJECT";
-  }
-  out->action = in.action() == egress::v1::ACTION_ACCEPT ? 1 : 2;
+  const std::optional<Action> action = ActionFromProto(in.action());
+  if (!action.has_value()) return "action: must be ACCEPT or REJECT";
+  out->action = *action;
   if (in.count() < 1 || in.count() > (uint64_t{1} << 40)) return "count: must be 1..2^40";
   out->count = in.count();
   absl::StatusOr<absl::Time> first = TimeFromProto(in.first_seen(), "first_seen");

@@ -1,20 +1,8 @@
 #include "service/rule_set_proto.h"
 
+#include "common/protocol_proto.h"
+
 namespace egress {
-namespace {
-
-egress::v1::Protocol ProtocolToProto(uint8_t protocol) {
-  switch (protocol) {
-    case 6:
-      return egress::v1::PROTOCOL_TCP;
-    case 17:
-      return egress::v1::PROTOCOL_UDP;
-    default:
-      return egress::v1::PROTOCOL_ANY;
-  }
-}
-
-}  // namespace
 
 void RuleSetToProto(const NodeRuleSet& rule_set, uint64_t base_version, egress::v1::RuleSet* out) {
   out->set_version(rule_set.version);

@@ -7,11 +7,23 @@
 
 namespace egress {
 
-std::string Caller::Actor() const {
+std::string Caller::ActorName() const {
   if (HasScope(Scope::kAdmin)) return absl::StrCat("admin:", claims.subject);
   if (HasScope(Scope::kAntivirus)) return absl::StrCat("antivirus:", claims.subject);
   if (HasScope(Scope::kNode)) return absl::StrCat("node:", claims.subject);
   return absl::StrCat("account:", claims.subject);
+}
+
+Actor Caller::AsActor() const {
+  ActorRole role = ActorRole::kCustomer;
+  if (HasScope(Scope::kAdmin)) {
+    role = ActorRole::kSupport;
+  } else if (HasScope(Scope::kAntivirus)) {
+    role = ActorRole::kAntivirus;
+  } else if (HasScope(Scope::kNode)) {
+    role = ActorRole::kNode;
+  }
+  return Actor{ActorName(), role};
 }
 
 absl::StatusOr<Caller> Authorizer::Authenticate(const grpc::ServerContextBase& context) const {

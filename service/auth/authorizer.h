@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
 #include "service/auth/token.h"
+#include "service/domain/actor.h"
 
 namespace egress {
 
@@ -23,7 +24,9 @@ struct Caller {
   bool HasScope(Scope scope) const { return claims.scopes.count(scope) > 0; }
   // As written to the audit log: "account:<id>", "admin:<name>",
   // "antivirus:<name>", "node:<id>".
-  std::string Actor() const;
+  std::string ActorName() const;
+  // The actor of the changes this caller makes (name and role).
+  Actor AsActor() const;
 };
 
 // Thread-safe. `signer` must outlive the authorizer.

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/ip_address.h"
+#include "service/domain/actor.h"
 
 namespace egress {
 
@@ -73,11 +74,6 @@ struct AccountRecord {
   AccountSpec spec;
   absl::Time created_at;
   absl::Time updated_at;
-};
-
-// Who makes a change, as recorded in the audit log ("admin:ops").
-struct Actor {
-  std::string name;
 };
 
 // Thread-safe. Every method is one transaction: on error nothing is written.

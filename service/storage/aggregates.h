@@ -13,7 +13,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "common/action.h"
 #include "common/ip_address.h"
+#include "common/protocol.h"
 
 namespace egress {
 
@@ -23,9 +25,9 @@ struct AggregateKey {
   absl::string_view account;
   absl::CivilDay day;
   IpAddress ip;
-  uint8_t protocol = 0;
+  Protocol protocol = Protocol::kTcp;
   uint16_t port = 0;
-  uint8_t action = 0;  // 1 ACCEPT, 2 REJECT
+  Action action = Action::kAccept;
 
   friend bool operator==(const AggregateKey&, const AggregateKey&) = default;
   // The primary key's order (account ids compare bytewise, as the C and

@@ -12,7 +12,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "common/action.h"
 #include "common/ip_address.h"
+#include "common/protocol.h"
 #include "service/storage/accounts_store.h"
 
 namespace egress {
@@ -22,9 +24,9 @@ struct IngestRecord {
   std::string account_id;
   absl::CivilDay day;
   IpAddress ip;
-  uint8_t protocol = 0;  // IANA number: 1, 6, 17, 58
-  uint16_t port = 0;     // 0 for ICMP
-  uint8_t action = 0;    // 1 ACCEPT, 2 REJECT
+  Protocol protocol = Protocol::kTcp;  // tcp, udp, icmp or icmpv6 (never kAny)
+  uint16_t port = 0;                   // 0 for ICMP
+  Action action = Action::kAccept;
   uint64_t count = 0;
   absl::Time first_seen;
   absl::Time last_seen;
@@ -62,8 +64,8 @@ struct NodeInfo {
 struct RuleMatchEntry {
   uint64_t rule_id = 0;
   IpNetwork network;
-  uint8_t protocol = 0;  // 0 any, 6 tcp, 17 udp
-  uint16_t port = 0;     // 0 any
+  Protocol protocol = Protocol::kAny;  // kAny, kTcp or kUdp
+  uint16_t port = 0;                   // 0 any
 };
 
 struct AccountRuleSet {

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "common/action.h"
 #include "common/ip_address.h"
 #include "common/protocol.h"
 
@@ -44,7 +45,8 @@ struct DaySummary {
 };
 
 // Record actions, as stored: 1 ACCEPT, 2 REJECT.
-enum class RecordAction : int { kAccept = 1, kReject = 2 };
+// The action of a recorded connection (common/action.h).
+using RecordAction = Action;
 
 enum class ConnectionOrder { kCount, kIp, kPort, kLastSeen };
 

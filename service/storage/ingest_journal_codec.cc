@@ -24,9 +24,9 @@ std::string EncodeJournalEntry(const AggregateMap& aggregates) {
     out->set_day(static_cast<int32_t>(key.day - kUnixEpochDay));
     const absl::Span<const uint8_t> ip = key.ip.bytes();
     out->set_ip(reinterpret_cast<const char*>(ip.data()), ip.size());
-    out->set_protocol(key.protocol);
+    out->set_protocol(static_cast<uint32_t>(key.protocol));
     out->set_port(key.port);
-    out->set_action(key.action);
+    out->set_action(static_cast<uint32_t>(key.action));
     out->set_count(aggregate.count);
     out->set_first_seen_us(absl::ToUnixMicros(aggregate.first_seen));
     out->set_last_seen_us(absl::ToUnixMicros(aggregate.last_seen));
@@ -53,15 +53,18 @@ absl::Status DecodeJournalEntry(absl::string_view payload, internal::JournalEntr
     if (!ip.ok()) {
       return absl::InternalError(absl::StrCat("ingest journal entry: ", ip.status().message()));
     }
-    if (in.protocol() > 255 || in.port() > 65535 || in.action() > 255) {
+    const absl::StatusOr<Protocol> protocol = ProtocolFromNumber(static_cast<int>(in.protocol()));
+    const std::optional<Action> action = ActionFromNumber(static_cast<int>(in.action()));
+    if (in.protocol() > 255 || !protocol.ok() || *protocol == Protocol::kAny || in.port() > 65535 ||
+        in.action() > 255 || !action.has_value()) {
       return absl::InternalError("ingest journal entry: protocol, port or action out of range");
     }
     AggregateKey key{entry->accounts(static_cast<int>(in.account())),
                      kUnixEpochDay + in.day(),
                      *ip,
-                     static_cast<uint8_t>(in.protocol()),
+                     *protocol,
                      static_cast<uint16_t>(in.port()),
-                     static_cast<uint8_t>(in.action())};
+                     *action};
     Aggregate aggregate;
     aggregate.Add(in.count(), absl::FromUnixMicros(in.first_seen_us()),
                   absl::FromUnixMicros(in.last_seen_us()));

@@ -138,9 +138,10 @@ absl::Status ReadAccounts(pqxx::work& txn, const std::string& node_id,
     auto it = index.find(row[0].as<std::string>());
     if (it == index.end()) continue;
     EGRESS_ASSIGN_OR_RETURN(IpNetwork network, NetworkFromPg(row[2].c_str()));
-    out->accounts[it->second].rules.push_back(
-        RuleMatchEntry{row[1].as<uint64_t>(), network, static_cast<uint8_t>(row[3].as<int>()),
-                       static_cast<uint16_t>(row[4].as<int>())});
+    absl::StatusOr<Protocol> protocol = ProtocolFromNumber(row[3].as<int>());
+    if (!protocol.ok()) return absl::InternalError("bad protocol in block_rules");
+    out->accounts[it->second].rules.push_back(RuleMatchEntry{
+        row[1].as<uint64_t>(), network, *protocol, static_cast<uint16_t>(row[4].as<int>())});
   }
   return absl::OkStatus();
 }

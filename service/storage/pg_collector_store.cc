@@ -143,9 +143,9 @@ class MonthColumns {
     accounts_.AddText(key.account);
     days_.AddToken(DayText(key.day));
     ips_.AddToken(key.ip.ToString());
-    protocols_.AddNumber(key.protocol);
+    protocols_.AddNumber(static_cast<int>(key.protocol));
     ports_.AddNumber(key.port);
-    actions_.AddNumber(key.action);
+    actions_.AddNumber(static_cast<int>(key.action));
     counts_.AddNumber(static_cast<int64_t>(aggregate.count));
     firsts_.AddNumber(absl::ToUnixMicros(aggregate.first_seen));
     lasts_.AddNumber(absl::ToUnixMicros(aggregate.last_seen));
@@ -323,7 +323,7 @@ std::vector<IpAddress> PgCollectorStore::WriteAggregates(pqxx::work& txn,
     const AggregateKey& key = entry->first;
     months[absl::CivilMonth(key.day)].AddAggregate(key, entry->second);
     auto& total = totals[{key.account, key.day}];
-    (key.action == 1 ? total.first : total.second) += entry->second.count;
+    (key.action == Action::kAccept ? total.first : total.second) += entry->second.count;
     seen.push_back(key.ip);
   }
   for (const auto& total : totals) months[absl::CivilMonth(total.first.second)].AddTotal(total);

@@ -132,11 +132,13 @@ SELECT $1, $2, 'epoch'::timestamptz + $3::int8 * interval '1 microsecond', $4,
                           ORDER BY t.n), '[]'::jsonb)
   FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS t (path, signature, n))sql";
 
-// The scan that decides the lock: the last to finish; at equal finish
-// times one with threats (fail closed), then the greater id.
-constexpr char kNewestScan[] = R"sql(
-SELECT scan_id FROM antivirus_scans WHERE account_id = $1
- ORDER BY finished_at DESC, (threat_count > 0) DESC, scan_id DESC LIMIT 1)sql";
+// The scans that finished last (usually one; several at the same instant):
+// lock_policy decides which of them decides the lock.
+constexpr char kLatestScans[] = R"sql(
+SELECT scan_id, (extract(epoch FROM finished_at) * 1000000)::int8, threat_count
+  FROM antivirus_scans
+ WHERE account_id = $1
+   AND finished_at = (SELECT max(finished_at) FROM antivirus_scans WHERE account_id = $1))sql";
 
 // $4: only the current account's events (false: every account's with the id).
 constexpr char kAuditPage[] = R"sql(
@@ -147,8 +149,8 @@ SELECT event_id, account_id, (extract(epoch FROM at) * 1000000)::int8, actor, ac
    AND (NOT $4 OR incarnation = (SELECT incarnation FROM accounts WHERE account_id = $1))
  ORDER BY event_id DESC LIMIT $3)sql";
 
-constexpr int kManualKind = 1;
-constexpr int kAntivirusKind = 2;
+constexpr int kManualKind = static_cast<int>(LockKind::kManual);
+constexpr int kAntivirusKind = static_cast<int>(LockKind::kAntivirus);
 
 const char* NullableText(const std::optional<std::string>& value) {
   return value.has_value() ? value->c_str() : nullptr;
@@ -227,7 +229,9 @@ absl::StatusOr<AccountStatusRecord> LoadStatus(pqxx::work& txn, const std::strin
   status.egress_ipv6 = EgressAddress(IpAddress::Family::kV6, dedicated, server_ipv6);
   for (const pqxx::row& row : txn.exec_params(kStatusLocks, account_id)) {
     LockRecord lock;
-    lock.kind = static_cast<LockKind>(row[0].as<int>());
+    const std::optional<LockKind> kind = LockKindFromNumber(row[0].as<int>());
+    if (!kind.has_value()) return absl::InternalError("bad kind in account_locks");
+    lock.kind = *kind;
     lock.reason = row[1].as<std::string>();
     lock.since = absl::FromUnixMicros(row[2].as<int64_t>());
     lock.set_by = row[3].as<std::string>();
@@ -249,15 +253,6 @@ absl::StatusOr<AccountStatusRecord> LoadStatus(pqxx::work& txn, const std::strin
     }
   }
   return status;
-}
-
-std::string ManualLockReason(const Actor& actor) {
-  return absl::StrCat("All outgoing connections blocked by hand (", actor.name, ")");
-}
-
-std::string AntivirusLockReason(const ScanReport& report) {
-  return absl::StrCat("Malicious code found by scan ", report.scan_id, " (", report.threats.size(),
-                      report.threats.size() == 1 ? " threat)" : " threats)");
 }
 
 }  // namespace
@@ -380,16 +375,18 @@ absl::StatusOr<AccountStatusRecord> PgRulesStore::SetManualLock(const std::strin
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
     EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id, /*lock=*/true));
     if (enabled) {
-      pqxx::result inserted =
-          txn.exec_params(kInsertManualLock, account_id, ManualLockReason(actor), actor.name);
+      EGRESS_RETURN_IF_ERROR(lock_policy::CheckSetManual(actor.role));
+      pqxx::result inserted = txn.exec_params(kInsertManualLock, account_id,
+                                              lock_policy::ManualReason(actor.name), actor.name);
       if (!inserted.empty()) {
         BumpAccountRuleVersion(txn, account_id, node_id);
         InsertAuditEvent(txn, account_id, actor.name, "lock.manual.set", std::nullopt,
                          inserted[0][0].as<std::string>());
       }
     } else {
-      pqxx::result antivirus = txn.exec_params(kSelectLock, account_id, kAntivirusKind);
-      if (!antivirus.empty()) return absl::FailedPreconditionError(kAntivirusLockMessage);
+      // The locks in force, under the account's row lock.
+      EGRESS_ASSIGN_OR_RETURN(AccountStatusRecord current, LoadStatus(txn, account_id));
+      EGRESS_RETURN_IF_ERROR(lock_policy::CheckLiftManual(actor.role, current.locks));
       pqxx::result deleted = txn.exec_params(kDeleteLock, account_id, kManualKind);
       if (!deleted.empty()) {
         BumpAccountRuleVersion(txn, account_id, node_id);
@@ -439,27 +436,45 @@ absl::StatusOr<ScanOutcome> PgRulesStore::ReportScan(const std::string& account_
       txn.exec_params(kInsertScan, account_id, report.scan_id, finished_us, threat_count,
                       PgArrayLiteral(paths), PgArrayLiteral(signatures));
     }
-    const std::string newest = txn.exec_params1(kNewestScan, account_id)[0].as<std::string>();
-    outcome.stale = newest != report.scan_id;
+    const lock_policy::ScanRef scan{report.scan_id, absl::FromUnixMicros(finished_us),
+                                    static_cast<uint32_t>(threat_count)};
+    // The deciding scan among those that finished last (this one included,
+    // as it is recorded).
+    std::optional<lock_policy::ScanRef> deciding;
+    for (const pqxx::row& row : txn.exec_params(kLatestScans, account_id)) {
+      lock_policy::ScanRef latest{row[0].as<std::string>(),
+                                  absl::FromUnixMicros(row[1].as<int64_t>()),
+                                  row[2].as<uint32_t>()};
+      if (!deciding.has_value() || lock_policy::ScanDecidesOver(latest, *deciding)) {
+        deciding = std::move(latest);
+      }
+    }
+    outcome.stale = !deciding.has_value() || deciding->scan_id != report.scan_id;
     // A repeated report was decided when it first arrived.
     if (!outcome.stale && !repeated) {
       pqxx::result current = txn.exec_params(kSelectLock, account_id, kAntivirusKind);
-      if (threat_count > 0) {
-        // A lock already in force keeps its `since`: the account has been
-        // blocked since the first scan that found malware.
-        pqxx::result after =
-            txn.exec_params(kUpsertAntivirusLock, account_id, AntivirusLockReason(report),
-                            finished_us, actor.name, report.scan_id, threat_count);
-        BumpAccountRuleVersion(txn, account_id, node_id);
-        std::optional<std::string> before;
-        if (!current.empty()) before = current[0][1].as<std::string>();
-        InsertAuditEvent(txn, account_id, actor.name, "lock.antivirus.set", before,
-                         after.at(0)[0].as<std::string>());
-      } else if (!current.empty()) {
-        txn.exec_params(kDeleteLock, account_id, kAntivirusKind);
-        BumpAccountRuleVersion(txn, account_id, node_id);
-        InsertAuditEvent(txn, account_id, actor.name, "lock.antivirus.clear",
-                         current[0][1].as<std::string>(), std::nullopt);
+      switch (lock_policy::ForDecidingScan(scan, !current.empty())) {
+        case lock_policy::AntivirusChange::kSet: {
+          // A lock already in force keeps its `since`: the account has been
+          // blocked since the first scan that found malware.
+          pqxx::result after =
+              txn.exec_params(kUpsertAntivirusLock, account_id, lock_policy::AntivirusReason(scan),
+                              finished_us, actor.name, report.scan_id, threat_count);
+          BumpAccountRuleVersion(txn, account_id, node_id);
+          std::optional<std::string> before;
+          if (!current.empty()) before = current[0][1].as<std::string>();
+          InsertAuditEvent(txn, account_id, actor.name, "lock.antivirus.set", before,
+                           after.at(0)[0].as<std::string>());
+          break;
+        }
+        case lock_policy::AntivirusChange::kLift:
+          txn.exec_params(kDeleteLock, account_id, kAntivirusKind);
+          BumpAccountRuleVersion(txn, account_id, node_id);
+          InsertAuditEvent(txn, account_id, actor.name, "lock.antivirus.clear",
+                           current[0][1].as<std::string>(), std::nullopt);
+          break;
+        case lock_policy::AntivirusChange::kNone:
+          break;
       }
     }
     EGRESS_ASSIGN_OR_RETURN(outcome.status, LoadStatus(txn, account_id));

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "common/ip_address.h"
 #include "common/protocol.h"
+#include "service/domain/lock_policy.h"
 #include "service/storage/accounts_store.h"
 #include "service/storage/connections_store.h"
 
@@ -48,17 +49,6 @@ struct BlockRulePage {
   // Newest first.
   std::vector<BlockRuleRecord> rules;
   uint64_t total_rules = 0;
-};
-
-enum class LockKind : int { kManual = 1, kAntivirus = 2 };
-
-struct LockRecord {
-  LockKind kind = LockKind::kManual;
-  std::string reason;
-  absl::Time since;
-  std::string set_by;
-  std::string scan_id;
-  uint32_t threat_count = 0;
 };
 
 struct AccountStatusRecord {
@@ -144,16 +134,18 @@ class RulesStore {
                                                         const std::vector<uint64_t>& rule_ids,
                                                         const Actor& actor) = 0;
 
-  // Sets or lifts the manual lock. Lifting while the antivirus lock holds is
-  // FAILED_PRECONDITION with kAntivirusLockMessage and changes nothing.
+  // Sets or lifts the manual lock, as lock_policy decides for the actor's
+  // role: lifting while an antivirus or abuse lock holds is
+  // FAILED_PRECONDITION with the policy's text and changes nothing.
   virtual absl::StatusOr<AccountStatusRecord> SetManualLock(const std::string& account_id,
                                                             bool enabled, const Actor& actor) = 0;
   virtual absl::StatusOr<AccountStatusRecord> GetAccountStatus(const std::string& account_id) = 0;
 
   // Records the scan (once per scan_id; a repeat with other results is
-  // ALREADY_EXISTS). Only the newest finished scan of the account decides the
-  // antivirus lock: with threats it is set (or moved to this scan), clean it
-  // is lifted. Scans finishing at the same instant: one with threats wins.
+  // ALREADY_EXISTS). The scan that decides (lock_policy::ScanDecidesOver:
+  // the newest; at equal finish times one with threats) sets the antivirus
+  // lock (or moves it to itself) when it found threats and lifts it when
+  // clean.
   virtual absl::StatusOr<ScanOutcome> ReportScan(const std::string& account_id,
                                                  const ScanReport& report, const Actor& actor) = 0;
 
@@ -165,12 +157,6 @@ class RulesStore {
       const std::string& account_id, std::optional<uint64_t> before_event_id, int limit,
       bool earlier_accounts) = 0;
 };
-
-// What SetManualLock(false) answers while malware keeps the account locked.
-inline constexpr char kAntivirusLockMessage[] =
-    "Outgoing connections are blocked because our antivirus found malicious code on your "
-    "account. Remove it and run a new scan: the block is lifted automatically when the scan "
-    "is clean.";
 
 }  // namespace egress
 

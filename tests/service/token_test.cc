@@ -170,7 +170,7 @@ TEST(AuthorizerTest, PanelTokensReachOnlyTheirAccount) {
   Authorizer authorizer(signer.get());
   ASSERT_OK_AND_ASSIGN(std::string token, signer->Sign(PanelClaims("alice")));
   ASSERT_OK_AND_ASSIGN(Caller caller, authorizer.AuthenticateToken(token));
-  EXPECT_EQ(caller.Actor(), "account:alice");
+  EXPECT_EQ(caller.ActorName(), "account:alice");
   EXPECT_THAT(Authorizer::RequireAccount(caller, "alice"), IsOk());
   EXPECT_THAT(Authorizer::RequireAccount(caller, "bob"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("bob")));
@@ -180,13 +180,13 @@ TEST(AuthorizerTest, PanelTokensReachOnlyTheirAccount) {
 
 TEST(AuthorizerTest, AdminsReachEveryAccountNodesNone) {
   Caller admin{Claims{"ops", {Scope::kAdmin}, absl::InfiniteFuture()}};
-  EXPECT_EQ(admin.Actor(), "admin:ops");
+  EXPECT_EQ(admin.ActorName(), "admin:ops");
   EXPECT_THAT(Authorizer::RequireAccount(admin, "anyone"), IsOk());
   Caller node{Claims{"alice", {Scope::kNode}, absl::InfiniteFuture()}};
   EXPECT_THAT(Authorizer::RequireAccount(node, "alice"),
               StatusIs(absl::StatusCode::kPermissionDenied));
   Caller antivirus{Claims{"scanner", {Scope::kAntivirus}, absl::InfiniteFuture()}};
-  EXPECT_EQ(antivirus.Actor(), "antivirus:scanner");
+  EXPECT_EQ(antivirus.ActorName(), "antivirus:scanner");
   EXPECT_THAT(Authorizer::RequireScope(antivirus, Scope::kAntivirus), IsOk());
 }
 

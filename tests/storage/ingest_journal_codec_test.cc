@@ -8,8 +8,9 @@
 namespace egress {
 namespace {
 
-AggregateKey Key(absl::string_view account, const char* ip, uint8_t action = 1) {
-  return AggregateKey{account, absl::CivilDay(2026, 3, 10), *IpAddress::Parse(ip), 6, 443, action};
+AggregateKey Key(absl::string_view account, const char* ip, Action action = Action::kAccept) {
+  return AggregateKey{
+      account, absl::CivilDay(2026, 3, 10), *IpAddress::Parse(ip), Protocol::kTcp, 443, action};
 }
 
 Aggregate Agg(uint64_t count, int64_t first, int64_t last) {
@@ -22,9 +23,9 @@ TEST(IngestJournalCodecTest, RoundTripsEveryFieldAndMergesIntoWhatIsThere) {
   const std::string a1 = "account-1", a2 = "Ä\"'; DROP TABLE x; --";
   AggregateMap written;
   written[Key(a1, "192.0.2.1")] = Agg(3, 1773100000000001, 1773100009999999);
-  written[Key(a2, "2001:db8::7", 2)] = Agg(uint64_t{1} << 40, -5, 7);
-  written[AggregateKey{a1, absl::CivilDay(1969, 12, 31), *IpAddress::Parse("0.0.0.0"), 1, 0, 2}] =
-      Agg(1, 0, 0);
+  written[Key(a2, "2001:db8::7", Action::kReject)] = Agg(uint64_t{1} << 40, -5, 7);
+  written[AggregateKey{a1, absl::CivilDay(1969, 12, 31), *IpAddress::Parse("0.0.0.0"),
+                       Protocol::kIcmp, 0, Action::kReject}] = Agg(1, 0, 0);
   const std::string payload = EncodeJournalEntry(written);
 
   internal::JournalEntry entry;

@@ -59,7 +59,7 @@ class PgAccountsStoreTest : public ::testing::Test {
   std::string conninfo_;
   std::unique_ptr<Database> database_;
   std::unique_ptr<PgAccountsStore> store_;
-  const Actor admin_{"admin:test"};
+  const Actor admin_{"admin:test", ActorRole::kSupport};
 };
 
 TEST_F(PgAccountsStoreTest, NodeRoundTrip) {

@@ -62,9 +62,10 @@ class PgCollectorStoreTest : public ::testing::Test {
 
 TEST_F(PgCollectorStoreTest, TwoNodesBatchesMergeWithExactCountsTotalsAndSequences) {
   // The same key in two batches of n1, another node's batch in between.
-  IngestBatch b1 = Batch("n1", 1, {Record("a1", "192.0.2.1", 3), Record("a1", "192.0.2.2", 1, 2)});
+  IngestBatch b1 =
+      Batch("n1", 1, {Record("a1", "192.0.2.1", 3), Record("a1", "192.0.2.2", 1, Action::kReject)});
   IngestBatch b2 = Batch("n2", 1, {Record("a2", "192.0.2.1", 7)});
-  IngestBatch b3 = Batch("n1", 2, {Record("a1", "192.0.2.1", 4, 1, 1773100500)});
+  IngestBatch b3 = Batch("n1", 2, {Record("a1", "192.0.2.1", 4, Action::kAccept, 1773100500)});
   b3.losses.push_back(IngestLoss{kDay, 1, 9});
   IngestBatch b4 = Batch("n1", 3, {});
   b4.losses.push_back(IngestLoss{kDay, 1, 1});
@@ -104,15 +105,17 @@ TEST_F(PgCollectorStoreTest, DayTotalsCountEachRowOnceWhenItsKeyIsFirstInserted)
     return Scalar(absl::StrCat("SELECT ", column, " FROM account_day_totals WHERE account_id = '",
                                account, "'"));
   };
-  IngestBatch b1 = Batch("n1", 1, {Record("a1", "192.0.2.1", 3), Record("a1", "192.0.2.2", 1, 2)});
+  IngestBatch b1 =
+      Batch("n1", 1, {Record("a1", "192.0.2.1", 3), Record("a1", "192.0.2.2", 1, Action::kReject)});
   ASSERT_OK(store_->CommitBatch(b1).status());
   EXPECT_EQ(rows("a1", "accepted_rows"), 1);
   EXPECT_EQ(rows("a1", "rejected_rows"), 1);
   // Updates of both keys plus one new ACCEPT key and one key that differs
   // only by action; then a replay of b2, which changes nothing.
-  IngestBatch b2 = Batch("n1", 2,
-                         {Record("a1", "192.0.2.1", 2), Record("a1", "192.0.2.2", 5, 2),
-                          Record("a1", "192.0.2.3", 1), Record("a1", "192.0.2.2", 1, 1)});
+  IngestBatch b2 =
+      Batch("n1", 2,
+            {Record("a1", "192.0.2.1", 2), Record("a1", "192.0.2.2", 5, Action::kReject),
+             Record("a1", "192.0.2.3", 1), Record("a1", "192.0.2.2", 1, Action::kAccept)});
   ASSERT_OK(store_->CommitBatch(b2).status());
   ASSERT_OK(store_->CommitBatch(b2).status());
   EXPECT_EQ(rows("a1", "accepted_rows"), 3);
@@ -127,7 +130,8 @@ TEST_F(PgCollectorStoreTest, DayTotalsCountEachRowOnceWhenItsKeyIsFirstInserted)
 // version during a rolling upgrade) are counted again by
 // egress_recount_day_rows, which touches only the days it is given.
 TEST_F(PgCollectorStoreTest, RecountRestoresDayRowCounts) {
-  IngestBatch b1 = Batch("n1", 1, {Record("a1", "192.0.2.1", 3), Record("a1", "192.0.2.2", 1, 2)});
+  IngestBatch b1 =
+      Batch("n1", 1, {Record("a1", "192.0.2.1", 3), Record("a1", "192.0.2.2", 1, Action::kReject)});
   ASSERT_OK(store_->CommitBatch(b1).status());
   Scalar(R"sql(
     WITH old AS (
@@ -155,7 +159,7 @@ TEST_F(PgCollectorStoreTest, DayRowCountsStayExactWhenWritersRaceOnNewKeys) {
       std::vector<IngestRecord> records;
       for (int k = 0; k < kKeys; ++k) {
         records.push_back(Record("a1", absl::StrCat("10.", round, ".", k / 250, ".", k % 250), 1,
-                                 k % 3 == 0 ? 2 : 1));
+                                 k % 3 == 0 ? Action::kReject : Action::kAccept));
       }
       IngestBatch batch = Batch(node, round + 1, std::move(records));
       ASSERT_OK(store_->CommitBatch(batch).status());

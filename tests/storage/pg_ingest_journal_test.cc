@@ -95,7 +95,8 @@ std::vector<IngestBatch> RandomBatches(int per_node, unsigned seed) {
         const int host = std::uniform_int_distribution<int>(1, 30)(rng);
         const std::string ip =
             host % 7 == 0 ? absl::StrCat("2001:db8::", host) : absl::StrCat("198.51.100.", host);
-        const uint8_t action = std::uniform_int_distribution<int>(1, 2)(rng);
+        const Action action =
+            std::uniform_int_distribution<int>(0, 1)(rng) ? Action::kAccept : Action::kReject;
         const int64_t seen = 1773100000 + std::uniform_int_distribution<int>(0, 80000)(rng);
         const absl::CivilDay day = kDay + std::uniform_int_distribution<int>(0, 2)(rng);
         records.push_back(
@@ -136,7 +137,7 @@ void FoldAll(PgCollectorStore& store, size_t max_records) {
 TEST(PgIngestJournalTest, AcknowledgedGroupIsOneEntryAndFoldMakesItVisible) {
   Db db = OpenDb(IngestMode::kJournal);
   IngestBatch b1 = Batch("n1", 1, {Record("a1", "192.0.2.1", 3), Record("a1", "192.0.2.1", 2)});
-  IngestBatch b2 = Batch("n2", 1, {Record("b1", "192.0.2.9", 7, 2)});
+  IngestBatch b2 = Batch("n2", 1, {Record("b1", "192.0.2.9", 7, Action::kReject)});
   b2.losses.push_back(IngestLoss{kDay, 1, 4, false});
   ASSERT_OK_AND_ASSIGN(std::vector<CommitResult> results, db.store->CommitBatches({&b1, &b2}));
   EXPECT_FALSE(results[0].duplicate);
@@ -289,8 +290,9 @@ TEST(PgIngestJournalTest, FewerShardsFoldWhatMoreShardsWrote) {
 // a long outage) are not stuck: the month is made again.
 TEST(PgIngestJournalTest, FoldMakesAMissingMonth) {
   Db db = OpenDb(IngestMode::kJournal);
-  IngestBatch batch =
-      Batch("n1", 1, {Record("a1", "192.0.2.1", 3, 1, 1773100000, absl::CivilDay(2026, 7, 4))});
+  IngestBatch batch = Batch(
+      "n1", 1,
+      {Record("a1", "192.0.2.1", 3, Action::kAccept, 1773100000, absl::CivilDay(2026, 7, 4))});
   ASSERT_OK(db.store->CommitBatch(batch).status());
   EXPECT_EQ(db.Scalar("SELECT count(*) FROM pg_class WHERE relname = 'connection_daily_202607'"),
             0);

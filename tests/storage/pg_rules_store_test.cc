@@ -53,7 +53,7 @@ class PgRulesStoreTest : public ::testing::Test {
   std::string conninfo_;
   std::unique_ptr<Database> database_;
   std::unique_ptr<PgRulesStore> store_;
-  const Actor actor_{"admin:test"};
+  const Actor actor_{"admin:test", ActorRole::kSupport};
 };
 
 TEST_F(PgRulesStoreTest, UnknownAccountsAreNotFoundAndNothingIsWritten) {
@@ -153,7 +153,8 @@ TEST_F(PgRulesStoreTest, ConcurrentLockChangesEndConsistent) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       ScanReport report{"scan-" + std::to_string(t), t0 + absl::Seconds(t), {{"f.php", "sig"}}};
-      EXPECT_TRUE(store_->ReportScan("a1", report, Actor{"antivirus:av"}).ok());
+      EXPECT_TRUE(
+          store_->ReportScan("a1", report, Actor{"antivirus:av", ActorRole::kAntivirus}).ok());
     });
     threads.emplace_back([&] {
       for (int i = 0; i < 5; ++i) {

@@ -19,13 +19,13 @@ namespace egress::testing {
 inline const absl::CivilDay kIngestTestDay(2026, 3, 10);
 
 inline IngestRecord Record(const std::string& account, const std::string& ip, uint64_t count,
-                           uint8_t action = 1, int64_t seen = 1773100000,
+                           Action action = Action::kAccept, int64_t seen = 1773100000,
                            absl::CivilDay day = kIngestTestDay) {
   IngestRecord record;
   record.account_id = account;
   record.day = day;
   record.ip = *IpAddress::Parse(ip);
-  record.protocol = 6;
+  record.protocol = Protocol::kTcp;
   record.port = 443;
   record.action = action;
   record.count = count;
