@@ -3,26 +3,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/capabilities.h"
+#include "common/files.h"
 #include "common/log.h"
 
 namespace egress::agent {
-namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-}  // namespace
-
 // One Connect call. A hold keeps the call open until its read side fails (or
 // is cancelled) and no write is in flight, so that a write is never started
 // on a finished call.
@@ -67,13 +54,13 @@ absl::StatusOr<std::unique_ptr<GrpcUplink>> GrpcUplink::Create(const GrpcUplinkO
     credentials = grpc::InsecureChannelCredentials();
   } else {
     grpc::SslCredentialsOptions ssl;
-    auto ca = ReadFile(options.tls_ca_file);
+    auto ca = ReadWholeFile(options.tls_ca_file);
     if (!ca.ok()) return ca.status();
     ssl.pem_root_certs = *ca;
     if (!options.tls_cert_file.empty()) {
-      auto cert = ReadFile(options.tls_cert_file);
+      auto cert = ReadWholeFile(options.tls_cert_file);
       if (!cert.ok()) return cert.status();
-      auto key = ReadFile(options.tls_key_file);
+      auto key = ReadWholeFile(options.tls_key_file);
       if (!key.ok()) return key.status();
       ssl.pem_cert_chain = *cert;
       ssl.pem_private_key = *key;

@@ -3,8 +3,6 @@
 #include <signal.h>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -15,6 +13,7 @@
 #include "agent/agent_metrics.h"
 #include "agent/spool_dump.h"
 #include "common/command_line.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/metrics_http_server.h"
@@ -86,14 +85,6 @@ void OnSignal(int) {
 
 void OnSealSignal(int) {
   if (g_agent != nullptr) g_agent->RequestSeal();
-}
-
-std::string ReadToken(const std::string& path) {
-  if (path.empty()) return "";
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return std::string(absl::StripAsciiWhitespace(buffer.str()));
 }
 
 }  // namespace
@@ -184,7 +175,20 @@ int main(int argc, char** argv) {
   config.print_batches = absl::GetFlag(FLAGS_print_batches);
   config.uplink.target = absl::GetFlag(FLAGS_service);
   config.uplink.node_id = node_id;
-  config.uplink.token = ReadToken(absl::GetFlag(FLAGS_token_file));
+  if (const std::string token_file = absl::GetFlag(FLAGS_token_file); !token_file.empty()) {
+    // An unreadable or empty token file is a mistake to report now, not a
+    // stream the service refuses later with a less helpful message.
+    absl::StatusOr<std::string> token = egress::ReadTrimmedFile(token_file);
+    if (!token.ok()) {
+      std::fprintf(stderr, "--token-file: %s\n", std::string(token.status().message()).c_str());
+      return 2;
+    }
+    if (token->empty()) {
+      std::fprintf(stderr, "--token-file: %s is empty\n", token_file.c_str());
+      return 2;
+    }
+    config.uplink.token = *std::move(token);
+  }
   config.uplink.tls_ca_file = absl::GetFlag(FLAGS_tls_ca_file);
   config.uplink.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   config.uplink.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);

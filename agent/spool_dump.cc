@@ -13,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "agent/spool_record.h"
+#include "common/files.h"
 #include "common/ip_address.h"
 #include "common/protocol_proto.h"
 
@@ -43,14 +44,6 @@ std::string IpText(const std::string& bytes) {
   return ip.ok() ? ip->ToString() : "invalid";
 }
 
-absl::StatusOr<std::string> ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> DumpSpool(const std::string& state_dir, const std::string& spool_dir) {
@@ -64,7 +57,7 @@ absl::StatusOr<std::string> DumpSpool(const std::string& state_dir, const std::s
   {
     uint64_t version = 0;
     int accounts = 0;
-    if (auto data = ReadWhole(state_dir + "/rules.pb"); data.ok()) {
+    if (auto data = ReadWholeFile(state_dir + "/rules.pb"); data.ok()) {
       v1::RuleSet rules;
       if (rules.ParseFromString(*data)) {
         version = rules.version();
@@ -72,7 +65,7 @@ absl::StatusOr<std::string> DumpSpool(const std::string& state_dir, const std::s
       }
     }
     std::string zone;
-    if (auto data = ReadWhole(state_dir + "/time_zone"); data.ok()) {
+    if (auto data = ReadWholeFile(state_dir + "/time_zone"); data.ok()) {
       zone = std::string(absl::StripAsciiWhitespace(*data));
     }
     absl::StrAppend(&out, "state rule_version=", version, " accounts=", accounts,
@@ -81,7 +74,7 @@ absl::StatusOr<std::string> DumpSpool(const std::string& state_dir, const std::s
 
   uint64_t acked = 0, mark = 0;
   bool anchored = false;
-  if (auto data = ReadWhole(spool_dir + "/acked"); data.ok()) {
+  if (auto data = ReadWholeFile(spool_dir + "/acked"); data.ok()) {
     std::istringstream in(*data);
     std::string a, m, f;
     if (in >> a && absl::SimpleAtoi(a, &acked)) anchored = true;
@@ -113,7 +106,7 @@ absl::StatusOr<std::string> DumpSpool(const std::string& state_dir, const std::s
     return std::make_pair(a.seconds(), a.nanos()) < std::make_pair(b.seconds(), b.nanos());
   };
   for (const auto& [first, path] : segments) {
-    auto data = ReadWhole(path);
+    auto data = ReadWholeFile(path);
     if (!data.ok()) continue;  // deleted meanwhile (acked)
     bytes += data->size();
     size_t offset = 0;

@@ -6,11 +6,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/files.h"
 
 namespace egress::agent {
 
@@ -59,12 +58,11 @@ absl::Status StateStore::SaveRuleSet(const v1::RuleSet& rules) const {
 
 absl::StatusOr<std::optional<v1::RuleSet>> StateStore::LoadRuleSet() const {
   const std::string path = absl::StrCat(dir_, "/rules.pb");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::optional<v1::RuleSet>();
-  std::stringstream buffer;
-  buffer << in.rdbuf();
+  absl::StatusOr<std::string> bytes = ReadWholeFile(path);
+  if (absl::IsNotFound(bytes.status())) return std::optional<v1::RuleSet>();
+  if (!bytes.ok()) return bytes.status();
   v1::RuleSet rules;
-  if (!rules.ParseFromString(buffer.str())) {
+  if (!rules.ParseFromString(*bytes)) {
     return absl::DataLossError(absl::StrCat(path, " does not parse as a RuleSet"));
   }
   return std::optional<v1::RuleSet>(std::move(rules));
@@ -75,10 +73,10 @@ absl::Status StateStore::SaveTimeZone(const std::string& name) const {
 }
 
 std::string StateStore::LoadTimeZone() const {
-  std::ifstream in(absl::StrCat(dir_, "/time_zone"));
-  std::string name;
-  std::getline(in, name);
-  return std::string(absl::StripAsciiWhitespace(name));
+  // No file (or an unreadable one): "", i.e. the configured default zone.
+  absl::StatusOr<std::string> text = ReadTrimmedFile(absl::StrCat(dir_, "/time_zone"));
+  if (!text.ok()) return "";
+  return std::string(absl::StripAsciiWhitespace(text->substr(0, text->find('\n'))));
 }
 
 }  // namespace egress::agent

@@ -10,7 +10,7 @@
 // database of the same cluster, in the same run (off, on, off again).
 //
 //   ingest_bench [--streams=2] [--batches=30] [--records=2000] [--new_fraction=0.1]
-//                [--window=1] [--enrichment=off|on|both]
+//                [--window=1] [--enrichment=off|on|both] [--compare_abuse_index]
 #include <libpq-fe.h>
 #include <unistd.h>
 
@@ -58,6 +58,9 @@ ABSL_FLAG(absl::Duration, fold_interval, absl::Milliseconds(250), "--ingest-fold
 ABSL_FLAG(int, journal_shards, egress::kJournalShards,
           "Journal shards (the service's: kJournalShards; 2 folds a flood of new keys faster).");
 ABSL_FLAG(int, window, 1, "Batches each agent keeps unacknowledged (the agent's default: 16).");
+ABSL_FLAG(bool, compare_abuse_index, false,
+          "Also measure ingest without connection_daily's (ip, day) index (the abuse desk's "
+          "search index, migration 0007), on a fresh database in the same run.");
 ABSL_FLAG(std::string, enrichment, "off",
           "off, on (enrichment worker running, woken by ingest) or both (off, then on).");
 
@@ -216,8 +219,10 @@ struct IngestResult {
   EnrichmentStats enrichment;
 };
 
-// One timed ingest run on a fresh database (`enrichment` may be null).
-IngestResult MeasureIngest(const std::string& conninfo, Enrichment* enrichment) {
+// One timed ingest run on a fresh database (`enrichment` may be null);
+// `without_abuse_index` drops the abuse desk's (ip, day) index first.
+IngestResult MeasureIngest(const std::string& conninfo, Enrichment* enrichment,
+                           bool without_abuse_index = false) {
   const int streams = absl::GetFlag(FLAGS_streams);
   const int batches = absl::GetFlag(FLAGS_batches);
   const int records = absl::GetFlag(FLAGS_records);
@@ -231,6 +236,10 @@ IngestResult MeasureIngest(const std::string& conninfo, Enrichment* enrichment) 
   db_options.pool_size = 16;
   auto database = *Database::Connect(db_options);
   if (!ApplyMigrations(*database, EmbeddedMigrations()).ok()) std::abort();
+  if (without_abuse_index) {
+    pqxx::connection connection(conninfo);
+    pqxx::nontransaction(connection).exec("DROP INDEX connection_daily_ip_day");
+  }
   ServerOptions server_options;
   server_options.listen_address = "127.0.0.1:0";
   server_options.ingest_writers = absl::GetFlag(FLAGS_writers);
@@ -469,6 +478,12 @@ int Run() {
     runs.emplace_back("egress ingest, enrichment off again",
                       MeasureIngest(cluster->ConnectionString("bench_off2"), nullptr));
   }
+  if (absl::GetFlag(FLAGS_compare_abuse_index)) {
+    if (!cluster->CreateDatabase("bench_no_abuse_index").ok()) return 1;
+    runs.emplace_back("egress ingest without the (ip, day) index",
+                      MeasureIngest(cluster->ConnectionString("bench_no_abuse_index"), nullptr,
+                                    /*without_abuse_index=*/true));
+  }
   const uint64_t timed_records = runs.back().second.timed_records;
   const std::string conninfo =
       cluster->ConnectionString(enrichment_mode == "on" ? "bench_on" : "bench_off");
@@ -535,7 +550,11 @@ int Run() {
   }
   printf("  %-44s %12.0f rows/s%s\n", "baseline: binary COPY, same rows", copy,
          copy_ok ? "" : "  (COPY FAILED)");
-  if (runs.size() == 3) {
+  if (absl::GetFlag(FLAGS_compare_abuse_index) && runs.size() >= 2) {
+    printf("  with the (ip, day) index / without: %.3f\n",
+           runs.front().second.rows_per_second / runs.back().second.rows_per_second);
+  }
+  if (runs.size() == 3 && enrichment_mode == "both") {
     printf("  enrichment on / mean of the off runs before and after: %.3f\n",
            runs[1].second.rows_per_second /
                ((runs[0].second.rows_per_second + runs[2].second.rows_per_second) / 2));

@@ -1,6 +1,7 @@
 // Server-side latency of the panel's read queries on a large database:
 // ListConnections (a 5,000-row day, page of 100: no filter, CIDR, text
-// prefix, second page), ListDates and DailyCounts over 400 days, timed
+// prefix, second page), ListDates and DailyCounts over 400 days, the abuse
+// desk's FindConnections (/32 and /24 over 30 days), timed
 // around the store calls the RPC handlers make (PgConnectionsStore), and one
 // ListConnections through real gRPC (in-process server) for the whole path.
 //
@@ -35,6 +36,7 @@
 #include "service/auth/authorizer.h"
 #include "service/connections_service.h"
 #include "service/storage/migrations.h"
+#include "service/storage/pg_abuse_store.h"
 #include "service/storage/pg_connections_store.h"
 #include "service/storage/pg_rules_store.h"
 #include "tests/support/postgres_cluster.h"
@@ -240,6 +242,11 @@ int Run() {
              "('heavy', '10.0.1.0/24', 6, 0, 'bench'), ('heavy', '10.0.0.7/32', 0, 0, 'bench');"
              "INSERT INTO ip_info (ip, status, ptr) SELECT ('10.0.0.' || k)::inet, 2, "
              "'host' || k || '.example.net' FROM generate_series(0, 255) k;"));
+    // Accounts existed before the data: their egress address history
+    // starts at -infinity, as migration 0007 does for existing accounts.
+    Exec(conninfo,
+         "UPDATE egress_account_address_log SET valid_from = '-infinity';"
+         "UPDATE egress_node_address_log SET valid_from = '-infinity';");
     progress.Step("ANALYZE");
     Exec(conninfo, "ANALYZE");
   }
@@ -304,6 +311,39 @@ int Run() {
            return store.ListDates(absl::StrCat("acct-", accounts / 3)).ok();
          }));
 
+  // The abuse desk: who connected to a host / a network over 30 days.
+  // Ordinary accounts a, a+256, ... share destinations 10.(a%256).0.k, so a
+  // host is reached by ~accounts/256 accounts a day, a /24 by as many with
+  // every row of their day.
+  PgAbuseStore abuse(database.get());
+  DestinationSearch host(IpNetwork::Host(*IpAddress::Parse("10.5.0.7")));
+  host.first_day = last_day - 29;
+  host.last_day = last_day;
+  host.limit = 101;
+  DestinationSearch network = host;
+  network.destination = *IpNetwork::Parse("10.5.0.0/24");
+  DestinationSearch from_address = network;
+  from_address.egress_address = *IpAddress::Parse("198.51.100.10");
+  {
+    absl::StatusOr<std::vector<AbuseMatchRow>> found = abuse.FindConnections(network);
+    uint64_t matched_rows = 0;
+    if (found.ok()) {
+      for (const AbuseMatchRow& row : *found) matched_rows += row.destinations;
+    }
+    if (!found.ok() || found->empty() || found->front().egress_addresses.empty()) {
+      std::fprintf(stderr, "unexpected abuse search: %s\n", found.status().ToString().c_str());
+      return 1;
+    }
+    std::printf("abuse search /24 over 30 days: %zu matches (page), %llu rows behind them\n",
+                found->size(), static_cast<unsigned long long>(matched_rows));
+  }
+  Report("Abuse FindConnections /32, 30 days",
+         Time(iterations, [&] { return abuse.FindConnections(host).ok(); }));
+  Report("Abuse FindConnections /24, 30 days, page 100",
+         Time(iterations, [&] { return abuse.FindConnections(network).ok(); }));
+  Report("Abuse FindConnections /24, 30 days, egress address",
+         Time(iterations, [&] { return abuse.FindConnections(from_address).ok(); }));
+
   std::printf("\n-- baselines, same data --\n");
   {
     pqxx::connection connection(conninfo);
@@ -326,6 +366,15 @@ int Run() {
                             "GROUP BY day ORDER BY day DESC",
                             "heavy")
                         .size() == static_cast<size_t>(days);
+           }));
+    Report("bare SELECT of a /24's rows over 30 days (no grouping/history)", Time(iterations, [&] {
+             pqxx::nontransaction work(connection);
+             return !work.exec_params(
+                             "SELECT account_id, day, action, count FROM "
+                             "connection_daily WHERE ip <<= '10.5.0.0/24' AND day "
+                             "BETWEEN $1::date AND $2::date",
+                             FormatDay(network.first_day), FormatDay(network.last_day))
+                         .empty();
            }));
   }
 

@@ -44,9 +44,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(record.day >= limits.today - limits.retention_days &&
                record.day <= limits.today + 1);
     FUZZ_CHECK(!record.ip.IsUnspecified() && !record.ip.IsV4Mapped());
-    const bool ports = record.protocol == 6 || record.protocol == 17;
+    const bool ports =
+        record.protocol == egress::Protocol::kTcp || record.protocol == egress::Protocol::kUdp;
     FUZZ_CHECK(ports ? record.port >= 1 : record.port == 0);
-    FUZZ_CHECK(record.action == 1 || record.action == 2);
+    FUZZ_CHECK(record.action == egress::Action::kAccept ||
+               record.action == egress::Action::kReject);
     FUZZ_CHECK(record.count >= 1 && record.count <= (uint64_t{1} << 40));
     FUZZ_CHECK(record.first_seen <= record.last_seen);
   }

@@ -16,7 +16,7 @@ grpc::Status AntivirusServiceImpl::ReportScan(grpc::ServerContext* context,
   absl::Status status = [&]() -> absl::Status {
     EGRESS_ASSIGN_OR_RETURN(Caller caller, authorizer_.Authenticate(*context));
     EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
-    EGRESS_ASSIGN_OR_RETURN(ScanReport report, ScanReportFromProto(*request, absl::Now()));
+    EGRESS_ASSIGN_OR_RETURN(ScanReport report, ScanReportFromProto(*request, clock_.Now()));
     EGRESS_RETURN_IF_ERROR(Authorizer::RequireScope(caller, Scope::kAntivirus));
     EGRESS_ASSIGN_OR_RETURN(ScanOutcome outcome,
                             rules_.ReportScan(request->account_id(), report, caller.AsActor()));

@@ -2,6 +2,7 @@
 #ifndef EGRESS_SERVICE_ANTIVIRUS_SERVICE_H_
 #define EGRESS_SERVICE_ANTIVIRUS_SERVICE_H_
 
+#include "common/clock.h"
 #include "egress/v1/antivirus.grpc.pb.h"
 #include "service/auth/authorizer.h"
 #include "service/storage/rules_store.h"
@@ -15,8 +16,10 @@ namespace egress {
 // `authorizer` must outlive the service.
 class AntivirusServiceImpl final : public egress::v1::AntivirusService::Service {
  public:
-  AntivirusServiceImpl(RulesStore* rules, const Authorizer* authorizer)
-      : rules_(*rules), authorizer_(*authorizer) {}
+  // `clock` decides which finish times are in the future.
+  AntivirusServiceImpl(RulesStore* rules, const Authorizer* authorizer,
+                       const Clock* clock = RealClock::Get())
+      : rules_(*rules), authorizer_(*authorizer), clock_(*clock) {}
 
   grpc::Status ReportScan(grpc::ServerContext* context,
                           const egress::v1::ReportScanRequest* request,
@@ -25,6 +28,7 @@ class AntivirusServiceImpl final : public egress::v1::AntivirusService::Service 
  private:
   RulesStore& rules_;
   const Authorizer& authorizer_;
+  const Clock& clock_;
 };
 
 }  // namespace egress

@@ -248,7 +248,7 @@ class CollectorStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::B
     welcome->set_time_zone(service_.options_.time_zone.name());
     welcome->set_last_committed_seq(node.last_committed_seq);
     RuleSetToProto(rule_set, /*base_version=*/0, welcome->mutable_rule_set());
-    TimeToProto(absl::Now(), welcome->mutable_server_time());
+    TimeToProto(service_.options_.clock->Now(), welcome->mutable_server_time());
     {
       absl::MutexLock lock(&mutex_);
       node_ = std::move(node);
@@ -277,7 +277,7 @@ class CollectorStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::B
   // read starts when a commit frees a place.
   absl::Status HandleBatch(const egress::v1::RecordBatch& batch, bool* paused) {
     IngestLimits limits;
-    limits.today = DayOf(absl::Now(), service_.options_.time_zone);
+    limits.today = DayOf(service_.options_.clock->Now(), service_.options_.time_zone);
     limits.retention_days = service_.options_.retention_days;
     limits.max_records = service_.options_.max_records_per_batch;
     NodeInfo node;

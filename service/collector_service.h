@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "egress/v1/collector.grpc.pb.h"
 #include "service/auth/authorizer.h"
 #include "service/ingest_committer.h"
@@ -34,6 +35,9 @@ namespace egress {
 
 struct CollectorOptions {
   absl::TimeZone time_zone = absl::UTCTimeZone();
+  // Decides which day is today (records of days after tomorrow are refused)
+  // and the Welcome's server time.
+  const Clock* clock = RealClock::Get();
   int retention_days = 400;
   int max_records_per_batch = 100000;
   // Batches of one stream handed to the committer and not yet committed, at

@@ -49,7 +49,7 @@ grpc::Status ConnectionsServiceImpl::ListConnections(grpc::ServerContext* contex
     EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
     // Agents may run slightly ahead of us; a day after tomorrow cannot have
     // records.
-    const absl::CivilDay latest = DayOf(absl::Now(), service_zone_) + 1;
+    const absl::CivilDay latest = DayOf(clock_.Now(), service_zone_) + 1;
     EGRESS_ASSIGN_OR_RETURN(ConnectionQuery query, ConnectionQueryFromProto(*request, latest));
     EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
     const int page_size = query.limit;

@@ -3,6 +3,7 @@
 #define EGRESS_SERVICE_CONNECTIONS_SERVICE_H_
 
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "egress/v1/connections.grpc.pb.h"
 #include "service/auth/authorizer.h"
 #include "service/storage/connections_store.h"
@@ -21,12 +22,15 @@ namespace egress {
 // must outlive the service.
 class ConnectionsServiceImpl final : public egress::v1::ConnectionsService::Service {
  public:
+  // `clock` decides which day is today (in `service_zone`).
   ConnectionsServiceImpl(ConnectionsStore* connections, RulesStore* rules,
-                         const Authorizer* authorizer, absl::TimeZone service_zone)
+                         const Authorizer* authorizer, absl::TimeZone service_zone,
+                         const Clock* clock = RealClock::Get())
       : connections_(*connections),
         rules_(*rules),
         authorizer_(*authorizer),
-        service_zone_(service_zone) {}
+        service_zone_(service_zone),
+        clock_(*clock) {}
 
   grpc::Status ListDates(grpc::ServerContext* context, const egress::v1::ListDatesRequest* request,
                          egress::v1::ListDatesResponse* response) override;
@@ -63,6 +67,7 @@ class ConnectionsServiceImpl final : public egress::v1::ConnectionsService::Serv
   RulesStore& rules_;
   const Authorizer& authorizer_;
   const absl::TimeZone service_zone_;
+  const Clock& clock_;
 };
 
 }  // namespace egress

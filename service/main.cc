@@ -18,7 +18,7 @@
 #include "service/storage/database.h"
 #include "service/storage/migrations.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+ABSL_FLAG(std::string, listen, egress::ServiceConfig().listen_address,
           "host:port for gRPC (agents, gateway, other services, egressctl). Port 0 picks a free "
           "port; the chosen address is printed.");
 ABSL_FLAG(std::vector<std::string>, also_listen, {},
@@ -27,39 +27,41 @@ ABSL_FLAG(std::vector<std::string>, also_listen, {},
 ABSL_FLAG(std::string, database, "",
           "PostgreSQL connection string (libpq key=value or postgresql:// URI). "
           "Default: the EGRESS_DATABASE environment variable.");
-ABSL_FLAG(std::string, time_zone, "UTC",
+ABSL_FLAG(std::string, time_zone, egress::ServiceConfig().time_zone,
           "IANA time zone whose civil days group the daily connection counts, e.g. "
           "Europe/Moscow. Announced to every agent.");
-ABSL_FLAG(int, db_pool_size, 16, "Maximum PostgreSQL connections this replica opens.");
-ABSL_FLAG(absl::Duration, database_wait, absl::Seconds(60),
+ABSL_FLAG(int, db_pool_size, egress::ServiceConfig().db_pool_size,
+          "Maximum PostgreSQL connections this replica opens.");
+ABSL_FLAG(absl::Duration, database_wait, egress::ServiceConfig().database_wait,
           "How long to retry an unreachable database at start-up before exiting.");
-ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+ABSL_FLAG(absl::Duration, shutdown_grace, egress::ServiceConfig().shutdown_grace,
           "On SIGTERM/SIGINT, how long calls in flight may take to finish.");
 ABSL_FLAG(std::string, token_secret_file, "",
           "File with the HS256 secret (>= 32 bytes) that signs panel, service and node tokens "
           "(egressctl token mints them). Default: the EGRESS_TOKEN_SECRET_FILE environment "
           "variable.");
-ABSL_FLAG(int, retention_days, 400,
+ABSL_FLAG(int, retention_days, egress::ServiceConfig().retention_days,
           "Days of daily connection counts kept; older months are dropped whole.");
-ABSL_FLAG(int, ingest_threads, 8, "Worker threads for the agents' streams (database work).");
-ABSL_FLAG(int, ingest_writers, 2,
+ABSL_FLAG(int, ingest_threads, egress::ServiceConfig().ingest_threads,
+          "Worker threads for the agents' streams (database work).");
+ABSL_FLAG(int, ingest_writers, egress::ServiceConfig().ingest_writers,
           "Group commits of agent batches running at once, each on its own database connection "
           "(batches of all streams waiting are merged into one transaction; more writers overlap "
           "one group's commit flush with the next group's work).");
-ABSL_FLAG(int, ingest_group_records, 50000,
+ABSL_FLAG(int, ingest_group_records, egress::ServiceConfig().ingest_group_records,
           "Records a group commit takes at most (a single larger batch still commits alone): "
           "smaller groups bound each batch's wait for its acknowledgement, larger ones merge "
           "more keys.");
-ABSL_FLAG(bool, ingest_journal, true,
+ABSL_FLAG(bool, ingest_journal, egress::ServiceConfig().ingest_journal,
           "Acknowledge an agent batch once its records are appended to the ingest journal (one "
           "row per group commit, same transaction as the node's sequence), and fold the journal "
           "into the daily counts every --ingest-fold-interval: keys that recur are written once "
           "per fold. --noingest-journal merges every group into the daily counts before its "
           "acknowledgement (counts visible at once, fewer records per second).");
-ABSL_FLAG(absl::Duration, ingest_fold_interval, absl::Milliseconds(250),
+ABSL_FLAG(absl::Duration, ingest_fold_interval, egress::ServiceConfig().ingest_fold_interval,
           "With --ingest-journal: how often the journal is folded, i.e. about how long an "
           "acknowledged record takes to show in the panel (10ms..1m).");
-ABSL_FLAG(int64_t, ingest_journal_max_backlog, 1000000,
+ABSL_FLAG(int64_t, ingest_journal_max_backlog, egress::ServiceConfig().ingest_journal_max_backlog,
           "With --ingest-journal: journaled records (merged per group commit) beyond which "
           "group commits write the daily counts directly until the folds catch up, so "
           "acknowledgements slow down to the database's pace and the panel stops falling "

@@ -7,8 +7,8 @@
 namespace egress {
 
 PartitionMaintainer::PartitionMaintainer(CollectorStore* store, absl::TimeZone zone,
-                                         int retention_days)
-    : store_(*store), zone_(zone), retention_days_(retention_days) {}
+                                         int retention_days, const Clock* clock)
+    : store_(*store), zone_(zone), retention_days_(retention_days), clock_(*clock) {}
 
 PartitionMaintainer::~PartitionMaintainer() {
   stop_.Notify();
@@ -16,7 +16,7 @@ PartitionMaintainer::~PartitionMaintainer() {
 }
 
 absl::Status PartitionMaintainer::RunOnce() {
-  const absl::CivilDay today = DayOf(absl::Now(), zone_);
+  const absl::CivilDay today = DayOf(clock_.Now(), zone_);
   const absl::CivilDay oldest = today - retention_days_;
   absl::StatusOr<std::pair<int, int>> result =
       store_.MaintainPartitions(oldest, today + 62, oldest);

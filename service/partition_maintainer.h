@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "service/storage/collector_store.h"
 
 namespace egress {
@@ -17,7 +18,9 @@ class PartitionMaintainer {
  public:
   // Partitions cover [today - retention_days, today + 62 days] in `zone`;
   // months wholly before today - retention_days are dropped.
-  PartitionMaintainer(CollectorStore* store, absl::TimeZone zone, int retention_days);
+  // `clock` decides which day is today (in `zone`).
+  PartitionMaintainer(CollectorStore* store, absl::TimeZone zone, int retention_days,
+                      const Clock* clock = RealClock::Get());
   ~PartitionMaintainer();
 
   // One pass now; errors are returned (and logged by the periodic runs).
@@ -29,6 +32,7 @@ class PartitionMaintainer {
   CollectorStore& store_;
   const absl::TimeZone zone_;
   const int retention_days_;
+  const Clock& clock_;
   absl::Notification stop_;
   std::thread thread_;
 };

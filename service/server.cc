@@ -1,9 +1,7 @@
 #include "service/server.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -15,13 +13,14 @@ namespace egress {
 namespace {
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view flag) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in || text.str().find("-----BEGIN") == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read a PEM file at ", path));
+  absl::StatusOr<std::string> text = ReadWholeFile(path);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", text.status().message()));
   }
-  return text.str();
+  if (text->find("-----BEGIN") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " is not a PEM file"));
+  }
+  return text;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& options) {
@@ -72,17 +71,22 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   EgressServer& s = *server;
   s.host_ = address.substr(0, colon);
   s.metrics_ = std::make_unique<ServiceMetrics>();
-  s.authorizer_ = std::make_unique<Authorizer>(deps.token_signer);
+  const Clock* clock = deps.clock != nullptr ? deps.clock : RealClock::Get();
+  s.authorizer_ = std::make_unique<Authorizer>(deps.token_signer, clock);
   s.accounts_store_ = std::make_unique<PgAccountsStore>(deps.database);
   s.collector_store_ = std::make_unique<PgCollectorStore>(deps.database, options.ingest_mode,
                                                           options.ingest_journal_shards);
   s.connections_store_ = std::make_unique<PgConnectionsStore>(deps.database);
   s.rules_store_ = std::make_unique<PgRulesStore>(deps.database);
   s.pool_ = std::make_unique<ThreadPool>(options.ingest_threads);
-  s.connections_service_ = std::make_unique<ConnectionsServiceImpl>(
-      s.connections_store_.get(), s.rules_store_.get(), s.authorizer_.get(), options.time_zone);
+  s.connections_service_ =
+      std::make_unique<ConnectionsServiceImpl>(s.connections_store_.get(), s.rules_store_.get(),
+                                               s.authorizer_.get(), options.time_zone, clock);
   s.antivirus_service_ =
-      std::make_unique<AntivirusServiceImpl>(s.rules_store_.get(), s.authorizer_.get());
+      std::make_unique<AntivirusServiceImpl>(s.rules_store_.get(), s.authorizer_.get(), clock);
+  s.abuse_store_ = std::make_unique<PgAbuseStore>(deps.database);
+  s.abuse_service_ = std::make_unique<AbuseServiceImpl>(s.abuse_store_.get(), s.authorizer_.get(),
+                                                        options.time_zone, clock);
   s.accounts_service_ = std::make_unique<AccountsServiceImpl>(s.accounts_store_.get(),
                                                               s.authorizer_.get(), deps.enrichment);
   if (options.ingest_mode == IngestMode::kJournal) {
@@ -99,6 +103,7 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   }
   CollectorOptions collector_options;
   collector_options.time_zone = options.time_zone;
+  collector_options.clock = clock;
   collector_options.retention_days = options.retention_days;
   collector_options.committer.max_writers = options.ingest_writers;
   collector_options.committer.max_group_records = options.ingest_group_records;
@@ -118,7 +123,7 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
 
   // Partitions must exist before the first batch arrives.
   s.partitions_ = std::make_unique<PartitionMaintainer>(s.collector_store_.get(), options.time_zone,
-                                                        options.retention_days);
+                                                        options.retention_days, clock);
   absl::Status partitions = s.partitions_->RunOnce();
   if (!partitions.ok()) return partitions;
   s.partitions_->Start();
@@ -149,6 +154,7 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   builder.RegisterService(s.collector_service_.get());
   builder.RegisterService(s.connections_service_.get());
   builder.RegisterService(s.antivirus_service_.get());
+  builder.RegisterService(s.abuse_service_.get());
   s.server_ = builder.BuildAndStart();
   if (s.server_ == nullptr || s.port_ == 0) {
     return absl::UnavailableError(

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/metrics_http_server.h"
 #include "grpcpp/server.h"
+#include "service/abuse_service.h"
 #include "service/accounts_service.h"
 #include "service/antivirus_service.h"
 #include "service/auth/authorizer.h"
@@ -20,13 +21,14 @@
 #include "service/enrichment/enrichment.h"
 #include "service/ingest_journal_folder.h"
 #include "service/partition_maintainer.h"
-#include "service/rule_change_listener.h"
 #include "service/service_metrics.h"
 #include "service/storage/database.h"
+#include "service/storage/pg_abuse_store.h"
 #include "service/storage/pg_accounts_store.h"
 #include "service/storage/pg_collector_store.h"
 #include "service/storage/pg_connections_store.h"
 #include "service/storage/pg_rules_store.h"
+#include "service/storage/rule_change_listener.h"
 #include "service/thread_pool.h"
 
 namespace egress {
@@ -47,10 +49,11 @@ struct ServerOptions {
   int ingest_writers = 2;
   // A group commit stops taking batches past this many records.
   int ingest_group_records = 50000;
-  // How acknowledged records reach the aggregates (IngestMode). The service
-  // binary journals by default (--ingest-journal); kDirect here keeps what
-  // an in-process caller reads right after an acknowledgement exact.
-  IngestMode ingest_mode = IngestMode::kDirect;
+  // How acknowledged records reach the aggregates (IngestMode). The default
+  // is what the binary ships (--ingest-journal): an in-process caller that
+  // reads the aggregates right after an acknowledgement waits for the fold
+  // (tests/support/journal_fold.h) or asks for kDirect.
+  IngestMode ingest_mode = IngestMode::kJournal;
   // kJournal: how often the journal is folded into the aggregates.
   absl::Duration ingest_fold_interval = absl::Milliseconds(250);
   // kJournal: journaled records beyond which group commits write directly.
@@ -75,6 +78,9 @@ struct ServerDependencies {
   // Optional: PTR and owner lookups. Without it, new destinations wait in
   // ip_info as pending and AccountsService.LookupIp is FAILED_PRECONDITION.
   Enrichment* enrichment = nullptr;
+  // Where time decides something (today's date, token expiry, expiring
+  // rules); null: the real clock. Tests pass a FakeClock.
+  const Clock* clock = nullptr;
 };
 
 // Owns the stores and service implementations. Start() returns once the port
@@ -123,6 +129,8 @@ class EgressServer {
   std::unique_ptr<AccountsServiceImpl> accounts_service_;
   std::unique_ptr<ConnectionsServiceImpl> connections_service_;
   std::unique_ptr<AntivirusServiceImpl> antivirus_service_;
+  std::unique_ptr<PgAbuseStore> abuse_store_;
+  std::unique_ptr<AbuseServiceImpl> abuse_service_;
   std::unique_ptr<CollectorServiceImpl> collector_service_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<PartitionMaintainer> partitions_;

@@ -42,7 +42,7 @@ absl::StatusOr<Caller> Authorizer::Authenticate(const grpc::ServerContextBase& c
 }
 
 absl::StatusOr<Caller> Authorizer::AuthenticateToken(absl::string_view token) const {
-  absl::StatusOr<Claims> claims = signer_.Verify(token, absl::Now());
+  absl::StatusOr<Claims> claims = signer_.Verify(token, clock_.Now());
   if (!claims.ok()) return claims.status();
   return Caller{*std::move(claims)};
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "grpcpp/server_context.h"
 #include "service/auth/token.h"
 #include "service/domain/actor.h"
@@ -32,7 +33,9 @@ struct Caller {
 // Thread-safe. `signer` must outlive the authorizer.
 class Authorizer {
  public:
-  explicit Authorizer(const TokenSigner* signer) : signer_(*signer) {}
+  // `clock` decides whether tokens have expired or are not valid yet.
+  explicit Authorizer(const TokenSigner* signer, const Clock* clock = RealClock::Get())
+      : signer_(*signer), clock_(*clock) {}
 
   // Reads `authorization: Bearer <token>` from the call's metadata.
   absl::StatusOr<Caller> Authenticate(const grpc::ServerContextBase& context) const;
@@ -59,6 +62,7 @@ class Authorizer {
 
  private:
   const TokenSigner& signer_;
+  const Clock& clock_;
 };
 
 }  // namespace egress

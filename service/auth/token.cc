@@ -4,13 +4,12 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 
 namespace egress {
 namespace {
@@ -78,12 +77,12 @@ absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::Create(std::string sec
 }
 
 absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::FromFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read token secret file ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string secret(absl::StripAsciiWhitespace(text.str()));
-  absl::StatusOr<std::unique_ptr<TokenSigner>> signer = Create(std::move(secret));
+  absl::StatusOr<std::string> secret = ReadTrimmedFile(path);
+  if (!secret.ok()) {
+    return absl::Status(secret.status().code(),
+                        absl::StrCat("token secret file: ", secret.status().message()));
+  }
+  absl::StatusOr<std::unique_ptr<TokenSigner>> signer = Create(*std::move(secret));
   if (!signer.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", signer.status().message()));
   }

@@ -46,7 +46,7 @@ struct DatabaseOptions {
   // libpq connection string, e.g. "host=/run/egress port=5432 dbname=egress".
   std::string conninfo;
   // Connections kept open at most.
-  int pool_size = 8;
+  int pool_size = 16;
   // How long a transaction waits for a free connection.
   absl::Duration acquire_timeout = absl::Seconds(5);
   // Attempts for serialization failures and deadlocks (and for bodies that

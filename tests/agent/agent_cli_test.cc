@@ -49,6 +49,24 @@ TEST(AgentCliTest, HelpExplainsEveryFlag) {
   EXPECT_GE(flags, 25);
 }
 
+TEST(AgentCliTest, UnreadableOrEmptyTokenFileIsRefusedAtStart) {
+  char tmpl[] = "/tmp/egress-agent-token-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string missing = dir + "/absent.token";
+  CommandResult absent = RunCommand(
+      {EGRESS_AGENT_PATH, "--node-id=n1", "--state-dir=" + dir, "--token-file=" + missing});
+  EXPECT_EQ(absent.exit_code, 2) << absent.err;
+  EXPECT_THAT(absent.err, HasSubstr("--token-file: cannot read " + missing));
+  const std::string empty = dir + "/empty.token";
+  std::ofstream(empty) << " \n";
+  CommandResult blank = RunCommand(
+      {EGRESS_AGENT_PATH, "--node-id=n1", "--state-dir=" + dir, "--token-file=" + empty});
+  EXPECT_EQ(blank.exit_code, 2) << blank.err;
+  EXPECT_THAT(blank.err, HasSubstr(empty + " is empty"));
+  std::filesystem::remove_all(dir);
+}
+
 class OnceDumpTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -18,6 +18,7 @@
 #include "tests/enrichment/dns_test_server.h"
 #include "tests/enrichment/libloc_test_database.h"
 #include "tests/support/agent_client.h"
+#include "tests/support/journal_fold.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_tokens.h"
@@ -101,6 +102,7 @@ class EnrichmentEndToEndTest : public ::testing::Test {
     record->mutable_last_seen()->set_seconds(absl::ToUnixSeconds(absl::Now()));
     agent.Send(message);
     ASSERT_TRUE(agent.NextOfKind(v1::ServiceMessage::kAck).has_value());
+    ASSERT_OK(::egress::testing::WaitForJournalFolded(conninfo_));
   }
 
   v1::ListConnectionsResponse List() {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -142,8 +143,28 @@ TEST_F(ServiceCliTest, HealthAndReflectionAnswer) {
   CommandResult services = Ctl({"services"});
   EXPECT_EQ(services.exit_code, 0) << services.err;
   EXPECT_THAT(services.out,
-              AllOf(HasSubstr("egress.v1.AccountsService\n"), HasSubstr("grpc.health.v1.Health\n"),
+              AllOf(HasSubstr("egress.v1.AccountsService\n"), HasSubstr("egress.v1.AbuseService\n"),
+                    HasSubstr("grpc.health.v1.Health\n"),
                     HasSubstr("grpc.reflection.v1alpha.ServerReflection\n")));
+}
+
+TEST_F(ServiceCliTest, AbuseFindPrintsATableOrJsonAndRefusesBadInput) {
+  CommandResult table = Ctl({"abuse", "find", "203.0.113.0/24", "--protocol=tcp", "--port=25"});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out,
+              AllOf(HasSubstr("DATE"), HasSubstr("EGRESS_ADDRESS"), HasSubstr("0 match(es)")));
+  CommandResult json = Ctl({"--output=json", "abuse", "find", "203.0.113.7"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(absl::StripAsciiWhitespace(json.out), "{}");
+  CommandResult wide = Ctl({"abuse", "find", "10.0.0.0/8"});
+  EXPECT_EQ(wide.exit_code, 1);
+  EXPECT_THAT(wide.err, AllOf(HasSubstr("INVALID_ARGUMENT"), HasSubstr("destination")));
+  CommandResult dates = Ctl({"abuse", "find", "203.0.113.7", "--from=2026-13-01"});
+  EXPECT_EQ(dates.exit_code, 2);
+  EXPECT_THAT(dates.err, HasSubstr("--from"));
+  CommandResult usage = Ctl({"abuse", "find"});
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_THAT(usage.err, HasSubstr("DESTINATION"));
 }
 
 TEST_F(ServiceCliTest, SigtermStopsCleanly) {

@@ -347,6 +347,13 @@ class AuthMatrixTest : public SecurityEnv {
       r.mutable_finish_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 60);
       return Unary(antivirus_.get(), &v1::AntivirusService::Stub::ReportScan, r, t);
     }));
+    // AbuseService.
+    rpcs.push_back(
+        MakeRpc("FindConnections", Audience::kAdmin, false, [this](const std::string& t) {
+          v1::FindConnectionsRequest r;
+          r.set_destination("203.0.113.0/24");
+          return Unary(abuse_.get(), &v1::AbuseService::Stub::FindConnections, r, t);
+        }));
     // CollectorService.
     rpcs.push_back(MakeRpc("Connect", Audience::kNode, false,
                            [this](const std::string& t) { return Collect(t); }));
@@ -362,8 +369,9 @@ TEST_F(AuthMatrixTest, EveryRpcTimesEveryCallerHasTheExpectedStatusAndRefusalsCh
   const std::vector<CallerKind> callers = Callers();
   // Every method of every service is in the matrix.
   size_t methods = 0;
-  for (const char* name : {"egress.v1.AccountsService", "egress.v1.ConnectionsService",
-                           "egress.v1.AntivirusService", "egress.v1.CollectorService"}) {
+  for (const char* name :
+       {"egress.v1.AccountsService", "egress.v1.ConnectionsService", "egress.v1.AntivirusService",
+        "egress.v1.AbuseService", "egress.v1.CollectorService"}) {
     const google::protobuf::ServiceDescriptor* service =
         google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
     ASSERT_NE(service, nullptr) << name;

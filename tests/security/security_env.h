@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/time/civil_time.h"
+#include "egress/v1/abuse.grpc.pb.h"
 #include "egress/v1/accounts.grpc.pb.h"
 #include "egress/v1/antivirus.grpc.pb.h"
 #include "egress/v1/collector.grpc.pb.h"
@@ -60,6 +61,7 @@ class SecurityEnv : public ::testing::Test {
   std::unique_ptr<egress::v1::AccountsService::Stub> accounts_;
   std::unique_ptr<egress::v1::ConnectionsService::Stub> connections_;
   std::unique_ptr<egress::v1::AntivirusService::Stub> antivirus_;
+  std::unique_ptr<egress::v1::AbuseService::Stub> abuse_;
   // alice's rule on 192.0.2.1/32 tcp 443, created by the seed.
   uint64_t seed_rule_id_ = 0;
   // Next batch sequence of web-01 (the seed used 1).

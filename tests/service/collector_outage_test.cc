@@ -11,6 +11,7 @@
 #include "service/server.h"
 #include "service/storage/migrations.h"
 #include "tests/support/agent_client.h"
+#include "tests/support/journal_fold.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_tokens.h"
@@ -106,6 +107,8 @@ TEST(CollectorOutageTest, DatabaseRestartLosesAndDoublesNothing) {
     acked += 7 + 11;
   }
   ASSERT_EQ(resumed_from, 1u);
+  // Acknowledged means journaled: the counts are exact once folded.
+  ASSERT_OK(::egress::testing::WaitForJournalFolded(conninfo));
   pqxx::connection connection(conninfo);
   pqxx::nontransaction work(connection);
   EXPECT_EQ(work.exec("SELECT sum(count) FROM connection_daily")[0][0].as<uint64_t>(), acked);

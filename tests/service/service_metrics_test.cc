@@ -126,7 +126,7 @@ TEST_F(ServiceMetricsTest, IngestCountersMoveByExactlyWhatWasSent) {
   // The node has never applied its rule set.
   EXPECT_EQ(Value(before, "egress_nodes_rule_version_pending"), 1);
   EXPECT_EQ(Value(before, "egress_database_up"), 1);
-  EXPECT_EQ(Value(before, "egress_db_pool_max_connections"), 8);
+  EXPECT_EQ(Value(before, "egress_db_pool_max_connections"), DatabaseOptions().pool_size);
   EXPECT_EQ(Value(before,
                   "egress_rpc_requests_total{method=\"egress.v1.AccountsService/UpsertNode\","
                   "code=\"OK\"}"),

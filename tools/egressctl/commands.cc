@@ -5,6 +5,7 @@
 #include "absl/strings/str_split.h"
 #include "common/grpc_status.h"
 #include "service/auth/token.h"
+#include "tools/egressctl/abuse_commands.h"
 #include "tools/egressctl/accounts_commands.h"
 #include "tools/egressctl/connections_commands.h"
 #include "tools/egressctl/reflection_client.h"
@@ -34,6 +35,10 @@ const char kCommandsHelp[] = R"(Commands:
                          the threats of a scanner's report: `clamscan --infected` output or
                          JSON [{"path": ..., "signature": ...}] (or {"threats": [...]});
                          no threat is a clean scan; paths under HOME become relative
+  abuse find IP|CIDR [--protocol=tcp|udp|icmp|icmpv6] [--port=N] [--from=YYYY-MM-DD]
+                         [--to=YYYY-MM-DD] [--egress-address=IP]
+                         which accounts connected there (default: the last 30 days), per
+                         day and action, with their node and egress address (admin token)
   lookup IP [--refresh]  PTR and owner of an address (--refresh: look it up again now)
   health                 the server's gRPC health status
   services               the services the server lists through gRPC reflection
@@ -92,6 +97,7 @@ int RunCommand(const std::vector<std::string>& args, const CommandOptions& optio
   const std::string& group = args[0];
   if (group == "nodes") return RunNodesCommand(rest, options, context);
   if (group == "accounts") return RunAccountsCommand(rest, options, context);
+  if (group == "abuse") return RunAbuseCommand(rest, options, context);
   if (group == "token") return RunTokenCommand(rest, options, context);
   if (group == "lookup") return RunLookupCommand(rest, options, context);
   if (IsConnectionsCommand(group)) return RunConnectionsCommand(args, options, context);

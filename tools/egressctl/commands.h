@@ -47,6 +47,10 @@ struct CommandOptions {
   std::string action;
   std::string order_by;
   bool reverse = false;
+  // abuse find: day range (YYYY-MM-DD) and the egress (source) address.
+  std::string from;
+  std::string to;
+  std::string egress_address;
   // lookup: redo the lookup now instead of showing the cache.
   bool refresh = false;
 };

@@ -6,6 +6,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "common/command_line.h"
+#include "common/files.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "tools/egressctl/commands.h"
@@ -32,8 +33,10 @@ ABSL_FLAG(std::vector<std::string>, dedicated_ip, {},
           "Comma-separated dedicated IPs, each IP or IP@RFC3339-order-time (accounts upsert). "
           "The first ordered of each family is the account's egress address.");
 
-ABSL_FLAG(std::string, protocol, "", "block: tcp, udp or any (default any).");
-ABSL_FLAG(int64_t, port, -1, "block: destination port 1..65535; omitted or 0: every port.");
+ABSL_FLAG(std::string, protocol, "",
+          "block: tcp, udp or any (default any); abuse find: also icmp or icmpv6.");
+ABSL_FLAG(int64_t, port, -1,
+          "block, abuse find: destination port 1..65535; omitted or 0: every port.");
 ABSL_FLAG(std::string, note, "", "block: a note kept with the rule.");
 ABSL_FLAG(std::vector<std::string>, threat, {},
           "report-scan: comma-separated PATH:SIGNATURE threats (paths with commas: give them "
@@ -52,6 +55,11 @@ ABSL_FLAG(std::string, filter, "", "connections: an IP, a CIDR or the start of a
 ABSL_FLAG(std::string, action, "", "connections: accept or reject only.");
 ABSL_FLAG(std::string, order_by, "", "connections: count (default), ip, port or last-seen.");
 ABSL_FLAG(bool, reverse, false, "connections: reverse the default order.");
+ABSL_FLAG(std::string, from, "",
+          "abuse find: first day, YYYY-MM-DD (default: 29 days before --to).");
+ABSL_FLAG(std::string, to, "", "abuse find: last day, YYYY-MM-DD (default: today).");
+ABSL_FLAG(std::string, egress_address, "",
+          "abuse find: only accounts whose egress (source) address was this IP.");
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args = egress::ParseCommandLine(
@@ -84,15 +92,13 @@ int main(int argc, char** argv) {
   }
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (const std::string ca_file = absl::GetFlag(FLAGS_tls_ca_file); !ca_file.empty()) {
-    std::ifstream in(ca_file);
-    std::stringstream pem;
-    pem << in.rdbuf();
-    if (!in) {
-      std::cerr << "egressctl: --tls-ca-file: cannot read " << ca_file << "\n";
+    absl::StatusOr<std::string> pem = egress::ReadWholeFile(ca_file);
+    if (!pem.ok()) {
+      std::cerr << "egressctl: --tls-ca-file: " << pem.status().message() << "\n";
       return egress::ctl::kExitUsage;
     }
     grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = pem.str();
+    ssl.pem_root_certs = *pem;
     credentials = grpc::SslCredentials(ssl);
   }
   context.channel = grpc::CreateChannel(server, credentials);
@@ -120,5 +126,8 @@ int main(int argc, char** argv) {
   options.action = absl::GetFlag(FLAGS_action);
   options.order_by = absl::GetFlag(FLAGS_order_by);
   options.reverse = absl::GetFlag(FLAGS_reverse);
+  options.from = absl::GetFlag(FLAGS_from);
+  options.to = absl::GetFlag(FLAGS_to);
+  options.egress_address = absl::GetFlag(FLAGS_egress_address);
   return egress::ctl::RunCommand(args, options, context);
 }

@@ -1,4 +1,4 @@
-#include "service/rule_change_listener.h"
+#include "service/storage/rule_change_listener.h"
 
 #include <chrono>
 

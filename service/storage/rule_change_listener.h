@@ -1,8 +1,8 @@
 // LISTENs on kRulesChangedChannel and tells this replica's CollectorService
 // which nodes' rules changed, so a change made through any replica reaches
 // the agent stream wherever it is held, within milliseconds.
-#ifndef EGRESS_SERVICE_RULE_CHANGE_LISTENER_H_
-#define EGRESS_SERVICE_RULE_CHANGE_LISTENER_H_
+#ifndef EGRESS_SERVICE_STORAGE_RULE_CHANGE_LISTENER_H_
+#define EGRESS_SERVICE_STORAGE_RULE_CHANGE_LISTENER_H_
 
 #include <atomic>
 #include <functional>
@@ -36,4 +36,4 @@ class RuleChangeListener {
 
 }  // namespace egress
 
-#endif  // EGRESS_SERVICE_RULE_CHANGE_LISTENER_H_
+#endif  // EGRESS_SERVICE_STORAGE_RULE_CHANGE_LISTENER_H_
