@@ -395,6 +395,23 @@ absl::Status AutoFailoverFormation::WaitForWritablePrimary(int node, absl::Durat
   }
 }
 
+absl::StatusOr<absl::Time> AutoFailoverFormation::PromotedAt(int node) const {
+  try {
+    pqxx::connection connection(MonitorConnectionString());
+    pqxx::nontransaction work(connection);
+    const pqxx::result rows = work.exec_params(
+        "SELECT extract(epoch FROM max(eventtime))::float8 FROM pgautofailover.event "
+        "WHERE nodename = $1 AND reportedstate = 'wait_primary' AND goalstate = 'wait_primary'",
+        absl::StrCat("node", node));
+    if (rows.empty() || rows[0][0].is_null()) {
+      return absl::NotFoundError(absl::StrCat("node", node, " was never promoted"));
+    }
+    return absl::FromUnixNanos(static_cast<int64_t>(rows[0][0].as<double>() * 1e9));
+  } catch (const std::exception& error) {
+    return absl::UnavailableError(error.what());
+  }
+}
+
 absl::Status AutoFailoverFormation::KillNode(int node) {
   Process& process = nodes_[node];
   if (process.pid <= 0) return absl::FailedPreconditionError("node not running");

@@ -60,6 +60,10 @@ class AutoFailoverFormation {
   // Waits until node `node` is the monitor's primary and accepts writes.
   absl::Status WaitForWritablePrimary(int node, absl::Duration timeout) const;
 
+  // When node `node` last reported itself a writable primary after a
+  // failover (state wait_primary), as the monitor recorded it.
+  absl::StatusOr<absl::Time> PromotedAt(int node) const;
+
   // SIGKILL to node `node`'s whole process group (pg_autoctl, postgres and
   // its backends), then reaps it.
   absl::Status KillNode(int node);
