@@ -196,6 +196,14 @@ void ServiceMetrics::AddSources(const ServiceMetricsSources& sources) {
       w.Counter("egress_db_broken_connections_retried_total",
                 "Transactions run again on a fresh connection after finding theirs broken.", {},
                 static_cast<double>(retries.broken_connections_retried));
+      w.Counter("egress_db_commits_in_doubt_total",
+                "Commits whose connection broke before the answer (e.g. the primary died): "
+                "not acknowledged; a resend of the same batch is recognised.",
+                {}, static_cast<double>(retries.commits_in_doubt));
+      w.Counter("egress_db_idle_connections_dropped_total",
+                "Idle pooled connections closed because one to the same server broke or "
+                "turned read-only (a restart or failover).",
+                {}, static_cast<double>(retries.idle_dropped));
     }
     if (sources.enrichment != nullptr) {
       const EnrichmentStats e = sources.enrichment->worker().stats();

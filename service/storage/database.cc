@@ -1,14 +1,18 @@
 #include "service/storage/database.h"
 
+#include <algorithm>
+#include <cstring>
 #include <random>
 #include <thread>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/private_detail.h"
+#include "libpq-fe.h"
 
 namespace egress {
 namespace {
@@ -39,6 +43,37 @@ absl::Duration RetryPause(absl::Duration first, int attempt) {
   const absl::Duration base = first * (1 << std::min(attempt - 1, 6));
   std::uniform_real_distribution<double> jitter(0.0, 1.0);
   return base + base * jitter(engine);
+}
+
+// A conninfo naming several hosts must let libpq pick the writable one:
+// otherwise it may connect to a standby, where every write fails.
+absl::Status CheckMultiHost(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options == nullptr) {
+    // libpq's own message may quote the string (and so a password).
+    if (error != nullptr) PQfreemem(error);
+    return absl::InvalidArgumentError("database: the connection string cannot be parsed");
+  }
+  int hosts = 0;
+  std::string target;
+  for (const PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+    if (option->val == nullptr) continue;
+    const absl::string_view keyword = option->keyword;
+    if (keyword == "host" || keyword == "hostaddr") {
+      hosts = std::max(hosts, 1 + static_cast<int>(std::count(
+                                      option->val, option->val + strlen(option->val), ',')));
+    } else if (keyword == "target_session_attrs") {
+      target = absl::AsciiStrToLower(option->val);
+    }
+  }
+  PQconninfoFree(options);
+  if (hosts > 1 && target != "read-write" && target != "primary") {
+    return absl::InvalidArgumentError(
+        "database: a connection string with several hosts needs "
+        "target_session_attrs=read-write (libpq then connects to the primary)");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -79,6 +114,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Connect(DatabaseOptions opti
     return absl::InvalidArgumentError("database: pool_size must be 1..1000");
   }
   if (options.max_attempts < 1) return absl::InvalidArgumentError("database: max_attempts < 1");
+  if (absl::Status hosts = CheckMultiHost(options.conninfo); !hosts.ok()) return hosts;
   std::unique_ptr<Database> db(new Database(std::move(options)));
   absl::StatusOr<std::unique_ptr<pqxx::connection>> first = db->Open();
   if (!first.ok()) return first.status();
@@ -145,6 +181,11 @@ Database::RetryStats Database::retry_stats() const {
   stats.conflicts_retried = conflicts_retried_.load();
   stats.broken_connections_retried = broken_connections_retried_.load();
   stats.conflicts_exhausted = conflicts_exhausted_.load();
+  stats.commits_in_doubt = commits_in_doubt_.load();
+  {
+    absl::MutexLock lock(&mutex_);
+    stats.idle_dropped = idle_dropped_;
+  }
   return stats;
 }
 
@@ -156,6 +197,17 @@ void Database::Release(std::unique_ptr<pqxx::connection> connection) {
     // Broken: forget it; the next Acquire opens a fresh one.
     --open_;
   }
+}
+
+void Database::DropIdle() {
+  std::vector<std::unique_ptr<pqxx::connection>> dropped;
+  {
+    absl::MutexLock lock(&mutex_);
+    dropped.swap(idle_);
+    open_ -= static_cast<int>(dropped.size());
+    idle_dropped_ += dropped.size();
+  }
+  // Closed outside the lock: closing may wait on the network.
 }
 
 absl::Status Database::Transact(const TransactionBody& body) {
@@ -179,19 +231,30 @@ absl::Status Database::Transact(const TransactionBody& body) {
         retry = true;
         ++conflicts_retried_;
       } else if (error.sqlstate() == "25006") {
-        // A read-only server (a demoted primary): drop this connection so
-        // the pool reconnects, which with target_session_attrs=read-write
-        // finds the new primary.
+        // A read-only server (a demoted primary): drop this connection and
+        // the idle ones (they lead to the same server) so the pool
+        // reconnects, which with target_session_attrs=read-write finds the
+        // new primary.
         (*connection)->disconnect();
+        DropIdle();
         retry = !committing;
       }
     } catch (const pqxx::in_doubt_error& error) {
+      // Never retried: the commit may have happened. The caller does not
+      // report success (ingest does not acknowledge), and the agent's resend
+      // is recognised by its sequence if the commit did happen.
       status = StatusFromException(error);
+      ++commits_in_doubt_;
+      DropIdle();
     } catch (const pqxx::broken_connection& error) {
       status = StatusFromException(error);
       // Nothing was sent for commit: nothing was written.
       retry = !committing;
       if (retry) ++broken_connections_retried_;
+      // The server restarted or failed over: every idle connection is as
+      // broken as this one. Dropping them now makes the retry (and the next
+      // transactions) connect afresh instead of each finding a dead one.
+      DropIdle();
     } catch (const std::exception& error) {
       status = StatusFromException(error);
     }

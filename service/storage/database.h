@@ -23,7 +23,15 @@
 // commit was sent (a pooled connection to a server that restarted or failed
 // over: nothing was written, so running the body again on a fresh
 // connection is safe). A connection that breaks during the commit is never
-// retried: the commit may have happened.
+// retried: the commit may have happened (UNAVAILABLE; callers must not report
+// success, and must make a later retry of the same change harmless).
+//
+// Failover: a broken connection, or a server found read-only (a demoted
+// primary), also drops every idle pooled connection, since they lead to the
+// same server; new ones are opened with the same conninfo. With several
+// hosts and target_session_attrs=read-write (which Connect requires when
+// there are several hosts), libpq then connects to whichever is the primary
+// now, so the service follows a failover without a restart.
 #ifndef EGRESS_SERVICE_STORAGE_DATABASE_H_
 #define EGRESS_SERVICE_STORAGE_DATABASE_H_
 
@@ -68,7 +76,9 @@ class Database {
 
   // Checks the options and opens one connection to fail fast on a bad
   // conninfo (UNAVAILABLE; libpq's message in the private detail, which
-  // Status::ToString() shows for start-up logs) or options (INVALID_ARGUMENT).
+  // Status::ToString() shows for start-up logs) or options
+  // (INVALID_ARGUMENT, also for a conninfo with several hosts but without
+  // target_session_attrs=read-write or primary).
   static absl::StatusOr<std::unique_ptr<Database>> Connect(DatabaseOptions options);
 
   // Runs `body` in a read-write transaction and commits when it returns OK.
@@ -89,6 +99,10 @@ class Database {
     uint64_t broken_connections_retried = 0;
     // Transactions that gave up with ABORTED after max_attempts.
     uint64_t conflicts_exhausted = 0;
+    // Connections lost while committing (outcome unknown; never retried).
+    uint64_t commits_in_doubt = 0;
+    // Idle connections closed because another one to the same server broke.
+    uint64_t idle_dropped = 0;
   };
   RetryStats retry_stats() const;
 
@@ -106,14 +120,18 @@ class Database {
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
   void Release(std::unique_ptr<pqxx::connection> connection);
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Open() const;
+  // Closes every idle connection (see "Failover" above).
+  void DropIdle();
 
   const DatabaseOptions options_;
   std::atomic<uint64_t> conflicts_retried_{0};
   std::atomic<uint64_t> broken_connections_retried_{0};
   std::atomic<uint64_t> conflicts_exhausted_{0};
+  std::atomic<uint64_t> commits_in_doubt_{0};
   mutable absl::Mutex mutex_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mutex_);
   int open_ ABSL_GUARDED_BY(mutex_) = 0;
+  uint64_t idle_dropped_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 // Maps a libpqxx / libpq exception to a status (see the header comment): a

@@ -57,7 +57,9 @@ void RuleChangeListener::Run() {
       }
       if (stop_) break;
       absl::SleepFor(backoff);
-      backoff = std::min(backoff * 2, absl::Seconds(5));
+      // Capped low: after a failover the new primary is reachable within a
+      // second of taking writes, and rule pushes wait for this connection.
+      backoff = std::min(backoff * 2, absl::Seconds(1));
     }
   }
 }
