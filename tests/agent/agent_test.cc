@@ -301,6 +301,29 @@ TEST_F(AgentTest, EachBatchIsSealedWithWhenTheSourceWasLastDrained) {
   EXPECT_EQ(parts_.spool().stats().high_water_mark, Nanos(kStart + 2 * kInterval));
 }
 
+// Sealed while events are still queued (a burst longer than a seal reads),
+// the mark stays at the last drain: a resync from it recounts nothing that
+// was counted, and misses nothing that was queued.
+TEST_F(AgentTest, TheMarkStaysAtTheLastDrainWhileEventsAreQueued) {
+  config_.max_wakeup_events = 1;
+  Start();  // drained at kStart
+  clock_.Advance(kInterval);
+  parts_.conntrack()->PushAll(
+      std::vector<ConnectionEvent>(1000, Event(kUidA, "192.0.2.1", 443, kStart)));
+  ASSERT_TRUE(parts_.spool().WaitForAppended(1, kWait));
+  const v1::RecordBatch first = parts_.spool().appended()[0];
+  ASSERT_EQ(first.records_size(), 1);
+  EXPECT_LT(first.records(0).count(), 1000u);
+  EXPECT_EQ(parts_.spool().stats().high_water_mark, Nanos(kStart));
+
+  ASSERT_TRUE(parts_.conntrack()->WaitUntilDrained(kWait));
+  AdvanceAndWaitForBatches(kInterval, 2);
+  EXPECT_EQ(parts_.spool().stats().high_water_mark, Nanos(kStart + 2 * kInterval));
+  Stop();
+  EXPECT_EQ(Totals(parts_.spool().appended()),
+            (std::map<std::string, uint64_t>{{"2001 2026-3-13 accept", 1000}}));
+}
+
 TEST_F(AgentTest, AFreshSpoolResyncsNothing) {
   Start();
   Stop();

@@ -36,6 +36,12 @@ void FakeEventSource::Push(const agent::ConnectionEvent& event) {
   Signal();
 }
 
+void FakeEventSource::PushAll(const std::vector<agent::ConnectionEvent>& events) {
+  absl::MutexLock lock(&mu_);
+  queue_.insert(queue_.end(), events.begin(), events.end());
+  Signal();
+}
+
 void FakeEventSource::Wake() {
   absl::MutexLock lock(&mu_);
   Signal();

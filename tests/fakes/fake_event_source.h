@@ -36,6 +36,8 @@ class FakeEventSource final : public agent::ConntrackSource {
 
   // Test side, any thread.
   void Push(const agent::ConnectionEvent& event);
+  // All at once: the reader sees none of them or the first of all of them.
+  void PushAll(const std::vector<agent::ConnectionEvent>& events);
   // Makes fd() readable with nothing queued (a wakeup that reads nothing).
   void Wake();
   // An overrun that lost `events` for good (TakeLostEvents).
