@@ -89,11 +89,11 @@ void FakePtrResolver::Run() {
       } else {
         result.error = "timeout";
       }
+      // Answered from here on: the callback may ask for the next lookup.
+      --in_flight_;
     }
     // Outside the lock: the callback may take the caller's locks.
     next.second(std::move(result));
-    absl::MutexLock lock(&mu_);
-    --in_flight_;
   }
 }
 
