@@ -517,6 +517,16 @@ TEST_F(AgentTest, WithoutAServiceRecordsStayInTheSpool) {
   EXPECT_EQ(parts_.spool().batches().size(), 1u);
 }
 
+// An unusable socket is not an overrun: Run() returns its error (the process
+// exits and its supervisor restarts it with fresh sockets).
+TEST_F(AgentTest, AnUnusableSourceEndsTheRunWithItsError) {
+  Start();
+  parts_.rejects()->FailNextRead(absl::InternalError("recv: Bad file descriptor"));
+  loop_.join();
+  EXPECT_THAT(run_status_, StatusIs(absl::StatusCode::kInternal));
+  agent_.reset();
+}
+
 // ---- Rules at boot ----
 
 // What was enforced before a restart is enforced again before the service
