@@ -54,7 +54,7 @@ class FakeRuleEnforcer final : public agent::RuleEnforcer {
   absl::Status Apply(const v1::RuleSet& rules) override {
     absl::MutexLock lock(&kernel_->mu);
     if (kernel_->failing_versions.contains(rules.version())) {
-      return absl::InternalError("Error: Could not process rule: No such file or directory");
+      return absl::InternalError("the kernel refused the rule set");
     }
     kernel_->installed = rules;
     kernel_->applied_versions.push_back(rules.version());
