@@ -44,8 +44,9 @@ std::string CodeLabel(grpc::StatusCode code) {
 
 class RpcMetricsInterceptor final : public Interceptor {
  public:
-  RpcMetricsInterceptor(grpc::experimental::ServerRpcInfo* info, CounterFamily* requests,
-                        HistogramFamily* duration)
+  RpcMetricsInterceptor(grpc::experimental::ServerRpcInfo* info,
+                        LabelledFamily<prometheus::Counter>* requests,
+                        LabelledFamily<prometheus::Histogram>* duration)
       : method_(MethodLabel(info->method())),
         unary_(info->type() == grpc::experimental::ServerRpcInfo::Type::UNARY),
         requests_(*requests),
@@ -68,13 +69,14 @@ class RpcMetricsInterceptor final : public Interceptor {
   const absl::Time started_ = absl::Now();
   const std::string method_;
   const bool unary_;
-  CounterFamily& requests_;
-  HistogramFamily& duration_;
+  LabelledFamily<prometheus::Counter>& requests_;
+  LabelledFamily<prometheus::Histogram>& duration_;
 };
 
 class RpcMetricsFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  RpcMetricsFactory(CounterFamily* requests, HistogramFamily* duration)
+  RpcMetricsFactory(LabelledFamily<prometheus::Counter>* requests,
+                    LabelledFamily<prometheus::Histogram>* duration)
       : requests_(requests), duration_(duration) {}
 
   Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
@@ -82,34 +84,43 @@ class RpcMetricsFactory final : public grpc::experimental::ServerInterceptorFact
   }
 
  private:
-  CounterFamily* requests_;
-  HistogramFamily* duration_;
+  LabelledFamily<prometheus::Counter>* requests_;
+  LabelledFamily<prometheus::Histogram>* duration_;
 };
+
+#define EGRESS_COLLECTOR_FIELD(field, ...) \
+  {{MetricKind::kCounter, __VA_ARGS__}, &CollectorStats::field},
+constexpr MetricField<CollectorStats> kCollectorMetrics[] = {
+    EGRESS_COLLECTOR_COUNTERS(EGRESS_COLLECTOR_FIELD)};
+#undef EGRESS_COLLECTOR_FIELD
 
 }  // namespace
 
 ServiceMetrics::ServiceMetrics()
-    : rpc_requests_(registry_.AddCounterFamily(
-          "egress_rpc_requests_total",
+    : registry_(std::make_shared<prometheus::Registry>()),
+      rpc_requests_(AddCounterFamily(
+          *registry_, "egress_rpc_requests_total",
           "Finished gRPC calls (streams included) by method and status code.", {"method", "code"})),
-      rpc_duration_(registry_.AddHistogramFamily(
-          "egress_rpc_duration_seconds",
+      rpc_duration_(AddHistogramFamily(
+          *registry_, "egress_rpc_duration_seconds",
           "Latency of unary gRPC calls, from arrival to status, by method and status code.",
           {"method", "code"}, LatencyBuckets())),
-      ack_latency_(registry_.AddHistogram(
-          "egress_ingest_ack_latency_seconds",
+      ack_latency_(AddHistogram(
+          *registry_, "egress_ingest_ack_latency_seconds",
           "From an agent batch received to its ack sent (validation, queueing and commit).",
           LatencyBuckets())),
-      batches_unacked_(registry_.AddCounterFamily(
-          "egress_ingest_batches_unacked_total",
+      batches_unacked_(AddCounterFamily(
+          *registry_, "egress_ingest_batches_unacked_total",
           "Batches received on an agent stream that ended before their ack, by the stream's "
           "final code (INVALID_ARGUMENT: refused; others: the agent resends them).",
           {"code"})),
+      scrape_(std::make_shared<ScrapeCollectable>(
+          [this](MetricFamilies& families) { Collect(families); })),
       cached_versions_(absl::UnavailableError("not read yet")) {}
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 ServiceMetrics::NewRpcInterceptorFactory() {
-  return std::make_unique<RpcMetricsFactory>(&rpc_requests_, &rpc_duration_);
+  return std::make_unique<RpcMetricsFactory>(rpc_requests_.get(), rpc_duration_.get());
 }
 
 void ServiceMetrics::ObserveAckLatency(absl::Duration latency) {
@@ -118,41 +129,36 @@ void ServiceMetrics::ObserveAckLatency(absl::Duration latency) {
 
 void ServiceMetrics::CountUnackedBatches(absl::StatusCode code, size_t batches) {
   if (batches > 0) {
-    batches_unacked_.WithLabels({absl::StatusCodeToString(code)})
+    batches_unacked_->WithLabels({absl::StatusCodeToString(code)})
         .Increment(static_cast<double>(batches));
   }
 }
 
+std::vector<std::weak_ptr<prometheus::Collectable>> ServiceMetrics::collectables() const {
+  return {registry_, scrape_};
+}
+
+std::string ServiceMetrics::Render() const { return RenderMetrics({registry_, scrape_}); }
+
 void ServiceMetrics::AddSources(const ServiceMetricsSources& sources) {
-  registry_.AddCollector([this, sources](MetricsWriter& w) {
+  absl::MutexLock lock(&sources_mutex_);
+  sources_ = sources;
+}
+
+void ServiceMetrics::Collect(MetricFamilies& w) {
+  ServiceMetricsSources sources;
+  {
+    absl::MutexLock lock(&sources_mutex_);
+    sources = sources_;
+  }
+  {
     if (sources.collector != nullptr) {
       const CollectorStats s = sources.collector->stats();
-      w.Counter("egress_ingest_records_total",
-                "Connection records committed from agent batches (duplicates not counted).", {},
-                static_cast<double>(s.records_committed));
-      w.Counter("egress_ingest_records_refused_total",
-                "Records of committed batches left out, by reason.", {{"reason", "invalid"}},
-                static_cast<double>(s.records_rejected));
-      w.Counter("egress_ingest_records_refused_total",
-                "Records of committed batches left out, by reason.", {{"reason", "unknown_uid"}},
-                static_cast<double>(s.records_unknown_uid));
-      w.Counter("egress_ingest_batches_total",
-                "Agent batches acknowledged, by result (committed, or duplicate of one already "
-                "committed: acknowledged again, nothing changed).",
-                {{"result", "committed"}}, static_cast<double>(s.batches_committed));
-      w.Counter("egress_ingest_batches_total", "", {{"result", "duplicate"}},
-                static_cast<double>(s.batches_duplicate));
+      w.AddAll(kCollectorMetrics, s);
       w.Counter("egress_ingest_acks_total", "Acks sent to agents (committed + duplicate).", {},
                 static_cast<double>(s.batches_committed + s.batches_duplicate));
-      w.Counter("egress_ingest_sequence_gaps_total",
-                "Batches whose sequence skipped numbers (batches an agent lost and reported).", {},
-                static_cast<double>(s.sequence_gaps));
-      w.Counter("egress_agent_streams_opened_total", "Agent streams that completed Hello.", {},
-                static_cast<double>(s.streams_opened));
       w.Gauge("egress_agent_streams", "Agent streams connected to this replica now.", {},
               sources.collector->open_streams());
-      w.Counter("egress_rule_sets_pushed_total", "Rule sets pushed to agents on change.", {},
-                static_cast<double>(s.rule_sets_pushed));
     }
     if (sources.journal_folder != nullptr) {
       const IngestJournalFolderStats f = sources.journal_folder->stats();
@@ -228,10 +234,10 @@ void ServiceMetrics::AddSources(const ServiceMetricsSources& sources) {
       }
     }
     if (sources.ops != nullptr) CollectDatabase(sources, w);
-  });
+  }
 }
 
-void ServiceMetrics::CollectDatabase(const ServiceMetricsSources& sources, MetricsWriter& w) {
+void ServiceMetrics::CollectDatabase(const ServiceMetricsSources& sources, MetricFamilies& w) {
   absl::MutexLock lock(&cache_mutex_);
   const absl::Time now = absl::Now();
   if (now - cache_time_ >= kDatabaseRefresh) {
