@@ -15,6 +15,23 @@ namespace {
   std::abort();
 }
 
+// prometheus-cpp 1.0.1 writes HELP text as given, while the text format
+// wants backslashes and newlines escaped there; done here, once, for every
+// help that reaches the library.
+std::string EscapeHelp(absl::string_view help) {
+  std::string out;
+  for (char c : help) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void MetricFamilies::Sample(absl::string_view name, absl::string_view help,
@@ -30,7 +47,7 @@ void MetricFamilies::Sample(absl::string_view name, absl::string_view help,
   } else if (family->type != type) {
     Die(absl::StrCat(name, ": written as two types"));
   }
-  if (family->help.empty()) family->help = std::string(help);
+  if (family->help.empty()) family->help = EscapeHelp(help);
   prometheus::ClientMetric& metric = family->metric.emplace_back();
   for (const auto& [label, label_value] : labels) metric.label.push_back({label, label_value});
   if (type == prometheus::MetricType::Counter) {
@@ -93,26 +110,31 @@ std::unique_ptr<LabelledFamily<prometheus::Counter>> AddCounterFamily(
     prometheus::Registry& registry, const std::string& name, const std::string& help,
     std::vector<std::string> label_names) {
   return std::make_unique<LabelledFamily<prometheus::Counter>>(
-      prometheus::BuildCounter().Name(name).Help(help).Register(registry), std::move(label_names));
+      prometheus::BuildCounter().Name(name).Help(EscapeHelp(help)).Register(registry),
+      std::move(label_names));
 }
 
 std::unique_ptr<LabelledFamily<prometheus::Histogram>> AddHistogramFamily(
     prometheus::Registry& registry, const std::string& name, const std::string& help,
     std::vector<std::string> label_names, prometheus::Histogram::BucketBoundaries bounds) {
   return std::make_unique<LabelledFamily<prometheus::Histogram>>(
-      prometheus::BuildHistogram().Name(name).Help(help).Register(registry), std::move(label_names),
-      std::move(bounds));
+      prometheus::BuildHistogram().Name(name).Help(EscapeHelp(help)).Register(registry),
+      std::move(label_names), std::move(bounds));
 }
 
 prometheus::Counter& AddCounter(prometheus::Registry& registry, const std::string& name,
                                 const std::string& help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+  return prometheus::BuildCounter().Name(name).Help(EscapeHelp(help)).Register(registry).Add({});
 }
 
 prometheus::Histogram& AddHistogram(prometheus::Registry& registry, const std::string& name,
                                     const std::string& help,
                                     const prometheus::Histogram::BucketBoundaries& bounds) {
-  return prometheus::BuildHistogram().Name(name).Help(help).Register(registry).Add({}, bounds);
+  return prometheus::BuildHistogram()
+      .Name(name)
+      .Help(EscapeHelp(help))
+      .Register(registry)
+      .Add({}, bounds);
 }
 
 prometheus::Histogram::BucketBoundaries LatencyBuckets() {

@@ -33,7 +33,8 @@ class MetricsExposer {
   static absl::StatusOr<std::unique_ptr<MetricsExposer>> Start(
       const std::string& address,
       const std::vector<std::weak_ptr<prometheus::Collectable>>& collectables);
-  // Stops the threads and closes the socket.
+  // Stops the threads and closes the socket. Takes up to 2 s: civetweb's
+  // listening thread notices the stop at its next poll timeout.
   ~MetricsExposer();
 
   int port() const { return port_; }

@@ -151,90 +151,88 @@ void ServiceMetrics::Collect(MetricFamilies& w) {
     absl::MutexLock lock(&sources_mutex_);
     sources = sources_;
   }
-  {
-    if (sources.collector != nullptr) {
-      const CollectorStats s = sources.collector->stats();
-      w.AddAll(kCollectorMetrics, s);
-      w.Counter("egress_ingest_acks_total", "Acks sent to agents (committed + duplicate).", {},
-                static_cast<double>(s.batches_committed + s.batches_duplicate));
-      w.Gauge("egress_agent_streams", "Agent streams connected to this replica now.", {},
-              sources.collector->open_streams());
-    }
-    if (sources.journal_folder != nullptr) {
-      const IngestJournalFolderStats f = sources.journal_folder->stats();
-      w.Counter("egress_ingest_journal_folds_total",
-                "Folds of the ingest journal into the daily counts by this replica (that folded "
-                "at least one entry).",
-                {}, static_cast<double>(f.folds));
-      w.Counter("egress_ingest_journal_records_folded_total",
-                "Journaled records (merged per group commit) folded by this replica.", {},
-                static_cast<double>(f.records));
-      w.Counter("egress_ingest_journal_rows_written_total",
-                "Daily-count rows the folds wrote (records merged by key across entries).", {},
-                static_cast<double>(f.rows));
-      w.Counter("egress_ingest_journal_fold_failures_total",
-                "Folds that failed (database down, ...): their entries stay and are retried.", {},
-                static_cast<double>(f.failures));
-      w.Gauge("egress_ingest_journal_last_fold_seconds", "Duration of the last fold.", {},
-              absl::ToDoubleSeconds(f.last_fold_duration));
-      w.Gauge("egress_ingest_journal_full",
-              "1 while more than --ingest-journal-max-backlog records wait: group commits then "
-              "write the daily counts directly (slower acknowledgements).",
-              {}, f.full ? 1 : 0);
-      w.Counter("egress_ingest_journal_full_total",
-                "Times the journal's backlog went over --ingest-journal-max-backlog.", {},
-                static_cast<double>(f.times_full));
-    }
-    if (sources.database != nullptr) {
-      const Database::PoolStats pool = sources.database->pool_stats();
-      w.Gauge("egress_db_pool_connections", "PostgreSQL connections of this replica, by state.",
-              {{"state", "in_use"}}, pool.in_use);
-      w.Gauge("egress_db_pool_connections", "", {{"state", "idle"}}, pool.open - pool.in_use);
-      w.Gauge("egress_db_pool_max_connections", "--db-pool-size.", {}, pool.max);
-      const Database::RetryStats retries = sources.database->retry_stats();
-      w.Counter("egress_db_conflicts_retried_total",
-                "Transactions run again after a serialization failure or deadlock (the lock "
-                "order leaves none expected).",
-                {}, static_cast<double>(retries.conflicts_retried));
-      w.Counter("egress_db_conflicts_exhausted_total",
-                "Transactions that still conflicted after every retry (answered ABORTED).", {},
-                static_cast<double>(retries.conflicts_exhausted));
-      w.Counter("egress_db_broken_connections_retried_total",
-                "Transactions run again on a fresh connection after finding theirs broken.", {},
-                static_cast<double>(retries.broken_connections_retried));
-    }
-    if (sources.enrichment != nullptr) {
-      const EnrichmentStats e = sources.enrichment->worker().stats();
-      const char* help = "Finished PTR/owner lookups, by result.";
-      w.Counter("egress_enrichment_lookups_total", help, {{"result", "ptr_found"}},
-                static_cast<double>(e.ptr_found));
-      w.Counter("egress_enrichment_lookups_total", help, {{"result", "no_ptr"}},
-                static_cast<double>(e.no_ptr));
-      w.Counter("egress_enrichment_lookups_total", help, {{"result", "temporary_failure"}},
-                static_cast<double>(e.temporary_failures));
-      w.Counter("egress_enrichment_owner_found_total", "Lookups that found the IP's owner.", {},
-                static_cast<double>(e.owner_found));
-      w.Counter("egress_enrichment_errors_total", "Enrichment database errors, by step.",
-                {{"step", "claim"}}, static_cast<double>(e.claim_errors));
-      w.Counter("egress_enrichment_errors_total", "", {{"step", "save"}},
-                static_cast<double>(e.save_errors));
-      w.Counter("egress_enrichment_errors_total", "", {{"step", "owner_reload"}},
-                static_cast<double>(e.owner_reload_errors));
-      w.Gauge("egress_enrichment_in_flight", "PTR lookups in flight on this replica.", {},
-              static_cast<double>(e.in_flight));
-      if (e.backlog >= 0) {
-        w.Gauge("egress_enrichment_backlog",
-                "Destination IPs due for a lookup (new, expired or with a lapsed claim), as the "
-                "worker last counted them (every few seconds).",
-                {}, static_cast<double>(e.backlog));
-      }
-      if (e.pending >= 0) {
-        w.Gauge("egress_enrichment_pending", "Destination IPs never looked up yet.", {},
-                static_cast<double>(e.pending));
-      }
-    }
-    if (sources.ops != nullptr) CollectDatabase(sources, w);
+  if (sources.collector != nullptr) {
+    const CollectorStats s = sources.collector->stats();
+    w.AddAll(kCollectorMetrics, s);
+    w.Counter("egress_ingest_acks_total", "Acks sent to agents (committed + duplicate).", {},
+              static_cast<double>(s.batches_committed + s.batches_duplicate));
+    w.Gauge("egress_agent_streams", "Agent streams connected to this replica now.", {},
+            sources.collector->open_streams());
   }
+  if (sources.journal_folder != nullptr) {
+    const IngestJournalFolderStats f = sources.journal_folder->stats();
+    w.Counter("egress_ingest_journal_folds_total",
+              "Folds of the ingest journal into the daily counts by this replica (that folded "
+              "at least one entry).",
+              {}, static_cast<double>(f.folds));
+    w.Counter("egress_ingest_journal_records_folded_total",
+              "Journaled records (merged per group commit) folded by this replica.", {},
+              static_cast<double>(f.records));
+    w.Counter("egress_ingest_journal_rows_written_total",
+              "Daily-count rows the folds wrote (records merged by key across entries).", {},
+              static_cast<double>(f.rows));
+    w.Counter("egress_ingest_journal_fold_failures_total",
+              "Folds that failed (database down, ...): their entries stay and are retried.", {},
+              static_cast<double>(f.failures));
+    w.Gauge("egress_ingest_journal_last_fold_seconds", "Duration of the last fold.", {},
+            absl::ToDoubleSeconds(f.last_fold_duration));
+    w.Gauge("egress_ingest_journal_full",
+            "1 while more than --ingest-journal-max-backlog records wait: group commits then "
+            "write the daily counts directly (slower acknowledgements).",
+            {}, f.full ? 1 : 0);
+    w.Counter("egress_ingest_journal_full_total",
+              "Times the journal's backlog went over --ingest-journal-max-backlog.", {},
+              static_cast<double>(f.times_full));
+  }
+  if (sources.database != nullptr) {
+    const Database::PoolStats pool = sources.database->pool_stats();
+    w.Gauge("egress_db_pool_connections", "PostgreSQL connections of this replica, by state.",
+            {{"state", "in_use"}}, pool.in_use);
+    w.Gauge("egress_db_pool_connections", "", {{"state", "idle"}}, pool.open - pool.in_use);
+    w.Gauge("egress_db_pool_max_connections", "--db-pool-size.", {}, pool.max);
+    const Database::RetryStats retries = sources.database->retry_stats();
+    w.Counter("egress_db_conflicts_retried_total",
+              "Transactions run again after a serialization failure or deadlock (the lock "
+              "order leaves none expected).",
+              {}, static_cast<double>(retries.conflicts_retried));
+    w.Counter("egress_db_conflicts_exhausted_total",
+              "Transactions that still conflicted after every retry (answered ABORTED).", {},
+              static_cast<double>(retries.conflicts_exhausted));
+    w.Counter("egress_db_broken_connections_retried_total",
+              "Transactions run again on a fresh connection after finding theirs broken.", {},
+              static_cast<double>(retries.broken_connections_retried));
+  }
+  if (sources.enrichment != nullptr) {
+    const EnrichmentStats e = sources.enrichment->worker().stats();
+    const char* help = "Finished PTR/owner lookups, by result.";
+    w.Counter("egress_enrichment_lookups_total", help, {{"result", "ptr_found"}},
+              static_cast<double>(e.ptr_found));
+    w.Counter("egress_enrichment_lookups_total", help, {{"result", "no_ptr"}},
+              static_cast<double>(e.no_ptr));
+    w.Counter("egress_enrichment_lookups_total", help, {{"result", "temporary_failure"}},
+              static_cast<double>(e.temporary_failures));
+    w.Counter("egress_enrichment_owner_found_total", "Lookups that found the IP's owner.", {},
+              static_cast<double>(e.owner_found));
+    w.Counter("egress_enrichment_errors_total", "Enrichment database errors, by step.",
+              {{"step", "claim"}}, static_cast<double>(e.claim_errors));
+    w.Counter("egress_enrichment_errors_total", "", {{"step", "save"}},
+              static_cast<double>(e.save_errors));
+    w.Counter("egress_enrichment_errors_total", "", {{"step", "owner_reload"}},
+              static_cast<double>(e.owner_reload_errors));
+    w.Gauge("egress_enrichment_in_flight", "PTR lookups in flight on this replica.", {},
+            static_cast<double>(e.in_flight));
+    if (e.backlog >= 0) {
+      w.Gauge("egress_enrichment_backlog",
+              "Destination IPs due for a lookup (new, expired or with a lapsed claim), as the "
+              "worker last counted them (every few seconds).",
+              {}, static_cast<double>(e.backlog));
+    }
+    if (e.pending >= 0) {
+      w.Gauge("egress_enrichment_pending", "Destination IPs never looked up yet.", {},
+              static_cast<double>(e.pending));
+    }
+  }
+  if (sources.ops != nullptr) CollectDatabase(sources, w);
 }
 
 void ServiceMetrics::CollectDatabase(const ServiceMetricsSources& sources, MetricFamilies& w) {

@@ -32,9 +32,7 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 bool IsValidMetricName(const std::string& name) { return prometheus::CheckMetricName(name); }
-bool IsValidLabelName(const std::string& name) {
-  return prometheus::CheckLabelName(name, prometheus::MetricType::Counter);
-}
+bool IsValidLabelName(const std::string& name) { return prometheus::CheckLabelName(name); }
 
 struct Parsed {
   std::map<std::string, std::string> types;
@@ -59,7 +57,7 @@ Parsed Parse(const std::string& text) {
       std::string rest(line.substr(space + 1));
       if (is_type) {
         EXPECT_EQ(parsed.types.count(name), 0u) << "TYPE twice for " << name;
-        EXPECT_THAT(rest, ::testing::AnyOf("counter", "gauge", "histogram")) << name;
+        EXPECT_THAT(rest, ::testing::AnyOf("counter", "gauge", "histogram", "summary")) << name;
         parsed.types[name] = rest;
       } else {
         parsed.help[name] = rest;
