@@ -86,6 +86,8 @@ class ScrapeCollectable final : public prometheus::Collectable {
 // bug and aborts) and remembers each child, so that a lookup costs one map
 // probe instead of prometheus-cpp's Add() (which builds a new metric before
 // it looks the labels up). Children stay valid as long as the registry.
+// There is no cap on children: label values must come from a bounded
+// vocabulary (egress's: method names compiled into the binary, status codes).
 template <typename T>
 class LabelledFamily {
  public:
