@@ -25,7 +25,7 @@ ServiceMetrics::ServiceMetrics()
       ack_latency_(AddHistogram(*registry_, "egress_ingest_ack_latency_seconds",
                                 "Batch received to ack (a \"quoted\" word).",
                                 LatencyBuckets())) {}
-void Collect(MetricsWriter& w) {
+void Collect(MetricFamilies& w) {
   w.Counter("egress_ingest_records_refused_total", "Left out, by reason.",
             {{"reason", "invalid"}}, static_cast<double>(s.invalid));
   w.Counter("egress_ingest_records_refused_total", "", {{"reason", "unknown_uid"}}, 1);
