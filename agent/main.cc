@@ -16,8 +16,7 @@
 #include "common/command_line.h"
 #include "common/files.h"
 #include "common/log.h"
-#include "common/metrics.h"
-#include "common/metrics_http_server.h"
+#include "common/metrics_exposer.h"
 
 ABSL_FLAG(std::string, node_id, "", "This node's id, as registered in the service (required).");
 ABSL_FLAG(std::string, service, "",
@@ -210,12 +209,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   g_agent = agent->get();
-  egress::MetricsRegistry metrics;
-  egress::agent::AddAgentMetrics(agent->get(), &metrics);
-  std::unique_ptr<egress::MetricsHttpServer> metrics_server;
+  const std::shared_ptr<prometheus::Collectable> metrics =
+      egress::agent::NewAgentCollectable(agent->get());
+  std::unique_ptr<egress::MetricsExposer> metrics_server;
   if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
-    auto server = egress::MetricsHttpServer::Start(absl::GetFlag(FLAGS_metrics_listen),
-                                                   [&metrics] { return metrics.Render(); });
+    auto server = egress::MetricsExposer::Start(absl::GetFlag(FLAGS_metrics_listen), {metrics});
     if (!server.ok()) {
       egress::LogError("agent_start_failed", {{"error", server.status().ToString()}});
       return 1;
