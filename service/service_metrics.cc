@@ -105,6 +105,10 @@ ServiceMetrics::ServiceMetrics()
           "Batches received on an agent stream that ended before their ack, by the stream's "
           "final code (INVALID_ARGUMENT: refused; others: the agent resends them).",
           {"code"})),
+      abuse_incidents_(registry_.AddCounterFamily(
+          "egress_abuse_incidents_total",
+          "Outbound abuse incidents opened by the detector, by kind and the lock they set.",
+          {"kind", "lock"})),
       cached_versions_(absl::UnavailableError("not read yet")) {}
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
@@ -121,6 +125,10 @@ void ServiceMetrics::CountUnackedBatches(absl::StatusCode code, size_t batches) 
     batches_unacked_.WithLabels({absl::StatusCodeToString(code)})
         .Increment(static_cast<double>(batches));
   }
+}
+
+void ServiceMetrics::CountAbuseIncident(absl::string_view kind, absl::string_view lock) {
+  abuse_incidents_.WithLabels({std::string(kind), std::string(lock)}).Increment(1);
 }
 
 void ServiceMetrics::AddSources(const ServiceMetricsSources& sources) {

@@ -57,6 +57,10 @@ class ServiceMetrics {
   // A stream ended with `code` leaving `batches` received but unacknowledged.
   void CountUnackedBatches(absl::StatusCode code, size_t batches);
 
+  // An abuse incident opened (kind: AbuseKindName; lock: "all", "port" or
+  // "none").
+  void CountAbuseIncident(absl::string_view kind, absl::string_view lock);
+
   // Registers the scrape-time collectors. Call once.
   void AddSources(const ServiceMetricsSources& sources);
 
@@ -72,6 +76,7 @@ class ServiceMetrics {
   HistogramFamily& rpc_duration_;
   Histogram& ack_latency_;
   CounterFamily& batches_unacked_;
+  CounterFamily& abuse_incidents_;
 
   absl::Mutex cache_mutex_;
   absl::Time cache_time_ ABSL_GUARDED_BY(cache_mutex_) = absl::InfinitePast();

@@ -73,7 +73,9 @@ absl::Status CheckSetAbuse(ActorRole actor) {
 }
 
 absl::Status CheckLiftAbuse(ActorRole actor, absl::string_view note) {
-  if (actor == ActorRole::kCustomer) return absl::FailedPreconditionError(kAbuseLockMessage);
+  // Never the owner's to lift, whatever state the account is in: a matter
+  // of permission, with the words that tell them what to do instead.
+  if (actor == ActorRole::kCustomer) return absl::PermissionDeniedError(kAbuseLockMessage);
   if (actor != ActorRole::kSupport) {
     return absl::PermissionDeniedError("only support lifts abuse locks");
   }

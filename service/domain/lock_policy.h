@@ -73,7 +73,8 @@ absl::Status CheckLiftManual(ActorRole actor, const std::vector<LockRecord>& cur
 absl::Status CheckSetAbuse(ActorRole actor);
 // May `actor` lift the abuse lock with `note`? Support only, and only with a
 // note saying why (INVALID_ARGUMENT "note: ..." when empty); customers get
-// FAILED_PRECONDITION with what to do, others PERMISSION_DENIED.
+// PERMISSION_DENIED with what to do (kAbuseLockMessage), others
+// PERMISSION_DENIED.
 absl::Status CheckLiftAbuse(ActorRole actor, absl::string_view note);
 // Whether an abuse lock has run out at `now` (lifted by itself).
 bool Expired(const LockRecord& lock, absl::Time now);

@@ -52,7 +52,7 @@ TEST(LockPolicyTest, OnlySupportLiftsTheAbuseLockAndSaysWhy) {
   EXPECT_THAT(policy::CheckLiftAbuse(ActorRole::kSupport, ""),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("note")));
   EXPECT_THAT(policy::CheckLiftAbuse(ActorRole::kCustomer, "please"),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("contact support")));
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("contact support")));
   for (ActorRole role : {ActorRole::kAntivirus, ActorRole::kAbuseDetector, ActorRole::kNode}) {
     EXPECT_THAT(policy::CheckLiftAbuse(role, "x"), StatusIs(absl::StatusCode::kPermissionDenied));
   }
