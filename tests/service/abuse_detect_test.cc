@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +37,7 @@
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_tokens.h"
+#include "tools/egressctl/commands.h"
 
 namespace egress {
 namespace {
@@ -514,6 +516,54 @@ TEST_F(AbuseDetectTest, SupportLockOnPortsExpiresByItself) {
   }
   EXPECT_TRUE(Status("alice").locks().empty());
   EXPECT_THAT(AuditActions("alice"), ::testing::Contains("lock.abuse.expire"));
+}
+
+}  // namespace
+}  // namespace egress
+
+namespace egress {
+namespace {
+
+// egressctl abuse policy/incidents/lift, in process against the same server.
+TEST_F(AbuseDetectTest, EgressctlSetsAndShowsPolicies) {
+  auto run = [&](std::vector<std::string> args, std::string* out, const std::string& note = "") {
+    std::ostringstream stdout_text, stderr_text;
+    ctl::CommandContext context;
+    context.channel = channel_;
+    context.token = AdminToken();
+    context.out = &stdout_text;
+    context.err = &stderr_text;
+    ctl::CommandOptions options;
+    options.note = note;
+    const int code = ctl::RunCommand(args, options, context);
+    *out = stdout_text.str() + stderr_text.str();
+    return code;
+  };
+  std::string out;
+  ASSERT_EQ(run({"abuse", "policy", "set", "node", "web-01", "smtp_max_connections=250",
+                 "watched_ports=23,3389", "lock=all"},
+                &out),
+            ctl::kExitOk)
+      << out;
+  EXPECT_THAT(out, HasSubstr("250"));
+  ASSERT_EQ(run({"abuse", "policy", "get", "account", "alice"}, &out), ctl::kExitOk) << out;
+  EXPECT_THAT(out, HasSubstr("23,3389"));
+  EXPECT_THAT(out, HasSubstr("(inherited)"));
+  // Bad input: the service names the field; nothing changes.
+  EXPECT_EQ(run({"abuse", "policy", "set", "node", "web-01", "reject_max=0"}, &out),
+            ctl::kExitRpcError);
+  EXPECT_THAT(out, HasSubstr("reject_max"));
+  EXPECT_EQ(run({"abuse", "policy", "set", "default", "webhook_url=gopher://x"}, &out),
+            ctl::kExitRpcError);
+  EXPECT_THAT(out, HasSubstr("webhook_url"));
+  EXPECT_EQ(run({"abuse", "policy", "set", "node", "web-01", "colour=red"}, &out), ctl::kExitUsage);
+  EXPECT_EQ(run({"abuse", "policy", "get", "node", "web-99"}, &out), ctl::kExitRpcError);
+  EXPECT_THAT(out, HasSubstr("NOT_FOUND"));
+  ASSERT_EQ(run({"abuse", "policy", "set", "node", "web-01", "smtp_max_connections="}, &out),
+            ctl::kExitOk);
+  ASSERT_EQ(run({"abuse", "incidents", "alice"}, &out), ctl::kExitOk) << out;
+  EXPECT_EQ(run({"abuse", "lift", "alice"}, &out, "why"), ctl::kExitRpcError);
+  EXPECT_THAT(out, HasSubstr("no abuse lock"));
 }
 
 }  // namespace

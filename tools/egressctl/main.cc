@@ -37,7 +37,7 @@ ABSL_FLAG(std::string, protocol, "",
           "block: tcp, udp or any (default any); abuse find: also icmp or icmpv6.");
 ABSL_FLAG(int64_t, port, -1,
           "block, abuse find: destination port 1..65535; omitted or 0: every port.");
-ABSL_FLAG(std::string, note, "", "block: a note kept with the rule.");
+ABSL_FLAG(std::string, note, "", "block: a note kept with the rule; abuse lift: why (audit log).");
 ABSL_FLAG(std::vector<std::string>, threat, {},
           "report-scan: comma-separated PATH:SIGNATURE threats (paths with commas: give them "
           "as arguments after SCAN_ID).");
