@@ -564,6 +564,13 @@ TEST_F(AbuseDetectTest, EgressctlSetsAndShowsPolicies) {
   ASSERT_EQ(run({"abuse", "incidents", "alice"}, &out), ctl::kExitOk) << out;
   EXPECT_EQ(run({"abuse", "lift", "alice"}, &out, "why"), ctl::kExitRpcError);
   EXPECT_THAT(out, HasSubstr("no abuse lock"));
+  ASSERT_EQ(run({"abuse", "lock", "alice", "Spam report T-1", "25"}, &out), ctl::kExitOk) << out;
+  EXPECT_THAT(out, HasSubstr("ports 25"));
+  EXPECT_EQ(run({"abuse", "lock", "alice", "x", "0"}, &out), ctl::kExitRpcError);
+  EXPECT_THAT(out, HasSubstr("ports[0]"));
+  EXPECT_EQ(run({"abuse", "lift", "alice"}, &out), ctl::kExitRpcError);
+  EXPECT_THAT(out, HasSubstr("note"));
+  ASSERT_EQ(run({"abuse", "lift", "alice"}, &out, "cleaned (T-1)"), ctl::kExitOk) << out;
 }
 
 }  // namespace

@@ -333,6 +333,47 @@ int Lift(const std::vector<std::string>& args, const CommandOptions& options,
   return kExitOk;
 }
 
+// abuse lock ACCOUNT REASON [PORT...] [--until=RFC3339]: support's lock by hand.
+int Lock(const std::vector<std::string>& args, const CommandOptions& options,
+         CommandContext& context) {
+  if (args.size() < 3) return Usage(context, "lock: expects ACCOUNT, REASON and optional PORTs");
+  v1::SetAbuseLockRequest request;
+  request.set_account_id(args[1]);
+  request.set_reason(args[2]);
+  for (size_t i = 3; i < args.size(); ++i) {
+    uint32_t port = 0;
+    if (!absl::SimpleAtoi(args[i], &port)) {
+      return Usage(context, absl::StrCat("lock: \"", args[i], "\" is not a port"));
+    }
+    request.add_ports(port);
+  }
+  if (!options.until.empty()) {
+    absl::Time until;
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full, options.until, &until, &error)) {
+      return Usage(context, absl::StrCat("lock: --until: ", error));
+    }
+    request.mutable_expire_time()->set_seconds(absl::ToUnixSeconds(until));
+  }
+  v1::AccountStatus status;
+  grpc::ClientContext client_context;
+  PrepareClientContext(&client_context, context);
+  grpc::Status result =
+      v1::AbuseService::NewStub(context.channel)->SetAbuseLock(&client_context, request, &status);
+  if (!result.ok()) return ReportRpcError(result, context);
+  if (context.format == OutputFormat::kJson) {
+    PrintJson(status, *context.out);
+    *context.out << "\n";
+  } else {
+    *context.out << "abuse lock of " << args[1] << " set ("
+                 << (request.ports().empty()
+                         ? std::string("every port")
+                         : absl::StrCat("ports ", absl::StrJoin(request.ports(), ",")))
+                 << ")\n";
+  }
+  return kExitOk;
+}
+
 int Incidents(const std::vector<std::string>& args, CommandContext& context) {
   if (args.size() != 2) return Usage(context, "incidents: expects ACCOUNT");
   v1::ListAbuseIncidentsRequest request;
@@ -368,8 +409,9 @@ int RunAbuseCommand(const std::vector<std::string>& args, const CommandOptions& 
   if (!args.empty() && args[0] == "find") return Find(args, options, context);
   if (!args.empty() && args[0] == "policy") return Policy(args, context);
   if (!args.empty() && args[0] == "lift") return Lift(args, options, context);
+  if (!args.empty() && args[0] == "lock") return Lock(args, options, context);
   if (!args.empty() && args[0] == "incidents") return Incidents(args, context);
-  return Usage(context, "expects a verb: find, policy, lift or incidents");
+  return Usage(context, "expects a verb: find, policy, lock, lift or incidents");
 }
 
 }  // namespace egress::ctl

@@ -47,6 +47,8 @@ const char kCommandsHelp[] = R"(Commands:
                          lock_minutes (0: until lifted), webhook_url (default scope);
                          KEY= unsets it (admin token)
   abuse incidents ACCOUNT  the account's abuse incidents, newest first (admin token)
+  abuse lock ACCOUNT REASON [PORT...] [--until=RFC3339]
+                         the abuse lock by hand: every port, or only PORTs (admin token)
   abuse lift ACCOUNT --note=WHY  lift the abuse lock (support only, with a note)
   lookup IP [--refresh]  PTR and owner of an address (--refresh: look it up again now)
   health                 the server's gRPC health status

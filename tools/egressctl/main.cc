@@ -58,6 +58,8 @@ ABSL_FLAG(bool, reverse, false, "connections: reverse the default order.");
 ABSL_FLAG(std::string, from, "",
           "abuse find: first day, YYYY-MM-DD (default: 29 days before --to).");
 ABSL_FLAG(std::string, to, "", "abuse find: last day, YYYY-MM-DD (default: today).");
+ABSL_FLAG(std::string, until, "",
+          "abuse lock: when the lock ends by itself, RFC 3339 (default: when support lifts it).");
 ABSL_FLAG(std::string, egress_address, "",
           "abuse find: only accounts whose egress (source) address was this IP.");
 
@@ -128,6 +130,7 @@ int main(int argc, char** argv) {
   options.reverse = absl::GetFlag(FLAGS_reverse);
   options.from = absl::GetFlag(FLAGS_from);
   options.to = absl::GetFlag(FLAGS_to);
+  options.until = absl::GetFlag(FLAGS_until);
   options.egress_address = absl::GetFlag(FLAGS_egress_address);
   return egress::ctl::RunCommand(args, options, context);
 }

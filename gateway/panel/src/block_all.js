@@ -47,7 +47,8 @@ export function createBlockAll({ i18n, api, account, confirm, notify, describe, 
     if (abuse.expireTime) when.push(t("abuse.until", { time: i18n.time(abuse.expireTime) }));
     abuseBanner.replaceChildren(
       h("strong", { text: abuse.ports.length ? t("abuse.titlePorts", { ports }) : t("abuse.title") }),
-      h("p", {}, t("abuse.reason"), " ", h("span", { class: "eg-abuse-reason", text: abuse.reason }), when.length ? ` ${when.join(" ")}` : ""),
+      h("p", {}, t("abuse.reason"), " ", h("span", { class: "eg-abuse-reason", text: abuse.reason })),
+      ...(when.length ? [h("p", { text: when.join(" ") })] : []),
       h("p", { text: t("abuse.howToLift") }),
     );
   }

@@ -180,8 +180,8 @@ export default {
   "av.since": "Since {time}.",
   "av.howToLift": "To unblock them, remove the malicious code and run a new antivirus scan. If no threats are found, the block is removed automatically. Outgoing connections cannot be unblocked without removing the malicious code: the switch below cannot lift this block.",
 
-  "blockAll.byAbuse": "Blocked by support because of abuse.",
-  "blockAll.byAbusePorts": "Ports {ports} are blocked by support because of abuse.",
+  "blockAll.byAbuse": "Blocked because of abuse (only support can lift it).",
+  "blockAll.byAbusePorts": "Ports {ports} are blocked because of abuse (only support can lift it).",
   "blockAll.abuseStays": "Your own block is off, but the abuse block stays until support lifts it.",
   "abuse.title": "Attention! All outgoing connections are blocked: they were used to attack other hosts.",
   "abuse.titlePorts": "Attention! Outgoing connections to ports {ports} are blocked: they were used to attack other hosts.",
