@@ -51,6 +51,8 @@ void AbuseMonitor::Stop() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  // Its Done callbacks call into this monitor: none may run after Stop.
+  if (webhook_ != nullptr) webhook_->Stop();
 }
 
 void AbuseMonitor::OnBatch(const std::string& node_id,
@@ -147,24 +149,56 @@ void AbuseMonitor::Act(const AbuseFinding& finding) {
                                 {"kind", report.kind},
                                 {"detail", finding.detail},
                                 {"lock", lock_name}});
-  if (webhook_ == nullptr || finding.policy.webhook_url.empty()) return;
+  if (webhook_ == nullptr || finding.policy.webhook_url.empty()) {
+    // Nothing to send: no replica should send it later either.
+    (void)abuse_store_.MarkNotified(outcome->incident_id);
+    return;
+  }
+  AbuseIncidentRecord incident;
+  incident.incident_id = outcome->incident_id;
+  incident.account_id = finding.account_id;
+  incident.node_id = finding.node_id;
+  incident.kind = report.kind;
+  incident.detail = finding.detail;
+  incident.ports = finding.ports;
+  incident.opened_at = now;
+  incident.last_seen_at = now;
+  incident.lock = lock_name == "none" ? "" : lock_name;
+  Notify(incident, finding.policy.webhook_url);
+}
+
+void AbuseMonitor::Notify(const AbuseIncidentRecord& incident, const std::string& url) {
+  {
+    absl::MutexLock lock(&mutex_);
+    if (given_up_.contains(incident.incident_id) ||
+        !notifying_.insert(incident.incident_id).second) {
+      return;
+    }
+  }
   egress::v1::AbuseIncidentEvent event;
   event.set_event("abuse.incident");
-  egress::v1::AbuseIncident* incident = event.mutable_incident();
-  incident->set_incident_id(outcome->incident_id);
-  incident->set_account_id(finding.account_id);
-  incident->set_node_id(finding.node_id);
-  incident->set_kind(report.kind);
-  incident->set_detail(finding.detail);
-  for (uint16_t port : finding.ports) incident->add_ports(port);
-  TimeToProto(now, incident->mutable_open_time());
-  TimeToProto(now, incident->mutable_last_seen_time());
-  event.set_lock(lock_name == "none" ? "" : lock_name);
+  egress::v1::AbuseIncident* out = event.mutable_incident();
+  out->set_incident_id(incident.incident_id);
+  out->set_account_id(incident.account_id);
+  out->set_node_id(incident.node_id);
+  out->set_kind(incident.kind);
+  out->set_detail(incident.detail);
+  for (uint16_t port : incident.ports) out->add_ports(port);
+  TimeToProto(incident.opened_at, out->mutable_open_time());
+  TimeToProto(incident.last_seen_at, out->mutable_last_seen_time());
+  event.set_lock(incident.lock);
   std::string body;
-  google::protobuf::util::JsonPrintOptions print;
-  print.preserve_proto_field_names = false;
-  if (!google::protobuf::util::MessageToJsonString(event, &body, print).ok()) return;
-  webhook_->Enqueue(finding.policy.webhook_url, outcome->incident_id, std::move(body));
+  const uint64_t id = incident.incident_id;
+  if (!google::protobuf::util::MessageToJsonString(event, &body).ok() ||
+      !webhook_->Enqueue(url, id, std::move(body), [this, id](bool delivered) {
+        if (delivered) (void)abuse_store_.MarkNotified(id);
+        absl::MutexLock lock(&mutex_);
+        notifying_.erase(id);
+        if (!delivered) given_up_.insert(id);
+      })) {
+    absl::MutexLock lock(&mutex_);
+    notifying_.erase(id);
+  }
 }
 
 void AbuseMonitor::Sweep() {
@@ -179,6 +213,21 @@ void AbuseMonitor::Sweep() {
     LogInfo("abuse_locks_expired", {{"count", static_cast<int64_t>(*expired)}});
   }
   ReloadPolicies();
+  std::string url;
+  {
+    absl::MutexLock lock(&mutex_);
+    url = policies_.Resolve("", "").webhook_url;
+  }
+  if (webhook_ != nullptr && !url.empty()) {
+    absl::StatusOr<std::vector<AbuseIncidentRecord>> undelivered =
+        abuse_store_.ListUnnotified(now - kRedeliverFor, 100);
+    if (undelivered.ok()) {
+      for (const AbuseIncidentRecord& incident : *undelivered) {
+        if (incident.opened_at > now - kRedeliverAfter) break;  // oldest first
+        Notify(incident, url);
+      }
+    }
+  }
   absl::MutexLock lock(&mutex_);
   if (expired.ok()) stats_.locks_expired += *expired;
   if (!expired.ok() || !quiet.ok()) ++stats_.errors;

@@ -9,10 +9,14 @@
 //    database, audited, locking as the policy says), counts them
 //    (egress_abuse_incidents_total) and queues the webhook; and every
 //    `sweep_interval` lifts expired abuse locks, closes quiet incidents,
-//    re-reads the policies and forgets idle accounts.
+//    re-reads the policies, forgets idle accounts and queues again the
+//    webhook of incidents no replica delivered (restarted meanwhile):
+//    delivery is at least once, kRedeliverAfter after the incident opened,
+//    and receivers de-duplicate by incident id.
 //
 // Thread-safe; the stores, metrics and webhook must outlive it. Stop() (or
-// the destructor) ends the thread.
+// the destructor) ends its thread and stops the webhook's (whose callbacks
+// call back into the monitor).
 #ifndef EGRESS_SERVICE_ABUSE_MONITOR_H_
 #define EGRESS_SERVICE_ABUSE_MONITOR_H_
 
@@ -22,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -50,6 +55,10 @@ struct AbuseMonitorStats {
 class AbuseMonitor {
  public:
   static constexpr size_t kMaxPending = 10000;
+  // An undelivered incident is sent again by any replica's sweeper after
+  // this (its own replica may still be retrying until then), for a day.
+  static constexpr absl::Duration kRedeliverAfter = absl::Minutes(5);
+  static constexpr absl::Duration kRedeliverFor = absl::Hours(24);
 
   // `metrics` and `webhook` may be null.
   AbuseMonitor(AbuseStore* abuse_store, RulesStore* rules_store, ServiceMetrics* metrics,
@@ -70,6 +79,9 @@ class AbuseMonitor {
   void Run();
   void Act(const AbuseFinding& finding);
   void Sweep();
+  // Queues the incident's webhook POST to `url` unless it is queued already
+  // or was given up on by this replica.
+  void Notify(const AbuseIncidentRecord& incident, const std::string& url);
 
   AbuseStore& abuse_store_;
   RulesStore& rules_store_;
@@ -82,6 +94,10 @@ class AbuseMonitor {
   AbusePolicySet policies_ ABSL_GUARDED_BY(mutex_);
   std::deque<AbuseFinding> pending_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  // Incidents whose webhook POST is queued or in flight, or was given up on
+  // (answered 4xx, or out of attempts) by this replica.
+  absl::flat_hash_set<uint64_t> notifying_ ABSL_GUARDED_BY(mutex_);
+  absl::flat_hash_set<uint64_t> given_up_ ABSL_GUARDED_BY(mutex_);
   AbuseMonitorStats stats_ ABSL_GUARDED_BY(mutex_);
   std::thread thread_;
 };

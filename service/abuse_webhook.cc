@@ -49,22 +49,25 @@ AbuseWebhook::AbuseWebhook(AbuseWebhookOptions options) : options_(std::move(opt
   thread_ = std::thread([this] { Run(); });
 }
 
-AbuseWebhook::~AbuseWebhook() {
+AbuseWebhook::~AbuseWebhook() { Stop(); }
+
+void AbuseWebhook::Stop() {
   {
     absl::MutexLock lock(&mutex_);
     stopping_ = true;
   }
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
-bool AbuseWebhook::Enqueue(const std::string& url, uint64_t incident_id, std::string body) {
+bool AbuseWebhook::Enqueue(const std::string& url, uint64_t incident_id, std::string body,
+                           Done done) {
   absl::MutexLock lock(&mutex_);
   if (queue_.size() >= options_.max_queue) {
     ++stats_.dropped;
     LogWarning("abuse_webhook_dropped", {{"incident_id", incident_id}, {"reason", "queue full"}});
     return false;
   }
-  queue_.push_back(Event{url, incident_id, std::move(body)});
+  queue_.push_back(Event{url, incident_id, std::move(body), std::move(done)});
   return true;
 }
 
@@ -131,8 +134,11 @@ void AbuseWebhook::Run() {
     for (int attempt = 1;; ++attempt) {
       const long code = Post(event);
       if (code >= 200 && code < 300) {
-        absl::MutexLock lock(&mutex_);
-        ++stats_.delivered;
+        {
+          absl::MutexLock lock(&mutex_);
+          ++stats_.delivered;
+        }
+        if (event.done) event.done(true);
         break;
       }
       {
@@ -144,8 +150,11 @@ void AbuseWebhook::Run() {
                                                   {"status", static_cast<int64_t>(code)},
                                                   {"attempt", static_cast<int64_t>(attempt)}});
       if (!Retryable(code) || attempt >= options_.max_attempts) {
-        absl::MutexLock lock(&mutex_);
-        ++stats_.failed;
+        {
+          absl::MutexLock lock(&mutex_);
+          ++stats_.failed;
+        }
+        if (event.done) event.done(false);
         break;
       }
       if (!wait_until(backoff)) return;

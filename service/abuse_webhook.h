@@ -9,13 +9,13 @@
 // up to max_attempts; other answers end it (counted as failed). The secret
 // and the request body never reach the logs; the URL is logged by host only.
 //
-// Thread-safe. The destructor stops the thread (an attempt in flight ends
-// within `timeout`); queued events are dropped.
+// Thread-safe. Stop() or the destructor ends the thread.
 #ifndef EGRESS_SERVICE_ABUSE_WEBHOOK_H_
 #define EGRESS_SERVICE_ABUSE_WEBHOOK_H_
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -51,9 +51,16 @@ class AbuseWebhook {
   AbuseWebhook(const AbuseWebhook&) = delete;
   AbuseWebhook& operator=(const AbuseWebhook&) = delete;
 
+  // Called on the webhook's thread once the event is delivered (true) or
+  // given up (false); never for an event dropped by Enqueue or at shutdown.
+  using Done = std::function<void(bool delivered)>;
   // Queues one POST of `body` to `url` (already validated http(s)).
   // False when the queue is full.
-  bool Enqueue(const std::string& url, uint64_t incident_id, std::string body);
+  bool Enqueue(const std::string& url, uint64_t incident_id, std::string body, Done done = nullptr);
+  // Ends the thread (an attempt in flight ends within `timeout`); queued
+  // events are dropped, no Done runs after it returns. Idempotent; Enqueue
+  // afterwards only queues.
+  void Stop();
 
   AbuseWebhookStats stats() const;
 
@@ -62,6 +69,7 @@ class AbuseWebhook {
     std::string url;
     uint64_t incident_id = 0;
     std::string body;
+    Done done;
   };
   void Run();
   // The HTTP status, or 0 when no answer came (connection, timeout).

@@ -90,6 +90,8 @@ struct AbuseIncidentRecord {
   std::optional<absl::Time> closed_at;
   // "", "quiet" or "lifted".
   std::string closed_why;
+  // "all", "port" or "" (alert only).
+  std::string lock;
 };
 
 // Thread-safe; UNAVAILABLE / INTERNAL as in database.h.
@@ -108,6 +110,12 @@ class AbuseStore {
   // gone (or moved off the node).
   virtual absl::StatusOr<AbuseIncidentOutcome> ReportIncident(const AbuseIncidentReport& report,
                                                               const Actor& actor) = 0;
+  // The webhook receiver acknowledged the incident (or there was nothing to
+  // send).
+  virtual absl::Status MarkNotified(uint64_t incident_id) = 0;
+  // Incidents opened after `since` and not yet notified, oldest first.
+  virtual absl::StatusOr<std::vector<AbuseIncidentRecord>> ListUnnotified(absl::Time since,
+                                                                          int limit) = 0;
   // Closes ('quiet') the incidents not seen since `before`; returns how many.
   virtual absl::StatusOr<int> CloseQuietIncidents(absl::Time before) = 0;
   // The account's incidents, newest first (at most `limit`). NOT_FOUND for

@@ -38,9 +38,9 @@ SELECT 1 FROM audit_log
 
 constexpr char kInsertIncident[] = R"sql(
 INSERT INTO abuse_incidents AS i
-       (account_id, node_id, kind, detail, ports, opened_at, last_seen_at)
+       (account_id, node_id, kind, detail, ports, opened_at, last_seen_at, lock)
 VALUES ($1, $2, $3, $4, $5::int[], 'epoch'::timestamptz + $6::int8 * interval '1 microsecond',
-        'epoch'::timestamptz + $6::int8 * interval '1 microsecond')
+        'epoch'::timestamptz + $6::int8 * interval '1 microsecond', $7)
 ON CONFLICT (account_id, kind) WHERE closed_at IS NULL DO NOTHING
 RETURNING i.incident_id,
           jsonb_build_object('incident_id', i.incident_id, 'kind', i.kind, 'node_id', i.node_id,
@@ -54,13 +54,22 @@ UPDATE abuse_incidents
    AND last_seen_at < 'epoch'::timestamptz + $1::int8 * interval '1 microsecond')sql";
 
 constexpr char kAccountExists[] = "SELECT 1 FROM accounts WHERE account_id = $1";
-constexpr char kListIncidents[] = R"sql(
-SELECT incident_id, account_id, node_id, kind, detail, array_to_string(ports, ' '),
-       (extract(epoch FROM opened_at) * 1000000)::int8,
-       (extract(epoch FROM last_seen_at) * 1000000)::int8,
-       (extract(epoch FROM closed_at) * 1000000)::int8, closed_why
-  FROM abuse_incidents WHERE account_id = $1
- ORDER BY incident_id DESC LIMIT $2)sql";
+#define EGRESS_INCIDENT_COLUMNS                                                          \
+  "SELECT incident_id, account_id, node_id, kind, detail, array_to_string(ports, ' '), " \
+  "(extract(epoch FROM opened_at) * 1000000)::int8, "                                    \
+  "(extract(epoch FROM last_seen_at) * 1000000)::int8, "                                 \
+  "(extract(epoch FROM closed_at) * 1000000)::int8, closed_why, lock FROM abuse_incidents "
+
+constexpr char kListIncidents[] =
+    EGRESS_INCIDENT_COLUMNS "WHERE account_id = $1 ORDER BY incident_id DESC LIMIT $2";
+constexpr char kListUnnotified[] = EGRESS_INCIDENT_COLUMNS
+    "WHERE notified_at IS NULL "
+    "AND opened_at > 'epoch'::timestamptz + $1::int8 * interval '1 microsecond' "
+    "ORDER BY opened_at, incident_id LIMIT $2";
+#undef EGRESS_INCIDENT_COLUMNS
+
+constexpr char kMarkNotified[] =
+    "UPDATE abuse_incidents SET notified_at = now() WHERE incident_id = $1 AND notified_at IS NULL";
 
 constexpr char kPolicyColumns[] = R"sql(
 SELECT scope, coalesce(node_id, account_id, ''), enabled, smtp_max_connections,
@@ -133,6 +142,22 @@ absl::StatusOr<AbusePolicyOverride> PolicyFromRow(const pqxx::row& row) {
   return policy;
 }
 
+absl::StatusOr<AbuseIncidentRecord> IncidentFromRow(const pqxx::row& row) {
+  AbuseIncidentRecord incident;
+  incident.incident_id = row[0].as<uint64_t>();
+  incident.account_id = row[1].as<std::string>();
+  incident.node_id = row[2].as<std::string>();
+  incident.kind = row[3].as<std::string>();
+  incident.detail = row[4].as<std::string>();
+  EGRESS_ASSIGN_OR_RETURN(incident.ports, ListFromPg<uint16_t>(row[5].c_str()));
+  incident.opened_at = absl::FromUnixMicros(row[6].as<int64_t>());
+  incident.last_seen_at = absl::FromUnixMicros(row[7].as<int64_t>());
+  if (!row[8].is_null()) incident.closed_at = absl::FromUnixMicros(row[8].as<int64_t>());
+  incident.closed_why = row[9].as<std::string>();
+  incident.lock = row[10].as<std::string>();
+  return incident;
+}
+
 bool IsEmpty(const AbusePolicyOverride& p) {
   return !p.enabled && !p.smtp_max_connections && !p.scan_max_destinations && !p.reject_max &&
          !p.watched_ports && !p.mail_server_uids && !p.lock_action && !p.lock_minutes &&
@@ -182,9 +207,11 @@ absl::StatusOr<AbuseIncidentOutcome> PgAbuseStore::ReportIncident(const AbuseInc
              .empty()) {
       return absl::OkStatus();
     }
+    std::string lock_name;
+    if (report.lock.has_value()) lock_name = report.lock->ports.empty() ? "all" : "port";
     pqxx::result inserted =
         txn.exec_params(kInsertIncident, report.account_id, report.node_id, report.kind,
-                        report.detail, ListLiteral(report.ports), at_us);
+                        report.detail, ListLiteral(report.ports), at_us, lock_name);
     if (inserted.empty()) return absl::OkStatus();  // unreachable under the row lock
     outcome.opened = true;
     outcome.incident_id = inserted[0][0].as<uint64_t>();
@@ -207,6 +234,28 @@ absl::StatusOr<int> PgAbuseStore::CloseQuietIncidents(absl::Time before) {
   return closed;
 }
 
+absl::Status PgAbuseStore::MarkNotified(uint64_t incident_id) {
+  return database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    txn.exec_params(kMarkNotified, incident_id);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<AbuseIncidentRecord>> PgAbuseStore::ListUnnotified(absl::Time since,
+                                                                              int limit) {
+  std::vector<AbuseIncidentRecord> incidents;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    incidents.clear();
+    for (const pqxx::row& row :
+         txn.exec_params(kListUnnotified, absl::ToUnixMicros(since), limit)) {
+      EGRESS_ASSIGN_OR_RETURN(AbuseIncidentRecord incident, IncidentFromRow(row));
+      incidents.push_back(std::move(incident));
+    }
+    return absl::OkStatus();
+  }));
+  return incidents;
+}
+
 absl::StatusOr<std::vector<AbuseIncidentRecord>> PgAbuseStore::ListIncidents(
     const std::string& account_id, int limit) {
   std::vector<AbuseIncidentRecord> incidents;
@@ -217,17 +266,7 @@ absl::StatusOr<std::vector<AbuseIncidentRecord>> PgAbuseStore::ListIncidents(
           absl::StrCat("account_id: account \"", account_id, "\" does not exist"));
     }
     for (const pqxx::row& row : txn.exec_params(kListIncidents, account_id, limit)) {
-      AbuseIncidentRecord incident;
-      incident.incident_id = row[0].as<uint64_t>();
-      incident.account_id = row[1].as<std::string>();
-      incident.node_id = row[2].as<std::string>();
-      incident.kind = row[3].as<std::string>();
-      incident.detail = row[4].as<std::string>();
-      EGRESS_ASSIGN_OR_RETURN(incident.ports, ListFromPg<uint16_t>(row[5].c_str()));
-      incident.opened_at = absl::FromUnixMicros(row[6].as<int64_t>());
-      incident.last_seen_at = absl::FromUnixMicros(row[7].as<int64_t>());
-      if (!row[8].is_null()) incident.closed_at = absl::FromUnixMicros(row[8].as<int64_t>());
-      incident.closed_why = row[9].as<std::string>();
+      EGRESS_ASSIGN_OR_RETURN(AbuseIncidentRecord incident, IncidentFromRow(row));
       incidents.push_back(std::move(incident));
     }
     return absl::OkStatus();

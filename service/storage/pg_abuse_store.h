@@ -20,6 +20,9 @@ class PgAbuseStore : public AbuseStore {
   absl::StatusOr<AbuseIncidentOutcome> ReportIncident(const AbuseIncidentReport& report,
                                                       const Actor& actor) override;
   absl::StatusOr<int> CloseQuietIncidents(absl::Time before) override;
+  absl::Status MarkNotified(uint64_t incident_id) override;
+  absl::StatusOr<std::vector<AbuseIncidentRecord>> ListUnnotified(absl::Time since,
+                                                                  int limit) override;
   absl::StatusOr<std::vector<AbuseIncidentRecord>> ListIncidents(const std::string& account_id,
                                                                  int limit) override;
   absl::StatusOr<AbusePolicySet> LoadPolicies() override;

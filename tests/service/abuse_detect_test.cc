@@ -30,6 +30,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "pqxx/pqxx"
 #include "service/abuse_webhook.h"
 #include "service/server.h"
 #include "tests/support/admin_calls.h"
@@ -357,6 +358,13 @@ TEST_F(AbuseDetectTest, SmtpBurstLocksOnlyThatAccountWithinTenSecondsAndAlertsOn
   EXPECT_THAT(posts[1].body, HasSubstr("\"kind\":\"smtp\""));
   EXPECT_THAT(posts[1].body, HasSubstr("\"accountId\":\"alice\""));
   EXPECT_TRUE(Incidents("bob").empty());
+  {
+    pqxx::connection connection(conninfo_);
+    pqxx::nontransaction work(connection);
+    EXPECT_EQ(work.exec1("SELECT count(*) FROM abuse_incidents WHERE notified_at IS NOT NULL")[0]
+                  .as<int>(),
+              1);
+  }
   const std::string metrics = server_->metrics().Render();
   EXPECT_THAT(metrics, HasSubstr("egress_abuse_incidents_total{kind=\"smtp\",lock=\"port\"} 1"));
 
@@ -381,6 +389,35 @@ TEST_F(AbuseDetectTest, SmtpBurstLocksOnlyThatAccountWithinTenSecondsAndAlertsOn
   EXPECT_EQ(Incidents("alice")[0].closed_why(), "lifted");
   agent.CloseSend();
   (void)agent.Finish();
+}
+
+// An incident whose webhook no replica delivered (the service restarted
+// while it was queued) is sent by the sweeper, once, and marked delivered.
+TEST_F(AbuseDetectTest, UndeliveredIncidentIsSentAgainAfterARestart) {
+  {
+    pqxx::connection connection(conninfo_);
+    pqxx::work work(connection);
+    work.exec(
+        "INSERT INTO abuse_incidents (account_id, node_id, kind, detail, opened_at, last_seen_at, "
+        "lock) VALUES ('bob', 'web-01', 'scan', 'connections to 900 distinct addresses on port "
+        "22', now() - interval '6 minutes', now() - interval '6 minutes', 'port')");
+    work.commit();
+  }
+  WebhookReceiver receiver(/*fail_first=*/0);
+  v1::SetAbusePolicyRequest hook;
+  hook.set_scope(v1::ABUSE_POLICY_SCOPE_DEFAULT);
+  hook.mutable_policy()->set_webhook_url(receiver.url());
+  ASSERT_TRUE(SetPolicy(hook).ok());
+  ASSERT_TRUE(receiver.WaitFor(1, absl::Seconds(10)));
+  absl::SleepFor(absl::Seconds(1));  // several sweeps: still one POST
+  const std::vector<WebhookReceiver::Request> posts = receiver.requests();
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_THAT(posts[0].body, HasSubstr("\"kind\":\"scan\""));
+  EXPECT_EQ(Header(posts[0].head, "X-Egress-Signature"), WebhookSignature(kSecret, posts[0].body));
+  pqxx::connection connection(conninfo_);
+  pqxx::nontransaction work(connection);
+  EXPECT_EQ(
+      work.exec1("SELECT count(*) FROM abuse_incidents WHERE notified_at IS NULL")[0].as<int>(), 0);
 }
 
 TEST_F(AbuseDetectTest, PolicyOverridesAndBadInputChangeNothing) {

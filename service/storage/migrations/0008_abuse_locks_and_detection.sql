@@ -61,8 +61,14 @@ CREATE TABLE abuse_incidents (
   opened_at    timestamptz NOT NULL,
   last_seen_at timestamptz NOT NULL,
   closed_at    timestamptz,
-  closed_why   text NOT NULL DEFAULT '' CHECK (closed_why IN ('', 'quiet', 'lifted'))
+  closed_why   text NOT NULL DEFAULT '' CHECK (closed_why IN ('', 'quiet', 'lifted')),
+  -- The lock it set: 'all', 'port' or '' (alert only).
+  lock         text NOT NULL DEFAULT '',
+  -- When the webhook receiver acknowledged it (or nothing was to be sent);
+  -- NULL: still to deliver, by whichever replica's sweeper finds it.
+  notified_at  timestamptz
 );
+CREATE INDEX abuse_incidents_unnotified ON abuse_incidents (opened_at) WHERE notified_at IS NULL;
 CREATE INDEX abuse_incidents_account ON abuse_incidents (account_id, incident_id);
 CREATE UNIQUE INDEX abuse_incidents_open ON abuse_incidents (account_id, kind)
   WHERE closed_at IS NULL;
