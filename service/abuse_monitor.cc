@@ -192,6 +192,7 @@ void AbuseMonitor::Notify(const AbuseIncidentRecord& incident, const std::string
   if (!google::protobuf::util::MessageToJsonString(event, &body).ok() ||
       !webhook_->Enqueue(url, id, std::move(body), [this, id](bool delivered) {
         if (delivered) (void)abuse_store_.MarkNotified(id);
+        if (metrics_ != nullptr) metrics_->CountAbuseWebhook(delivered);
         absl::MutexLock lock(&mutex_);
         notifying_.erase(id);
         if (!delivered) given_up_.insert(id);

@@ -109,6 +109,11 @@ ServiceMetrics::ServiceMetrics()
           "egress_abuse_incidents_total",
           "Outbound abuse incidents opened by the detector, by kind and the lock they set.",
           {"kind", "lock"})),
+      abuse_webhooks_(registry_.AddCounterFamily(
+          "egress_abuse_webhooks_total",
+          "Abuse incident webhooks that ended: delivered (2xx) or failed (given up after "
+          "retries, or refused with 4xx).",
+          {"result"})),
       cached_versions_(absl::UnavailableError("not read yet")) {}
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
@@ -129,6 +134,10 @@ void ServiceMetrics::CountUnackedBatches(absl::StatusCode code, size_t batches) 
 
 void ServiceMetrics::CountAbuseIncident(absl::string_view kind, absl::string_view lock) {
   abuse_incidents_.WithLabels({std::string(kind), std::string(lock)}).Increment(1);
+}
+
+void ServiceMetrics::CountAbuseWebhook(bool delivered) {
+  abuse_webhooks_.WithLabels({delivered ? "delivered" : "failed"}).Increment(1);
 }
 
 void ServiceMetrics::AddSources(const ServiceMetricsSources& sources) {

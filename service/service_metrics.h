@@ -60,6 +60,8 @@ class ServiceMetrics {
   // An abuse incident opened (kind: AbuseKindName; lock: "all", "port" or
   // "none").
   void CountAbuseIncident(absl::string_view kind, absl::string_view lock);
+  // An incident's webhook POST ended: delivered, or given up.
+  void CountAbuseWebhook(bool delivered);
 
   // Registers the scrape-time collectors. Call once.
   void AddSources(const ServiceMetricsSources& sources);
@@ -77,6 +79,7 @@ class ServiceMetrics {
   Histogram& ack_latency_;
   CounterFamily& batches_unacked_;
   CounterFamily& abuse_incidents_;
+  CounterFamily& abuse_webhooks_;
 
   absl::Mutex cache_mutex_;
   absl::Time cache_time_ ABSL_GUARDED_BY(cache_mutex_) = absl::InfinitePast();

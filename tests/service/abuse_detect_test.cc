@@ -367,6 +367,7 @@ TEST_F(AbuseDetectTest, SmtpBurstLocksOnlyThatAccountWithinTenSecondsAndAlertsOn
   }
   const std::string metrics = server_->metrics().Render();
   EXPECT_THAT(metrics, HasSubstr("egress_abuse_incidents_total{kind=\"smtp\",lock=\"port\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("egress_abuse_webhooks_total{result=\"delivered\"} 1"));
 
   // Lifting: never by the customer, by support only with a note.
   grpc::Status customer = Lift("alice", "I fixed it", PanelToken("alice"));
