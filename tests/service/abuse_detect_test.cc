@@ -597,8 +597,20 @@ TEST_F(AbuseDetectTest, EgressctlSetsAndShowsPolicies) {
   EXPECT_EQ(run({"abuse", "policy", "set", "node", "web-01", "colour=red"}, &out), ctl::kExitUsage);
   EXPECT_EQ(run({"abuse", "policy", "get", "node", "web-99"}, &out), ctl::kExitRpcError);
   EXPECT_THAT(out, HasSubstr("NOT_FOUND"));
-  ASSERT_EQ(run({"abuse", "policy", "set", "node", "web-01", "smtp_max_connections="}, &out),
-            ctl::kExitOk);
+  ASSERT_EQ(run({"abuse", "policy", "set", "node", "web-01",
+                 "smtp_max_connections=", "watched_ports=none"},
+                &out),
+            ctl::kExitOk)
+      << out;
+  v1::GetAbusePolicyRequest get;
+  get.set_scope(v1::ABUSE_POLICY_SCOPE_NODE);
+  get.set_node_id("web-01");
+  v1::GetAbusePolicyResponse policy;
+  ASSERT_TRUE(GetPolicy(get, &policy).ok());
+  EXPECT_FALSE(policy.policy().has_smtp_max_connections());
+  EXPECT_TRUE(policy.policy().has_watched_ports());
+  EXPECT_EQ(policy.effective().watched_ports().ports_size(), 0);
+  EXPECT_EQ(policy.policy().lock_action(), v1::ABUSE_LOCK_ACTION_ALL);
   ASSERT_EQ(run({"abuse", "incidents", "alice"}, &out), ctl::kExitOk) << out;
   EXPECT_EQ(run({"abuse", "lift", "alice"}, &out, "why"), ctl::kExitRpcError);
   EXPECT_THAT(out, HasSubstr("no abuse lock"));

@@ -180,19 +180,24 @@ bool ApplySetting(const std::string& setting, v1::AbusePolicy* policy, std::stri
       }
       policy->set_lock_minutes(static_cast<int32_t>(n));
     }
-  } else if (key == "watched_ports") {
-    std::vector<uint32_t> ports;
-    if (!list(&ports)) return false;
-    policy->clear_watched_ports();
-    if (!value.empty() || setting.back() != '=') {
-      for (uint32_t port : ports) policy->mutable_watched_ports()->add_ports(port);
-      if (ports.empty()) policy->mutable_watched_ports();
+  } else if (key == "watched_ports" || key == "mail_server_uids") {
+    // "KEY=" unsets (inherited); "KEY=none" sets an empty list.
+    const bool ports = key == "watched_ports";
+    if (ports) {
+      policy->clear_watched_ports();
+    } else {
+      policy->clear_mail_server_uids();
     }
-  } else if (key == "mail_server_uids") {
-    std::vector<uint32_t> uids;
-    if (!list(&uids)) return false;
-    policy->clear_mail_server_uids();
-    for (uint32_t uid : uids) policy->mutable_mail_server_uids()->add_uids(uid);
+    if (value.empty()) return true;
+    std::vector<uint32_t> values;
+    if (value != "none" && !list(&values)) return false;
+    if (ports) {
+      v1::PortList* out = policy->mutable_watched_ports();
+      for (uint32_t port : values) out->add_ports(port);
+    } else {
+      v1::UidList* out = policy->mutable_mail_server_uids();
+      for (uint32_t uid : values) out->add_uids(uid);
+    }
   } else if (key == "lock") {
     if (value.empty()) {
       policy->set_lock_action(v1::ABUSE_LOCK_ACTION_UNSPECIFIED);

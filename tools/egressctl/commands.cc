@@ -45,7 +45,7 @@ const char kCommandsHelp[] = R"(Commands:
                          enabled, smtp_max_connections, scan_max_destinations, reject_max,
                          watched_ports=P,P, mail_server_uids=U,U, lock=alert|all|port,
                          lock_minutes (0: until lifted), webhook_url (default scope);
-                         KEY= unsets it (admin token)
+                         KEY= unsets it, watched_ports=none sets no port (admin token)
   abuse incidents ACCOUNT  the account's abuse incidents, newest first (admin token)
   abuse lock ACCOUNT REASON [PORT...] [--until=RFC3339]
                          the abuse lock by hand: every port, or only PORTs (admin token)
