@@ -59,8 +59,13 @@ absl::Status CheckLiftManual(ActorRole actor, const std::vector<LockRecord>& cur
       return absl::FailedPreconditionError(kAntivirusLockMessage);
     }
   }
+  // An abuse lock on some ports only leaves the rest open once the switch is
+  // off, so it does not hold the switch (the owner could otherwise switch it
+  // on and be stuck until support lifts the port lock).
   for (const LockRecord& lock : current) {
-    if (lock.kind == LockKind::kAbuse) return absl::FailedPreconditionError(kAbuseLockMessage);
+    if (lock.kind == LockKind::kAbuse && BlocksEverything(lock)) {
+      return absl::FailedPreconditionError(kAbuseLockMessage);
+    }
   }
   return absl::OkStatus();
 }

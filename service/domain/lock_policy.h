@@ -64,8 +64,9 @@ bool AnyBlocksEverything(const std::vector<LockRecord>& locks);
 // May `actor` switch the manual lock on? Customers and support may.
 absl::Status CheckSetManual(ActorRole actor);
 // May `actor` switch the manual lock off while `current` hold? Not while an
-// antivirus or abuse lock holds (FAILED_PRECONDITION with the text the
-// customer reads: what to do instead); customers and support otherwise.
+// antivirus lock or an abuse lock on every port holds (FAILED_PRECONDITION
+// with the text the customer reads: what to do instead); customers and
+// support otherwise (an abuse lock on some ports stays in force by itself).
 absl::Status CheckLiftManual(ActorRole actor, const std::vector<LockRecord>& current);
 
 // May `actor` set an abuse lock? Support and the detector; PERMISSION_DENIED

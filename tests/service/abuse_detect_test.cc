@@ -495,6 +495,18 @@ TEST_F(AbuseDetectTest, PolicyOverridesAndBadInputChangeNothing) {
   EXPECT_TRUE(status.all_blocked());
   EXPECT_EQ(status.locks(0).ports_size(), 0);
   EXPECT_TRUE(Status("alice").locks().empty());
+  // A lock on everything: the owner's switch cannot lift it.
+  {
+    v1::SetBlockAllRequest off;
+    off.set_account_id("bob");
+    off.set_enabled(false);
+    grpc::ClientContext panel;
+    ::egress::testing::Authorize(&panel, PanelToken("bob"));
+    v1::AccountStatus ignored;
+    const grpc::Status refused = connections_->SetBlockAll(&panel, off, &ignored);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(refused.error_message(), HasSubstr("contact support"));
+  }
   agent.CloseSend();
   (void)agent.Finish();
 }
@@ -537,16 +549,18 @@ TEST_F(AbuseDetectTest, SupportLockOnPortsExpiresByItself) {
   ASSERT_EQ(status.locks_size(), 1);
   EXPECT_TRUE(status.locks(0).has_expire_time());
   EXPECT_FALSE(status.all_blocked());
-  // The customer's switch cannot lift it either.
-  v1::SetBlockAllRequest off;
-  off.set_account_id("alice");
-  off.set_enabled(false);
-  {
+  // The owner's switch stays the owner's (a port lock holds by itself): on
+  // and off again, and the port lock is still there.
+  for (bool enabled : {true, false}) {
+    v1::SetBlockAllRequest request_switch;
+    request_switch.set_account_id("alice");
+    request_switch.set_enabled(enabled);
     grpc::ClientContext panel;
     ::egress::testing::Authorize(&panel, PanelToken("alice"));
-    v1::AccountStatus ignored;
-    EXPECT_EQ(connections_->SetBlockAll(&panel, off, &ignored).error_code(),
-              grpc::StatusCode::FAILED_PRECONDITION);
+    v1::AccountStatus after;
+    ASSERT_TRUE(connections_->SetBlockAll(&panel, request_switch, &after).ok());
+    EXPECT_EQ(after.all_blocked(), enabled);
+    EXPECT_EQ(after.locks_size(), enabled ? 2 : 1);
   }
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (!Status("alice").locks().empty() && absl::Now() < deadline) {
