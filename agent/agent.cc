@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/civil_day.h"
@@ -27,32 +26,23 @@ absl::TimeZone ZoneOrUtc(const std::string& name) {
   return *zone;
 }
 
-// The shortest time conntrack keeps an entry of a finished connection (a
-// TCP connection after close/reset): beyond it, a resync may miss entries.
-absl::Duration ShortestConntrackTimeout() {
-  std::ifstream in("/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_close");
-  int seconds = 10;
-  if (!(in >> seconds) || seconds <= 0) seconds = 10;
-  return absl::Seconds(seconds);
-}
-
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config,
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config, AgentParts* parts,
                                                      const Clock* clock) {
-  EGRESS_ASSIGN_OR_RETURN(StateStore state, StateStore::Open(config.state_dir));
+  EGRESS_ASSIGN_OR_RETURN(std::unique_ptr<StateStore> state, parts->OpenStateStore());
   std::unique_ptr<Agent> agent(new Agent(config, clock, std::move(state)));
-  EGRESS_RETURN_IF_ERROR(agent->Init());
+  EGRESS_RETURN_IF_ERROR(agent->Init(parts));
   return agent;
 }
 
-Agent::Agent(const AgentConfig& config, const Clock* clock, StateStore state)
+Agent::Agent(const AgentConfig& config, const Clock* clock, std::unique_ptr<StateStore> state)
     : config_(config),
       clock_(clock),
       state_(std::move(state)),
       aggregator_(config.batch_max_records,
-                  ZoneOrUtc(state_.LoadTimeZone().empty() ? config.default_time_zone
-                                                          : state_.LoadTimeZone())) {}
+                  ZoneOrUtc(state_->LoadTimeZone().empty() ? config.default_time_zone
+                                                           : state_->LoadTimeZone())) {}
 
 Agent::~Agent() {
   if (uplink_ != nullptr) uplink_->Stop();
@@ -64,20 +54,15 @@ Agent::~Agent() {
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
-absl::Status Agent::Init() {
+absl::Status Agent::Init(AgentParts* parts) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
-  EGRESS_ASSIGN_OR_RETURN(spool_, FileSpool::Create(config_.spool));
-  const SpoolStats spool_stats = spool_->stats();
-  LogInfo("spool_loaded", {{"dir", config_.spool.dir},
-                           {"batches", spool_stats.batches},
-                           {"next_seq", spool_stats.next_seq},
-                           {"corrupt_records", spool_stats.corrupt_records}});
-  EGRESS_ASSIGN_OR_RETURN(enforcer_, NftablesEnforcer::Create(config_.nft));
+  EGRESS_ASSIGN_OR_RETURN(spool_, parts->OpenSpool());
+  EGRESS_ASSIGN_OR_RETURN(enforcer_, parts->OpenEnforcer());
 
   // Rules before anything else: what was enforced before a restart is
   // enforced again before the service is reachable.
-  EGRESS_ASSIGN_OR_RETURN(std::optional<v1::RuleSet> persisted, state_.LoadRuleSet());
+  EGRESS_ASSIGN_OR_RETURN(std::optional<v1::RuleSet> persisted, state_->LoadRuleSet());
   if (persisted.has_value()) {
     v1::RulesApplied applied;
     {
@@ -96,7 +81,8 @@ absl::Status Agent::Init() {
     if (absl::Status s = enforcer_->Apply(v1::RuleSet()); !s.ok()) return s;
   }
 
-  conntrack_events_sysctl_ = ReadConntrackEventsSysctl();
+  EGRESS_ASSIGN_OR_RETURN(conntrack_, parts->OpenConntrackSource());
+  conntrack_events_sysctl_ = conntrack_->events_sysctl();
   if (conntrack_events_sysctl_ == 0) {
     LogError("conntrack_events_disabled",
              {{"sysctl", "net.netfilter.nf_conntrack_events"},
@@ -105,12 +91,9 @@ absl::Status Agent::Init() {
   } else {
     LogInfo("conntrack_events_sysctl", {{"value", conntrack_events_sysctl_}});
   }
-  EGRESS_ASSIGN_OR_RETURN(conntrack_, NetfilterConntrackSource::Create(config_.conntrack, clock_));
-  EGRESS_ASSIGN_OR_RETURN(nflog_, NflogRejectSource::Create(config_.nflog, clock_));
-  if (!config_.uplink.target.empty()) {
-    EGRESS_ASSIGN_OR_RETURN(uplink_, GrpcUplink::Create(config_.uplink, spool_.get(), this));
-    uplink_->Start();
-  }
+  EGRESS_ASSIGN_OR_RETURN(nflog_, parts->OpenRejectSource());
+  EGRESS_ASSIGN_OR_RETURN(uplink_, parts->OpenUplink(spool_.get(), this));
+  if (uplink_ != nullptr) uplink_->Start();
   return absl::OkStatus();
 }
 
@@ -136,7 +119,7 @@ v1::RulesApplied Agent::Apply(const v1::RuleSet& rules) {
     return applied;
   }
   applied_version_ = rules.version();
-  if (absl::Status s = state_.SaveRuleSet(rules); !s.ok()) {
+  if (absl::Status s = state_->SaveRuleSet(rules); !s.ok()) {
     LogError("rules_persist_failed", {{"error", s.ToString()}});
   }
   LogInfo("rules_applied", {{"version", rules.version()},
@@ -153,7 +136,7 @@ v1::RulesApplied Agent::OnWelcome(const v1::Welcome& welcome) {
         absl::MutexLock lock(&mu_);
         aggregator_.set_time_zone(*zone);
       }
-      if (absl::Status s = state_.SaveTimeZone(welcome.time_zone()); !s.ok()) {
+      if (absl::Status s = state_->SaveTimeZone(welcome.time_zone()); !s.ok()) {
         LogWarning("time_zone_persist_failed", {{"error", s.ToString()}});
       }
     } else {
@@ -312,7 +295,7 @@ absl::Status Agent::Run() {
       // so the day is flagged: 0 events, size unknown ("maybe none").
       const absl::Duration down =
           clock_->Now() - absl::FromUnixNanos(static_cast<int64_t>(high_water_mark_));
-      const absl::Duration window = ShortestConntrackTimeout();
+      const absl::Duration window = conntrack_->ResyncWindow();
       if (down > window) {
         aggregator_.AddLoss(v1::LossReport::REASON_RESYNC_WINDOW_EXCEEDED, clock_->Now(), 0,
                             /*size_unknown=*/true);

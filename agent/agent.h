@@ -1,10 +1,13 @@
 // The agent: wires the event sources, the aggregator, the spool, the uplink
-// and the rule enforcer together, in the order the node needs them:
+// and the rule enforcer together, in the order the node needs them. It gets
+// each of them from AgentParts (agent/agent_parts.h: the real ones from
+// RealAgentParts, fakes in tests), so the logic below is tested without a
+// kernel:
 //
 //  1. Create(): open the state and the spool, apply the persisted rule set
 //     (blocks fail closed while the service is unreachable; with none
 //     persisted, an empty rule set so attribution works), open the conntrack
-//     and NFLOG sources, start the uplink.
+//     and reject sources, start the uplink.
 //  1b. Resync: count the account connections still in the conntrack table
 //     that started after the high-water mark sealed with the last spooled
 //     batch (what a crash or stop made us miss), exactly once.
@@ -31,26 +34,21 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/agent_parts.h"
 #include "agent/aggregator.h"
 #include "agent/clock.h"
+#include "agent/conntrack_source.h"
 #include "agent/desired_rule_set.h"
-#include "agent/file_spool.h"
-#include "agent/grpc_uplink.h"
-#include "agent/netfilter_conntrack_source.h"
-#include "agent/nflog_reject_source.h"
-#include "agent/nftables_enforcer.h"
+#include "agent/event_source.h"
+#include "agent/rule_enforcer.h"
+#include "agent/spool.h"
 #include "agent/state_store.h"
+#include "agent/uplink.h"
 
 namespace egress::agent {
 
+// How the agent behaves; what its parts are is AgentParts' business.
 struct AgentConfig {
-  std::string state_dir;
-  FileSpoolOptions spool;
-  ConntrackSourceOptions conntrack;
-  NflogSourceOptions nflog;
-  NftOptions nft;
-  // Empty target: no uplink (records stay in the spool).
-  GrpcUplinkOptions uplink;
   absl::Duration batch_interval = absl::Seconds(1);
   size_t batch_max_records = 10000;
   size_t max_wakeup_events = 1024;
@@ -81,7 +79,8 @@ struct AgentCounters {
 
 class Agent : public UplinkListener {
  public:
-  static absl::StatusOr<std::unique_ptr<Agent>> Create(const AgentConfig& config,
+  // `parts` is used during Create only; `clock` must outlive the agent.
+  static absl::StatusOr<std::unique_ptr<Agent>> Create(const AgentConfig& config, AgentParts* parts,
                                                        const Clock* clock);
   ~Agent() override;
 
@@ -100,8 +99,8 @@ class Agent : public UplinkListener {
   AgentCounters Counters();
 
  private:
-  Agent(const AgentConfig& config, const Clock* clock, StateStore state);
-  absl::Status Init();
+  Agent(const AgentConfig& config, const Clock* clock, std::unique_ptr<StateStore> state);
+  absl::Status Init(AgentParts* parts);
   // Merges `rules` into desired_ and applies the result; nullopt when it
   // cannot be merged (see DesiredRuleSet::Merge).
   std::optional<v1::RulesApplied> MergeAndApply(const v1::RuleSet& rules);
@@ -112,15 +111,15 @@ class Agent : public UplinkListener {
 
   const AgentConfig config_;
   const Clock* clock_;
-  StateStore state_;
+  const std::unique_ptr<StateStore> state_;
   int wake_fd_ = -1;
   std::atomic<bool> shutdown_requested_{false};
   std::atomic<bool> seal_requested_{false};
-  std::unique_ptr<FileSpool> spool_;
-  std::unique_ptr<NftablesEnforcer> enforcer_;
-  std::unique_ptr<NetfilterConntrackSource> conntrack_;
-  std::unique_ptr<NflogRejectSource> nflog_;
-  std::unique_ptr<GrpcUplink> uplink_;
+  std::unique_ptr<Spool> spool_;
+  std::unique_ptr<RuleEnforcer> enforcer_;
+  std::unique_ptr<ConntrackSource> conntrack_;
+  std::unique_ptr<EventSource> nflog_;
+  std::unique_ptr<Uplink> uplink_;
   int conntrack_events_sysctl_ = -1;
 
   absl::Mutex apply_mu_;

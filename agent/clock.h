@@ -1,23 +1,16 @@
-// The agent's source of time, so logic that depends on "now" can be tested.
+// The agent's source of time is the project's one Clock (common/clock.h), so
+// the agent's logic that depends on "now" (which civil day an event counts
+// for, when a batch is sealed, how long the node was down) is tested with the
+// same fake clock as the service's (tests/fakes/fake_clock.h).
 #ifndef EGRESS_AGENT_CLOCK_H_
 #define EGRESS_AGENT_CLOCK_H_
 
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
+#include "common/clock.h"
 
 namespace egress::agent {
 
-// Thread-safe in every implementation.
-class Clock {
- public:
-  virtual ~Clock() = default;
-  virtual absl::Time Now() const = 0;
-};
-
-class RealClock : public Clock {
- public:
-  absl::Time Now() const override { return absl::Now(); }
-};
+using Clock = ::egress::Clock;
+using RealClock = ::egress::RealClock;
 
 }  // namespace egress::agent
 

@@ -11,12 +11,12 @@
 #include "absl/time/time.h"
 #include "agent/agent.h"
 #include "agent/agent_metrics.h"
+#include "agent/real_agent_parts.h"
 #include "agent/spool_dump.h"
 #include "common/command_line.h"
 #include "common/files.h"
 #include "common/log.h"
-#include "common/metrics.h"
-#include "common/metrics_http_server.h"
+#include "common/metrics_exposer.h"
 
 ABSL_FLAG(std::string, node_id, "", "This node's id, as registered in the service (required).");
 ABSL_FLAG(std::string, service, "",
@@ -122,35 +122,37 @@ int main(int argc, char** argv) {
   }
 
   egress::agent::AgentConfig config;
+  egress::agent::RealAgentPartsOptions parts_options;
   const std::string node_id = absl::GetFlag(FLAGS_node_id);
   if (node_id.empty()) {
     std::fprintf(stderr, "--node-id is required\n");
     return 2;
   }
-  config.state_dir = absl::GetFlag(FLAGS_state_dir);
-  config.spool.dir = absl::GetFlag(FLAGS_spool_dir).empty() ? config.state_dir + "/spool"
-                                                            : absl::GetFlag(FLAGS_spool_dir);
-  config.spool.max_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_spool_max_bytes));
+  parts_options.state_dir = absl::GetFlag(FLAGS_state_dir);
+  parts_options.spool.dir = absl::GetFlag(FLAGS_spool_dir).empty()
+                                ? parts_options.state_dir + "/spool"
+                                : absl::GetFlag(FLAGS_spool_dir);
+  parts_options.spool.max_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_spool_max_bytes));
   const std::string fsync = absl::GetFlag(FLAGS_spool_fsync);
   if (fsync == "batch") {
-    config.spool.fsync = egress::agent::FsyncPolicy::kEveryBatch;
+    parts_options.spool.fsync = egress::agent::FsyncPolicy::kEveryBatch;
   } else if (fsync == "never") {
-    config.spool.fsync = egress::agent::FsyncPolicy::kNever;
+    parts_options.spool.fsync = egress::agent::FsyncPolicy::kNever;
   } else {
     std::fprintf(stderr, "--spool-fsync: must be batch or never\n");
     return 2;
   }
-  config.conntrack.rcvbuf_bytes = absl::GetFlag(FLAGS_conntrack_rcvbuf);
-  config.conntrack.max_rcvbuf_bytes = absl::GetFlag(FLAGS_conntrack_rcvbuf_max);
+  parts_options.conntrack.rcvbuf_bytes = absl::GetFlag(FLAGS_conntrack_rcvbuf);
+  parts_options.conntrack.max_rcvbuf_bytes = absl::GetFlag(FLAGS_conntrack_rcvbuf_max);
   const int group = absl::GetFlag(FLAGS_nflog_group);
   if (group < 0 || group > 65535) {
     std::fprintf(stderr, "--nflog-group: must be 0..65535\n");
     return 2;
   }
-  config.nflog.group = static_cast<uint16_t>(group);
-  config.nflog.rcvbuf_bytes = absl::GetFlag(FLAGS_nflog_rcvbuf);
-  config.nft.table = absl::GetFlag(FLAGS_nft_table);
-  config.nft.nflog_group = config.nflog.group;
+  parts_options.nflog.group = static_cast<uint16_t>(group);
+  parts_options.nflog.rcvbuf_bytes = absl::GetFlag(FLAGS_nflog_rcvbuf);
+  parts_options.nft.table = absl::GetFlag(FLAGS_nft_table);
+  parts_options.nft.nflog_group = parts_options.nflog.group;
   config.batch_interval = absl::GetFlag(FLAGS_batch_interval);
   if (config.batch_interval <= absl::ZeroDuration() || absl::GetFlag(FLAGS_batch_max_records) < 1 ||
       absl::GetFlag(FLAGS_wakeup_events) < 1) {
@@ -173,8 +175,8 @@ int main(int argc, char** argv) {
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   config.remove_rules_on_exit = absl::GetFlag(FLAGS_remove_rules_on_exit);
   config.print_batches = absl::GetFlag(FLAGS_print_batches);
-  config.uplink.target = absl::GetFlag(FLAGS_service);
-  config.uplink.node_id = node_id;
+  parts_options.uplink.target = absl::GetFlag(FLAGS_service);
+  parts_options.uplink.node_id = node_id;
   if (const std::string token_file = absl::GetFlag(FLAGS_token_file); !token_file.empty()) {
     // An unreadable or empty token file is a mistake to report now, not a
     // stream the service refuses later with a less helpful message.
@@ -187,31 +189,31 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "--token-file: %s is empty\n", token_file.c_str());
       return 2;
     }
-    config.uplink.token = *std::move(token);
+    parts_options.uplink.token = *std::move(token);
   }
-  config.uplink.tls_ca_file = absl::GetFlag(FLAGS_tls_ca_file);
-  config.uplink.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
-  config.uplink.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
-  config.uplink.stats_interval = absl::GetFlag(FLAGS_stats_interval);
-  config.uplink.max_backoff = absl::GetFlag(FLAGS_reconnect_max_backoff);
-  if (config.uplink.max_backoff < config.uplink.initial_backoff) {
+  parts_options.uplink.tls_ca_file = absl::GetFlag(FLAGS_tls_ca_file);
+  parts_options.uplink.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  parts_options.uplink.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  parts_options.uplink.stats_interval = absl::GetFlag(FLAGS_stats_interval);
+  parts_options.uplink.max_backoff = absl::GetFlag(FLAGS_reconnect_max_backoff);
+  if (parts_options.uplink.max_backoff < parts_options.uplink.initial_backoff) {
     std::fprintf(stderr, "--reconnect-max-backoff: must be at least 200ms\n");
     return 2;
   }
 
-  egress::agent::RealClock clock;
-  auto agent = egress::agent::Agent::Create(config, &clock);
+  const egress::Clock* clock = egress::RealClock::Get();
+  egress::agent::RealAgentParts real_parts(parts_options, clock);
+  auto agent = egress::agent::Agent::Create(config, &real_parts, clock);
   if (!agent.ok()) {
     egress::LogError("agent_start_failed", {{"error", agent.status().ToString()}});
     return 1;
   }
   g_agent = agent->get();
-  egress::MetricsRegistry metrics;
-  egress::agent::AddAgentMetrics(agent->get(), &metrics);
-  std::unique_ptr<egress::MetricsHttpServer> metrics_server;
+  const std::shared_ptr<prometheus::Collectable> metrics =
+      egress::agent::NewAgentCollectable(agent->get());
+  std::unique_ptr<egress::MetricsExposer> metrics_server;
   if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
-    auto server = egress::MetricsHttpServer::Start(absl::GetFlag(FLAGS_metrics_listen),
-                                                   [&metrics] { return metrics.Render(); });
+    auto server = egress::MetricsExposer::Start(absl::GetFlag(FLAGS_metrics_listen), {metrics});
     if (!server.ok()) {
       egress::LogError("agent_start_failed", {{"error", server.status().ToString()}});
       return 1;

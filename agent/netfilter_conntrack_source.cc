@@ -50,8 +50,15 @@ int ReadConntrackEventsSysctl() {
   return ReadIntFile("/proc/sys/net/netfilter/nf_conntrack_events");
 }
 
+absl::Duration NetfilterConntrackSource::ResyncWindow() const {
+  // A TCP connection's entry after close/reset is the shortest-lived one.
+  const int seconds = ReadIntFile("/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_close");
+  return absl::Seconds(seconds > 0 ? seconds : 10);
+}
+
 absl::StatusOr<std::unique_ptr<NetfilterConntrackSource>> NetfilterConntrackSource::Create(
     const ConntrackSourceOptions& options, const Clock* clock) {
+  const int events_sysctl = ReadConntrackEventsSysctl();
   // Start timestamps let the event carry when the connection began rather than
   // when we read it (which matters after a burst or a stall).
   const char* kTimestamp = "/proc/sys/net/netfilter/nf_conntrack_timestamp";
@@ -88,6 +95,7 @@ absl::StatusOr<std::unique_ptr<NetfilterConntrackSource>> NetfilterConntrackSour
   }
   nfct_callback_register(handle, NFCT_T_NEW, &OnConntrackEvent, source.get());
   source->last_drain_nanos_ = static_cast<uint64_t>(absl::ToUnixNanos(clock->Now()));
+  source->events_sysctl_ = events_sysctl;
   return source;
 }
 

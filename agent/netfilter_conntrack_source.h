@@ -25,7 +25,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "agent/clock.h"
-#include "agent/event_source.h"
+#include "agent/conntrack_source.h"
 
 struct nfct_handle;
 struct nf_conntrack;
@@ -39,7 +39,7 @@ struct ConntrackSourceOptions {
   int max_rcvbuf_bytes = 64 << 20;
 };
 
-class NetfilterConntrackSource : public EventSource {
+class NetfilterConntrackSource : public ConntrackSource {
  public:
   // `clock` must outlive the source. Needs CAP_NET_ADMIN (PermissionDenied
   // otherwise); Internal for other socket failures.
@@ -52,26 +52,18 @@ class NetfilterConntrackSource : public EventSource {
   uint64_t TakeLostEvents() override;
   EventSourceStats stats() const override { return stats_; }
 
-  // Overruns recovered by a dump since the previous call. A dump cannot tell
-  // whether it found every dropped event (an entry may have ended and been
-  // replaced meanwhile), so the agent still reports these days as possibly
-  // incomplete (a LossReport with 0 events: "unknown, maybe none").
-  uint64_t TakeRecoveredOverruns() { return std::exchange(recovered_overruns_, 0); }
-
-  // When (Unix ns, the clock's time) the socket was last read empty: every
-  // account connection that started before it has been delivered. This is
-  // the high-water mark a later Resync() can start from.
-  uint64_t last_drain_nanos() const { return last_drain_nanos_; }
-
-  // Counts, through `sink`, the account connections still in the conntrack
-  // table that started after `after_unix_nanos`: those a previous run of the
-  // agent could not have counted (it crashed, or was stopped). Entries
-  // delivered here are remembered, so that their NEW events still queued on
-  // the event socket (opened before the dump) are not counted twice. Needs
-  // conntrack start timestamps; entries without one are skipped. Returns how
-  // many were delivered. Bound: a connection whose entry has already expired
-  // (about 10 s after a TCP close here, 30 s for UDP) cannot be recovered.
-  absl::StatusOr<size_t> Resync(uint64_t after_unix_nanos, const EventSink& sink);
+  // ConntrackSource. Resync dumps the table; entries delivered by it are
+  // remembered, so that their NEW events still queued on the event socket
+  // (opened before the dump) are not counted twice. Needs conntrack start
+  // timestamps; entries without one are skipped. Bound: a connection whose
+  // entry has already expired (about 10 s after a TCP close here, 30 s for
+  // UDP) cannot be recovered. ResyncWindow reads
+  // nf_conntrack_tcp_timeout_close (10 s if unreadable).
+  uint64_t TakeRecoveredOverruns() override { return std::exchange(recovered_overruns_, 0); }
+  uint64_t last_drain_nanos() const override { return last_drain_nanos_; }
+  absl::StatusOr<size_t> Resync(uint64_t after_unix_nanos, const EventSink& sink) override;
+  absl::Duration ResyncWindow() const override;
+  int events_sysctl() const override { return events_sysctl_; }
 
   // Internal: the libnetfilter_conntrack callbacks' bodies.
   int HandleEvent(const ::nf_conntrack* ct);
@@ -81,7 +73,6 @@ class NetfilterConntrackSource : public EventSource {
   absl::Status Dump(uint64_t after_unix_nanos);
   void RecoverOverrun();
 
- public:
  private:
   NetfilterConntrackSource(nfct_handle* handle, const ConntrackSourceOptions& options,
                            const Clock* clock);
@@ -89,6 +80,7 @@ class NetfilterConntrackSource : public EventSource {
   nfct_handle* handle_;
   ConntrackSourceOptions options_;
   const Clock* clock_;
+  int events_sysctl_ = -1;
   EventSourceStats stats_;
   uint64_t lost_pending_ = 0;
   bool in_overrun_burst_ = false;

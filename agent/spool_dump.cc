@@ -53,7 +53,7 @@ absl::StatusOr<std::string> DumpSpool(const std::string& state_dir, const std::s
   }
   std::string out;
 
-  // Persisted state: read only (StateStore::Open would create the directory).
+  // Persisted state: read only (FileStateStore::Open would create the directory).
   {
     uint64_t version = 0;
     int accounts = 0;

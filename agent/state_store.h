@@ -2,9 +2,9 @@
 // at boot it can enforce it before the service is reachable, failing closed)
 // and the service's time zone (so days stay right while offline).
 //
-// Files in `dir`: rules.pb (a serialized RuleSet) and time_zone (text). Each
-// is replaced by write-to-temporary, fsync, rename: a crash leaves the old or
-// the new file, never a torn one. Thread-safe (no shared mutable state).
+// Contract: a Save that returns OK survives a crash of the process and of the
+// machine, and a crash during a Save leaves the old or the new value, never a
+// torn one. Implementations are thread-safe.
 #ifndef EGRESS_AGENT_STATE_STORE_H_
 #define EGRESS_AGENT_STATE_STORE_H_
 
@@ -18,22 +18,15 @@ namespace egress::agent {
 
 class StateStore {
  public:
-  // Creates `dir` if needed.
-  static absl::StatusOr<StateStore> Open(const std::string& dir);
+  virtual ~StateStore() = default;
 
-  absl::Status SaveRuleSet(const v1::RuleSet& rules) const;
-  // nullopt when none was saved; DataLoss when the file does not parse.
-  absl::StatusOr<std::optional<v1::RuleSet>> LoadRuleSet() const;
+  virtual absl::Status SaveRuleSet(const v1::RuleSet& rules) const = 0;
+  // nullopt when none was saved; DataLoss when what was saved does not parse.
+  virtual absl::StatusOr<std::optional<v1::RuleSet>> LoadRuleSet() const = 0;
 
-  absl::Status SaveTimeZone(const std::string& name) const;
+  virtual absl::Status SaveTimeZone(const std::string& name) const = 0;
   // Empty when none was saved.
-  std::string LoadTimeZone() const;
-
- private:
-  explicit StateStore(std::string dir) : dir_(std::move(dir)) {}
-  absl::Status WriteFileAtomically(const std::string& name, const std::string& data) const;
-
-  std::string dir_;
+  virtual std::string LoadTimeZone() const = 0;
 };
 
 }  // namespace egress::agent

@@ -682,14 +682,9 @@ void CollectorServiceImpl::CloseAllStreams() {
 
 CollectorStats CollectorServiceImpl::stats() const {
   CollectorStats stats;
-  stats.streams_opened = counters_.streams_opened;
-  stats.batches_committed = counters_.batches_committed;
-  stats.batches_duplicate = counters_.batches_duplicate;
-  stats.records_committed = counters_.records_committed;
-  stats.records_rejected = counters_.records_rejected;
-  stats.records_unknown_uid = counters_.records_unknown_uid;
-  stats.sequence_gaps = counters_.sequence_gaps;
-  stats.rule_sets_pushed = counters_.rule_sets_pushed;
+#define EGRESS_COPY_COUNTER(field, ...) stats.field = counters_.field.load();
+  EGRESS_COLLECTOR_COUNTERS(EGRESS_COPY_COUNTER)
+#undef EGRESS_COPY_COUNTER
   stats.commits = committer_.stats();
   return stats;
 }

@@ -16,6 +16,7 @@
 #define EGRESS_SERVICE_COLLECTOR_SERVICE_H_
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/metric_spec.h"
 #include "egress/v1/collector.grpc.pb.h"
 #include "service/abuse_detector.h"
 #include "service/auth/authorizer.h"
@@ -60,16 +62,31 @@ struct CollectorOptions {
   std::function<void(absl::StatusCode, size_t)> on_end_unacked;
 };
 
+// Every counter of the collector, declared once: the list yields the
+// atomics the streams increment, CollectorStats, the copy between them and
+// the exported series (service_metrics.cc). Entries are
+// COUNTER(field, "metric name", "label", "label value", "help"); series of
+// one name after the first leave the help empty.
+#define EGRESS_COLLECTOR_COUNTERS(COUNTER)                                                         \
+  COUNTER(streams_opened, "egress_agent_streams_opened_total", "", "",                             \
+          "Agent streams that completed Hello.")                                                   \
+  COUNTER(batches_committed, "egress_ingest_batches_total", "result", "committed",                 \
+          "Agent batches acknowledged, by result (committed, or duplicate of one already "         \
+          "committed: acknowledged again, nothing changed).")                                      \
+  COUNTER(batches_duplicate, "egress_ingest_batches_total", "result", "duplicate", "")             \
+  COUNTER(records_committed, "egress_ingest_records_total", "", "",                                \
+          "Connection records committed from agent batches (duplicates not counted).")             \
+  COUNTER(records_rejected, "egress_ingest_records_refused_total", "reason", "invalid",            \
+          "Records of committed batches left out, by reason.")                                     \
+  COUNTER(records_unknown_uid, "egress_ingest_records_refused_total", "reason", "unknown_uid", "") \
+  COUNTER(sequence_gaps, "egress_ingest_sequence_gaps_total", "", "",                              \
+          "Batches whose sequence skipped numbers (batches an agent lost and reported).")          \
+  COUNTER(rule_sets_pushed, "egress_rule_sets_pushed_total", "", "",                               \
+          "Rule sets pushed to agents on change.")
+
 // Counters since start, for stats and tests.
 struct CollectorStats {
-  uint64_t streams_opened = 0;
-  uint64_t batches_committed = 0;
-  uint64_t batches_duplicate = 0;
-  uint64_t records_committed = 0;
-  uint64_t records_rejected = 0;
-  uint64_t records_unknown_uid = 0;
-  uint64_t sequence_gaps = 0;
-  uint64_t rule_sets_pushed = 0;
+  EGRESS_COLLECTOR_COUNTERS(EGRESS_METRIC_U64)
   // Group commits (each holds one or more batches; see IngestCommitter).
   IngestCommitterStats commits;
 };
@@ -123,14 +140,7 @@ class CollectorServiceImpl final
       streams_ ABSL_GUARDED_BY(mutex_);
 
   struct Counters {
-    std::atomic<uint64_t> streams_opened{0};
-    std::atomic<uint64_t> batches_committed{0};
-    std::atomic<uint64_t> batches_duplicate{0};
-    std::atomic<uint64_t> records_committed{0};
-    std::atomic<uint64_t> records_rejected{0};
-    std::atomic<uint64_t> records_unknown_uid{0};
-    std::atomic<uint64_t> sequence_gaps{0};
-    std::atomic<uint64_t> rule_sets_pushed{0};
+    EGRESS_COLLECTOR_COUNTERS(EGRESS_METRIC_ATOMIC)
   };
   Counters counters_;
 };

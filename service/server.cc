@@ -208,8 +208,8 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   }
   s.metrics_->AddSources(sources);
   if (!options.metrics_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
-        MetricsHttpServer::Start(options.metrics_listen, [metrics] { return metrics->Render(); });
+    absl::StatusOr<std::unique_ptr<MetricsExposer>> http =
+        MetricsExposer::Start(options.metrics_listen, s.metrics_->collectables());
     if (!http.ok()) return http.status();
     s.metrics_http_ = *std::move(http);
     LogInfo("metrics_listening", {{"address", s.metrics_http_->address()}});

@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/metrics_http_server.h"
+#include "common/metrics_exposer.h"
 #include "grpcpp/server.h"
 #include "service/abuse_monitor.h"
 #include "service/abuse_service.h"
@@ -152,7 +152,7 @@ class EgressServer {
   std::unique_ptr<RuleChangeListener> listener_;
   std::unique_ptr<PgOpsStore> ops_store_;
   std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<MetricsHttpServer> metrics_http_;
+  std::unique_ptr<MetricsExposer> metrics_http_;
   bool shut_down_ = false;
 };
 

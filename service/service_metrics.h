@@ -8,14 +8,17 @@
 //    ended without acknowledging (by the stream's final code) through
 //    ObserveAckLatency / CountUnackedBatches (they see the messages; the
 //    interceptor sees only serialized ones on that raw method);
-//  * collectors that read, at scrape time, what components already count
-//    (CollectorServiceImpl::stats(), the enrichment worker, the database
-//    pool) plus one cached aggregate query (nodes with rules pending).
+//  * one scrape-time collectable that reads what components already count
+//    (CollectorServiceImpl::stats(), whose counters are declared once in
+//    EGRESS_COLLECTOR_COUNTERS; the enrichment worker; the database pool)
+//    plus one cached aggregate query (nodes with rules pending).
+// The library (prometheus-cpp) keeps the first two kinds and renders all.
 #ifndef EGRESS_SERVICE_SERVICE_METRICS_H_
 #define EGRESS_SERVICE_SERVICE_METRICS_H_
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -63,23 +66,30 @@ class ServiceMetrics {
   // An incident's webhook POST ended: delivered, or given up.
   void CountAbuseWebhook(bool delivered);
 
-  // Registers the scrape-time collectors. Call once.
+  // Sets what the scrape-time collectable reads. Call once, before the
+  // first scrape.
   void AddSources(const ServiceMetricsSources& sources);
 
-  // The text exposition format 0.0.4.
-  std::string Render() const { return registry_.Render(); }
-  MetricsRegistry& registry() { return registry_; }
+  // What /metrics serves (for MetricsExposer::Start).
+  std::vector<std::weak_ptr<prometheus::Collectable>> collectables() const;
+  // The text exposition format 0.0.4 of the same (tests, benchmarks).
+  std::string Render() const;
 
  private:
-  void CollectDatabase(const ServiceMetricsSources& sources, MetricsWriter& writer);
+  void Collect(MetricFamilies& families);
+  void CollectDatabase(const ServiceMetricsSources& sources, MetricFamilies& w);
 
-  MetricsRegistry registry_;
-  CounterFamily& rpc_requests_;
-  HistogramFamily& rpc_duration_;
-  Histogram& ack_latency_;
-  CounterFamily& batches_unacked_;
-  CounterFamily& abuse_incidents_;
-  CounterFamily& abuse_webhooks_;
+  const std::shared_ptr<prometheus::Registry> registry_;
+  const std::unique_ptr<LabelledFamily<prometheus::Counter>> rpc_requests_;
+  const std::unique_ptr<LabelledFamily<prometheus::Histogram>> rpc_duration_;
+  prometheus::Histogram& ack_latency_;
+  const std::unique_ptr<LabelledFamily<prometheus::Counter>> batches_unacked_;
+  const std::unique_ptr<LabelledFamily<prometheus::Counter>> abuse_incidents_;
+  const std::unique_ptr<LabelledFamily<prometheus::Counter>> abuse_webhooks_;
+  const std::shared_ptr<ScrapeCollectable> scrape_;
+
+  absl::Mutex sources_mutex_;
+  ServiceMetricsSources sources_ ABSL_GUARDED_BY(sources_mutex_);
 
   absl::Mutex cache_mutex_;
   absl::Time cache_time_ ABSL_GUARDED_BY(cache_mutex_) = absl::InfinitePast();

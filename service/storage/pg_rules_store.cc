@@ -57,6 +57,12 @@ VALUES ($1, $2::cidr, $3, $4, $5, $6)
 ON CONFLICT ON CONSTRAINT block_rules_destination_unique DO NOTHING
 RETURNING r.rule_id, )sql" EGRESS_RULE_JSON;
 
+// A rule for one address the node never reported has no ip_info row, so
+// nothing would ever look it up: queue it as ingest does (pending, picked up
+// by the enrichment worker's next poll). Insert-only, no lock on an existing
+// row (lock order step 4).
+constexpr char kQueueLookup[] = "INSERT INTO ip_info (ip) VALUES ($1::inet) ON CONFLICT DO NOTHING";
+
 constexpr char kRuleJsonForUpdate[] =
     "SELECT r.note, " EGRESS_RULE_JSON
     " FROM block_rules r WHERE r.account_id = $1 AND r.rule_id = $2 FOR UPDATE";
@@ -329,6 +335,9 @@ absl::StatusOr<BlockRuleRecord> PgRulesStore::CreateBlockRule(const std::string&
     BumpAccountRuleVersion(txn, account_id, node_id);
     InsertAuditEvent(txn, account_id, actor.name, "block_rule.create", std::nullopt,
                      inserted[0][1].as<std::string>());
+    if (spec.network.is_host()) {
+      txn.exec_params(kQueueLookup, spec.network.address().ToString());
+    }
     EGRESS_ASSIGN_OR_RETURN(rule, LoadRule(txn, account_id, rule_id));
     return absl::OkStatus();
   }));

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "agent/file_spool.h"
-#include "agent/state_store.h"
+#include "agent/file_state_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/files.h"
@@ -107,12 +107,12 @@ class OnceDumpTest : public ::testing::Test {
 
 TEST_F(OnceDumpTest, PrintsUnacknowledgedAggregatesAndChangesNothing) {
   {
-    ASSERT_OK_AND_ASSIGN(StateStore state, StateStore::Open(dir_));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<FileStateStore> state, FileStateStore::Open(dir_));
     v1::RuleSet rules;
     rules.set_version(9);
     rules.add_accounts()->set_uid(1001);
-    ASSERT_OK(state.SaveRuleSet(rules));
-    ASSERT_OK(state.SaveTimeZone("Europe/Moscow"));
+    ASSERT_OK(state->SaveRuleSet(rules));
+    ASSERT_OK(state->SaveTimeZone("Europe/Moscow"));
     ASSERT_OK_AND_ASSIGN(auto spool,
                          FileSpool::Create({dir_ + "/spool", 1 << 20, FsyncPolicy::kNever}));
     const std::string ip(std::string("\xc0\x00\x02\x01", 4));

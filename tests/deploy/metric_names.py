@@ -5,10 +5,12 @@ that names a metric nobody exports would never fire or always show "No data",
 and nothing else would tell.
 
 Exported names come from the code itself:
-  * C++ (service/, agent/, common/): every MetricsWriter call
-    (w.Counter/Gauge/Histogram("name", help, {{"label", value}}, ...)) and
-    every registry family (AddCounterFamily("name", help, {"label", ...})),
-    read from the sources;
+  * C++ (service/, agent/, common/), read from the sources: every entry of
+    a table declared once (COUNTER(field, "name", "label", "value", help) or
+    GAUGE(...), see common/metric_spec.h), every scrape-time MetricFamilies
+    call (w.Counter/Gauge("name", help, {{"label", value}}, ...)) and every
+    prometheus-cpp family (AddCounterFamily(registry, "name", help,
+    {"label", ...}), AddHistogram(registry, "name", ...));
   * gateway: the real prom-client registry of gateway/src/metrics.js, listed
     by node (prom-client's default process/Node.js metrics included), which
     needs gateway/node_modules (tests/browser/setup-gateway.sh).
@@ -36,7 +38,10 @@ PROMETHEUS_SERIES = {"up": {}}
 # --------------------------------------------------------------- exported
 
 _WRITER_CALL = re.compile(r'\b\w+\s*(?:\.|->)\s*(Counter|Gauge|Histogram)\(\s*"([a-zA-Z_:][a-zA-Z0-9_:]*)"')
-_FAMILY_CALL = re.compile(r'\bAdd(Counter|Gauge|Histogram)(Family)?\(\s*"([a-zA-Z_:][a-zA-Z0-9_:]*)"')
+_FAMILY_CALL = re.compile(
+    r'\bAdd(Counter|Gauge|Histogram)(Family)?\(\s*(?:[^,"()]+,\s*)?"([a-zA-Z_:][a-zA-Z0-9_:]*)"')
+_TABLE_ENTRY = re.compile(r'\b(COUNTER|GAUGE)\(\s*[\w.]+\s*,\s*"([a-zA-Z_:][a-zA-Z0-9_:]*)"\s*,'
+                          r'\s*"([a-zA-Z0-9_]*)"\s*,\s*"([^"\\]*)"')
 _LABEL_PAIR = re.compile(r'\{\s*"([a-zA-Z_][a-zA-Z0-9_]*)"\s*,\s*([^{}]*?)\s*\}')
 _STRING_LIST = re.compile(r'\{\s*("[^"]*"(?:\s*,\s*"[^"]*")*)\s*\}')
 
@@ -96,6 +101,9 @@ def cpp_metrics(source_text):
             for group in _STRING_LIST.findall(arguments):
                 labels.update({name: None for name in re.findall(r'"([^"]*)"', group)})
         _add(metrics, m.group(3), m.group(1).lower(), labels)
+    for m in _TABLE_ENTRY.finditer(source_text):
+        labels = {m.group(3): {m.group(4)}} if m.group(3) else {}
+        _add(metrics, m.group(2), m.group(1).lower(), labels)
     return metrics
 
 
@@ -125,7 +133,7 @@ def exported_metrics(repo):
     for folder in ("service", "agent", "common"):
         for root, _, files in os.walk(os.path.join(repo, folder)):
             for f in sorted(files):
-                if f.endswith(".cc"):
+                if f.endswith((".cc", ".h")):
                     with open(os.path.join(root, f), encoding="utf-8") as source:
                         for name, labels in cpp_metrics(source.read()).items():
                             _merge(metrics, name, labels)

@@ -10,14 +10,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import metric_names  # noqa: E402
 
 CPP = r'''
+#define EGRESS_COLLECTOR_COUNTERS(COUNTER)                                      \
+  COUNTER(streams_opened, "egress_agent_streams_opened_total", "", "",        \
+          "Agent streams that completed Hello.")                               \
+  COUNTER(batches_committed, "egress_ingest_batches_total", "result", "committed", \
+          "Batches, by result (committed, \"duplicate\").")                     \
+  COUNTER(batches_duplicate, "egress_ingest_batches_total", "result", "duplicate", "")
+#define EGRESS_AGENT_METRICS(COUNTER, GAUGE)                                   \
+  GAUGE(spool.bytes, "egress_agent_spool_bytes", "", "", "Bytes.")
 ServiceMetrics::ServiceMetrics()
-    : rpc_requests_(registry_.AddCounterFamily(
-          "egress_rpc_requests_total",
+    : rpc_requests_(AddCounterFamily(
+          *registry_, "egress_rpc_requests_total",
           "Finished calls (streams included) by method and code.", {"method", "code"})),
-      ack_latency_(registry_.AddHistogram("egress_ingest_ack_latency_seconds",
-                                          "Batch received to ack (a \"quoted\" word).",
-                                          LatencyBuckets())) {}
-void Collect(MetricsWriter& w) {
+      ack_latency_(AddHistogram(*registry_, "egress_ingest_ack_latency_seconds",
+                                "Batch received to ack (a \"quoted\" word).",
+                                LatencyBuckets())) {}
+void Collect(MetricFamilies& w) {
   w.Counter("egress_ingest_records_refused_total", "Left out, by reason.",
             {{"reason", "invalid"}}, static_cast<double>(s.invalid));
   w.Counter("egress_ingest_records_refused_total", "", {{"reason", "unknown_uid"}}, 1);
@@ -48,6 +56,12 @@ class CppMetricsTest(unittest.TestCase):
         self.assertEqual(m["egress_database_up"], {})
         # A value computed at run time: any value.
         self.assertEqual(m["egress_by_peer"], {"peer": None})
+
+    def test_finds_tables_declared_once(self):
+        m = metric_names.cpp_metrics(CPP)
+        self.assertEqual(m["egress_agent_streams_opened_total"], {})
+        self.assertEqual(m["egress_ingest_batches_total"], {"result": {"committed", "duplicate"}})
+        self.assertEqual(m["egress_agent_spool_bytes"], {})
 
     def test_histograms_have_bucket_sum_and_count(self):
         m = metric_names.cpp_metrics(CPP)

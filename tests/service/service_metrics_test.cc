@@ -56,7 +56,8 @@ std::string Scrape(int port) {
   return body == std::string::npos ? "" : response.substr(body + 4);
 }
 
-// The value of one series ("name" or "name{a=\"x\"}"), or -1 when absent.
+// The value of one series ("name" or "name{a=\"x\",b=\"y\"}", labels in name order as
+// prometheus-cpp writes them), or -1 when absent.
 double Value(const std::string& text, const std::string& series) {
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (absl::StartsWith(line, series + " ")) {
@@ -128,12 +129,12 @@ TEST_F(ServiceMetricsTest, IngestCountersMoveByExactlyWhatWasSent) {
   EXPECT_EQ(Value(before, "egress_database_up"), 1);
   EXPECT_EQ(Value(before, "egress_db_pool_max_connections"), DatabaseOptions().pool_size);
   EXPECT_EQ(Value(before,
-                  "egress_rpc_requests_total{method=\"egress.v1.AccountsService/UpsertNode\","
-                  "code=\"OK\"}"),
+                  "egress_rpc_requests_total{code=\"OK\","
+                  "method=\"egress.v1.AccountsService/UpsertNode\"}"),
             1);
   EXPECT_EQ(Value(before,
-                  "egress_rpc_duration_seconds_count{method=\"egress.v1.AccountsService/"
-                  "UpsertAccount\",code=\"OK\"}"),
+                  "egress_rpc_duration_seconds_count{code=\"OK\","
+                  "method=\"egress.v1.AccountsService/UpsertAccount\"}"),
             1);
 
   AgentClient agent(channel_, NodeToken("web-01"));
@@ -192,17 +193,17 @@ TEST_F(ServiceMetricsTest, IngestCountersMoveByExactlyWhatWasSent) {
   EXPECT_EQ(Value(after, "egress_ingest_batches_unacked_total{code=\"INVALID_ARGUMENT\"}"), 1);
   EXPECT_EQ(Value(after, "egress_agent_streams"), 0);
   EXPECT_EQ(Value(after,
-                  "egress_rpc_requests_total{method=\"egress.v1.CollectorService/Connect\","
-                  "code=\"INVALID_ARGUMENT\"}"),
+                  "egress_rpc_requests_total{code=\"INVALID_ARGUMENT\","
+                  "method=\"egress.v1.CollectorService/Connect\"}"),
             1);
   EXPECT_EQ(Value(after,
-                  "egress_rpc_requests_total{method=\"egress.v1.AccountsService/ListAccounts\","
-                  "code=\"UNAUTHENTICATED\"}"),
+                  "egress_rpc_requests_total{code=\"UNAUTHENTICATED\","
+                  "method=\"egress.v1.AccountsService/ListAccounts\"}"),
             1);
   // Streams are counted but not timed as if they were calls.
   EXPECT_EQ(Value(after,
-                  "egress_rpc_duration_seconds_count{method=\"egress.v1.CollectorService/"
-                  "Connect\",code=\"INVALID_ARGUMENT\"}"),
+                  "egress_rpc_duration_seconds_count{code=\"INVALID_ARGUMENT\","
+                  "method=\"egress.v1.CollectorService/Connect\"}"),
             -1);
   // What PostgreSQL holds agrees with the counter.
   pqxx::connection connection(database_->options().conninfo);

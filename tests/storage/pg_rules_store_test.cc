@@ -105,6 +105,25 @@ TEST_F(PgRulesStoreTest, ChangesBumpTheAccountVersionAndTheNodesSumOnly) {
   EXPECT_EQ(node_version("n1"), node_before + 2);
 }
 
+TEST_F(PgRulesStoreTest, ARuleForAnUnseenAddressQueuesItsLookup) {
+  // Never reported by any node: no ip_info row until the rule asks for one.
+  ASSERT_OK_AND_ASSIGN(BlockRuleRecord rule,
+                       store_->CreateBlockRule("a1", Spec("192.0.2.77"), actor_));
+  EXPECT_EQ(rule.ip_info.status, 1);  // pending
+  EXPECT_EQ(Sql("SELECT count(*) FROM ip_info WHERE ip = '192.0.2.77' AND status = 1")[0][0]
+                .as<int64_t>(),
+            1);
+  // A known address keeps what the enrichment found.
+  Sql("INSERT INTO ip_info (ip, status, ptr) VALUES ('192.0.2.78', 2, 'mx.example.net')");
+  ASSERT_OK_AND_ASSIGN(BlockRuleRecord known,
+                       store_->CreateBlockRule("a1", Spec("192.0.2.78"), actor_));
+  EXPECT_EQ(known.ip_info.ptr, "mx.example.net");
+  // A network is not one address to look up.
+  ASSERT_TRUE(store_->CreateBlockRule("a1", Spec("198.51.100.0/24"), actor_).ok());
+  EXPECT_EQ(Sql("SELECT count(*) FROM ip_info WHERE ip <<= '198.51.100.0/24'")[0][0].as<int64_t>(),
+            0);
+}
+
 TEST_F(PgRulesStoreTest, TheRuleLimitIsEnforced) {
   Sql("INSERT INTO block_rules (account_id, network, protocol, port, created_by) "
       "SELECT 'a1', ('10.' || (i / 65536) || '.' || (i / 256 % 256) || '.' || (i % 256))::cidr, "

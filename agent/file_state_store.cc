@@ -1,4 +1,4 @@
-#include "agent/state_store.h"
+#include "agent/file_state_store.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -13,15 +13,15 @@
 
 namespace egress::agent {
 
-absl::StatusOr<StateStore> StateStore::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<FileStateStore>> FileStateStore::Open(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("create ", dir, ": ", ec.message()));
-  return StateStore(dir);
+  return std::unique_ptr<FileStateStore>(new FileStateStore(dir));
 }
 
-absl::Status StateStore::WriteFileAtomically(const std::string& name,
-                                             const std::string& data) const {
+absl::Status FileStateStore::WriteFileAtomically(const std::string& name,
+                                                 const std::string& data) const {
   const std::string path = absl::StrCat(dir_, "/", name);
   const std::string tmp = path + ".tmp";
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -52,11 +52,11 @@ absl::Status StateStore::WriteFileAtomically(const std::string& name,
   return absl::OkStatus();
 }
 
-absl::Status StateStore::SaveRuleSet(const v1::RuleSet& rules) const {
+absl::Status FileStateStore::SaveRuleSet(const v1::RuleSet& rules) const {
   return WriteFileAtomically("rules.pb", rules.SerializeAsString());
 }
 
-absl::StatusOr<std::optional<v1::RuleSet>> StateStore::LoadRuleSet() const {
+absl::StatusOr<std::optional<v1::RuleSet>> FileStateStore::LoadRuleSet() const {
   const std::string path = absl::StrCat(dir_, "/rules.pb");
   absl::StatusOr<std::string> bytes = ReadWholeFile(path);
   if (absl::IsNotFound(bytes.status())) return std::optional<v1::RuleSet>();
@@ -68,11 +68,11 @@ absl::StatusOr<std::optional<v1::RuleSet>> StateStore::LoadRuleSet() const {
   return std::optional<v1::RuleSet>(std::move(rules));
 }
 
-absl::Status StateStore::SaveTimeZone(const std::string& name) const {
+absl::Status FileStateStore::SaveTimeZone(const std::string& name) const {
   return WriteFileAtomically("time_zone", name + "\n");
 }
 
-std::string StateStore::LoadTimeZone() const {
+std::string FileStateStore::LoadTimeZone() const {
   // No file (or an unreadable one): "", i.e. the configured default zone.
   absl::StatusOr<std::string> text = ReadTrimmedFile(absl::StrCat(dir_, "/time_zone"));
   if (!text.ok()) return "";
