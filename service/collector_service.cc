@@ -289,6 +289,17 @@ class CollectorStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::B
     auto refused = std::make_shared<Refused>();
     refused->rejections = std::move(validated.rejections);
     refused->unknown_uid_records = validated.unknown_uid_records;
+    if (service_.options_.on_committed_records && !validated.batch.records.empty()) {
+      // The abuse detector's copy, handed over once the batch is committed.
+      absl::flat_hash_map<std::string, uint32_t> uid_of;
+      for (const auto& [uid, account_id] : node.account_by_uid) uid_of[account_id] = uid;
+      refused->observations.reserve(validated.batch.records.size());
+      for (const IngestRecord& record : validated.batch.records) {
+        refused->observations.push_back(
+            AbuseObservation{record.account_id, uid_of[record.account_id], record.ip,
+                             record.protocol, record.port, record.action, record.count});
+      }
+    }
     const size_t accepted = validated.batch.records.size();
     {
       absl::MutexLock lock(&mutex_);
@@ -304,10 +315,12 @@ class CollectorStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::B
     return absl::OkStatus();
   }
 
-  // What validation refused in a batch, reported in its ack.
+  // What validation refused in a batch, reported in its ack (and what the
+  // abuse detector gets of what it accepted).
   struct Refused {
     std::vector<egress::v1::RecordRejection> rejections;
     uint32_t unknown_uid_records = 0;
+    std::vector<AbuseObservation> observations;
   };
 
   void BatchCommitted(uint64_t seq, size_t accepted, const Refused& refused,
@@ -354,6 +367,9 @@ class CollectorStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::B
       ack->set_accepted_records(static_cast<uint32_t>(accepted));
       if (accepted > 0 && service_.options_.on_new_destinations) {
         service_.options_.on_new_destinations();
+      }
+      if (!refused.observations.empty() && service_.options_.on_committed_records) {
+        service_.options_.on_committed_records(node_id_, refused.observations);
       }
       ack->set_unknown_uid_records(refused.unknown_uid_records);
       for (size_t i = 0; i < refused.rejections.size() && i < kMaxRejectionsPerAck; ++i) {

@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/metric_spec.h"
 #include "egress/v1/collector.grpc.pb.h"
+#include "service/abuse_detector.h"
 #include "service/auth/authorizer.h"
 #include "service/ingest_committer.h"
 #include "service/storage/collector_store.h"
@@ -49,6 +50,10 @@ struct CollectorOptions {
   // Called after a batch with records committed (its new destinations wait
   // in ip_info for enrichment); must be cheap.
   std::function<void()> on_new_destinations;
+  // Optional, cheap: the records of a batch just committed (not of a
+  // duplicate), for the abuse detector.
+  std::function<void(const std::string& node_id, const std::vector<AbuseObservation>& records)>
+      on_committed_records;
   // Optional, cheap: a batch's time from received to its ack queued; and,
   // when a stream ends, how many batches it received but never acked, with
   // the stream's final code (INVALID_ARGUMENT: refused; others: the agent

@@ -91,6 +91,10 @@ ABSL_FLAG(absl::Duration, ptr_negative_ttl, absl::Hours(1),
 ABSL_FLAG(bool, enrichment, true,
           "Look up PTR and owner of new destination IPs in the background on this replica.");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning, error.");
+ABSL_FLAG(std::string, abuse_webhook_secret_file, "",
+          "File holding the secret that signs abuse webhooks (HMAC-SHA256 of the body, header "
+          "X-Egress-Signature); empty: unsigned. The URL is an admin setting "
+          "(egressctl abuse policy set default webhook_url=...).");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port of a Prometheus /metrics HTTP listener, e.g. 127.0.0.1:9464. Empty: none.");
 
@@ -230,6 +234,7 @@ int Run() {
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.abuse_webhook_secret_file = absl::GetFlag(FLAGS_abuse_webhook_secret_file);
   ServerDependencies deps;
   deps.database = database->get();
   deps.token_signer = signer->get();

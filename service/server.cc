@@ -85,8 +85,33 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   s.antivirus_service_ =
       std::make_unique<AntivirusServiceImpl>(s.rules_store_.get(), s.authorizer_.get(), clock);
   s.abuse_store_ = std::make_unique<PgAbuseStore>(deps.database);
-  s.abuse_service_ = std::make_unique<AbuseServiceImpl>(s.abuse_store_.get(), s.authorizer_.get(),
-                                                        options.time_zone, clock);
+  AbuseWebhookOptions webhook_options;
+  if (!options.abuse_webhook_secret_file.empty()) {
+    absl::StatusOr<std::string> secret = ReadWholeFile(options.abuse_webhook_secret_file);
+    if (!secret.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--abuse-webhook-secret-file: ", secret.status().message()));
+    }
+    while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) {
+      secret->pop_back();
+    }
+    if (secret->empty()) {
+      return absl::InvalidArgumentError("--abuse-webhook-secret-file: the file is empty");
+    }
+    webhook_options.secret = *std::move(secret);
+  }
+  webhook_options.first_backoff = options.abuse_webhook_first_backoff;
+  s.abuse_webhook_ = std::make_unique<AbuseWebhook>(std::move(webhook_options));
+  AbuseMonitorOptions monitor_options;
+  monitor_options.clock = clock;
+  monitor_options.sweep_interval = options.abuse_sweep_interval;
+  s.abuse_monitor_ =
+      std::make_unique<AbuseMonitor>(s.abuse_store_.get(), s.rules_store_.get(), s.metrics_.get(),
+                                     s.abuse_webhook_.get(), monitor_options);
+  AbuseMonitor* monitor = s.abuse_monitor_.get();
+  s.abuse_service_ = std::make_unique<AbuseServiceImpl>(
+      s.abuse_store_.get(), s.rules_store_.get(), s.authorizer_.get(), options.time_zone, clock,
+      [monitor] { monitor->ReloadPolicies(); });
   s.accounts_service_ = std::make_unique<AccountsServiceImpl>(s.accounts_store_.get(),
                                                               s.authorizer_.get(), deps.enrichment);
   if (options.ingest_mode == IngestMode::kJournal) {
@@ -118,6 +143,10 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
     Enrichment* enrichment = deps.enrichment;
     collector_options.on_new_destinations = [enrichment] { enrichment->worker().Wake(); };
   }
+  collector_options.on_committed_records = [monitor](const std::string& node_id,
+                                                     const std::vector<AbuseObservation>& records) {
+    monitor->OnBatch(node_id, records);
+  };
   s.collector_service_ = std::make_unique<CollectorServiceImpl>(
       s.collector_store_.get(), s.authorizer_.get(), s.pool_.get(), collector_options);
 
@@ -128,6 +157,7 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   if (!partitions.ok()) return partitions;
   s.partitions_->Start();
   if (s.folder_ != nullptr) s.folder_->Start();
+  s.abuse_monitor_->Start();
 
   CollectorServiceImpl* collector = s.collector_service_.get();
   s.listener_ = std::make_unique<RuleChangeListener>(
@@ -204,6 +234,7 @@ void EgressServer::Shutdown(absl::Time deadline) {
   server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
   listener_.reset();
+  abuse_monitor_->Stop();
   // Nothing acknowledged is lost either way (the journal is durable); a
   // clean stop just leaves the panel complete while no replica runs.
   if (folder_ != nullptr) folder_->Stop(absl::Now() + absl::Seconds(10));

@@ -12,7 +12,9 @@
 #include "absl/time/time.h"
 #include "common/metrics_exposer.h"
 #include "grpcpp/server.h"
+#include "service/abuse_monitor.h"
 #include "service/abuse_service.h"
+#include "service/abuse_webhook.h"
 #include "service/accounts_service.h"
 #include "service/antivirus_service.h"
 #include "service/auth/authorizer.h"
@@ -69,6 +71,14 @@ struct ServerOptions {
   // host:port of the Prometheus /metrics listener (port 0 picks one); empty
   // for none. Metrics are counted either way.
   std::string metrics_listen;
+  // A file holding the secret that signs abuse webhooks (HMAC-SHA256); empty:
+  // webhooks go unsigned. Trailing newlines are not part of the secret.
+  std::string abuse_webhook_secret_file;
+  // Webhook retries: the first pause (doubling up to 5 minutes).
+  absl::Duration abuse_webhook_first_backoff = absl::Seconds(1);
+  // How often expired abuse locks are lifted, quiet incidents closed and
+  // policies re-read.
+  absl::Duration abuse_sweep_interval = absl::Seconds(2);
 };
 
 // What the server is built on; every pointer must outlive the server.
@@ -107,6 +117,8 @@ class EgressServer {
   ServiceMetrics& metrics() { return *metrics_; }
   // Port of the /metrics listener; 0 without ServerOptions::metrics_listen.
   int metrics_port() const { return metrics_http_ == nullptr ? 0 : metrics_http_->port(); }
+  AbuseMonitor& abuse_monitor() { return *abuse_monitor_; }
+  AbuseWebhook& abuse_webhook() { return *abuse_webhook_; }
   // True once this replica receives rule-change notifications.
   bool listening_for_rule_changes() const;
 
@@ -130,6 +142,9 @@ class EgressServer {
   std::unique_ptr<ConnectionsServiceImpl> connections_service_;
   std::unique_ptr<AntivirusServiceImpl> antivirus_service_;
   std::unique_ptr<PgAbuseStore> abuse_store_;
+  std::unique_ptr<AbuseWebhook> abuse_webhook_;
+  // After the stores it uses, before the collector that feeds it.
+  std::unique_ptr<AbuseMonitor> abuse_monitor_;
   std::unique_ptr<AbuseServiceImpl> abuse_service_;
   std::unique_ptr<CollectorServiceImpl> collector_service_;
   std::unique_ptr<ThreadPool> pool_;

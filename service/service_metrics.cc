@@ -114,6 +114,15 @@ ServiceMetrics::ServiceMetrics()
           "Batches received on an agent stream that ended before their ack, by the stream's "
           "final code (INVALID_ARGUMENT: refused; others: the agent resends them).",
           {"code"})),
+      abuse_incidents_(AddCounterFamily(
+          *registry_, "egress_abuse_incidents_total",
+          "Outbound abuse incidents opened by the detector, by kind and the lock they set.",
+          {"kind", "lock"})),
+      abuse_webhooks_(AddCounterFamily(
+          *registry_, "egress_abuse_webhooks_total",
+          "Abuse incident webhooks that ended: delivered (2xx) or failed (given up after "
+          "retries, or refused with 4xx).",
+          {"result"})),
       scrape_(std::make_shared<ScrapeCollectable>(
           [this](MetricFamilies& families) { Collect(families); })),
       cached_versions_(absl::UnavailableError("not read yet")) {}
@@ -132,6 +141,14 @@ void ServiceMetrics::CountUnackedBatches(absl::StatusCode code, size_t batches) 
     batches_unacked_->WithLabels({absl::StatusCodeToString(code)})
         .Increment(static_cast<double>(batches));
   }
+}
+
+void ServiceMetrics::CountAbuseIncident(absl::string_view kind, absl::string_view lock) {
+  abuse_incidents_->WithLabels({kind, lock}).Increment();
+}
+
+void ServiceMetrics::CountAbuseWebhook(bool delivered) {
+  abuse_webhooks_->WithLabels({delivered ? "delivered" : "failed"}).Increment();
 }
 
 std::vector<std::weak_ptr<prometheus::Collectable>> ServiceMetrics::collectables() const {

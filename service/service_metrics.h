@@ -60,6 +60,12 @@ class ServiceMetrics {
   // A stream ended with `code` leaving `batches` received but unacknowledged.
   void CountUnackedBatches(absl::StatusCode code, size_t batches);
 
+  // An abuse incident opened (kind: AbuseKindName; lock: "all", "port" or
+  // "none").
+  void CountAbuseIncident(absl::string_view kind, absl::string_view lock);
+  // An incident's webhook POST ended: delivered, or given up.
+  void CountAbuseWebhook(bool delivered);
+
   // Sets what the scrape-time collectable reads. Call once, before the
   // first scrape.
   void AddSources(const ServiceMetricsSources& sources);
@@ -78,6 +84,8 @@ class ServiceMetrics {
   const std::unique_ptr<LabelledFamily<prometheus::Histogram>> rpc_duration_;
   prometheus::Histogram& ack_latency_;
   const std::unique_ptr<LabelledFamily<prometheus::Counter>> batches_unacked_;
+  const std::unique_ptr<LabelledFamily<prometheus::Counter>> abuse_incidents_;
+  const std::unique_ptr<LabelledFamily<prometheus::Counter>> abuse_webhooks_;
   const std::shared_ptr<ScrapeCollectable> scrape_;
 
   absl::Mutex sources_mutex_;

@@ -59,8 +59,13 @@ absl::Status CheckLiftManual(ActorRole actor, const std::vector<LockRecord>& cur
       return absl::FailedPreconditionError(kAntivirusLockMessage);
     }
   }
+  // An abuse lock on some ports only leaves the rest open once the switch is
+  // off, so it does not hold the switch (the owner could otherwise switch it
+  // on and be stuck until support lifts the port lock).
   for (const LockRecord& lock : current) {
-    if (lock.kind == LockKind::kAbuse) return absl::FailedPreconditionError(kAbuseLockMessage);
+    if (lock.kind == LockKind::kAbuse && BlocksEverything(lock)) {
+      return absl::FailedPreconditionError(kAbuseLockMessage);
+    }
   }
   return absl::OkStatus();
 }
@@ -73,7 +78,9 @@ absl::Status CheckSetAbuse(ActorRole actor) {
 }
 
 absl::Status CheckLiftAbuse(ActorRole actor, absl::string_view note) {
-  if (actor == ActorRole::kCustomer) return absl::FailedPreconditionError(kAbuseLockMessage);
+  // Never the owner's to lift, whatever state the account is in: a matter
+  // of permission, with the words that tell them what to do instead.
+  if (actor == ActorRole::kCustomer) return absl::PermissionDeniedError(kAbuseLockMessage);
   if (actor != ActorRole::kSupport) {
     return absl::PermissionDeniedError("only support lifts abuse locks");
   }

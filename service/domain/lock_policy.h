@@ -64,8 +64,9 @@ bool AnyBlocksEverything(const std::vector<LockRecord>& locks);
 // May `actor` switch the manual lock on? Customers and support may.
 absl::Status CheckSetManual(ActorRole actor);
 // May `actor` switch the manual lock off while `current` hold? Not while an
-// antivirus or abuse lock holds (FAILED_PRECONDITION with the text the
-// customer reads: what to do instead); customers and support otherwise.
+// antivirus lock or an abuse lock on every port holds (FAILED_PRECONDITION
+// with the text the customer reads: what to do instead); customers and
+// support otherwise (an abuse lock on some ports stays in force by itself).
 absl::Status CheckLiftManual(ActorRole actor, const std::vector<LockRecord>& current);
 
 // May `actor` set an abuse lock? Support and the detector; PERMISSION_DENIED
@@ -73,7 +74,8 @@ absl::Status CheckLiftManual(ActorRole actor, const std::vector<LockRecord>& cur
 absl::Status CheckSetAbuse(ActorRole actor);
 // May `actor` lift the abuse lock with `note`? Support only, and only with a
 // note saying why (INVALID_ARGUMENT "note: ..." when empty); customers get
-// FAILED_PRECONDITION with what to do, others PERMISSION_DENIED.
+// PERMISSION_DENIED with what to do (kAbuseLockMessage), others
+// PERMISSION_DENIED.
 absl::Status CheckLiftAbuse(ActorRole actor, absl::string_view note);
 // Whether an abuse lock has run out at `now` (lifted by itself).
 bool Expired(const LockRecord& lock, absl::Time now);

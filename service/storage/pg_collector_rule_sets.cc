@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
@@ -28,11 +29,13 @@ constexpr char kSelectAccountVersions[] =
 // node ($1), or only the accounts listed in $2 (still of node $1).
 constexpr char kSelectAccountsOfNode[] = R"sql(
 SELECT a.account_id, a.uid, a.rule_version,
-       EXISTS (SELECT 1 FROM account_locks l WHERE l.account_id = a.account_id)
+       EXISTS (SELECT 1 FROM account_locks l
+                WHERE l.account_id = a.account_id AND (l.kind <> 3 OR cardinality(l.ports) = 0))
   FROM accounts a WHERE a.node_id = $1 ORDER BY a.uid)sql";
 constexpr char kSelectAccountsListed[] = R"sql(
 SELECT a.account_id, a.uid, a.rule_version,
-       EXISTS (SELECT 1 FROM account_locks l WHERE l.account_id = a.account_id)
+       EXISTS (SELECT 1 FROM account_locks l
+                WHERE l.account_id = a.account_id AND (l.kind <> 3 OR cardinality(l.ports) = 0))
   FROM accounts a WHERE a.node_id = $1 AND a.account_id = ANY($2::text[]) ORDER BY a.uid)sql";
 
 constexpr char kSelectDedicatedIpsOfNode[] = R"sql(
@@ -51,6 +54,18 @@ constexpr char kSelectRulesListed[] = R"sql(
 SELECT r.account_id, r.rule_id, r.network::text, r.protocol, r.port
   FROM block_rules r JOIN accounts a USING (account_id)
  WHERE a.node_id = $1 AND a.account_id = ANY($2::text[]) ORDER BY r.account_id, r.rule_id)sql";
+
+// Abuse locks on some ports only: they become rules of the account (every
+// address, TCP and UDP, each port), so agents need nothing new.
+constexpr char kSelectPortLocksOfNode[] = R"sql(
+SELECT l.account_id, array_to_string(l.ports, ' ')
+  FROM account_locks l JOIN accounts a USING (account_id)
+ WHERE a.node_id = $1 AND l.kind = 3 AND cardinality(l.ports) > 0)sql";
+constexpr char kSelectPortLocksListed[] = R"sql(
+SELECT l.account_id, array_to_string(l.ports, ' ')
+  FROM account_locks l JOIN accounts a USING (account_id)
+ WHERE a.node_id = $1 AND a.account_id = ANY($2::text[]) AND l.kind = 3
+   AND cardinality(l.ports) > 0)sql";
 
 constexpr char kRulesApplied[] = R"sql(
 UPDATE nodes SET applied_rule_version = greatest(applied_rule_version, $2),
@@ -74,6 +89,19 @@ ON CONFLICT (account_id) DO UPDATE
 
 absl::Status NodeNotFound(const std::string& node_id) {
   return absl::NotFoundError(absl::StrCat("node \"", node_id, "\" does not exist"));
+}
+
+// The rules an abuse lock on `port` stands for: every IPv4 and IPv6 address,
+// TCP and UDP. Rule id 0: they are no block_rules row (the agent makes
+// elements of network, protocol and port only).
+void AppendPortLockRules(uint16_t port, std::vector<RuleMatchEntry>* rules) {
+  static const IpNetwork kAllV4 = *IpNetwork::Parse("0.0.0.0/0");
+  static const IpNetwork kAllV6 = *IpNetwork::Parse("::/0");
+  for (const IpNetwork& network : {kAllV4, kAllV6}) {
+    for (Protocol protocol : {Protocol::kTcp, Protocol::kUdp}) {
+      rules->push_back(RuleMatchEntry{0, network, protocol, port});
+    }
+  }
 }
 
 struct NodeSettings {
@@ -142,6 +170,17 @@ absl::Status ReadAccounts(pqxx::work& txn, const std::string& node_id,
     if (!protocol.ok()) return absl::InternalError("bad protocol in block_rules");
     out->accounts[it->second].rules.push_back(RuleMatchEntry{
         row[1].as<uint64_t>(), network, *protocol, static_cast<uint16_t>(row[4].as<int>())});
+  }
+  for (const pqxx::row& row : query(kSelectPortLocksOfNode, kSelectPortLocksListed)) {
+    auto it = index.find(row[0].as<std::string>());
+    if (it == index.end()) continue;
+    for (absl::string_view text : absl::StrSplit(row[1].c_str(), ' ', absl::SkipEmpty())) {
+      int port = 0;
+      if (!absl::SimpleAtoi(text, &port) || port < 1 || port > 65535) {
+        return absl::InternalError("bad port in account_locks");
+      }
+      AppendPortLockRules(static_cast<uint16_t>(port), &out->accounts[it->second].rules);
+    }
   }
   return absl::OkStatus();
 }

@@ -3,7 +3,9 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "service/storage/egress_address.h"
 #include "service/storage/pg_connections_store.h"
@@ -80,9 +82,10 @@ SELECT count(*), coalesce(jsonb_agg(j::jsonb ORDER BY rule_id), '[]'::jsonb)::te
 #undef EGRESS_RULE_JSON
 
 // The lock as JSON for the audit log (`l` is an account_locks row).
-#define EGRESS_LOCK_JSON                                                               \
-  "jsonb_build_object('kind', CASE l.kind WHEN 1 THEN 'manual' ELSE 'antivirus' END, " \
-  "'reason', l.reason, 'since', l.since, 'set_by', l.set_by, 'scan_id', l.scan_id, "   \
+#define EGRESS_LOCK_JSON                                                                 \
+  "jsonb_build_object('kind', CASE l.kind WHEN 1 THEN 'manual' WHEN 2 THEN 'antivirus' " \
+  "ELSE 'abuse' END, "                                                                   \
+  "'reason', l.reason, 'since', l.since, 'set_by', l.set_by, 'scan_id', l.scan_id, "     \
   "'threat_count', l.threat_count)::text"
 
 constexpr char kInsertManualLock[] = R"sql(
@@ -121,8 +124,19 @@ SELECT host(ip), (extract(epoch FROM ordered_at) * 1000000)::int8
   FROM dedicated_ips WHERE account_id = $1)sql";
 
 constexpr char kStatusLocks[] = R"sql(
-SELECT kind, reason, (extract(epoch FROM since) * 1000000)::int8, set_by, scan_id, threat_count
+SELECT kind, reason, (extract(epoch FROM since) * 1000000)::int8, set_by, scan_id, threat_count,
+       array_to_string(ports, ' '), (extract(epoch FROM expires_at) * 1000000)::int8
   FROM account_locks WHERE account_id = $1 ORDER BY kind)sql";
+
+// Abuse locks that ran out ($1: now in Unix microseconds).
+constexpr char kExpiredAbuseLocks[] = R"sql(
+SELECT account_id FROM account_locks
+ WHERE kind = 3 AND expires_at <= 'epoch'::timestamptz + $1::int8 * interval '1 microsecond'
+ ORDER BY account_id LIMIT 1000)sql";
+constexpr char kStillExpired[] = R"sql(
+SELECT 1 FROM account_locks
+ WHERE account_id = $1 AND kind = 3
+   AND expires_at <= 'epoch'::timestamptz + $2::int8 * interval '1 microsecond')sql";
 
 constexpr char kIpInfoOfPrefix[] = "SELECT host(i.ip),";
 constexpr char kIpInfoOfFrom[] = " FROM ip_info i WHERE i.ip = ANY($1::inet[])";
@@ -243,6 +257,12 @@ absl::StatusOr<AccountStatusRecord> LoadStatus(pqxx::work& txn, const std::strin
     lock.set_by = row[3].as<std::string>();
     lock.scan_id = row[4].as<std::string>();
     lock.threat_count = row[5].as<uint32_t>();
+    for (absl::string_view port : absl::StrSplit(row[6].c_str(), ' ', absl::SkipEmpty())) {
+      int value = 0;
+      if (!absl::SimpleAtoi(port, &value)) return absl::InternalError("bad port in account_locks");
+      lock.ports.push_back(static_cast<uint16_t>(value));
+    }
+    if (!row[7].is_null()) lock.expires_at = absl::FromUnixMicros(row[7].as<int64_t>());
     status.locks.push_back(std::move(lock));
   }
   std::vector<std::string> egress;
@@ -417,6 +437,67 @@ absl::StatusOr<AccountStatusRecord> PgRulesStore::GetAccountStatus(const std::st
     return absl::OkStatus();
   }));
   return status;
+}
+
+absl::StatusOr<AccountStatusRecord> PgRulesStore::SetAbuseLock(const std::string& account_id,
+                                                               const AbuseLockWrite& lock,
+                                                               const Actor& actor) {
+  AccountStatusRecord status;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id, /*lock=*/true));
+    EGRESS_RETURN_IF_ERROR(lock_policy::CheckSetAbuse(actor.role));
+    WriteAbuseLock(txn, account_id, node_id, lock, actor);
+    EGRESS_ASSIGN_OR_RETURN(status, LoadStatus(txn, account_id));
+    return absl::OkStatus();
+  }));
+  return status;
+}
+
+absl::StatusOr<AccountStatusRecord> PgRulesStore::LiftAbuseLock(const std::string& account_id,
+                                                                const std::string& note,
+                                                                const Actor& actor) {
+  AccountStatusRecord status;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id, /*lock=*/true));
+    EGRESS_RETURN_IF_ERROR(lock_policy::CheckLiftAbuse(actor.role, note));
+    if (!DeleteAbuseLock(txn, account_id, node_id, actor.name, "lock.abuse.clear", note)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("account \"", account_id, "\" has no abuse lock"));
+    }
+    EGRESS_ASSIGN_OR_RETURN(status, LoadStatus(txn, account_id));
+    return absl::OkStatus();
+  }));
+  return status;
+}
+
+absl::StatusOr<int> PgRulesStore::LiftExpiredAbuseLocks(absl::Time now) {
+  const int64_t now_us = absl::ToUnixMicros(now);
+  std::vector<std::string> accounts;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    accounts.clear();
+    for (const pqxx::row& row : txn.exec_params(kExpiredAbuseLocks, now_us)) {
+      accounts.push_back(row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  }));
+  int lifted = 0;
+  for (const std::string& account_id : accounts) {
+    // One account per transaction, under its row lock (lock_order.md); the
+    // lock may have been lifted or extended meanwhile.
+    bool done = false;
+    absl::Status status = database_.Transact([&](pqxx::work& txn) -> absl::Status {
+      done = false;
+      absl::StatusOr<std::string> node_id = AccountNode(txn, account_id, /*lock=*/true);
+      if (!node_id.ok()) return absl::OkStatus();  // deleted meanwhile
+      if (txn.exec_params(kStillExpired, account_id, now_us).empty()) return absl::OkStatus();
+      done = DeleteAbuseLock(txn, account_id, *node_id, "abuse-detector", "lock.abuse.expire",
+                             "expired");
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    if (done) ++lifted;
+  }
+  return lifted;
 }
 
 absl::StatusOr<ScanOutcome> PgRulesStore::ReportScan(const std::string& account_id,

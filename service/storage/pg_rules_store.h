@@ -27,6 +27,13 @@ class PgRulesStore : public RulesStore {
   absl::StatusOr<AccountStatusRecord> SetManualLock(const std::string& account_id, bool enabled,
                                                     const Actor& actor) override;
   absl::StatusOr<AccountStatusRecord> GetAccountStatus(const std::string& account_id) override;
+  absl::StatusOr<AccountStatusRecord> SetAbuseLock(const std::string& account_id,
+                                                   const AbuseLockWrite& lock,
+                                                   const Actor& actor) override;
+  absl::StatusOr<AccountStatusRecord> LiftAbuseLock(const std::string& account_id,
+                                                    const std::string& note,
+                                                    const Actor& actor) override;
+  absl::StatusOr<int> LiftExpiredAbuseLocks(absl::Time now) override;
   absl::StatusOr<ScanOutcome> ReportScan(const std::string& account_id, const ScanReport& report,
                                          const Actor& actor) override;
   absl::StatusOr<std::vector<AuditEventRecord>> ListAuditEvents(

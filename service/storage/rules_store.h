@@ -16,6 +16,7 @@
 #include "common/ip_address.h"
 #include "common/protocol.h"
 #include "service/domain/lock_policy.h"
+#include "service/storage/abuse_lock_sql.h"
 #include "service/storage/accounts_store.h"
 #include "service/storage/connections_store.h"
 
@@ -54,7 +55,7 @@ struct BlockRulePage {
 struct AccountStatusRecord {
   std::string account_id;
   std::string node_id;
-  // Ordered by kind (manual, antivirus).
+  // Ordered by kind (manual, antivirus, abuse).
   std::vector<LockRecord> locks;
   std::optional<IpAddress> egress_ipv4;
   std::optional<IpAddress> egress_ipv6;
@@ -140,6 +141,21 @@ class RulesStore {
   virtual absl::StatusOr<AccountStatusRecord> SetManualLock(const std::string& account_id,
                                                             bool enabled, const Actor& actor) = 0;
   virtual absl::StatusOr<AccountStatusRecord> GetAccountStatus(const std::string& account_id) = 0;
+
+  // Sets (or widens, see WriteAbuseLock in abuse_lock_sql.h) the abuse lock
+  // as lock_policy::CheckSetAbuse decides for the actor's role.
+  virtual absl::StatusOr<AccountStatusRecord> SetAbuseLock(const std::string& account_id,
+                                                           const AbuseLockWrite& lock,
+                                                           const Actor& actor) = 0;
+  // Lifts the abuse lock as lock_policy::CheckLiftAbuse decides (support,
+  // with a note); FAILED_PRECONDITION when none holds. Closes the account's
+  // open abuse incidents.
+  virtual absl::StatusOr<AccountStatusRecord> LiftAbuseLock(const std::string& account_id,
+                                                            const std::string& note,
+                                                            const Actor& actor) = 0;
+  // Lifts every abuse lock whose expiry is at or before `now`, each in its
+  // own transaction, audited as "lock.abuse.expire". Returns how many.
+  virtual absl::StatusOr<int> LiftExpiredAbuseLocks(absl::Time now) = 0;
 
   // Records the scan (once per scan_id; a repeat with other results is
   // ALREADY_EXISTS). The scan that decides (lock_policy::ScanDecidesOver:

@@ -277,6 +277,30 @@ test("antivirus lock: the banner explains it, the switch cannot lift it, a clean
   });
 });
 
+test("abuse lock: the banner gives the reason and what to do; the customer cannot lift it, support can", async () => {
+  const reason = "Spam reported by example.net: 4312 SMTP connections to 203.0.113.7 (ticket 4711)";
+  await api.abuse.setAbuseLock({ accountId: kCarol, ports: [25, 465, 587], reason }, api.admin);
+  await withPage("09-abuse", kCarol, {}, async (page) => {
+    const banner = page.locator("#eg-abuse-banner");
+    assert.equal(await banner.isVisible(), true);
+    const text = await banner.innerText();
+    assert.match(text, /ports 25, 465, 587 are blocked/);
+    assert.ok(text.includes(reason), text);
+    assert.match(text, /only support can lift this block/);
+    // Only ports: the switch stays off and says why.
+    assert.equal(await page.getByRole("switch", { name: "Block all outgoing connections" }).isChecked(), false);
+    assert.match(await page.textContent("#eg-lock-note"), /Ports 25, 465, 587 are blocked because of abuse \(only support can lift it\)/);
+  });
+  const refused = await api.abuse.liftAbuseLock({ accountId: kCarol, note: "fixed" }, panelOpts(kCarol)).then(() => null, (e) => ConnectError.from(e));
+  assert.equal(refused?.code, Code.PermissionDenied);
+  assert.match(refused.rawMessage, /contact support/);
+  await api.abuse.liftAbuseLock({ accountId: kCarol, note: "script removed (ticket 4711)" }, api.admin);
+  await withPage("09-abuse-lifted", kCarol, {}, async (page) => {
+    assert.equal(await page.locator("#eg-abuse-banner").isVisible(), false);
+  });
+  assert.deepEqual(pg.sql(`SELECT kind FROM account_locks WHERE account_id = '${kCarol}'`), []);
+});
+
 test("the graph has one bar per day with data; clicking a day selects it; incomplete days are lower bounds", async () => {
   await withPage("10-graph", kAlice, {}, async (page) => {
     await page.waitForSelector("#eg-chart canvas");

@@ -1,4 +1,4 @@
-// Every RPC of the four services × every kind of caller, against the real
+// Every RPC of the five services × every kind of caller, against the real
 // service on real PostgreSQL: the expected status each time, and for every
 // refused call, not one row changed anywhere in the database.
 #include <functional>
@@ -354,10 +354,59 @@ class AuthMatrixTest : public SecurityEnv {
           r.set_destination("203.0.113.0/24");
           return Unary(abuse_.get(), &v1::AbuseService::Stub::FindConnections, r, t);
         }));
+    using AbS = v1::AbuseService::Stub;
+    rpcs.push_back(MakeRpc("GetAbusePolicy", Audience::kAdmin, false, [this](const std::string& t) {
+      v1::GetAbusePolicyRequest r;
+      r.set_scope(v1::ABUSE_POLICY_SCOPE_ACCOUNT);
+      r.set_account_id(kAlice);
+      return Unary(abuse_.get(), &AbS::GetAbusePolicy, r, t);
+    }));
+    rpcs.push_back(MakeRpc("SetAbusePolicy", Audience::kAdmin, true, [this](const std::string& t) {
+      v1::SetAbusePolicyRequest r;
+      r.set_scope(v1::ABUSE_POLICY_SCOPE_ACCOUNT);
+      r.set_account_id(kAlice);
+      r.mutable_policy()->set_smtp_max_connections(1000 + ++counter_);
+      return Unary(abuse_.get(), &AbS::SetAbusePolicy, r, t);
+    }));
+    rpcs.push_back(MakeRpc("SetAbuseLock", Audience::kAdmin, true, [this](const std::string& t) {
+      v1::SetAbuseLockRequest r;
+      r.set_account_id(kAlice);
+      r.add_ports(static_cast<uint32_t>(1000 + ++counter_));
+      r.set_reason("from the matrix");
+      return Unary(abuse_.get(), &AbS::SetAbuseLock, r, t);
+    }));
+    // The account's own panel token reaches the lock policy, which refuses it
+    // (PERMISSION_DENIED, what to do): the matrix's expectation either way.
+    rpcs.push_back(MakeRpc(
+        "LiftAbuseLock", Audience::kAdmin, true,
+        [this](const std::string& t) {
+          v1::LiftAbuseLockRequest r;
+          r.set_account_id(kAlice);
+          r.set_note("lifted by the matrix");
+          return Unary(abuse_.get(), &AbS::LiftAbuseLock, r, t);
+        },
+        [this] { EnsureAbuseLock(); }));
+    rpcs.push_back(
+        MakeRpc("ListAbuseIncidents", Audience::kAdmin, false, [this](const std::string& t) {
+          v1::ListAbuseIncidentsRequest r;
+          r.set_account_id(kAlice);
+          return Unary(abuse_.get(), &AbS::ListAbuseIncidents, r, t);
+        }));
     // CollectorService.
     rpcs.push_back(MakeRpc("Connect", Audience::kNode, false,
                            [this](const std::string& t) { return Collect(t); }));
     return rpcs;
+  }
+
+  // An abuse lock on alice (one port), so that lifting it succeeds.
+  void EnsureAbuseLock() {
+    v1::SetAbuseLockRequest r;
+    r.set_account_id(kAlice);
+    r.add_ports(25);
+    r.set_reason("prepared by the matrix");
+    const grpc::Status status =
+        Unary(abuse_.get(), &v1::AbuseService::Stub::SetAbuseLock, r, AdminToken());
+    ASSERT_TRUE(status.ok()) << status.error_message();
   }
 
   int counter_ = 0;

@@ -39,6 +39,17 @@ const char kCommandsHelp[] = R"(Commands:
                          [--to=YYYY-MM-DD] [--egress-address=IP]
                          which accounts connected there (default: the last 30 days), per
                          day and action, with their node and egress address (admin token)
+  abuse policy get default|node NODE|account ACCOUNT
+  abuse policy set default|node NODE|account ACCOUNT KEY=VALUE...
+                         detection thresholds of one scope (unset: inherited); keys:
+                         enabled, smtp_max_connections, scan_max_destinations, reject_max,
+                         watched_ports=P,P, mail_server_uids=U,U, lock=alert|all|port,
+                         lock_minutes (0: until lifted), webhook_url (default scope);
+                         KEY= unsets it, watched_ports=none sets no port (admin token)
+  abuse incidents ACCOUNT  the account's abuse incidents, newest first (admin token)
+  abuse lock ACCOUNT REASON [PORT...] [--until=RFC3339]
+                         the abuse lock by hand: every port, or only PORTs (admin token)
+  abuse lift ACCOUNT --note=WHY  lift the abuse lock (support only, with a note)
   lookup IP [--refresh]  PTR and owner of an address (--refresh: look it up again now)
   health                 the server's gRPC health status
   services               the services the server lists through gRPC reflection

@@ -50,6 +50,8 @@ struct CommandOptions {
   // abuse find: day range (YYYY-MM-DD) and the egress (source) address.
   std::string from;
   std::string to;
+  // abuse lock: when it ends by itself (RFC 3339); empty: when lifted.
+  std::string until;
   std::string egress_address;
   // lookup: redo the lookup now instead of showing the cache.
   bool refresh = false;

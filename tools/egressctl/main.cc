@@ -37,7 +37,7 @@ ABSL_FLAG(std::string, protocol, "",
           "block: tcp, udp or any (default any); abuse find: also icmp or icmpv6.");
 ABSL_FLAG(int64_t, port, -1,
           "block, abuse find: destination port 1..65535; omitted or 0: every port.");
-ABSL_FLAG(std::string, note, "", "block: a note kept with the rule.");
+ABSL_FLAG(std::string, note, "", "block: a note kept with the rule; abuse lift: why (audit log).");
 ABSL_FLAG(std::vector<std::string>, threat, {},
           "report-scan: comma-separated PATH:SIGNATURE threats (paths with commas: give them "
           "as arguments after SCAN_ID).");
@@ -58,6 +58,8 @@ ABSL_FLAG(bool, reverse, false, "connections: reverse the default order.");
 ABSL_FLAG(std::string, from, "",
           "abuse find: first day, YYYY-MM-DD (default: 29 days before --to).");
 ABSL_FLAG(std::string, to, "", "abuse find: last day, YYYY-MM-DD (default: today).");
+ABSL_FLAG(std::string, until, "",
+          "abuse lock: when the lock ends by itself, RFC 3339 (default: when support lifts it).");
 ABSL_FLAG(std::string, egress_address, "",
           "abuse find: only accounts whose egress (source) address was this IP.");
 
@@ -128,6 +130,7 @@ int main(int argc, char** argv) {
   options.reverse = absl::GetFlag(FLAGS_reverse);
   options.from = absl::GetFlag(FLAGS_from);
   options.to = absl::GetFlag(FLAGS_to);
+  options.until = absl::GetFlag(FLAGS_until);
   options.egress_address = absl::GetFlag(FLAGS_egress_address);
   return egress::ctl::RunCommand(args, options, context);
 }

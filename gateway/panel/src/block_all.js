@@ -1,6 +1,7 @@
 // "Block all outgoing connections": the owner's own lock, and the banners
 // that say across the page when outgoing connections are blocked wholesale
-// (by the owner, or by the antivirus, which the switch cannot lift).
+// (by the owner, or by the antivirus or the abuse desk, which the switch
+// cannot lift).
 //
 // Switching it on cuts off every site at once, so it asks first and offers
 // Undo afterwards; the banner carries a button that switches it off again.
@@ -24,15 +25,40 @@ export function createBlockAll({ i18n, api, account, confirm, notify, describe, 
   const manualText = h("p", { id: "eg-lock-banner-text" });
   const manualBanner = h("div", { class: "eg-banner eg-banner-manual", id: "eg-lock-banner", role: "status", hidden: true }, h("div", { class: "eg-banner-body" }, h("strong", { text: t("blockAll.bannerTitle") }), manualText), allowBtn);
   const avBanner = h("div", { class: "eg-banner", id: "eg-av-banner", role: "alert", hidden: true });
-  const banners = h("div", { class: "eg-banners" }, avBanner, manualBanner);
+  const abuseBanner = h("div", { class: "eg-banner", id: "eg-abuse-banner", role: "alert", hidden: true });
+  const banners = h("div", { class: "eg-banners" }, abuseBanner, avBanner, manualBanner);
 
   let status = null;
   const hasLock = (s, kind) => !!s?.locks.some((l) => l.kind === kind);
+
+  // The abuse lock: set by the abuse detector or support, lifted only by
+  // support. The reason is the service's own words about what it saw: data,
+  // shown as is beside the translated text.
+  function renderAbuse(abuse) {
+    if (!abuse) {
+      abuseBanner.hidden = true;
+      abuseBanner.replaceChildren();
+      return;
+    }
+    abuseBanner.hidden = false;
+    const ports = abuse.ports.join(", ");
+    const when = [];
+    if (abuse.since) when.push(t("abuse.since", { time: i18n.time(abuse.since) }));
+    if (abuse.expireTime) when.push(t("abuse.until", { time: i18n.time(abuse.expireTime) }));
+    abuseBanner.replaceChildren(
+      h("strong", { text: abuse.ports.length ? t("abuse.titlePorts", { ports }) : t("abuse.title") }),
+      h("p", {}, t("abuse.reason"), " ", h("span", { class: "eg-abuse-reason", text: abuse.reason })),
+      ...(when.length ? [h("p", { text: when.join(" ") })] : []),
+      h("p", { text: t("abuse.howToLift") }),
+    );
+  }
 
   function render(s) {
     status = s;
     const av = s.locks.find((l) => l.kind === LockKind.ANTIVIRUS);
     const manual = s.locks.find((l) => l.kind === LockKind.MANUAL);
+    const abuse = s.locks.find((l) => l.kind === LockKind.ABUSE);
+    renderAbuse(abuse);
     input.checked = s.allBlocked;
     input.disabled = false;
     if (av) {
@@ -59,6 +85,7 @@ export function createBlockAll({ i18n, api, account, confirm, notify, describe, 
     const parts = [];
     if (manual) parts.push(t("blockAll.byYou", { time: i18n.time(manual.since) }));
     if (av) parts.push(t("blockAll.byAv"));
+    if (abuse) parts.push(abuse.ports.length ? t("blockAll.byAbusePorts", { ports: abuse.ports.join(", ") }) : t("blockAll.byAbuse"));
     if (!s.allBlocked) parts.push(t("blockAll.allowed"));
     if (s.ruleVersion > 0n) parts.push(s.enforced ? t("blockAll.applied") : t("blockAll.applying"));
     note.textContent = parts.join(" ");
@@ -105,6 +132,9 @@ export function createBlockAll({ i18n, api, account, confirm, notify, describe, 
       if (hasLock(next, LockKind.ANTIVIRUS)) {
         error.hidden = false;
         error.textContent = t("blockAll.avStays");
+      } else if (next.allBlocked && hasLock(next, LockKind.ABUSE)) {
+        error.hidden = false;
+        error.textContent = t("blockAll.abuseStays");
       } else {
         notify.say(t("blockAll.nowOff"), { label: t("common.undo"), run: () => turnOn({ ask: false }) });
       }

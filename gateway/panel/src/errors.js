@@ -52,6 +52,9 @@ export function describeError(err, op = Op.load) {
       return out("err.busy");
     }
     case Code.FailedPrecondition:
+      // The service names the lock that holds (lock_policy.h); the abuse
+      // lock's text speaks of attacks on other hosts.
+      if ((op === Op.allowAll || op === Op.blockAll) && /attack/i.test(detail)) return out("err.abuseLock");
       if (op === Op.allowAll || op === Op.blockAll) return out("err.antivirusLock");
       return out("err.precondition");
     case Code.NotFound:

@@ -10,6 +10,7 @@ const { createClient } = await import(join(gatewayDir, "node_modules", "@connect
 const { createGrpcTransport } = await import(join(gatewayDir, "node_modules", "@connectrpc", "connect-node", "dist", "esm", "index.js"));
 const { AccountsService } = await import(join(gatewayDir, "gen", "egress", "v1", "accounts_pb.js"));
 const { AntivirusService } = await import(join(gatewayDir, "gen", "egress", "v1", "antivirus_pb.js"));
+const { AbuseService } = await import(join(gatewayDir, "gen", "egress", "v1", "abuse_pb.js"));
 const { ConnectionsService } = await import(join(gatewayDir, "gen", "egress", "v1", "connections_pb.js"));
 const { CollectorService } = await import(join(gatewayDir, "gen", "egress", "v1", "collector_pb.js"));
 const { signToken } = await import(join(gatewayDir, "src", "token.js"));
@@ -30,6 +31,7 @@ export function clients(address, secret) {
     bearer,
     accounts: createClient(AccountsService, transport),
     antivirus: createClient(AntivirusService, transport),
+    abuse: createClient(AbuseService, transport),
     connections: createClient(ConnectionsService, transport),
     collector: createClient(CollectorService, transport),
     admin: { headers: bearer("tests", ["admin"]) },
