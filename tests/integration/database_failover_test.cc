@@ -49,6 +49,7 @@
 #include "tests/support/admin_calls.h"
 #include "tests/support/auto_failover_formation.h"
 #include "tests/support/files.h"
+#include "tests/support/postgres_user.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_tokens.h"
@@ -221,23 +222,6 @@ absl::StatusOr<uint64_t> BlockDestination(v1::ConnectionsService::Stub& stub, in
   return rule.rule_id();
 }
 
-int FreePort() {
-  // The service must listen on a port known in advance: its log goes to a
-  // file, not to a pipe the test would have to keep draining.
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 // The test's own folder (secret, spool, service log), removed at the end.
 class TempDir {
  public:
@@ -275,7 +259,7 @@ TEST(DatabaseFailoverTest, PrimaryKilledDuringIngestLosesAndDoublesNoAcknowledge
     std::ofstream secret(secret_path);
     secret << ::egress::testing::kTestTokenSecret;
   }
-  const int port = FreePort();
+  const int port = ::egress::testing::FreeLoopbackTcpPort();
   const std::string address = absl::StrCat("127.0.0.1:", port);
   const std::string conninfo = formation->MultiHostConnectionString();
   ASSERT_OK_AND_ASSIGN(

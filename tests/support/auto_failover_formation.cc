@@ -24,6 +24,7 @@
 #include "libpq-fe.h"
 #include "pqxx/pqxx"
 #include "tests/support/files.h"
+#include "tests/support/postgres_user.h"
 
 namespace egress::testing {
 namespace {
@@ -46,42 +47,6 @@ constexpr const char* kFastMonitorSettings[][2] = {
     {"pgautofailover.primary_demote_timeout", "8000"},
 };
 constexpr char kFastNetworkPartitionTimeout[] = "5";
-
-struct RunAs {
-  uid_t uid = 0;
-  gid_t gid = 0;
-  bool drop = false;
-};
-
-absl::StatusOr<RunAs> ServerUser() {
-  RunAs run_as;
-  if (geteuid() != 0) return run_as;
-  const passwd* user = getpwnam("postgres");
-  if (user == nullptr) {
-    return absl::FailedPreconditionError(
-        "running as root, but there is no `postgres` user to run the formation as "
-        "(install postgresql-15: scripts/setup.sh does)");
-  }
-  run_as.uid = user->pw_uid;
-  run_as.gid = user->pw_gid;
-  run_as.drop = true;
-  return run_as;
-}
-
-int FreeTcpPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 // Folders of formations whose test process is gone: SIGKILL to whatever
 // postgres still runs from them (the pid in postmaster.pid), then remove.
@@ -120,7 +85,7 @@ absl::StatusOr<std::unique_ptr<AutoFailoverFormation>> AutoFailoverFormation::St
                      " is missing: install postgresql-15-auto-failover (scripts/setup.sh does)"));
   }
   SweepStaleFormations();
-  absl::StatusOr<RunAs> run_as = ServerUser();
+  absl::StatusOr<RunAs> run_as = PostgresServerUser();
   if (!run_as.ok()) return run_as.status();
 
   std::unique_ptr<AutoFailoverFormation> formation(new AutoFailoverFormation());
@@ -141,10 +106,10 @@ absl::StatusOr<std::unique_ptr<AutoFailoverFormation>> AutoFailoverFormation::St
     }
   }
   formation->monitor_.data_dir = pattern + "/monitor";
-  formation->monitor_.port = FreeTcpPort();
+  formation->monitor_.port = FreeLoopbackTcpPort();
   for (int node = 0; node < 2; ++node) {
     formation->nodes_[node].data_dir = absl::StrCat(pattern, "/node", node);
-    formation->nodes_[node].port = FreeTcpPort();
+    formation->nodes_[node].port = FreeLoopbackTcpPort();
   }
   if (absl::Status status = formation->StartMonitor(); !status.ok()) return status;
   for (int node = 0; node < 2; ++node) {
@@ -161,7 +126,7 @@ absl::StatusOr<std::unique_ptr<AutoFailoverFormation>> AutoFailoverFormation::St
 
 absl::StatusOr<pid_t> AutoFailoverFormation::SpawnAutoctl(const std::vector<std::string>& args,
                                                           const std::string& log_name) const {
-  absl::StatusOr<RunAs> run_as = ServerUser();
+  absl::StatusOr<RunAs> run_as = PostgresServerUser();
   if (!run_as.ok()) return run_as.status();
   std::vector<std::string> argv = {options_.pg_autoctl};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -28,6 +28,7 @@
 #include "service/storage/database.h"
 #include "service/storage/migrations.h"
 #include "tests/support/files.h"
+#include "tests/support/postgres_user.h"
 
 namespace egress::testing {
 namespace {
@@ -42,27 +43,6 @@ PostgresCluster* shared_cluster = nullptr;
 void StopSharedCluster() {
   delete shared_cluster;
   shared_cluster = nullptr;
-}
-
-struct RunAs {
-  uid_t uid = 0;
-  gid_t gid = 0;
-  bool drop = false;  // true when we are root and must become `postgres`
-};
-
-absl::StatusOr<RunAs> ServerUser() {
-  RunAs run_as;
-  if (geteuid() != 0) return run_as;
-  const passwd* user = getpwnam("postgres");
-  if (user == nullptr) {
-    return absl::FailedPreconditionError(
-        "running as root, but there is no `postgres` user to run the test server as "
-        "(install postgresql-15: scripts/setup.sh does)");
-  }
-  run_as.uid = user->pw_uid;
-  run_as.gid = user->pw_gid;
-  run_as.drop = true;
-  return run_as;
 }
 
 // Forks and execs `argv` as `run_as`, output appended to `log_path`. The
@@ -125,27 +105,12 @@ void SweepStaleClusters() {
   }
 }
 
-int FreeTcpPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start(
     const PostgresClusterOptions& options) {
   SweepStaleClusters();
-  absl::StatusOr<RunAs> run_as = ServerUser();
+  absl::StatusOr<RunAs> run_as = PostgresServerUser();
   if (!run_as.ok()) return run_as.status();
 
   std::unique_ptr<PostgresCluster> cluster(new PostgresCluster());
@@ -165,14 +130,14 @@ absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start(
        "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"},
       *run_as, cluster->root_dir_ + "/initdb.log");
   if (!init.ok()) return init;
-  if (options.tcp) cluster->tcp_port_ = FreeTcpPort();
+  if (options.tcp) cluster->tcp_port_ = FreeLoopbackTcpPort();
   absl::Status started = cluster->StartServer();
   if (!started.ok()) return started;
   return cluster;
 }
 
 absl::Status PostgresCluster::StartServer() {
-  absl::StatusOr<RunAs> run_as = ServerUser();
+  absl::StatusOr<RunAs> run_as = PostgresServerUser();
   if (!run_as.ok()) return run_as.status();
   const std::string port = absl::StrCat(tcp_port_ == 0 ? 5432 : tcp_port_);
   const std::string listen = tcp_port_ == 0 ? "listen_addresses=" : "listen_addresses=127.0.0.1";
