@@ -99,7 +99,59 @@ std::optional<IpRange> V6Hull(absl::string_view prefix) {
   return Hull(parts, partial, /*v4=*/false);
 }
 
+// The values of one octet whose text starts with `digits`, as disjoint
+// ascending ranges: the value, then each longer run ("2" → 2, 20–29,
+// 200–255; "0" → 0 only; "" → 0–255). Empty if none.
+std::vector<std::pair<uint32_t, uint32_t>> OctetRanges(absl::string_view digits) {
+  if (digits.empty()) return {{0, 255}};
+  if (digits.size() > 3 || (digits.size() > 1 && digits[0] == '0')) return {};
+  uint32_t value = 0;
+  for (char c : digits) value = value * 10 + (c - '0');
+  if (value > 255) return {};
+  std::vector<std::pair<uint32_t, uint32_t>> ranges = {{value, value}};
+  if (value == 0) return ranges;
+  uint32_t scale = 1;
+  for (size_t length = digits.size() + 1; length <= 3; ++length) {
+    scale *= 10;
+    const uint32_t low = value * scale;
+    if (low > 255) break;
+    const uint32_t high = std::min<uint32_t>(low + scale - 1, 255);
+    if (low == ranges.back().second + 1) {
+      ranges.back().second = high;
+    } else {
+      ranges.emplace_back(low, high);
+    }
+  }
+  return ranges;
+}
+
 }  // namespace
+
+std::optional<std::vector<IpRange>> TextPrefixV4Ranges(absl::string_view prefix) {
+  if (prefix.find('.') == absl::string_view::npos) return std::nullopt;
+  for (char c : prefix) {
+    if (c != '.' && !absl::ascii_isdigit(c)) return std::nullopt;
+  }
+  std::vector<absl::string_view> parts = absl::StrSplit(prefix, '.');
+  const absl::string_view partial = parts.back();
+  parts.pop_back();
+  std::vector<IpRange> ranges;
+  if (parts.size() >= 4) return ranges;
+  uint32_t fixed = 0;  // the full octets, left-aligned
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::vector<std::pair<uint32_t, uint32_t>> exact = OctetRanges(parts[i]);
+    // A full octet is exactly one canonical value.
+    if (parts[i].empty() || exact.empty()) return ranges;
+    fixed |= exact.front().first << (24 - 8 * i);
+  }
+  const int shift = 24 - 8 * static_cast<int>(parts.size());
+  const uint32_t free_bits = shift == 0 ? 0 : (1u << shift) - 1;
+  for (const auto& [low, high] : OctetRanges(partial)) {
+    ranges.push_back(IpRange{IpAddress::FromV4(fixed | low << shift),
+                             IpAddress::FromV4(fixed | high << shift | free_bits)});
+  }
+  return ranges;
+}
 
 std::optional<IpRange> TextPrefixHull(absl::string_view prefix) {
   if (prefix.empty()) return std::nullopt;

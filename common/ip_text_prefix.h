@@ -11,6 +11,7 @@
 #define EGRESS_COMMON_IP_TEXT_PREFIX_H_
 
 #include <optional>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "common/ip_address.h"
@@ -27,6 +28,14 @@ struct IpRange {
 // "::" or holding "::" before its first group ends) or no address can match
 // ("300.", "1.2.3.4.5"; the caller's text comparison then finds nothing).
 std::optional<IpRange> TextPrefixHull(absl::string_view prefix);
+
+// Exactly the IPv4 addresses whose dotted-quad text starts with `prefix`, as
+// at most three disjoint ranges in ascending order ("10.0.1" → 10.0.1.0/24,
+// 10.0.10.0–10.0.19.255, 10.0.100.0–10.0.199.255), so a database compares
+// addresses, not their text. Only for a prefix of digits and dots holding a
+// dot, which no IPv6 text starts with; nullopt for any other prefix. Empty
+// when no address can match ("300.", "01.").
+std::optional<std::vector<IpRange>> TextPrefixV4Ranges(absl::string_view prefix);
 
 }  // namespace egress
 

@@ -3,6 +3,7 @@
 #include <random>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -90,6 +91,84 @@ TEST(TextPrefixHullTest, HoldsEveryAddressWhoseTextStartsWithThePrefix) {
     }
   }
   EXPECT_GT(checked, 20000);
+}
+
+std::string Ranges(absl::string_view prefix) {
+  std::optional<std::vector<IpRange>> ranges = TextPrefixV4Ranges(prefix);
+  if (!ranges.has_value()) return "none";
+  std::string text;
+  for (const IpRange& range : *ranges) {
+    if (!text.empty()) text += " ";
+    text += range.first.ToString() + "-" + range.last.ToString();
+  }
+  return text;
+}
+
+TEST(TextPrefixV4RangesTest, ExactRanges) {
+  EXPECT_EQ(Ranges("10.0.1"), "10.0.1.0-10.0.1.255 10.0.10.0-10.0.19.255 10.0.100.0-10.0.199.255");
+  EXPECT_EQ(Ranges("10.0.1."), "10.0.1.0-10.0.1.255");
+  EXPECT_EQ(Ranges("10.0.2"), "10.0.2.0-10.0.2.255 10.0.20.0-10.0.29.255 10.0.200.0-10.0.255.255");
+  EXPECT_EQ(Ranges("10.0.25"), "10.0.25.0-10.0.25.255 10.0.250.0-10.0.255.255");
+  EXPECT_EQ(Ranges("10.0.26"), "10.0.26.0-10.0.26.255");
+  EXPECT_EQ(Ranges("10.0.0"), "10.0.0.0-10.0.0.255");
+  EXPECT_EQ(Ranges("192.168.7.1"),
+            "192.168.7.1-192.168.7.1 192.168.7.10-192.168.7.19 "
+            "192.168.7.100-192.168.7.199");
+  EXPECT_EQ(Ranges("192.168.7.42"), "192.168.7.42-192.168.7.42");
+  EXPECT_EQ(Ranges("203."), "203.0.0.0-203.255.255.255");
+  EXPECT_EQ(Ranges("1."), "1.0.0.0-1.255.255.255");
+}
+
+TEST(TextPrefixV4RangesTest, EmptyWhenNothingMatchesNoneWhenNotIpv4Text) {
+  for (absl::string_view prefix : {"300.", "1.2.3.4.", "1.2.3.4.5", "01.", "10.01.", "1..2"}) {
+    ASSERT_TRUE(TextPrefixV4Ranges(prefix).has_value()) << prefix;
+    EXPECT_TRUE(TextPrefixV4Ranges(prefix)->empty()) << prefix;
+  }
+  for (absl::string_view prefix : {"", "10", "2001:db8:", "::ffff:1.2", "1a.2"}) {
+    EXPECT_FALSE(TextPrefixV4Ranges(prefix).has_value()) << prefix;
+  }
+}
+
+// An address is inside the ranges exactly when its text starts with the
+// prefix: every prefix of random addresses' texts, against random addresses.
+TEST(TextPrefixV4RangesTest, InsideExactlyWhenTheTextStartsWithThePrefix) {
+  std::mt19937_64 random(20261207);
+  auto random_address = [&] {
+    uint32_t v4 = 0;
+    for (int o = 0; o < 4; ++o) {
+      const uint32_t octet = (random() % 3 == 0)   ? random() % 10
+                             : (random() % 2 == 0) ? random() % 100
+                                                   : random() % 256;
+      v4 = v4 << 8 | octet;
+    }
+    return IpAddress::FromV4(v4);
+  };
+  int matched = 0, unmatched = 0;
+  for (int i = 0; i < 300; ++i) {
+    const std::string text = random_address().ToString();
+    for (size_t length = 2; length <= text.size(); ++length) {
+      const std::string prefix = text.substr(0, length);
+      std::optional<std::vector<IpRange>> ranges = TextPrefixV4Ranges(prefix);
+      if (!ranges.has_value()) continue;  // no dot yet
+      for (int j = 0; j < 40; ++j) {
+        IpAddress other = j == 0 ? *IpAddress::Parse(text) : random_address();
+        if (j > 0 && j % 2 == 0) {
+          // Near the prefix too: same leading octets.
+          other = IpAddress::FromV4((other.v4() & 0x0000ffff) |
+                                    (IpAddress::Parse(text)->v4() & 0xffff0000));
+        }
+        const bool starts = absl::StartsWith(other.ToString(), prefix);
+        bool inside = false;
+        for (const IpRange& range : *ranges) {
+          inside = inside || (range.first <= other && other <= range.last);
+        }
+        EXPECT_EQ(inside, starts) << prefix << " vs " << other.ToString();
+        ++(starts ? matched : unmatched);
+      }
+    }
+  }
+  EXPECT_GT(matched, 5000);
+  EXPECT_GT(unmatched, 5000);
 }
 
 }  // namespace

@@ -2,8 +2,11 @@
 // (account scoping, literal prefixes, keyset cursors), below the service.
 #include "service/storage/pg_connections_store.h"
 
+#include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
@@ -106,6 +109,49 @@ TEST_F(PgConnectionsStoreTest, PrefixesMatchLiterallyNeverAsPatterns) {
   EXPECT_THAT(Ips(Query(Prefix("%"))), ElementsAre());
   EXPECT_THAT(Ips(Query(Prefix("\\"))), ElementsAre());
   EXPECT_THAT(Ips(Query(Prefix("2001:db8:"))), ElementsAre("2001:db8::1"));
+}
+
+// IPv4 prefixes are matched as address ranges, not text: on a day of many
+// addresses, every prefix finds exactly the rows whose text starts with it,
+// and counts them.
+TEST_F(PgConnectionsStoreTest, Ipv4PrefixesFindExactlyTheAddressesWhoseTextStartsWithThem) {
+  std::vector<std::string> all;
+  {
+    pqxx::connection connection(conninfo_);
+    pqxx::work work(connection);
+    std::string values;
+    for (uint32_t third = 0; third < 256; third += 3) {
+      for (uint32_t fourth : {0u, 1u, 9u, 10u, 19u, 25u, 99u, 100u, 199u, 200u, 255u}) {
+        const std::string ip = absl::StrCat("10.0.", third, ".", fourth);
+        all.push_back(ip);
+        absl::StrAppend(&values, values.empty() ? "" : ",", "('a1', '2026-03-11', '", ip,
+                        "', 6, 443, 1, 1, now(), now())");
+      }
+    }
+    work.exec(
+        absl::StrCat("INSERT INTO connection_daily (account_id, day, ip, protocol, port, "
+                     "action, count, first_seen, last_seen) VALUES ",
+                     values));
+    work.exec("DELETE FROM account_day_totals");
+    work.exec(testing::kDayTotalsFromRowsSql);
+    work.commit();
+  }
+  for (const std::string prefix : {"10.0.1", "10.0.1.", "10.0.25", "10.0.2", "10.0.0", "10.0.",
+                                   "10.0.19.1", "10.0.255.2", "1", "10.1", "300.", "10.00"}) {
+    ConnectionQuery query = Query(Prefix(prefix));
+    query.day = absl::CivilDay(2026, 3, 11);
+    query.limit = 5000;
+    query.order = ConnectionOrder::kIp;
+    absl::StatusOr<ConnectionPage> page = store_->ListConnections(query);
+    ASSERT_TRUE(page.ok()) << page.status();
+    std::set<std::string> expected, found;
+    for (const std::string& ip : all) {
+      if (absl::StartsWith(ip, prefix)) expected.insert(ip);
+    }
+    for (const ConnectionRow& row : page->rows) found.insert(row.ip.ToString());
+    EXPECT_EQ(found, expected) << prefix;
+    EXPECT_EQ(page->total_rows, expected.size()) << prefix;
+  }
 }
 
 TEST_F(PgConnectionsStoreTest, NetworksSelectTheirFamilyAndRangeOnly) {
