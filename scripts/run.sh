@@ -29,14 +29,29 @@ fi
 pg_bin=/usr/lib/postgresql/15/bin
 log() { printf '[run] %s\n' "$*" >&2; }
 
-# Only the binaries this script runs: a first start does not wait for the
-# tests, benchmarks and fuzz helpers (scripts/test.sh builds everything).
-EGRESS_PACKAGES="${EGRESS_PACKAGES:-run}" \
-  EGRESS_BUILD_TARGETS="${EGRESS_BUILD_TARGETS-egress-service egress-agent egressctl}" \
-  "$repo/scripts/setup.sh"
-
 mkdir -p "$var_dir/pg" "$var_dir/run" "$var_dir/log"
 var_dir="$(cd "$var_dir" && pwd)"
+
+# Packages first; then the gateway's npm install and panel bundle run beside
+# the C++ build (mostly waiting on npm's registry and disk: it hides ~30 s of
+# a first start behind the compiler).
+export EGRESS_PACKAGES="${EGRESS_PACKAGES:-run}"
+EGRESS_SKIP_BUILD=1 "$repo/scripts/setup.sh"
+"$repo/tests/browser/setup-gateway.sh" >"$var_dir/log/setup-gateway.log" 2>&1 &
+gateway_setup_pid=$!
+trap 'kill "$gateway_setup_pid" 2>/dev/null; exit 130' INT TERM
+# Only the binaries this script runs: a first start does not wait for the
+# tests, benchmarks and fuzz helpers (scripts/test.sh builds everything).
+if ! EGRESS_BUILD_TARGETS="${EGRESS_BUILD_TARGETS-egress-service egress-agent egressctl}" \
+  "$repo/scripts/setup.sh"; then
+  kill "$gateway_setup_pid" 2>/dev/null || true
+  exit 1
+fi
+if ! wait "$gateway_setup_pid"; then
+  cat "$var_dir/log/setup-gateway.log" >&2
+  log "preparing the gateway failed (log above, also in $var_dir/log/setup-gateway.log)"
+  exit 1
+fi
 # PostgreSQL refuses to run as root: as root, run it as `postgres`.
 as_pg=()
 pg_super="$(id -un)"
@@ -139,7 +154,6 @@ fi
 
 # The gateway (gRPC-web/Connect for browsers and curl) and the panel page.
 gateway_listen="${EGRESS_GATEWAY_LISTEN:-127.0.0.1:8080}"
-"$repo/tests/browser/setup-gateway.sh"
 log "starting egress-gateway on $gateway_listen (log $var_dir/log/gateway.log)"
 node "$repo/gateway/src/main.js" --listen="$gateway_listen" --upstream="$address" \
   ${gateway_metrics_listen:+--metrics-listen="$gateway_metrics_listen"} \
