@@ -2,6 +2,7 @@
 // exactly the rows ListConnections pages through for the same filters, in
 // the same order, quoted per RFC 4180, with formula-like cells neutralised;
 // and the same authorization and validation as ListConnections.
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "service/connections_service.h"
 #include "tests/service/connections_test_env.h"
+#include "tools/egressctl/commands.h"
 
 namespace egress {
 namespace {
@@ -295,6 +297,38 @@ TEST_F(ConnectionsExportTest, SameAuthorizationAndValidationAsTheList) {
   ASSERT_TRUE(header.status.ok()) << header.status.error_message();
   EXPECT_THAT(header.csv, StartsWith("date,ip,"));
   EXPECT_EQ(header.rows, 0u);
+}
+
+TEST_F(ConnectionsExportTest, EgressctlExportWritesTheSameCsvToStdout) {
+  auto ctl = [&](const std::vector<std::string>& args, const ctl::CommandOptions& options,
+                 const std::string& token, std::string* out, std::string* err) {
+    std::ostringstream o, e;
+    ctl::CommandContext context;
+    context.channel = channel_;
+    context.token = token;
+    context.out = &o;
+    context.err = &e;
+    const int code = ctl::RunCommand(args, options, context);
+    *out = o.str();
+    *err = e.str();
+    return code;
+  };
+  ctl::CommandOptions options;
+  options.filter = "10.0.0.0/30";
+  options.order_by = "ip";
+  std::string out, err;
+  ASSERT_EQ(ctl({"export", "alice", "2026-03-10"}, options, alice_, &out, &err), 0) << err;
+  v1::ExportConnectionsRequest request = Request();
+  request.set_ip_filter("10.0.0.0/30");
+  request.set_order_by(v1::ListConnectionsRequest::ORDER_BY_IP);
+  EXPECT_EQ(out, Run(request, alice_).csv);
+  EXPECT_EQ(ParseCsv(out).size(), 5u);  // header + 10.0.0.0 .. 10.0.0.3
+
+  EXPECT_EQ(ctl({"export", "alice", "2026-03-10"}, {}, bob_, &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("PERMISSION_DENIED"));
+  options.order_by = "size";
+  EXPECT_EQ(ctl({"export", "alice", "2026-03-10"}, options, alice_, &out, &err), 2);
+  EXPECT_THAT(err, HasSubstr("export: --order-by"));
 }
 
 }  // namespace
