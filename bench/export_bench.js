@@ -11,7 +11,8 @@
 //   2. the same with a slow reader (a 5 ms pause per chunk): flow control
 //      must hold the service back, not its memory;
 //   3. the gateway's download (POST /export/connections.csv, as the panel):
-//      first byte, last byte, and the gateway's RSS growth;
+//      first byte, last byte, and the gateway's RSS growth; also with a slow
+//      browser (a 5 ms pause per read);
 //   4. baselines in the same run: psql `COPY (the same rows, joined to
 //      ip_info, same order) TO STDOUT (FORMAT csv)` into /dev/null, and
 //      paging ListConnections (1,000 rows a page) through the whole day.
@@ -102,7 +103,9 @@ try {
     return { first, total: performance.now() - t0, bytes, chunks };
   }
 
-  function viaGateway(orderBy) {
+  // pauseMs: the reader stops for that long after each piece it receives
+  // (a slow browser), so the gateway must hold back, not buffer.
+  function viaGateway(orderBy, pauseMs = 0) {
     return new Promise((resolve, reject) => {
       const body = new URLSearchParams({ token, account_id: "bench", date: day, order_by: String(orderBy) }).toString();
       const t0 = performance.now();
@@ -112,6 +115,10 @@ try {
         res.on("data", (b) => {
           if (!first) first = performance.now() - t0;
           bytes += b.length;
+          if (pauseMs) {
+            res.pause();
+            setTimeout(() => res.resume(), pauseMs);
+          }
         });
         res.on("end", () => (res.statusCode === 200 && res.complete ? resolve({ first, total: performance.now() - t0, bytes }) : reject(new Error(`gateway: ${res.statusCode}`))));
         res.on("error", reject);
@@ -158,6 +165,7 @@ try {
       ["ExportConnections, gRPC to the service", service.child.pid, () => direct(orderBy)],
       ["  same, slow reader (5 ms per chunk)", service.child.pid, () => direct(orderBy, 5)],
       ["  same, through the gateway (panel download)", gateway.child.pid, () => viaGateway(orderBy)],
+      ["  same, gateway, slow browser (5 ms per read)", gateway.child.pid, () => viaGateway(orderBy, 5)],
       ["baseline: psql COPY … TO STDOUT (FORMAT csv)", null, () => copyBaseline(orderSql)],
       ["baseline: ListConnections, 1,000-row pages", service.child.pid, () => paging(orderBy)],
     ];
