@@ -51,7 +51,8 @@ export function createExportButton({ i18n, config, account, getView, notify, onS
     };
     const form = h(
       "form",
-      { method: "post", action: new URL("/export/connections.csv", config.apiBase).href, target: kFrameName, hidden: true },
+      // Beside the RPC paths, also when apiBase carries a path of its own.
+      { method: "post", action: `${String(config.apiBase).replace(/\/+$/, "")}/export/connections.csv`, target: kFrameName, hidden: true },
       ...Object.entries(fields).map(([name, value]) => h("input", { type: "hidden", name, value })),
     );
     frame.after(form);
