@@ -18,7 +18,6 @@
 // panel sees as its iframe loading. An error after the first byte aborts
 // the response, so the browser reports a failed download instead of keeping
 // a silently short file.
-import { once } from "node:events";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ConnectionsService } from "../gen/egress/v1/connections_pb.js";
 
@@ -73,6 +72,20 @@ export function exportFileName(request) {
   const d = request.date;
   const date = d.year ? `${d.year}-${String(d.month).padStart(2, "0")}-${String(d.day).padStart(2, "0")}` : "day";
   return `egress-${safe(request.accountId)}-${date}.csv`;
+}
+
+// Resolves when `res` can take more ("drain") or is gone ("close"),
+// leaving no listener behind.
+function writable(res) {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 function errorPage(res, err) {
@@ -136,7 +149,7 @@ export function createExportHandler(pool, { timeoutMs = 15 * 60000 } = {}) {
       for (let next = first; !next.done; next = await it.next()) {
         rows += next.value.rows;
         bytes += next.value.csv.length;
-        if (!res.write(next.value.csv)) await Promise.race([once(res, "drain"), once(res, "close")]);
+        if (!res.write(next.value.csv)) await writable(res);
         if (res.destroyed) throw new ConnectError("the browser went away", Code.Canceled);
       }
       res.end();

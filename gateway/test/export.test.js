@@ -19,6 +19,10 @@ let upstream, gateway, url;
 const seen = [];
 // When the fake upstream sent its second chunk (performance.now()).
 let secondSentAt = 0;
+// Chunks the "flood" export has handed to the transport so far.
+let flooded = 0;
+const kFloodChunks = 1000;
+const kFloodChunkBytes = 64 * 1024;
 
 before(async () => {
   upstream = createH2Server(
@@ -29,6 +33,11 @@ before(async () => {
           async *exportConnections(req, ctx) {
             seen.push({ req, auth: ctx.requestHeader.get("authorization") });
             if (req.accountId === "other") throw new ConnectError("account \"other\" is not yours", Code.PermissionDenied);
+            if (req.ipFilter === "flood") {
+              const chunk = { csv: new Uint8Array(kFloodChunkBytes).fill(0x41), rows: 1 };
+              for (flooded = 0; flooded < kFloodChunks; flooded++) yield chunk;
+              return;
+            }
             if (req.ipFilter === "abc") throw new ConnectError("ip_filter: \"abc\" is neither ...", Code.InvalidArgument);
             const enc = new TextEncoder();
             yield { csv: enc.encode("date,ip\r\n2026-03-10,10.0.0.1\r\n"), rows: 1 };
@@ -106,6 +115,41 @@ test("an error midway aborts the download instead of ending it short", async () 
   const res = await post({ ...form, ip_filter: "10." });
   assert.equal(res.status, 200);
   assert.equal(res.ended, false);
+});
+
+test("a browser that stops reading holds the upstream back (no buffering in the gateway)", async () => {
+  // The gateway's own response object for this download: what it has
+  // written but the socket has not taken yet is its buffering.
+  let gatewayRes = null;
+  const spy = (req, res) => {
+    if (req.url === "/export/connections.csv") gatewayRes = res;
+  };
+  gateway.on("request", spy);
+  let buffered = 0;
+  const sampler = setInterval(() => (buffered = Math.max(buffered, gatewayRes?.writableLength ?? 0)), 5);
+  try {
+    const body = new URLSearchParams({ ...form, ip_filter: "flood" }).toString();
+    const res = await new Promise((resolve, reject) => {
+      const req = httpRequest(`${url}/export/connections.csv`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" } }, resolve);
+      req.on("error", reject);
+      req.end(body);
+    });
+    res.pause();
+    await new Promise((r) => setTimeout(r, 1000));
+    const ahead = flooded;
+    let bytes = 0;
+    res.on("data", (b) => (bytes += b.length));
+    res.resume();
+    await new Promise((r) => res.on("end", r));
+    assert.equal(bytes, kFloodChunks * kFloodChunkBytes);
+    // One chunk over the stream's high-water mark at most, however long the
+    // browser stalls (a gateway that ignored `drain` held tens of MiB here).
+    assert.ok(buffered <= 2 * kFloodChunkBytes, `the gateway buffered ${buffered} bytes for a paused browser`);
+    process.stdout.write(`# paused browser: gateway buffered at most ${buffered} bytes; ${ahead} chunks were in kernel and HTTP/2 buffers\n`);
+  } finally {
+    clearInterval(sampler);
+    gateway.off("request", spy);
+  }
 });
 
 test("GET is refused; file names keep only safe characters", async () => {
