@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/connections_service.h"
@@ -297,6 +298,86 @@ TEST_F(ConnectionsExportTest, SameAuthorizationAndValidationAsTheList) {
   ASSERT_TRUE(header.status.ok()) << header.status.error_message();
   EXPECT_THAT(header.csv, StartsWith("date,ip,"));
   EXPECT_EQ(header.rows, 0u);
+}
+
+// The real store, except that exports wait until `release` before reading.
+class HeldExports : public ConnectionsStore {
+ public:
+  explicit HeldExports(ConnectionsStore* real) : real_(*real) {}
+  absl::StatusOr<std::vector<DaySummary>> ListDates(const std::string& account_id) override {
+    return real_.ListDates(account_id);
+  }
+  absl::StatusOr<ConnectionPage> ListConnections(const ConnectionQuery& query) override {
+    return real_.ListConnections(query);
+  }
+  absl::StatusOr<std::vector<DaySummary>> DailyCounts(const std::string& account_id,
+                                                      absl::CivilDay from,
+                                                      absl::CivilDay to) override {
+    return real_.DailyCounts(account_id, from, to);
+  }
+  absl::Status ExportConnections(const ConnectionQuery& query, int batch_rows,
+                                 const RowBatchSink& sink) override {
+    entered.fetch_add(1);
+    release.WaitForNotification();
+    return real_.ExportConnections(query, batch_rows, sink);
+  }
+  std::atomic<int> entered{0};
+  absl::Notification release;
+
+ private:
+  ConnectionsStore& real_;
+};
+
+TEST_F(ConnectionsExportTest, AtMostFourExportsAtOnceTheFifthIsResourceExhausted) {
+  HeldExports held(connections_store_.get());
+  ConnectionsServiceImpl service(&held, rules_store_.get(), authorizer_.get(), absl::UTCTimeZone());
+  grpc::ServerBuilder builder;
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto stub = v1::ConnectionsService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto start = [&](grpc::ClientContext* context) {
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    context->AddMetadata("authorization", "Bearer " + alice_);
+    return stub->ExportConnections(context, Request());
+  };
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::ExportConnectionsChunk>>> running;
+  for (int i = 0; i < kMaxConcurrentExports; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    running.push_back(start(contexts.back().get()));
+  }
+  for (int i = 0; i < 3000 && held.entered.load() < kMaxConcurrentExports; ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(held.entered.load(), kMaxConcurrentExports);
+
+  grpc::ClientContext fifth_context;
+  std::unique_ptr<grpc::ClientReader<v1::ExportConnectionsChunk>> fifth = start(&fifth_context);
+  v1::ExportConnectionsChunk chunk;
+  EXPECT_FALSE(fifth->Read(&chunk));
+  grpc::Status refused = fifth->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("too many exports"));
+
+  held.release.Notify();
+  for (auto& reader : running) {
+    uint64_t rows = 0;
+    while (reader->Read(&chunk)) rows += chunk.rows();
+    EXPECT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(rows, static_cast<uint64_t>(kRows));
+  }
+  // The slots are free again.
+  grpc::ClientContext again_context;
+  std::unique_ptr<grpc::ClientReader<v1::ExportConnectionsChunk>> again = start(&again_context);
+  while (again->Read(&chunk)) {
+  }
+  EXPECT_TRUE(again->Finish().ok());
+  server->Shutdown(std::chrono::system_clock::now());
 }
 
 TEST_F(ConnectionsExportTest, EgressctlExportWritesTheSameCsvToStdout) {
