@@ -153,3 +153,30 @@ test("the button is translated and named for screen readers; off when the day ha
     await page.close();
   }
 });
+
+test("a refused export is worded for the customer and the page stays", async () => {
+  const page = await openPanel(stack, kAlice);
+  try {
+    await page.waitForSelector("#eg-export:not([disabled])");
+    // As the gateway answers when the service says RESOURCE_EXHAUSTED.
+    await page.route("**/export/connections.csv", (route) =>
+      route.fulfill({ status: 429, contentType: "text/html; charset=utf-8", body: '<!doctype html><p id="export-error" data-code="ResourceExhausted">ResourceExhausted: too many exports</p>' }),
+    );
+    const url = page.url();
+    await page.click("#eg-export");
+    await page.waitForFunction(() => document.querySelector("#eg-toast .eg-toast-text")?.textContent === "Too many exports are running right now. Try again in a minute.", null, { timeout: 10000 });
+    assert.equal(page.url(), url);
+    assert.equal(await page.locator("#eg-conn-body tr[data-ip]").count() > 0, true);
+    // A session that ended: the page says so and stops.
+    await page.unroute("**/export/connections.csv");
+    await page.route("**/export/connections.csv", (route) =>
+      route.fulfill({ status: 401, contentType: "text/html; charset=utf-8", body: '<!doctype html><p id="export-error" data-code="Unauthenticated">Unauthenticated: token expired</p>' }),
+    );
+    await page.click("#eg-export");
+    await page.waitForSelector("#eg-page-notice:not([hidden])");
+    assert.match(await page.textContent("#eg-page-notice"), /Your session has ended/);
+    assert.equal(await page.locator("#eg-export").isDisabled(), true);
+  } finally {
+    await page.close();
+  }
+});
