@@ -203,10 +203,14 @@ absl::Status PgConnectionsStore::ExportConnections(const ConnectionQuery& query,
   }
   const std::string fetch = absl::StrCat("FETCH ", batch_rows, " FROM ", kExportCursor);
   return database_.WithConnection([&](pqxx::connection& connection) -> absl::Status {
-    // One snapshot for the whole file, read-only: a slow reader holds no
-    // lock that writers wait for. The cursor is gone with the transaction,
+    // One snapshot for the whole file, read-only: writers never wait for
+    // it, but it holds back vacuum and an ACCESS SHARE lock on the day's
+    // partition (dropping it waits). So a reader that takes nothing for a
+    // minute between two batches loses the export (the server ends the idle
+    // transaction: UNAVAILABLE). The cursor is gone with the transaction,
     // also when `sink` stops early (the transaction is aborted).
     pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only> txn(connection);
+    txn.exec("SET LOCAL idle_in_transaction_session_timeout = '60s'");
     if (txn.exec_params(kAccountExists, query.account_id).empty()) {
       return AccountNotFound(query.account_id);
     }
