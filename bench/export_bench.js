@@ -62,7 +62,7 @@ try {
   log(`seeding ${kRows} rows on ${day}`);
   pg.sql(`INSERT INTO connection_daily (account_id, day, ip, protocol, port, action, count, first_seen, last_seen)
           SELECT 'bench', '${day}', ('10.0.0.0'::inet + i), CASE WHEN i % 5 = 0 THEN 17 ELSE 6 END, 1 + (i * 7) % 65535,
-                 CASE WHEN i % 10 = 0 THEN 2 ELSE 1 END, 1 + (i * 7919) % 5000,
+                 CASE WHEN i % 10 = 0 THEN 2 ELSE 1 END, 1 + (i::int8 * 7919) % 5000,
                  '${day}T00:00:00Z'::timestamptz + (i % 40000) * interval '1 second',
                  '${day}T12:00:00Z'::timestamptz + (i % 40000) * interval '1 second'
             FROM generate_series(0, ${kRows - 1}) AS i;
