@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "service/accounts_validation.h"
+#include "service/connections_csv.h"
 #include "service/connections_validation.h"
 #include "service/paging.h"
 #include "service/rpc_edge.h"
@@ -69,6 +70,76 @@ grpc::Status ConnectionsServiceImpl::ListConnections(grpc::ServerContext* contex
     return absl::OkStatus();
   }();
   return FinishRpc("ListConnections", status);
+}
+
+grpc::Status ConnectionsServiceImpl::ExportConnections(
+    grpc::ServerContext* context, const v1::ExportConnectionsRequest* request,
+    grpc::ServerWriter<v1::ExportConnectionsChunk>* writer) {
+  const absl::Time started = absl::Now();
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  absl::Status status = [&]() -> absl::Status {
+    EGRESS_ASSIGN_OR_RETURN(Caller caller, authorizer_.Authenticate(*context));
+    EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
+    // The same filters as ListConnections, checked by the same code, so the
+    // messages name the same fields.
+    v1::ListConnectionsRequest list;
+    list.set_account_id(request->account_id());
+    *list.mutable_date() = request->date();
+    list.set_ip_filter(request->ip_filter());
+    list.set_action(request->action());
+    list.set_order_by(request->order_by());
+    list.set_reverse(request->reverse());
+    const absl::CivilDay latest = DayOf(clock_.Now(), service_zone_) + 1;
+    EGRESS_ASSIGN_OR_RETURN(ConnectionQuery query, ConnectionQueryFromProto(list, latest));
+    EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
+
+    if (exports_running_.fetch_add(1) >= kMaxConcurrentExports) {
+      exports_running_.fetch_sub(1);
+      return absl::ResourceExhaustedError("too many exports are running; try again in a minute");
+    }
+    struct Slot {
+      std::atomic<int>& running;
+      ~Slot() { running.fetch_sub(1); }
+    } slot{exports_running_};
+
+    v1::ExportConnectionsChunk chunk;
+    std::string& csv = *chunk.mutable_csv();
+    csv.reserve(kExportChunkBytes + 4096);
+    auto send = [&]() -> absl::Status {
+      bytes += csv.size();
+      if (!writer->Write(chunk)) return absl::CancelledError("the caller went away");
+      csv.clear();
+      chunk.set_rows(0);
+      return absl::OkStatus();
+    };
+    bool header = false;
+    EGRESS_RETURN_IF_ERROR(connections_.ExportConnections(
+        query, kExportBatchRows, [&](std::vector<ConnectionRow>& batch) -> absl::Status {
+          if (!header) {
+            if (request->utf8_bom()) csv.append(kUtf8Bom);
+            AppendConnectionsCsvHeader(&csv);
+            header = true;
+          }
+          for (const ConnectionRow& row : batch) {
+            AppendConnectionCsvRow(row, query.day, service_zone_, &csv);
+            chunk.set_rows(chunk.rows() + 1);
+            ++rows;
+            if (csv.size() >= kExportChunkBytes) EGRESS_RETURN_IF_ERROR(send());
+          }
+          return absl::OkStatus();
+        }));
+    if (!csv.empty()) EGRESS_RETURN_IF_ERROR(send());
+    return absl::OkStatus();
+  }();
+  if (status.ok() || status.code() == absl::StatusCode::kCancelled) {
+    LogInfo("connections_exported", {{"account_id", request->account_id()},
+                                     {"rows", rows},
+                                     {"bytes", bytes},
+                                     {"ms", absl::ToInt64Milliseconds(absl::Now() - started)},
+                                     {"complete", status.ok()}});
+  }
+  return FinishRpc("ExportConnections", status);
 }
 
 grpc::Status ConnectionsServiceImpl::DailyCounts(grpc::ServerContext* context,

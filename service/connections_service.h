@@ -2,6 +2,8 @@
 #ifndef EGRESS_SERVICE_CONNECTIONS_SERVICE_H_
 #define EGRESS_SERVICE_CONNECTIONS_SERVICE_H_
 
+#include <atomic>
+
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "egress/v1/connections.grpc.pb.h"
@@ -37,6 +39,14 @@ class ConnectionsServiceImpl final : public egress::v1::ConnectionsService::Serv
   grpc::Status ListConnections(grpc::ServerContext* context,
                                const egress::v1::ListConnectionsRequest* request,
                                egress::v1::ListConnectionsResponse* response) override;
+  // Validation and errors as ListConnections (same field names); then the
+  // rows from ConnectionsStore::ExportConnections as CSV (connections_csv.h)
+  // in chunks of about kExportChunkBytes. At most kMaxConcurrentExports at
+  // once (each holds a database connection for its whole length):
+  // RESOURCE_EXHAUSTED beyond. CANCELLED when the caller goes away.
+  grpc::Status ExportConnections(
+      grpc::ServerContext* context, const egress::v1::ExportConnectionsRequest* request,
+      grpc::ServerWriter<egress::v1::ExportConnectionsChunk>* writer) override;
   grpc::Status DailyCounts(grpc::ServerContext* context,
                            const egress::v1::DailyCountsRequest* request,
                            egress::v1::DailyCountsResponse* response) override;
@@ -68,7 +78,16 @@ class ConnectionsServiceImpl final : public egress::v1::ConnectionsService::Serv
   const Authorizer& authorizer_;
   const absl::TimeZone service_zone_;
   const Clock& clock_;
+  std::atomic<int> exports_running_{0};
 };
+
+// Rows fetched from the database at a time by ExportConnections.
+inline constexpr int kExportBatchRows = 1000;
+// A chunk is sent once it holds at least this many bytes (whole rows).
+inline constexpr size_t kExportChunkBytes = 64 * 1024;
+// Exports running at once; a fraction of the database pool, so the panel's
+// other calls keep their connections.
+inline constexpr int kMaxConcurrentExports = 4;
 
 }  // namespace egress
 

@@ -6,7 +6,8 @@
 // (never read here: the service decides), the deadline (the caller's
 // remaining time), status codes, messages and error details, response
 // headers and trailers. Server-streaming methods stream message by message.
-// Anything that is not an RPC path is a static file of the panel, or /healthz.
+// Anything that is not an RPC path is a static file of the panel, /healthz,
+// or the panel's CSV download (export.js).
 import { createServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -14,6 +15,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AccountsService } from "../gen/egress/v1/accounts_pb.js";
 import { AntivirusService } from "../gen/egress/v1/antivirus_pb.js";
 import { ConnectionsService } from "../gen/egress/v1/connections_pb.js";
+import { createExportHandler, kExportPath } from "./export.js";
 import { log } from "./log.js";
 import { createMetrics } from "./metrics.js";
 import { createStaticHandler } from "./static.js";
@@ -145,7 +147,8 @@ const kCorsExposed = "grpc-status, grpc-message, grpc-status-details-bin, conten
 
 // options: { upstreams: ["host:port", ...], upstreamTls ({ ca, cert, key } PEM
 //            or null), tls ({ cert, key } PEM: serve HTTPS), staticDir,
-//            maxTimeoutMs, defaultTimeoutMs (60000; 0: none), corsOrigins,
+//            maxTimeoutMs, defaultTimeoutMs (60000; 0: none), exportTimeoutMs
+//            (the longest CSV download, default 15 min), corsOrigins,
 //            services (default kForwardedServices; tests add their own),
 //            metrics (createMetrics(); default: a new one) }
 // Returns { server, pool, stats, metrics }.
@@ -154,6 +157,7 @@ export function createGateway(options) {
   const pool = new UpstreamPool(options.upstreams, { tls: options.upstreamTls ?? null });
   const stats = { calls: 0, errors: 0, startedAt: new Date().toISOString() };
   const serveStatic = options.staticDir ? createStaticHandler(options.staticDir) : null;
+  const serveExport = createExportHandler(pool, { timeoutMs: options.exportTimeoutMs });
 
   async function fallback(req, res) {
     const started = performance.now();
@@ -165,6 +169,13 @@ export function createGateway(options) {
       status = ok ? 200 : 503;
       res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
       res.end(JSON.stringify({ status: ok ? "ok" : "no_serving_replica", replicas, calls: stats.calls, errors: stats.errors, started_at: stats.startedAt }) + "\n");
+    } else if (path === kExportPath) {
+      const done = await serveExport(req, res);
+      status = done.status;
+      const code = done.code !== undefined ? Code[done.code] : done.status === 200 ? "ok" : "InvalidArgument";
+      metrics.rpc("egress.v1.ConnectionsService/ExportConnections", code.replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase()), (performance.now() - started) / 1000, "");
+      log(code === "ok" ? "info" : "warning", "export", { status, code, rows: done.rows, bytes: done.bytes, ms: (performance.now() - started).toFixed(1), error: done.message });
+      return;
     } else if (serveStatic) {
       status = await serveStatic(req, res);
     } else {

@@ -36,6 +36,8 @@ Usage: node gateway/src/main.js [--listen=127.0.0.1:8080] [--upstream=127.0.0.1:
   --max-timeout-ms=N     cap on callers' deadlines (0: no cap). Default 0.
   --default-timeout-ms=N deadline of calls that come without one (curl), so a
                          stalled replica cannot hold them forever (0: none). Default 60000.
+  --export-timeout-ms=N  the longest a CSV download (POST /export/connections.csv) may
+                         take. Default 900000 (15 min).
   --cors-origin=LIST     comma-separated origins (https://panel.example.net) whose
                          pages may call the API from the browser (a provider's panel
                          embedding the page from another domain). Env EGRESS_CORS_ORIGINS.
@@ -67,6 +69,7 @@ try {
       "static-dir": { type: "string" },
       "max-timeout-ms": { type: "string" },
       "default-timeout-ms": { type: "string" },
+      "export-timeout-ms": { type: "string" },
       "cors-origin": { type: "string" },
       "upstream-tls-ca-file": { type: "string" },
       "tls-cert-file": { type: "string" },
@@ -103,6 +106,8 @@ const maxTimeoutMs = Number(values["max-timeout-ms"] ?? 0);
 if (!Number.isInteger(maxTimeoutMs) || maxTimeoutMs < 0) fail("--max-timeout-ms must be a whole number >= 0");
 const defaultTimeoutMs = Number(values["default-timeout-ms"] ?? 60000);
 if (!Number.isInteger(defaultTimeoutMs) || defaultTimeoutMs < 0) fail("--default-timeout-ms must be a whole number >= 0");
+const exportTimeoutMs = Number(values["export-timeout-ms"] ?? 900000);
+if (!Number.isInteger(exportTimeoutMs) || exportTimeoutMs < 1) fail("--export-timeout-ms must be a whole number >= 1");
 const staticDir = values["static-dir"] ?? join(here, "..", "panel", "dist");
 
 const corsOrigins = (values["cors-origin"] ?? process.env.EGRESS_CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean);
@@ -137,7 +142,7 @@ if (metricsListen) {
   if (!mm) fail(`--metrics-listen: "${metricsListen}" is not host:port`);
   metricsAddress = { host: mm[1].replace(/^\[|\]$/g, "") || "0.0.0.0", port: Number(mm[2]) };
 }
-const { server, metrics } = createGateway({ upstreams, upstreamTls, tls, staticDir, maxTimeoutMs, defaultTimeoutMs, corsOrigins });
+const { server, metrics } = createGateway({ upstreams, upstreamTls, tls, staticDir, maxTimeoutMs, defaultTimeoutMs, exportTimeoutMs, corsOrigins });
 server.on("error", (err) => {
   log("error", "listen_failed", { address: listen, error: err.message });
   process.exit(1);

@@ -56,19 +56,15 @@ class Params {
   std::vector<std::optional<std::string>>& values_;
 };
 
-}  // namespace
-
-PageStatement BuildPageStatement(const ConnectionQuery& query) {
-  PageStatement statement;
-  Params params(&statement.params);
-  const std::string account = params.Add(query.account_id, "text");
-  const std::string day = params.Add(FormatDay(query.day), "date");
-
-  // The filters, shared by the page and a counted total.
+// The WHERE conditions of `query`'s rows of the day (account, day, IP
+// filter, action) over connection_daily aliased `c`; `ip_filter` tells
+// whether an IP filter is among them.
+std::string FilterSql(const ConnectionQuery& query, const std::string& account,
+                      const std::string& day, Params& params, bool* ip_filter) {
   std::string filter = absl::StrCat("c.account_id = ", account, " AND c.day = ", day);
-  bool ip_filter = false;
+  *ip_filter = false;
   if (query.filter.kind == IpFilter::Kind::kNetwork && query.filter.network.has_value()) {
-    ip_filter = true;
+    *ip_filter = true;
     // Spelled as a key range as well as `<<=`: a range scan of the primary
     // key (account_id, day, ip, ...).
     const IpNetwork& network = *query.filter.network;
@@ -76,7 +72,7 @@ PageStatement BuildPageStatement(const ConnectionQuery& query) {
                     " AND c.ip <= ", params.Add(network.LastAddress().ToString(), "inet"),
                     " AND c.ip <<= ", params.Add(network.ToString(), "inet"));
   } else if (query.filter.kind == IpFilter::Kind::kTextPrefix) {
-    ip_filter = true;
+    *ip_filter = true;
     if (std::optional<std::vector<IpRange>> ranges = TextPrefixV4Ranges(query.filter.prefix)) {
       // IPv4 text: the exact ranges, compared as addresses (formatting each
       // row's address for LIKE cost about half the query). Their hull bounds
@@ -108,6 +104,34 @@ PageStatement BuildPageStatement(const ConnectionQuery& query) {
     absl::StrAppend(&filter, " AND c.action = ",
                     params.Add(std::to_string(static_cast<int>(*query.action)), "int2"));
   }
+  return filter;
+}
+
+// The per-row columns after host(c.ip) .. last seen: the covering rule ids,
+// the address rule and ip_info (aliased `i`).
+std::string RuleAndInfoColumns() {
+  return absl::StrCat(
+      "       (SELECT coalesce(string_agg(r.rule_id::text, ' ' ORDER BY r.rule_id), '')\n"
+      "          FROM block_rules r\n"
+      "         WHERE r.account_id = c.account_id AND r.network >>= c.ip\n"
+      "           AND r.protocol IN (0, c.protocol) AND r.port IN (0, c.port)),\n"
+      "       (SELECT r.rule_id FROM block_rules r\n"
+      "         WHERE r.account_id = c.account_id AND r.network = c.ip::cidr\n"
+      "           AND r.protocol = 0 AND r.port = 0),",
+      kIpInfoColumns);
+}
+
+}  // namespace
+
+PageStatement BuildPageStatement(const ConnectionQuery& query) {
+  PageStatement statement;
+  Params params(&statement.params);
+  const std::string account = params.Add(query.account_id, "text");
+  const std::string day = params.Add(FormatDay(query.day), "date");
+
+  // The filters, shared by the page and a counted total.
+  bool ip_filter = false;
+  const std::string filter = FilterSql(query, account, day, params, &ip_filter);
 
   std::string total;
   if (query.after.has_value() && query.known_total.has_value()) {
@@ -167,15 +191,8 @@ PageStatement BuildPageStatement(const ConnectionQuery& query) {
       "  LEFT JOIN LATERAL (\n"
       "SELECT host(c.ip), c.protocol, c.port, c.action, c.count,\n"
       "       (extract(epoch FROM c.first_seen) * 1000000)::int8,\n"
-      "       (extract(epoch FROM c.last_seen) * 1000000)::int8,\n"
-      "       (SELECT coalesce(string_agg(r.rule_id::text, ' ' ORDER BY r.rule_id), '')\n"
-      "          FROM block_rules r\n"
-      "         WHERE r.account_id = c.account_id AND r.network >>= c.ip\n"
-      "           AND r.protocol IN (0, c.protocol) AND r.port IN (0, c.port)),\n"
-      "       (SELECT r.rule_id FROM block_rules r\n"
-      "         WHERE r.account_id = c.account_id AND r.network = c.ip::cidr\n"
-      "           AND r.protocol = 0 AND r.port = 0),",
-      kIpInfoColumns, ",\n       row_number() OVER (ORDER BY ", ordering.order_by,
+      "       (extract(epoch FROM c.last_seen) * 1000000)::int8,\n",
+      RuleAndInfoColumns(), ",\n       row_number() OVER (ORDER BY ", ordering.order_by,
       ") AS pos\n"
       "  FROM (SELECT c.account_id, c.ip, c.protocol, c.port, c.action, c.count, c.first_seen,\n"
       "               c.last_seen\n"
@@ -185,6 +202,35 @@ PageStatement BuildPageStatement(const ConnectionQuery& query) {
       ") c\n"
       "  LEFT JOIN ip_info i ON i.ip = c.ip) p ON true\n"
       " ORDER BY p.pos");
+  return statement;
+}
+
+PageStatement BuildExportStatement(const ConnectionQuery& query) {
+  PageStatement statement;
+  Params params(&statement.params);
+  const std::string account = params.Add(query.account_id, "text");
+  const std::string day = params.Add(FormatDay(query.day), "date");
+  bool ip_filter = false;
+  const std::string filter = FilterSql(query, account, day, params, &ip_filter);
+  const Ordering& ordering = kOrderings[static_cast<int>(query.order)][query.descending ? 1 : 0];
+  // The day's rows are ordered in the inner query (by the primary key's
+  // index when the order allows, else one sort), then joined row by row to
+  // ip_info and the rules, which keeps that order: the outer ORDER BY costs
+  // nothing and rows stream out as they are produced.
+  statement.sql = absl::StrCat(
+      "SELECT host(c.ip), c.protocol, c.port, c.action, c.count,\n"
+      "       (extract(epoch FROM c.first_seen) * 1000000)::int8,\n"
+      "       (extract(epoch FROM c.last_seen) * 1000000)::int8,\n",
+      RuleAndInfoColumns(),
+      "\n  FROM (SELECT c.account_id, c.ip, c.protocol, c.port, c.action, c.count, c.first_seen,\n"
+      "               c.last_seen\n"
+      "          FROM connection_daily c\n"
+      "         WHERE ",
+      filter, "\n         ORDER BY ", ordering.order_by,
+      ") c\n"
+      "  LEFT JOIN ip_info i ON i.ip = c.ip\n"
+      " ORDER BY ",
+      ordering.order_by);
   return statement;
 }
 

@@ -41,6 +41,12 @@ inline constexpr int kPageFirstColumn = 2;
 
 PageStatement BuildPageStatement(const ConnectionQuery& query);
 
+// Every row of `query` (after, limit and known_total ignored) in its order,
+// for a cursor: the row columns above (from host(ip) on) as the statement's
+// first columns. `total` is unused. Whether the account exists is not
+// checked here.
+PageStatement BuildExportStatement(const ConnectionQuery& query);
+
 }  // namespace egress
 
 #endif  // EGRESS_SERVICE_STORAGE_CONNECTION_PAGE_SQL_H_

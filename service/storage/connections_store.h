@@ -6,6 +6,7 @@
 #define EGRESS_SERVICE_STORAGE_CONNECTIONS_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -129,6 +130,17 @@ class ConnectionsStore {
 
   // One page of a day's rows (query.limit at most) and the filter's total.
   virtual absl::StatusOr<ConnectionPage> ListConnections(const ConnectionQuery& query) = 0;
+
+  // Every row of `query` in its order (query.after, limit and known_total
+  // are ignored), read from one snapshot in batches of at most `batch_rows`
+  // rows, so memory holds one batch whatever the day's size. `sink` gets
+  // each batch (it may move rows out); it is called at least once (with no
+  // rows for an empty day) once the account is known to exist. A non-OK
+  // status from `sink` stops the read and is returned as is. Holds one
+  // database connection until it returns.
+  using RowBatchSink = std::function<absl::Status(std::vector<ConnectionRow>& rows)>;
+  virtual absl::Status ExportConnections(const ConnectionQuery& query, int batch_rows,
+                                         const RowBatchSink& sink) = 0;
 
   // Days with data in [from, to], oldest first.
   virtual absl::StatusOr<std::vector<DaySummary>> DailyCounts(const std::string& account_id,

@@ -17,6 +17,11 @@ class PgConnectionsStore : public ConnectionsStore {
 
   absl::StatusOr<std::vector<DaySummary>> ListDates(const std::string& account_id) override;
   absl::StatusOr<ConnectionPage> ListConnections(const ConnectionQuery& query) override;
+  // A server-side cursor (DECLARE ... NO SCROLL, FETCH batch_rows) in a
+  // read-only REPEATABLE READ transaction: one snapshot, one sort of the
+  // day, rows leave as PostgreSQL produces them.
+  absl::Status ExportConnections(const ConnectionQuery& query, int batch_rows,
+                                 const RowBatchSink& sink) override;
   absl::StatusOr<std::vector<DaySummary>> DailyCounts(const std::string& account_id,
                                                       absl::CivilDay from,
                                                       absl::CivilDay to) override;

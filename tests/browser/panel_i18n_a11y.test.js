@@ -24,7 +24,7 @@ after(async () => {
 // technical names every language keeps (i18n.js).
 async function englishOnScreen(page) {
   return page.evaluate(() => {
-    const allowed = new Set(["IP", "IPv4", "IPv6", "PTR", "CIDR", "TCP", "UDP", "ICMP", "ICMPv6", "ACCEPT", "REJECT", "API", "AS"]);
+    const allowed = new Set(["IP", "IPv4", "IPv6", "PTR", "CIDR", "TCP", "UDP", "ICMP", "ICMPv6", "ACCEPT", "REJECT", "API", "AS", "CSV"]);
     const data = ".eg-ip, .eg-ptr, .eg-owner, .eg-note-text, .eg-confirm-rule, .eg-confirm-note q, .eg-scan-id";
     const found = new Set();
     const scan = (text, where) => {

@@ -28,6 +28,10 @@ const char kCommandsHelp[] = R"(Commands:
   dates ACCOUNT          dates with recorded connections, newest first
   connections ACCOUNT YYYY-MM-DD [--filter=IP|CIDR|PREFIX] [--action=accept|reject]
                          [--order-by=count|ip|port|last-seen] [--reverse]
+  export ACCOUNT YYYY-MM-DD [the same flags as connections]
+                         the same rows as CSV on standard output, streamed (RFC 4180;
+                         format in proto/egress/v1/connections.proto); raise --timeout
+                         for very large days
   report-scan ACCOUNT SCAN_ID [--threat=PATH:SIGNATURE,...] [PATH:SIGNATURE ...]
                          [--finished=RFC3339]   report an antivirus scan (antivirus token)
   report-scan ACCOUNT SCAN_ID --report=FILE|- [--report-format=auto|clamscan|json]

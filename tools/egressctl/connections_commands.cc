@@ -29,8 +29,8 @@ constexpr size_t kMaxReportedThreats = 10000;
 
 const std::set<std::string>& Verbs() {
   static const auto* const kVerbs =
-      new std::set<std::string>{"status",      "block", "unblock", "block-all",  "rules",
-                                "connections", "dates", "audit",   "report-scan"};
+      new std::set<std::string>{"status",      "block",  "unblock", "block-all", "rules",
+                                "connections", "export", "dates",   "audit",     "report-scan"};
   return *kVerbs;
 }
 
@@ -254,12 +254,16 @@ int Dates(const std::string& account, CommandContext& context) {
   return kExitOk;
 }
 
-int Connections(const std::vector<std::string>& args, const CommandOptions& options,
-                CommandContext& context) {
-  if (args.size() != 3) return Usage(context, "connections: expects ACCOUNT DATE (YYYY-MM-DD)");
+// The list's filters from ACCOUNT DATE and the flags, for `connections` and
+// `export`; kExitOk, or kExitUsage after printing why.
+int ListRequestFromArgs(const std::vector<std::string>& args, const CommandOptions& options,
+                        CommandContext& context, v1::ListConnectionsRequest* out) {
+  const std::string& verb = args[0];
+  if (args.size() != 3)
+    return Usage(context, absl::StrCat(verb, ": expects ACCOUNT DATE (YYYY-MM-DD)"));
   absl::StatusOr<absl::CivilDay> day = ParseDay(args[2]);
-  if (!day.ok()) return Usage(context, absl::StrCat("connections: DATE: ", day.status().message()));
-  v1::ListConnectionsRequest request;
+  if (!day.ok()) return Usage(context, absl::StrCat(verb, ": DATE: ", day.status().message()));
+  v1::ListConnectionsRequest& request = *out;
   request.set_account_id(args[1]);
   request.mutable_date()->set_year(static_cast<int32_t>(day->year()));
   request.mutable_date()->set_month(day->month());
@@ -271,7 +275,7 @@ int Connections(const std::vector<std::string>& args, const CommandOptions& opti
   } else if (action == "reject") {
     request.set_action(v1::ACTION_REJECT);
   } else if (!action.empty()) {
-    return Usage(context, "connections: --action must be accept or reject");
+    return Usage(context, absl::StrCat(verb, ": --action must be accept or reject"));
   }
   const std::string order = absl::AsciiStrToLower(options.order_by);
   if (order == "ip") {
@@ -283,9 +287,18 @@ int Connections(const std::vector<std::string>& args, const CommandOptions& opti
   } else if (order == "count" || order.empty()) {
     request.set_order_by(v1::ListConnectionsRequest::ORDER_BY_COUNT);
   } else {
-    return Usage(context, "connections: --order-by must be count, ip, port or last-seen");
+    return Usage(context, absl::StrCat(verb, ": --order-by must be count, ip, port or last-seen"));
   }
   request.set_reverse(options.reverse);
+  return kExitOk;
+}
+
+int Connections(const std::vector<std::string>& args, const CommandOptions& options,
+                CommandContext& context) {
+  v1::ListConnectionsRequest request;
+  if (int usage = ListRequestFromArgs(args, options, context, &request); usage != kExitOk) {
+    return usage;
+  }
   request.set_page_size(1000);
   auto stub = v1::ConnectionsService::NewStub(context.channel);
   v1::ListConnectionsResponse all;
@@ -312,6 +325,35 @@ int Connections(const std::vector<std::string>& args, const CommandOptions& opti
   *context.out << all.total_rows() << " row(s)"
                << (all.incomplete() ? "; events were lost that day: counts are a lower bound" : "")
                << "\n";
+  return kExitOk;
+}
+
+// The CSV of ExportConnections to the output as it streams in (the bytes
+// as the service made them, whatever --output says); --timeout bounds the
+// whole export.
+int Export(const std::vector<std::string>& args, const CommandOptions& options,
+           CommandContext& context) {
+  v1::ListConnectionsRequest list;
+  if (int usage = ListRequestFromArgs(args, options, context, &list); usage != kExitOk) {
+    return usage;
+  }
+  v1::ExportConnectionsRequest request;
+  request.set_account_id(list.account_id());
+  *request.mutable_date() = list.date();
+  request.set_ip_filter(list.ip_filter());
+  request.set_action(list.action());
+  request.set_order_by(list.order_by());
+  request.set_reverse(list.reverse());
+  auto stub = v1::ConnectionsService::NewStub(context.channel);
+  grpc::ClientContext client_context;
+  PrepareClientContext(&client_context, context);
+  std::unique_ptr<grpc::ClientReader<v1::ExportConnectionsChunk>> reader =
+      stub->ExportConnections(&client_context, request);
+  v1::ExportConnectionsChunk chunk;
+  while (reader->Read(&chunk)) context.out->write(chunk.csv().data(), chunk.csv().size());
+  context.out->flush();
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return ReportRpcError(status, context);
   return kExitOk;
 }
 
@@ -464,6 +506,7 @@ int RunConnectionsCommand(const std::vector<std::string>& args, const CommandOpt
   if (verb == "unblock") return Unblock(args, context);
   if (verb == "block-all") return BlockAll(args, context);
   if (verb == "connections") return Connections(args, options, context);
+  if (verb == "export") return Export(args, options, context);
   if (verb == "report-scan") return ReportScan(args, options, context);
   if (args.size() != 2) return Usage(context, absl::StrCat(verb, ": expects only ACCOUNT"));
   if (verb == "status") return Status(args[1], context);

@@ -15,6 +15,7 @@ import { createBlockedRules } from "./blocked_rules.js";
 import { readConfig } from "./config.js";
 import { createConnectionsTable } from "./connections_table.js";
 import { createDatePicker, keyDate } from "./date_picker.js";
+import { createExportButton } from "./export_csv.js";
 import { createConfirm } from "./dialog.js";
 import { h, revealElement } from "./dom.js";
 import { OrderBy, Protocol, actionText } from "./enums.js";
@@ -104,6 +105,8 @@ export function mountPanel(root, config, deps = {}) {
     },
     pendingGaveUp: (ip) => pendingList.gaveUp(ip),
   });
+  const exportCsv = createExportButton({ i18n, config, account, getView: () => view, notify, onSessionEnded: () => lockPage("notice.session") });
+  table.addAction(exportCsv.el);
   const updated = h("span", { class: "eg-updated", id: "eg-updated" });
   const graph = createGraph({
     i18n,
@@ -279,6 +282,7 @@ export function mountPanel(root, config, deps = {}) {
     table.renderSortMarks(view);
     const seq = ++listSeq;
     if (!view.date) {
+      exportCsv.setEnabled(false);
       table.showMessage(t("list.noneYet"), "empty");
       syncUrl();
       return;
@@ -289,6 +293,8 @@ export function mountPanel(root, config, deps = {}) {
       if (seq !== listSeq) return;
       view.pageTokens[view.page + 1] = res.nextPageToken;
       table.render(res, view, emptyText(), { markNew: quiet });
+      // The file holds what the list shows, over all its pages.
+      exportCsv.setEnabled(!locked && res.totalRows > 0n);
       if (!performance.getEntriesByName("egress:rows").length) {
         performance.mark("egress:rows");
         afterPaint(() => performance.mark("egress:rows-painted"));
@@ -303,6 +309,7 @@ export function mountPanel(root, config, deps = {}) {
         return loadConnections({ quiet });
       }
       if (quiet) throw err;
+      exportCsv.setEnabled(false);
       if (d.key === "err.badFilter") filter.refused("err.badFilter");
       table.showMessage(t("list.loadFailed", { reason: describe(err, Op.load) }), "error", () => loadConnections());
     } finally {

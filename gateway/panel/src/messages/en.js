@@ -78,6 +78,11 @@ export default {
   "row.blockedNow": "Connections to {ip} are blocked.",
   "row.seen": "First {first}, last {last}",
 
+  "export.button": "Export CSV",
+  "export.help": "Download all connections of the selected date that match the filter, as a CSV file for spreadsheets",
+  "export.started": "The CSV file is being downloaded.",
+  "export.busy": "Too many exports are running right now. Try again in a minute.",
+  "export.failed": "Could not export the connections. Try again later.",
   "pager.prev": "‹ Previous",
   "pager.next": "Next ›",
   "pager.rows": "Rows per page",
