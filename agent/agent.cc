@@ -478,13 +478,23 @@ absl::Status Agent::Run() {
           const absl::Time now = clock_->Now();
           const absl::TimeZone tz = aggregator_.time_zone();
           // The idle generation must have been idle a while (packets still
-          // in the old rules on other CPUs); a day change always switches.
-          if (shutdown || now - last_reject_switch_ >= config_.batch_interval * 0.9 ||
+          // in the old rules on other CPUs), and generation numbers are
+          // seconds: at most about one switch a second, whatever the batch
+          // interval; a day change always switches.
+          const absl::Duration tick =
+              std::max(config_.batch_interval * 0.9, absl::Milliseconds(900));
+          if (shutdown || now - last_reject_switch_ >= tick ||
               absl::ToCivilDay(now, tz) != absl::ToCivilDay(last_reject_switch_, tz)) {
             RejectTick();
-            // The table goes away with the agent: count the generation
-            // that was active too.
-            if (shutdown && config_.remove_rules_on_exit) RejectTick();
+            if (shutdown) {
+              // A clean stop counts the generation that was active too,
+              // once packets still in the old rules on other CPUs have
+              // landed (an RCU grace period; 50 ms is far more). What
+              // comes after stays in the kernel for the next start.
+              absl::SleepFor(absl::Milliseconds(50));
+              last_reject_switch_ = absl::InfinitePast();
+              RejectTick();
+            }
           }
           CollectLosses();
         }

@@ -13,6 +13,7 @@
 #include "agent/agent_metrics.h"
 #include "agent/real_agent_parts.h"
 #include "agent/spool_dump.h"
+#include "agent/systemd_notify.h"
 #include "common/command_line.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -219,6 +220,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   g_agent = agent->get();
+  // The table (rules and REJECT counting) is in the kernel: let the boot go
+  // on (the unit is ordered before network-pre.target).
+  if (absl::Status s = egress::agent::NotifySystemdReady(); !s.ok()) {
+    egress::LogWarning("systemd_notify_failed", {{"error", s.ToString()}});
+  }
   const std::shared_ptr<prometheus::Collectable> metrics =
       egress::agent::NewAgentCollectable(agent->get());
   std::unique_ptr<egress::MetricsExposer> metrics_server;

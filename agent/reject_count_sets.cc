@@ -264,11 +264,15 @@ absl::Time RejectFirstSeen(const RejectCount& count, absl::Time read_time, uint3
   if (count.expires_seconds > 0) {
     t = read_time - absl::Seconds(kRejectCountTimeoutSeconds - count.expires_seconds);
   }
-  const absl::Time lo = absl::FromUnixSeconds(start);
+  // Numbers are the switch-in second, or a little above it when switches
+  // came faster than one a second: never past the read.
+  const absl::Time lo = std::min(absl::FromUnixSeconds(start), read_time);
   if (t < lo) t = lo;
   if (end != 0) {
     // The interval ends when the next generation was switched in.
-    const absl::Time hi = absl::FromUnixSeconds(end) - absl::Nanoseconds(1);
+    const absl::Time hi =
+        std::min(absl::FromUnixSeconds(end), read_time + absl::Nanoseconds(1)) -
+        absl::Nanoseconds(1);
     if (t > hi && hi >= lo) t = hi;
   }
   return t;
