@@ -270,9 +270,8 @@ absl::Time RejectFirstSeen(const RejectCount& count, absl::Time read_time, uint3
   if (t < lo) t = lo;
   if (end != 0) {
     // The interval ends when the next generation was switched in.
-    const absl::Time hi =
-        std::min(absl::FromUnixSeconds(end), read_time + absl::Nanoseconds(1)) -
-        absl::Nanoseconds(1);
+    const absl::Time hi = std::min(absl::FromUnixSeconds(end), read_time + absl::Nanoseconds(1)) -
+                          absl::Nanoseconds(1);
     if (t > hi && hi >= lo) t = hi;
   }
   return t;
