@@ -80,8 +80,15 @@ absl::Status Agent::Init(AgentParts* parts) {
     }
   }
   if (applied_version_.load() == 0 && !persisted.has_value()) {
-    // Nothing persisted: the table must still exist (marks, ct expression).
-    if (absl::Status s = enforcer_->Apply(v1::RuleSet()); !s.ok()) return s;
+    if (enforcer_->TableInstalled()) {
+      // Nothing persisted (a wiped state directory) but an earlier agent's
+      // table is in force: keep it as it is until the Welcome, so accounts
+      // stay attributed (and counted) and blocked meanwhile.
+      LogWarning("no_persisted_rules_keeping_table", {});
+    } else if (absl::Status s = enforcer_->Apply(v1::RuleSet()); !s.ok()) {
+      // The table must still exist (marks, ct expression).
+      return s;
+    }
   }
 
   EGRESS_ASSIGN_OR_RETURN(conntrack_, parts->OpenConntrackSource());

@@ -622,6 +622,16 @@ TEST_F(AgentTest, WithNothingPersistedAnEmptyRuleSetIsInstalled) {
   EXPECT_EQ(agent_->Counters().applied_rule_version, 0u);
 }
 
+// A wiped state directory while the kernel still holds the earlier agent's
+// table: it stays as it is (attribution, blocks) until the service's Welcome.
+TEST_F(AgentTest, AWipedStateKeepsTheInstalledTableUntilTheWelcome) {
+  ASSERT_OK(parts_.enforcer().Apply(Rules(4)));
+  Start();
+  ASSERT_TRUE(parts_.enforcer().installed().has_value());
+  EXPECT_EQ(parts_.enforcer().installed()->version(), 4u);
+  EXPECT_EQ(parts_.enforcer().applied_versions(), (std::vector<uint64_t>{4}));
+}
+
 // A reboot empties the kernel; the service is unreachable: the rules of the
 // last Welcome are enforced again from the state store.
 TEST_F(AgentTest, RulesFromTheServiceAreReplayedAfterARebootWithoutIt) {

@@ -7,6 +7,7 @@
 // on, through another kill -9.
 #include <signal.h>
 
+#include <filesystem>
 #include <map>
 #include <random>
 #include <set>
@@ -227,6 +228,48 @@ TEST(FaultRejectCountTest, RebootedNodeCountsWhatItRefusesBeforeTheServiceIsBack
   want[Key{"acct-a", kRemoteX, 6, 443, 2}] = 3 + 5 + 6;
   want[Key{"acct-a", kRemoteZ, 17, 5353, 2}] = 4;
   ExpectExactly(*env, want, start);
+}
+
+// The agent's state directory (rules, time zone, spool) wiped while the
+// service is unreachable: the kernel's table stays in force until the
+// Welcome, so blocks hold and what accounts do meanwhile is attributed and
+// counted, accepted and refused.
+TEST(FaultRejectCountTest, AWipedStateDirectoryKeepsBlockingAndCounting) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<FaultEnv> env, FaultEnv::Create());
+  ASSERT_OK(env->StartAgent());
+  ASSERT_OK(env->BlockDestinationProtocol("acct-a", kRemoteX, kTcp, 443));
+  ASSERT_OK(WaitApplied(*env));
+  const absl::Time start = absl::Now();
+  ASSERT_OK_AND_ASSIGN(AttemptResult a1,
+                       AttemptsAs(env->node_ns(), kFaultUidA, true, kRemoteX, 443, 3));
+  EXPECT_EQ(a1.refused, 3);
+  ASSERT_OK_AND_ASSIGN(AttemptResult b1,
+                       AttemptsAs(env->node_ns(), kFaultUidB, true, kRemoteX, 443, 2));
+  EXPECT_EQ(b1.ok, 2);
+  EXPECT_EQ(env->WaitFor(FaultEnv::Sum("acct-a", 2), 3), 3);
+  EXPECT_EQ(env->WaitFor(FaultEnv::Sum("acct-b", 1), 2), 2);
+
+  ASSERT_OK_AND_ASSIGN(int code, env->StopAgent(SIGTERM));
+  EXPECT_EQ(code, 0);
+  ASSERT_OK(env->SetCentralLink(false));
+  for (const char* sub : {"/state", "/spool"}) {
+    for (const auto& entry : std::filesystem::directory_iterator(env->dir() + sub)) {
+      std::filesystem::remove_all(entry.path());
+    }
+  }
+  ASSERT_OK(env->StartAgent());
+  ASSERT_OK_AND_ASSIGN(AttemptResult a2,
+                       AttemptsAs(env->node_ns(), kFaultUidA, true, kRemoteX, 443, 4));
+  EXPECT_EQ(a2.refused, 4) << "the blocks hold without persisted rules";
+  ASSERT_OK_AND_ASSIGN(AttemptResult b2,
+                       AttemptsAs(env->node_ns(), kFaultUidB, true, kRemoteX, 443, 5));
+  EXPECT_EQ(b2.ok, 5);
+  ASSERT_OK(env->SetCentralLink(true));
+  Counts want;
+  want[Key{"acct-a", kRemoteX, 6, 443, 2}] = 3 + 4;
+  want[Key{"acct-b", kRemoteX, 6, 443, 1}] = 2 + 5;
+  ExpectExactly(*env, want, start);
+  EXPECT_NE(env->AgentLog().find("no_persisted_rules_keeping_table"), std::string::npos);
 }
 
 }  // namespace
