@@ -6,7 +6,8 @@
 //
 //  1. Create(): open the state and the spool, apply the persisted rule set
 //     (blocks fail closed while the service is unreachable; with none
-//     persisted, an empty rule set so attribution works; the kernel's REJECT
+//     persisted, the table already in the kernel as it is, else an empty
+//     rule set so attribution works; the kernel's REJECT
 //     counting sets count from this transaction on), open the conntrack
 //     source and the REJECT counter (or the NFLOG source), start the uplink.
 //  1b. Resync: count the account connections still in the conntrack table
