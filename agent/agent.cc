@@ -4,13 +4,16 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "agent/reject_count_sets.h"
 #include "common/civil_day.h"
 #include "common/log.h"
+#include "common/protocol.h"
 #include "common/status_macros.h"
 
 namespace egress::agent {
@@ -77,8 +80,15 @@ absl::Status Agent::Init(AgentParts* parts) {
     }
   }
   if (applied_version_.load() == 0 && !persisted.has_value()) {
-    // Nothing persisted: the table must still exist (marks, ct expression).
-    if (absl::Status s = enforcer_->Apply(v1::RuleSet()); !s.ok()) return s;
+    if (enforcer_->TableInstalled()) {
+      // Nothing persisted (a wiped state directory) but an earlier agent's
+      // table is in force: keep it as it is until the Welcome, so accounts
+      // stay attributed (and counted) and blocked meanwhile.
+      LogWarning("no_persisted_rules_keeping_table", {});
+    } else if (absl::Status s = enforcer_->Apply(v1::RuleSet()); !s.ok()) {
+      // The table must still exist (marks, ct expression).
+      return s;
+    }
   }
 
   EGRESS_ASSIGN_OR_RETURN(conntrack_, parts->OpenConntrackSource());
@@ -91,7 +101,27 @@ absl::Status Agent::Init(AgentParts* parts) {
   } else {
     LogInfo("conntrack_events_sysctl", {{"value", conntrack_events_sysctl_}});
   }
-  EGRESS_ASSIGN_OR_RETURN(nflog_, parts->OpenRejectSource());
+  EGRESS_ASSIGN_OR_RETURN(reject_counter_, parts->OpenRejectCounter());
+  if (reject_counter_ != nullptr) {
+    // A fresh table counts in generation a already; numbering it now makes
+    // its first read exact. A failure here only delays that to a tick.
+    auto gens = reject_counter_->Generations();
+    if (gens.ok() && !gens->has_value()) {
+      absl::MutexLock lock(&mu_);
+      const uint64_t mark = spool_->stats().reject_mark;
+      const uint32_t number = NextGenerationNumber(RejectGenerations(), mark, clock_->Now());
+      if (absl::Status s = reject_counter_->Init(number); !s.ok()) {
+        LogError("reject_counting_init_failed", {{"error", s.ToString()}});
+      } else {
+        last_reject_switch_ = clock_->Now();
+        LogInfo("reject_counting_started", {{"generation", number}});
+      }
+    } else if (!gens.ok()) {
+      LogError("reject_counting_read_failed", {{"error", gens.status().ToString()}});
+    }
+  } else {
+    EGRESS_ASSIGN_OR_RETURN(nflog_, parts->OpenRejectSource());
+  }
   EGRESS_ASSIGN_OR_RETURN(uplink_, parts->OpenUplink(spool_.get(), this));
   if (uplink_ != nullptr) uplink_->Start();
   return absl::OkStatus();
@@ -239,30 +269,37 @@ void Agent::CollectLosses() {
     aggregator_.AddLoss(v1::LossReport::REASON_NETLINK_OVERRUN, now, conntrack_lost,
                         /*size_unknown=*/true);
   }
-  if (const uint64_t lost = nflog_->TakeLostEvents(); lost > 0) {
-    aggregator_.AddLoss(v1::LossReport::REASON_REJECT_LOG_OVERRUN, now, lost);
+  if (nflog_ != nullptr) {
+    if (const uint64_t lost = nflog_->TakeLostEvents(); lost > 0) {
+      aggregator_.AddLoss(v1::LossReport::REASON_REJECT_LOG_OVERRUN, now, lost);
+    }
   }
   conntrack_stats_ = conntrack_->stats();
-  nflog_stats_ = nflog_->stats();
+  nflog_stats_ = nflog_ != nullptr ? nflog_->stats() : kernel_reject_stats_;
 }
 
-void Agent::SealBatch() {
+bool Agent::SealBatch(uint64_t reject_mark) {
   std::vector<v1::LossReport> spool_losses = spool_->TakeOverflowLosses();
-  if (aggregator_.empty() && spool_losses.empty()) return;
+  // Nothing to send: a reject mark alone need not be stored (recounting a
+  // generation that gave nothing gives nothing).
+  if (aggregator_.empty() && spool_losses.empty()) return true;
   v1::RecordBatch batch;
   aggregator_.DrainInto(&batch);
   for (v1::LossReport& loss : spool_losses) *batch.add_losses() = std::move(loss);
   const int64_t nanos = absl::ToUnixNanos(clock_->Now());
   batch.mutable_create_time()->set_seconds(nanos / 1'000'000'000);
   batch.mutable_create_time()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-  auto seq = spool_->Append(&batch, high_water_mark_);
+  auto seq = spool_->Append(&batch, high_water_mark_, reject_mark);
   if (!seq.ok()) {
     // The counts are gone from the aggregator: say so loudly. The spool
     // failing (disk full, I/O error) is an environment error, not a bug.
+    // (Kernel-counted REJECTs stay in the kernel: their generation is not
+    // switched, so the next tick reads them again.)
     LogError("spool_append_failed",
              {{"error", seq.status().ToString()}, {"records", batch.records_size()}});
-    return;
+    return false;
   }
+  reject_mark_ = std::max(reject_mark_, reject_mark);
   ++batches_sealed_;
   records_ += static_cast<uint64_t>(batch.records_size());
   if (config_.print_batches) {
@@ -270,6 +307,79 @@ void Agent::SealBatch() {
     std::fflush(stdout);
   }
   if (uplink_ != nullptr) uplink_->BatchReady();
+  return true;
+}
+
+void Agent::RejectTick() {
+  const absl::Time now = clock_->Now();
+  auto read_gens = reject_counter_->Generations();
+  if (!read_gens.ok()) {
+    ++kernel_reject_stats_.overruns;
+    LogError("reject_counting_read_failed", {{"error", read_gens.status().ToString()}});
+    return;
+  }
+  if (!read_gens->has_value()) {
+    // A fresh table (recreated, or deleted by hand and re-applied):
+    // generation a counts already; number it.
+    const uint32_t number = NextGenerationNumber(RejectGenerations(), reject_mark_, now);
+    if (absl::Status s = reject_counter_->Init(number); !s.ok()) {
+      ++kernel_reject_stats_.overruns;
+      LogError("reject_counting_init_failed", {{"error", s.ToString()}});
+      return;
+    }
+    last_reject_switch_ = now;
+    LogInfo("reject_counting_started", {{"generation", number}});
+    return;
+  }
+  const RejectGenerations gens = **read_gens;
+  const uint32_t number = gens.number[gens.idle()];
+  const uint64_t done = KeysCounted(reject_mark_, number);
+  if (number != 0 && done != kAllKeys) {
+    auto counts = reject_counter_->Read(gens.idle());
+    if (!counts.ok()) {
+      ++kernel_reject_stats_.overruns;
+      LogError("reject_counting_read_failed", {{"error", counts.status().ToString()}});
+      return;  // nothing switched: read again next tick
+    }
+    // Sorted, so a generation sealed in parts resumes at the same key.
+    std::sort(counts->begin(), counts->end());
+    for (size_t i = done; i < counts->size(); ++i) {
+      const RejectCount& c = (*counts)[i];
+      const absl::Time when = RejectFirstSeen(c, now, number, gens.number[gens.active]);
+      if (c.set == 4) {
+        // Attempts a full set could not take: refused, not attributed.
+        aggregator_.AddLoss(v1::LossReport::REASON_REJECT_LOG_OVERRUN, when, c.packets);
+        kernel_reject_stats_.lost += c.packets;
+        continue;
+      }
+      absl::StatusOr<Protocol> protocol = ProtocolFromNumber(c.protocol);
+      if (!protocol.ok() || *protocol == Protocol::kAny) {
+        kernel_reject_stats_.filtered += c.packets;  // sctp and the like
+        continue;
+      }
+      ConnectionEvent e;
+      e.uid = c.uid;
+      e.dst = c.dst;
+      e.protocol = *protocol;
+      e.dst_port = c.port;
+      e.action = Action::kReject;
+      e.time = when;
+      if (!aggregator_.Add(e, c.packets)) {
+        if (!SealBatch(RejectMark(number, static_cast<uint32_t>(i)))) return;
+        aggregator_.Add(e, c.packets);
+      }
+      kernel_reject_stats_.events += c.packets;
+    }
+    if (!SealBatch(RejectMark(number, kAllKeys))) return;
+    reject_mark_ = std::max(reject_mark_, RejectMark(number, kAllKeys));
+  }
+  const uint32_t next = NextGenerationNumber(gens, reject_mark_, now);
+  if (absl::Status s = reject_counter_->Switch(gens, next); !s.ok()) {
+    ++kernel_reject_stats_.overruns;
+    LogError("reject_counting_switch_failed", {{"error", s.ToString()}});
+    return;
+  }
+  last_reject_switch_ = now;
 }
 
 absl::Status Agent::Run() {
@@ -279,9 +389,23 @@ absl::Status Agent::Run() {
   absl::Time next_batch = clock_->Now() + config_.batch_interval;
   const EventSink sink = [this](const ConnectionEvent& e)
                              ABSL_NO_THREAD_SAFETY_ANALYSIS { Count(e); };
+  auto next_tick = [this](absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    absl::Time next = now + config_.batch_interval;
+    if (reject_counter_ != nullptr) {
+      // Switch generations at local midnight too, so that a running agent
+      // never puts two days in one generation.
+      const absl::TimeZone tz = aggregator_.time_zone();
+      next = std::min(next, StartOfDay(absl::ToCivilDay(now, tz) + 1, tz));
+    }
+    return next;
+  };
   {
     absl::MutexLock lock(&mu_);
     high_water_mark_ = spool_->stats().high_water_mark;
+    reject_mark_ = spool_->stats().reject_mark;
+    // What was refused while no agent ran: the idle generation, at once.
+    if (reject_counter_ != nullptr) RejectTick();
+    next_batch = next_tick(clock_->Now());
     if (high_water_mark_ != 0) {
       auto resynced = conntrack_->Resync(high_water_mark_, sink);
       if (!resynced.ok()) {
@@ -305,8 +429,9 @@ absl::Status Agent::Run() {
     }
   }
   while (true) {
-    pollfd fds[3] = {
-        {wake_fd_, POLLIN, 0}, {conntrack_->fd(), POLLIN, 0}, {nflog_->fd(), POLLIN, 0}};
+    pollfd fds[3] = {{wake_fd_, POLLIN, 0},
+                     {conntrack_->fd(), POLLIN, 0},
+                     {nflog_ != nullptr ? nflog_->fd() : -1, POLLIN, 0}};
     const int64_t wait_ms =
         std::max<int64_t>(0, absl::ToInt64Milliseconds(next_batch - clock_->Now()) + 1);
     const int n = poll(fds, 3, static_cast<int>(std::min<int64_t>(wait_ms, 1000)));
@@ -325,11 +450,16 @@ absl::Status Agent::Run() {
         auto read = conntrack_->ReadAvailable(config_.max_wakeup_events, sink);
         if (!read.ok()) return read.status();
       }
-      if (n > 0 && (fds[2].revents & (POLLIN | POLLERR)) != 0) {
+      if (n > 0 && nflog_ != nullptr && (fds[2].revents & (POLLIN | POLLERR)) != 0) {
         auto read = nflog_->ReadAvailable(config_.max_wakeup_events, sink);
         if (!read.ok()) return read.status();
       }
-      if (shutdown) {
+      if (shutdown && nflog_ == nullptr) {
+        while (true) {
+          auto a = conntrack_->ReadAvailable(config_.max_wakeup_events, sink);
+          if (!a.ok() || *a == 0) break;
+        }
+      } else if (shutdown) {
         // Drain what the kernel already queued, so a clean stop loses nothing.
         // NFLOG batches packets in the kernel for up to its flush timeout
         // (50 ms), so give that queue one flush period.
@@ -351,8 +481,32 @@ absl::Status Agent::Run() {
         }
         high_water_mark_ = conntrack_->last_drain_nanos();
         CollectLosses();
+        if (reject_counter_ != nullptr) {
+          const absl::Time now = clock_->Now();
+          const absl::TimeZone tz = aggregator_.time_zone();
+          // The idle generation must have been idle a while (packets still
+          // in the old rules on other CPUs), and generation numbers are
+          // seconds: at most about one switch a second, whatever the batch
+          // interval; a day change always switches.
+          const absl::Duration tick =
+              std::max(config_.batch_interval * 0.9, absl::Milliseconds(900));
+          if (shutdown || now - last_reject_switch_ >= tick ||
+              absl::ToCivilDay(now, tz) != absl::ToCivilDay(last_reject_switch_, tz)) {
+            RejectTick();
+            if (shutdown) {
+              // A clean stop counts the generation that was active too,
+              // once packets still in the old rules on other CPUs have
+              // landed (an RCU grace period; 50 ms is far more). What
+              // comes after stays in the kernel for the next start.
+              absl::SleepFor(absl::Milliseconds(50));
+              last_reject_switch_ = absl::InfinitePast();
+              RejectTick();
+            }
+          }
+          CollectLosses();
+        }
         SealBatch();
-        next_batch = clock_->Now() + config_.batch_interval;
+        next_batch = next_tick(clock_->Now());
       }
     }
     if (seal_now) {

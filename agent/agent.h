@@ -6,8 +6,10 @@
 //
 //  1. Create(): open the state and the spool, apply the persisted rule set
 //     (blocks fail closed while the service is unreachable; with none
-//     persisted, an empty rule set so attribution works), open the conntrack
-//     and reject sources, start the uplink.
+//     persisted, the table already in the kernel as it is, else an empty
+//     rule set so attribution works; the kernel's REJECT
+//     counting sets count from this transaction on), open the conntrack
+//     source and the REJECT counter (or the NFLOG source), start the uplink.
 //  1b. Resync: count the account connections still in the conntrack table
 //     that started after the high-water mark sealed with the last spooled
 //     batch (what a crash or stop made us miss), exactly once.
@@ -15,6 +17,10 @@
 //     (at most `max_wakeup_events` per source per wakeup), counts events in
 //     the aggregator, and seals a batch into the spool every batch interval
 //     or when the aggregator holds `batch_max_records` keys.
+//  2a. REJECTs counted by the kernel (reject_count_sets.h): at start and
+//     every batch interval (and at local midnight, so no generation spans
+//     two days while the agent runs), RejectTick() seals the idle
+//     generation's counts with its mark, then switches generations.
 //  2b. RequestSeal() (async-signal-safe, SIGUSR1): seal now, log counters.
 //  3. RequestShutdown() (async-signal-safe): Run() seals what it has, waits
 //     up to `shutdown_grace` for the service's acks, stops the uplink and
@@ -40,6 +46,7 @@
 #include "agent/conntrack_source.h"
 #include "agent/desired_rule_set.h"
 #include "agent/event_source.h"
+#include "agent/reject_counter.h"
 #include "agent/rule_enforcer.h"
 #include "agent/spool.h"
 #include "agent/state_store.h"
@@ -106,7 +113,10 @@ class Agent : public UplinkListener {
   std::optional<v1::RulesApplied> MergeAndApply(const v1::RuleSet& rules);
   v1::RulesApplied Apply(const v1::RuleSet& rules) ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
   void Count(const ConnectionEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SealBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends what the aggregator holds (with `reject_mark` when above the
+  // persisted one); false when the spool refused it.
+  bool SealBatch(uint64_t reject_mark = 0) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RejectTick() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CollectLosses() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const AgentConfig config_;
@@ -118,6 +128,8 @@ class Agent : public UplinkListener {
   std::unique_ptr<Spool> spool_;
   std::unique_ptr<RuleEnforcer> enforcer_;
   std::unique_ptr<ConntrackSource> conntrack_;
+  // Exactly one of the two counts REJECTs.
+  std::unique_ptr<RejectCounter> reject_counter_;
   std::unique_ptr<EventSource> nflog_;
   std::unique_ptr<Uplink> uplink_;
   int conntrack_events_sysctl_ = -1;
@@ -137,6 +149,12 @@ class Agent : public UplinkListener {
   // batch. Sealed with each batch; Resync() starts from it.
   uint64_t high_water_mark_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t resynced_events_ ABSL_GUARDED_BY(mu_) = 0;
+  // The REJECT mark persisted with the spool (reject_count_sets.h).
+  uint64_t reject_mark_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_reject_switch_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Kernel counts read (events), overflow (lost), unknown protocols
+  // (filtered), failed reads or switches (overruns).
+  EventSourceStats kernel_reject_stats_ ABSL_GUARDED_BY(mu_);
   EventSourceStats conntrack_stats_ ABSL_GUARDED_BY(mu_);
   EventSourceStats nflog_stats_ ABSL_GUARDED_BY(mu_);
 };

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "agent/conntrack_source.h"
 #include "agent/event_source.h"
+#include "agent/reject_counter.h"
 #include "agent/rule_enforcer.h"
 #include "agent/spool.h"
 #include "agent/state_store.h"
@@ -33,7 +34,13 @@ class AgentParts {
   virtual absl::StatusOr<std::unique_ptr<RuleEnforcer>> OpenEnforcer() = 0;
   // Accepted connections (conntrack).
   virtual absl::StatusOr<std::unique_ptr<ConntrackSource>> OpenConntrackSource() = 0;
-  // Rejected attempts (the reject chain's log).
+  // Rejected attempts counted by the kernel (reject_counter.h); nullptr
+  // when REJECTs come from the reject chain's log instead.
+  virtual absl::StatusOr<std::unique_ptr<RejectCounter>> OpenRejectCounter() {
+    return std::unique_ptr<RejectCounter>();
+  }
+  // Rejected attempts (the reject chain's log); only asked for when
+  // OpenRejectCounter gave nullptr.
   virtual absl::StatusOr<std::unique_ptr<EventSource>> OpenRejectSource() = 0;
   // Not started. nullptr: no service is configured, the agent runs offline
   // (records stay in the spool).

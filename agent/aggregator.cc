@@ -44,7 +44,7 @@ absl::CivilDay Aggregator::DayOf(absl::Time t) {
   return cached_day_;
 }
 
-bool Aggregator::Add(const ConnectionEvent& event) {
+bool Aggregator::Add(const ConnectionEvent& event, uint64_t count) {
   const Key key{event.uid,      DayOf(event.time), event.dst,
                 event.protocol, event.dst_port,    event.action};
   auto it = counts_.find(key);
@@ -53,10 +53,10 @@ bool Aggregator::Add(const ConnectionEvent& event) {
     it = counts_.emplace(key, Counts{0, event.time, event.time}).first;
   }
   Counts& c = it->second;
-  ++c.count;
+  c.count += count;
   c.first_seen = std::min(c.first_seen, event.time);
   c.last_seen = std::max(c.last_seen, event.time);
-  ++events_;
+  events_ += count;
   return true;
 }
 

@@ -32,9 +32,10 @@ class Aggregator {
   }
   absl::TimeZone time_zone() const { return time_zone_; }
 
-  // Counts `event`. Returns false (and counts nothing) only when the event
-  // needs a new key and full(); the caller then drains and adds it again.
-  bool Add(const ConnectionEvent& event);
+  // Counts `event` `count` times (a kernel counter read at once). Returns
+  // false (and counts nothing) only when the event needs a new key and
+  // full(); the caller then drains and adds it again.
+  bool Add(const ConnectionEvent& event, uint64_t count = 1);
 
   // Counts `events` lost for `reason` on the day of `when`. With
   // `size_unknown`, `events` is only what is known (0: "unknown, possibly

@@ -25,7 +25,6 @@ namespace egress::agent {
 namespace {
 
 // Records are framed by spool_record.h.
-constexpr size_t kHeaderBytes = kSpoolRecordHeaderBytes;
 
 absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
@@ -129,6 +128,10 @@ absl::Status FileSpool::Load() {
       return absl::DataLossError(absl::StrCat(options_.dir, "/acked: not a number: ", mark));
     }
     if (in >> anchored) stats_.anchored = anchored == "1";
+    std::string reject;
+    if (in >> reject && !absl::SimpleAtoi(reject, &stats_.reject_mark)) {
+      return absl::DataLossError(absl::StrCat(options_.dir, "/acked: not a number: ", reject));
+    }
   }
   std::map<uint64_t, std::string> files;
   std::map<uint64_t, std::string> rebases;
@@ -201,8 +204,9 @@ absl::Status FileSpool::LoadSegment(uint64_t first_seq, const std::string& path)
     prev_seq = seq;
     last_seq = seq;
     stats_.high_water_mark = std::max(stats_.high_water_mark, record->high_water_mark);
-    found.push_back(Entry{seq, first_seq, offset + kHeaderBytes, record->payload_bytes});
-    offset += kHeaderBytes + record->payload_bytes;
+    stats_.reject_mark = std::max(stats_.reject_mark, record->reject_mark);
+    found.push_back(Entry{seq, first_seq, offset + record->header_bytes, record->payload_bytes});
+    offset += record->header_bytes + record->payload_bytes;
   }
   if (damaged) {
     ++stats_.corrupt_records;
@@ -229,8 +233,11 @@ absl::Status FileSpool::WriteAcked(uint64_t seq) {
   const std::string tmp = path + ".tmp";
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus("open", tmp);
-  absl::Status status = WriteAll(
-      fd, absl::StrCat(seq, " ", stats_.high_water_mark, " ", stats_.anchored ? 1 : 0, "\n"), tmp);
+  absl::Status status =
+      WriteAll(fd,
+               absl::StrCat(seq, " ", stats_.high_water_mark, " ", stats_.anchored ? 1 : 0, " ",
+                            stats_.reject_mark, "\n"),
+               tmp);
   if (status.ok() && options_.fsync == FsyncPolicy::kEveryBatch && fsync(fd) != 0) {
     status = ErrnoStatus("fsync", tmp);
   }
@@ -292,12 +299,17 @@ void FileSpool::DropSegment(uint64_t first_seq, bool count_as_overflow) {
   stats_.batches = entries_.size();
 }
 
-absl::StatusOr<uint64_t> FileSpool::Append(v1::RecordBatch* batch, uint64_t high_water_mark) {
+absl::StatusOr<uint64_t> FileSpool::Append(v1::RecordBatch* batch, uint64_t high_water_mark,
+                                           uint64_t reject_mark) {
   absl::MutexLock lock(&mu_);
   batch->set_seq(stats_.next_seq);
   const std::string payload = batch->SerializeAsString();
   high_water_mark = std::max(high_water_mark, stats_.high_water_mark);
-  const std::string record = EncodeSpoolRecord(payload, high_water_mark);
+  // Written only when it moves, so records without rejects keep the
+  // shorter framing.
+  const uint64_t record_reject_mark = reject_mark > stats_.reject_mark ? reject_mark : 0;
+  const std::string record = EncodeSpoolRecord(payload, high_water_mark, record_reject_mark);
+  const size_t header_bytes = record.size() - payload.size();
 
   const uint64_t segment_limit = std::max<uint64_t>(options_.max_bytes / 8, 4096);
   if (append_fd_ < 0 || segments_[append_segment_].size >= segment_limit) {
@@ -335,11 +347,12 @@ absl::StatusOr<uint64_t> FileSpool::Append(v1::RecordBatch* batch, uint64_t high
   if (options_.fsync == FsyncPolicy::kEveryBatch && fdatasync(append_fd_) != 0) {
     return ErrnoStatus("fdatasync", segment.path);
   }
-  entries_.push_back(Entry{batch->seq(), append_segment_, segment.size + kHeaderBytes,
+  entries_.push_back(Entry{batch->seq(), append_segment_, segment.size + header_bytes,
                            static_cast<uint32_t>(payload.size())});
   segment.size += record.size();
   segment.last_seq = batch->seq();
   stats_.high_water_mark = high_water_mark;
+  stats_.reject_mark = std::max(stats_.reject_mark, reject_mark);
   stats_.bytes += record.size();
   stats_.batches = entries_.size();
   return stats_.next_seq++;
@@ -363,7 +376,8 @@ absl::Status FileSpool::Renumber(uint64_t first_seq) {
   for (const Entry& e : entries_) {
     EGRESS_ASSIGN_OR_RETURN(v1::RecordBatch batch, ReadEntry(e));
     batch.set_seq(seq++);
-    data += EncodeSpoolRecord(batch.SerializeAsString(), stats_.high_water_mark);
+    data +=
+        EncodeSpoolRecord(batch.SerializeAsString(), stats_.high_water_mark, stats_.reject_mark);
   }
   const uint64_t count = seq - first_seq;
   const std::string tmp = RebasePath(first_seq);

@@ -4,9 +4,11 @@
 //   "EGSB" | u32 payload length | u32 CRC-32C of (mark and payload) |
 //   u64 high-water mark | payload
 // (little-endian), the payload being a serialized RecordBatch carrying its
-// seq; `<dir>/acked` holds the highest acknowledged sequence and the latest
-// high-water mark (replaced by rename), so the mark survives the deletion of
-// fully acked segments. A new segment starts when the current one reaches
+// seq (records with a REJECT counting mark use the "EGS2" framing of
+// spool_record.h); `<dir>/acked` holds the highest acknowledged sequence,
+// the latest high-water mark, the anchored flag and the latest reject mark
+// (replaced by rename), so the marks survive the deletion of fully acked
+// segments. A new segment starts when the current one reaches
 // max_bytes / 8; a segment whose batches are all acked is deleted; when the
 // spool would exceed max_bytes the oldest segment is dropped (counted).
 // max_bytes is lowered to 90% of the file system's size when it is larger.
@@ -64,7 +66,8 @@ class FileSpool : public Spool {
   static absl::StatusOr<std::unique_ptr<FileSpool>> Create(const FileSpoolOptions& options);
   ~FileSpool() override;
 
-  absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch, uint64_t high_water_mark) override;
+  absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch, uint64_t high_water_mark,
+                                  uint64_t reject_mark = 0) override;
   absl::Status Anchor(uint64_t last_committed_seq) override;
   absl::Status AckThrough(uint64_t seq) override;
   absl::StatusOr<v1::RecordBatch> NextAfter(uint64_t seq) override;

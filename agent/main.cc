@@ -13,6 +13,7 @@
 #include "agent/agent_metrics.h"
 #include "agent/real_agent_parts.h"
 #include "agent/spool_dump.h"
+#include "agent/systemd_notify.h"
 #include "common/command_line.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -48,6 +49,10 @@ ABSL_FLAG(int32_t, conntrack_rcvbuf, 8 << 20,
           "Conntrack event socket receive buffer in bytes (about 1.3 KB per queued event).");
 ABSL_FLAG(int32_t, conntrack_rcvbuf_max, 64 << 20,
           "Cap for growing the conntrack receive buffer after an overrun (ENOBUFS).");
+ABSL_FLAG(std::string, reject_source, "kernel-sets",
+          "Where REJECTs are counted: kernel-sets (counting sets in the agent's table, read "
+          "every batch interval; attempts refused while no agent runs are counted too) or "
+          "nflog (logged to --nflog-group and read as they happen; lost while no agent runs).");
 ABSL_FLAG(int32_t, nflog_group, 7, "NFLOG group the reject rules log to.");
 ABSL_FLAG(int32_t, nflog_rcvbuf, 4 << 20, "NFLOG socket receive buffer in bytes.");
 ABSL_FLAG(int64_t, wakeup_events, 1024,
@@ -153,6 +158,12 @@ int main(int argc, char** argv) {
   parts_options.nflog.rcvbuf_bytes = absl::GetFlag(FLAGS_nflog_rcvbuf);
   parts_options.nft.table = absl::GetFlag(FLAGS_nft_table);
   parts_options.nft.nflog_group = parts_options.nflog.group;
+  const std::string reject_source = absl::GetFlag(FLAGS_reject_source);
+  if (reject_source != "kernel-sets" && reject_source != "nflog") {
+    std::fprintf(stderr, "--reject-source: must be kernel-sets or nflog\n");
+    return 2;
+  }
+  parts_options.nft.count_rejects_in_kernel = reject_source == "kernel-sets";
   config.batch_interval = absl::GetFlag(FLAGS_batch_interval);
   if (config.batch_interval <= absl::ZeroDuration() || absl::GetFlag(FLAGS_batch_max_records) < 1 ||
       absl::GetFlag(FLAGS_wakeup_events) < 1) {
@@ -209,6 +220,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   g_agent = agent->get();
+  // The table (rules and REJECT counting) is in the kernel: let the boot go
+  // on (the unit is ordered before network-pre.target).
+  if (absl::Status s = egress::agent::NotifySystemdReady(); !s.ok()) {
+    egress::LogWarning("systemd_notify_failed", {{"error", s.ToString()}});
+  }
   const std::shared_ptr<prometheus::Collectable> metrics =
       egress::agent::NewAgentCollectable(agent->get());
   std::unique_ptr<egress::MetricsExposer> metrics_server;

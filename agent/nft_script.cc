@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/nft_elements_cache.h"
+#include "agent/reject_count_sets.h"
 #include "common/status_macros.h"
 
 namespace egress::agent {
@@ -87,8 +88,13 @@ std::string RenderScript(const NftElements& all, uint64_t version, const NftOpti
       AppendSet(&s, "rej" + family + "_addr_host", absl::StrCat("uid . ", addr), false,
                 e(elements("rej" + family + "_addr_host")));
     }
+    // The kernel's REJECT counters: declared by every apply, never flushed
+    // by one (their elements are counts not yet read).
+    absl::StrAppend(&s, RenderRejectCountObjects(contents));
     absl::StrAppend(&s, "  chain reject_and_log {\n");
-    if (contents) {
+    if (contents && options.count_rejects_in_kernel) {
+      absl::StrAppend(&s, RenderRejectCountEntryRules());
+    } else if (contents) {
       absl::StrAppend(&s, "    ct state new log group ", options.nflog_group,
                       "\n"
                       "    meta l4proto tcp reject with tcp reset\n"

@@ -19,9 +19,12 @@
 //      rej{4,6}_addr  uid . addr                               (any protocol, any port)
 //    Networks contained in another network of the same (uid, protocol, port)
 //    are dropped, because interval sets refuse overlapping elements.
-//  - reject_and_log: new attempts are logged to the NFLOG group (the agent
-//    counts REJECTs from there), then TCP gets a reset (ECONNREFUSED at once)
-//    and everything else ICMP(v6) admin-prohibited (send() fails with EPERM).
+//  - reject_and_log: new attempts are counted by the kernel's counting sets
+//    (reject_count_sets.h; the agent reads them every tick) or, with
+//    count_rejects_in_kernel false, logged to the NFLOG group; then TCP gets
+//    a reset (ECONNREFUSED at once) and everything else ICMP(v6)
+//    admin-prohibited (send() fails with EPERM). The counting sets, their
+//    chains and maps are declared by every apply and never flushed by one.
 //  - postrouting chain (nat hook): SNAT to the account's egress address by
 //    uid (maps snat4/snat6), except loopback and exempt destinations.
 //
@@ -45,8 +48,11 @@ namespace egress::agent {
 struct NftOptions {
   // The table's name in family inet. The agent never touches other tables.
   std::string table = "egress";
-  // NFLOG group the reject chain logs to.
+  // NFLOG group the reject chain logs to (when not counting in the kernel).
   uint16_t nflog_group = 7;
+  // REJECTs counted by the kernel's counting sets (reject_count_sets.h)
+  // rather than logged to NFLOG; never both, so nothing is counted twice.
+  bool count_rejects_in_kernel = true;
 };
 
 // Validates `rules` and renders the script. InvalidArgument naming the field

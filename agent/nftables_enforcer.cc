@@ -74,6 +74,11 @@ absl::Status NftablesEnforcer::Apply(const v1::RuleSet& rules) {
   return absl::OkStatus();
 }
 
+bool NftablesEnforcer::TableInstalled() {
+  absl::MutexLock lock(&mu_);
+  return RunLocked(absl::StrCat("list map inet ", options_.table, " uid2mark\n")).ok();
+}
+
 NftablesEnforcer::Stats NftablesEnforcer::stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;

@@ -31,6 +31,8 @@ class NftablesEnforcer : public RuleEnforcer {
 
   absl::Status Apply(const v1::RuleSet& rules) override;
   absl::Status Remove() override;
+  // The table with its attribution map (uid2mark) is in the kernel.
+  bool TableInstalled() override;
 
   // Runs `script` as one transaction (exposed for tests and benchmarks).
   absl::Status Run(const std::string& script);

@@ -1,6 +1,7 @@
 #include "agent/real_agent_parts.h"
 
 #include "agent/file_state_store.h"
+#include "agent/kernel_reject_counter.h"
 #include "agent/nftables_enforcer.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -27,6 +28,13 @@ absl::StatusOr<std::unique_ptr<RuleEnforcer>> RealAgentParts::OpenEnforcer() {
 
 absl::StatusOr<std::unique_ptr<ConntrackSource>> RealAgentParts::OpenConntrackSource() {
   return NetfilterConntrackSource::Create(options_.conntrack, clock_);
+}
+
+absl::StatusOr<std::unique_ptr<RejectCounter>> RealAgentParts::OpenRejectCounter() {
+  if (!options_.nft.count_rejects_in_kernel) return std::unique_ptr<RejectCounter>();
+  EGRESS_ASSIGN_OR_RETURN(std::unique_ptr<KernelRejectCounter> counter,
+                          KernelRejectCounter::Create(options_.nft.table));
+  return std::unique_ptr<RejectCounter>(std::move(counter));
 }
 
 absl::StatusOr<std::unique_ptr<EventSource>> RealAgentParts::OpenRejectSource() {

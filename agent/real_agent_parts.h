@@ -37,6 +37,7 @@ class RealAgentParts : public AgentParts {
   absl::StatusOr<std::unique_ptr<Spool>> OpenSpool() override;
   absl::StatusOr<std::unique_ptr<RuleEnforcer>> OpenEnforcer() override;
   absl::StatusOr<std::unique_ptr<ConntrackSource>> OpenConntrackSource() override;
+  absl::StatusOr<std::unique_ptr<RejectCounter>> OpenRejectCounter() override;
   absl::StatusOr<std::unique_ptr<EventSource>> OpenRejectSource() override;
   absl::StatusOr<std::unique_ptr<Uplink>> OpenUplink(Spool* spool,
                                                      UplinkListener* listener) override;

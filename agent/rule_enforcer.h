@@ -19,6 +19,9 @@ class RuleEnforcer {
   virtual ~RuleEnforcer() = default;
   virtual absl::Status Apply(const v1::RuleSet& rules) = 0;
   virtual absl::Status Remove() = 0;
+  // Whether the kernel already holds a table of this enforcer's making (say
+  // an earlier agent's, whose state directory was wiped since).
+  virtual bool TableInstalled() { return false; }
 };
 
 }  // namespace egress::agent

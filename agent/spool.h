@@ -43,6 +43,9 @@ struct SpoolStats {
   // The latest high-water mark stored (0 if none): after a crash, the agent
   // recounts connections that started after it.
   uint64_t high_water_mark = 0;
+  // The latest REJECT counting mark stored (reject_count_sets.h; 0 if
+  // none): kernel generations at or below it are in the spool already.
+  uint64_t reject_mark = 0;
   // True once a Welcome anchored the numbering (see Anchor()).
   bool anchored = false;
   // Batches renumbered by Anchor() (0 or the number of pre-Welcome batches).
@@ -56,8 +59,10 @@ class Spool {
   virtual ~Spool() = default;
   // Sets batch->seq and stores it with `high_water_mark` (the start time,
   // in Unix nanoseconds, of the latest connection counted in this or an
-  // earlier batch) in one atomic record; returns the sequence.
-  virtual absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch, uint64_t high_water_mark) = 0;
+  // earlier batch) and `reject_mark` (0: unchanged) in one atomic record;
+  // returns the sequence. Both marks only grow, and survive the batch's ack.
+  virtual absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch, uint64_t high_water_mark,
+                                          uint64_t reject_mark = 0) = 0;
   virtual absl::Status Anchor(uint64_t last_committed_seq) = 0;
   virtual absl::Status AckThrough(uint64_t seq) = 0;
   virtual absl::StatusOr<v1::RecordBatch> NextAfter(uint64_t seq) = 0;

@@ -116,7 +116,7 @@ absl::StatusOr<std::string> DumpSpool(const std::string& state_dir, const std::s
         ++damaged;  // a torn tail (or a record being written right now)
         break;
       }
-      offset += kSpoolRecordHeaderBytes + record->payload_bytes;
+      offset += record->header_bytes + record->payload_bytes;
       mark = std::max(mark, record->high_water_mark);
       const v1::RecordBatch& batch = record->batch;
       if (batch.seq() <= acked) continue;

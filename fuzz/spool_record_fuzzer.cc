@@ -18,11 +18,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(record.status().code() == absl::StatusCode::kDataLoss);
       break;
     }
-    const size_t length = kSpoolRecordHeaderBytes + record->payload_bytes;
+    const size_t length = record->header_bytes + record->payload_bytes;
     FUZZ_CHECK(length <= bytes.size() - offset);
     const absl::string_view payload =
-        bytes.substr(offset + kSpoolRecordHeaderBytes, record->payload_bytes);
-    FUZZ_CHECK(EncodeSpoolRecord(payload, record->high_water_mark) == bytes.substr(offset, length));
+        bytes.substr(offset + record->header_bytes, record->payload_bytes);
+    FUZZ_CHECK(record->header_bytes == kSpoolRecordHeaderBytes || record->reject_mark != 0);
+    FUZZ_CHECK(EncodeSpoolRecord(payload, record->high_water_mark, record->reject_mark) ==
+               bytes.substr(offset, length));
     offset += length;
   }
   return 0;

@@ -144,6 +144,8 @@ class AgentTest : public ::testing::Test {
 
   FakeClock clock_{kStart};
   FakeAgentParts parts_{&clock_};
+  // The kernel's REJECT counting sets, when a test uses them.
+  FakeRejectKernel kernel_;
   AgentConfig config_;
   std::unique_ptr<Agent> agent_;
   std::thread loop_;
@@ -284,6 +286,72 @@ TEST_F(AgentTest, AcceptsAndRejectsFromBothSourcesAreCountedApart) {
   EXPECT_EQ(Totals(parts_.spool().appended()),
             (std::map<std::string, uint64_t>{{"2001 2026-3-13 accept", 1},
                                              {"2001 2026-3-13 reject", 2}}));
+}
+
+// ---- REJECTs counted by the kernel ----
+
+// Waits until the spool holds `want` REJECTs in all.
+bool WaitForRejects(FakeSpool& spool, uint64_t want) {
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline) {
+    uint64_t n = 0;
+    for (const v1::RecordBatch& b : spool.appended()) {
+      for (const v1::ConnectionRecord& r : b.records()) {
+        if (r.action() == v1::ACTION_REJECT) n += r.count();
+      }
+    }
+    if (n == want) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
+
+// Refused while no agent ran (a fresh table counts in generation a), sealed
+// with the generation's mark, then switched; a switch that fails after the
+// seal (as a kill between the two would leave it) never counts the same
+// generation twice, not even across a restart.
+TEST_F(AgentTest, KernelCountedRejectsAreSealedOnceAcrossAFailedSwitchAndARestart) {
+  FakeRejectKernel& kernel = kernel_;
+  parts_.set_reject_kernel(&kernel);
+  kernel.Refuse(kUidA, "192.0.2.9", 443, 3);
+  Start();
+  // Start: generation a numbered; the first tick switches to b (a holds 3),
+  // the next reads a and switches back.
+  const auto tick = [&](int switches) {
+    clock_.Advance(kInterval);
+    parts_.conntrack()->Wake();
+    const absl::Time deadline = absl::Now() + kWait;
+    while (kernel.switches() < switches && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+  };
+  tick(2);
+  ASSERT_TRUE(WaitForRejects(parts_.spool(), 3));
+  EXPECT_GT(parts_.spool().stats().reject_mark, 0u);
+
+  // 2 more, made idle by one more switch; then the switch after their seal
+  // fails (what a kill between the seal and the switch leaves).
+  kernel.Refuse(kUidA, "192.0.2.9", 443, 2);
+  tick(3);
+  ASSERT_EQ(kernel.switches(), 3);
+  kernel.FailSwitches(true);
+  clock_.Advance(kInterval);
+  parts_.conntrack()->Wake();
+  ASSERT_TRUE(WaitForRejects(parts_.spool(), 5));
+  Stop();
+  EXPECT_EQ(kernel.switches(), 3);
+
+  // A new agent, switches work again: the sealed generation is only
+  // flushed, never counted again; what comes next is counted.
+  kernel.FailSwitches(false);
+  Start();
+  kernel.Refuse(kUidA, "192.0.2.9", 443, 1);
+  tick(kernel.switches() + 1);
+  tick(kernel.switches() + 1);
+  ASSERT_TRUE(WaitForRejects(parts_.spool(), 6));
+  Stop();
+  EXPECT_EQ(Totals(parts_.spool().appended()),
+            (std::map<std::string, uint64_t>{{"2001 2026-3-13 reject", 6}}));
 }
 
 // ---- High-water mark and restart ----
@@ -552,6 +620,16 @@ TEST_F(AgentTest, WithNothingPersistedAnEmptyRuleSetIsInstalled) {
   EXPECT_EQ(parts_.enforcer().installed()->accounts_size(), 0);
   EXPECT_FALSE(parts_.store().rules().has_value()) << "nothing the service sent to persist";
   EXPECT_EQ(agent_->Counters().applied_rule_version, 0u);
+}
+
+// A wiped state directory while the kernel still holds the earlier agent's
+// table: it stays as it is (attribution, blocks) until the service's Welcome.
+TEST_F(AgentTest, AWipedStateKeepsTheInstalledTableUntilTheWelcome) {
+  ASSERT_OK(parts_.enforcer().Apply(Rules(4)));
+  Start();
+  ASSERT_TRUE(parts_.enforcer().installed().has_value());
+  EXPECT_EQ(parts_.enforcer().installed()->version(), 4u);
+  EXPECT_EQ(parts_.enforcer().applied_versions(), (std::vector<uint64_t>{4}));
 }
 
 // A reboot empties the kernel; the service is unreachable: the rules of the

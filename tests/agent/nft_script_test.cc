@@ -79,7 +79,20 @@ TEST(NftScriptTest, RendersEveryKindOfRule) {
   EXPECT_THAT(script, HasSubstr("1000 : 192.0.2.100"));
   EXPECT_THAT(script, HasSubstr("1000 : 2001:db8:1::100"));
   EXPECT_THAT(script, HasSubstr("10.50.0.0/16"));
-  EXPECT_THAT(script, HasSubstr("log group 9"));
+  // REJECTs counted by the kernel's sets (the default), never also logged.
+  EXPECT_THAT(script, HasSubstr("ct state new meta nfproto vmap @rc_jump"));
+  EXPECT_THAT(script, HasSubstr("add @rc4p_a { meta skuid . ip daddr . meta l4proto . th dport }"));
+  EXPECT_THAT(script, HasSubstr("meta l4proto != { tcp, udp } add @rc6n_b { meta skuid . ip6 daddr "
+                                ". meta l4proto }"));
+  EXPECT_THAT(script, Not(HasSubstr("log group")));
+  // No apply ever flushes a counting set or the generation maps.
+  EXPECT_THAT(script, Not(HasSubstr("flush set inet egress rc")));
+  EXPECT_THAT(script, Not(HasSubstr("flush map inet egress rc")));
+  NftOptions nflog{"egress", 9};
+  nflog.count_rejects_in_kernel = false;
+  ASSERT_OK_AND_ASSIGN(std::string logged, RenderRuleSet(rules, nflog));
+  EXPECT_THAT(logged, HasSubstr("ct state new log group 9"));
+  EXPECT_THAT(logged, Not(HasSubstr("vmap @rc_jump")));
 }
 
 TEST(NftScriptTest, DropsNetworksContainedInAnother) {

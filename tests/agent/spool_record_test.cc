@@ -18,6 +18,28 @@ std::string Payload(uint64_t seq) {
   return batch.SerializeAsString();
 }
 
+TEST(SpoolRecordTest, CarriesTheRejectMarkAndEveryDamageIsDataLoss) {
+  const std::string record = EncodeSpoolRecord(Payload(9), 55, 0x1234567800000003u);
+  ASSERT_EQ(record.size(), kSpoolRecordHeaderBytesWithRejectMark + Payload(9).size());
+  absl::StatusOr<SpoolRecord> decoded = DecodeSpoolRecord(record + "x");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->batch.seq(), 9u);
+  EXPECT_EQ(decoded->high_water_mark, 55u);
+  EXPECT_EQ(decoded->reject_mark, 0x1234567800000003u);
+  EXPECT_EQ(decoded->header_bytes, kSpoolRecordHeaderBytesWithRejectMark);
+  for (size_t n = 0; n < record.size(); ++n) {
+    EXPECT_THAT(DecodeSpoolRecord(record.substr(0, n)), StatusIs(absl::StatusCode::kDataLoss)) << n;
+  }
+  for (size_t i = 0; i < record.size(); ++i) {
+    if (i >= 4 && i < 8) continue;  // a changed length is "torn", also DataLoss
+    std::string bad = record;
+    bad[i] = static_cast<char>(bad[i] ^ 0x40);
+    EXPECT_THAT(DecodeSpoolRecord(bad), StatusIs(absl::StatusCode::kDataLoss)) << i;
+  }
+  // Without a mark, the old framing (older spools still load).
+  EXPECT_EQ(EncodeSpoolRecord(Payload(9), 55, 0), EncodeSpoolRecord(Payload(9), 55));
+}
+
 TEST(SpoolRecordTest, RoundTripsAndIgnoresWhatFollows) {
   const std::string record = EncodeSpoolRecord(Payload(7), 1234567);
   ASSERT_EQ(record.size(), kSpoolRecordHeaderBytes + Payload(7).size());

@@ -21,6 +21,7 @@
 #include "agent/agent_parts.h"
 #include "common/clock.h"
 #include "tests/fakes/fake_event_source.h"
+#include "tests/fakes/fake_reject_counter.h"
 #include "tests/fakes/fake_rule_enforcer.h"
 #include "tests/fakes/fake_spool.h"
 #include "tests/fakes/fake_state_store.h"
@@ -40,6 +41,8 @@ class FakeAgentParts final : public agent::AgentParts {
   FakeEventSource* rejects() { return rejects_; }
   FakeUplink* uplink() { return uplink_; }
 
+  // REJECTs counted by this fake kernel instead of the reject source.
+  void set_reject_kernel(FakeRejectKernel* kernel) { reject_kernel_ = kernel; }
   // No service configured: OpenUplink hands out none.
   void set_offline(bool offline) { offline_ = offline; }
   // Runs inside the uplink's Start() (see FakeUplink).
@@ -55,6 +58,10 @@ class FakeAgentParts final : public agent::AgentParts {
   absl::StatusOr<std::unique_ptr<agent::Spool>> OpenSpool() override;
   absl::StatusOr<std::unique_ptr<agent::RuleEnforcer>> OpenEnforcer() override;
   absl::StatusOr<std::unique_ptr<agent::ConntrackSource>> OpenConntrackSource() override;
+  absl::StatusOr<std::unique_ptr<agent::RejectCounter>> OpenRejectCounter() override {
+    if (reject_kernel_ == nullptr) return std::unique_ptr<agent::RejectCounter>();
+    return std::unique_ptr<agent::RejectCounter>(new FakeRejectCounter(reject_kernel_));
+  }
   absl::StatusOr<std::unique_ptr<agent::EventSource>> OpenRejectSource() override;
   absl::StatusOr<std::unique_ptr<agent::Uplink>> OpenUplink(
       agent::Spool* spool, agent::UplinkListener* listener) override;
@@ -70,6 +77,7 @@ class FakeAgentParts final : public agent::AgentParts {
   FakeEventSource* rejects_ = nullptr;
   FakeUplink* uplink_ = nullptr;
   bool offline_ = false;
+  FakeRejectKernel* reject_kernel_ = nullptr;
   std::function<void()> on_uplink_start_;
   absl::flat_hash_map<std::string, absl::Status> failures_;
   std::vector<std::string> opened_;

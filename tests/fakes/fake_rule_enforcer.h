@@ -51,6 +51,10 @@ class FakeRuleEnforcer final : public agent::RuleEnforcer {
   }
 
   // agent::RuleEnforcer.
+  bool TableInstalled() override {
+    absl::MutexLock lock(&kernel_->mu);
+    return kernel_->installed.has_value();
+  }
   absl::Status Apply(const v1::RuleSet& rules) override {
     absl::MutexLock lock(&kernel_->mu);
     if (kernel_->failing_versions.contains(rules.version())) {

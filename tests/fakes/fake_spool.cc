@@ -46,7 +46,8 @@ bool FakeSpool::WaitForAppendCalls(size_t count, absl::Duration timeout) const {
   return c.mu.AwaitWithTimeout(absl::Condition(&done), timeout);
 }
 
-absl::StatusOr<uint64_t> FakeSpool::Append(v1::RecordBatch* batch, uint64_t high_water_mark) {
+absl::StatusOr<uint64_t> FakeSpool::Append(v1::RecordBatch* batch, uint64_t high_water_mark,
+                                           uint64_t reject_mark) {
   Contents& c = *contents_;
   absl::MutexLock lock(&c.mu);
   ++c.append_calls;
@@ -56,6 +57,7 @@ absl::StatusOr<uint64_t> FakeSpool::Append(v1::RecordBatch* batch, uint64_t high
   c.appended.push_back(*batch);
   c.stats.batches = c.batches.size();
   c.stats.high_water_mark = high_water_mark;
+  c.stats.reject_mark = std::max(c.stats.reject_mark, reject_mark);
   return batch->seq();
 }
 

@@ -40,7 +40,8 @@ class FakeSpool final : public agent::Spool {
   bool WaitForAppendCalls(size_t count, absl::Duration timeout) const;
 
   // agent::Spool.
-  absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch, uint64_t high_water_mark) override;
+  absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch, uint64_t high_water_mark,
+                                  uint64_t reject_mark = 0) override;
   absl::Status Anchor(uint64_t last_committed_seq) override;
   absl::Status AckThrough(uint64_t seq) override;
   absl::StatusOr<v1::RecordBatch> NextAfter(uint64_t seq) override;

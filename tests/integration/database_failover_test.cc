@@ -72,8 +72,9 @@ class AckTimingSpool : public agent::Spool {
  public:
   explicit AckTimingSpool(std::unique_ptr<agent::FileSpool> spool) : spool_(std::move(spool)) {}
 
-  absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch, uint64_t high_water_mark) override {
-    return spool_->Append(batch, high_water_mark);
+  absl::StatusOr<uint64_t> Append(v1::RecordBatch* batch, uint64_t high_water_mark,
+                                  uint64_t reject_mark = 0) override {
+    return spool_->Append(batch, high_water_mark, reject_mark);
   }
   absl::Status Anchor(uint64_t last_committed_seq) override {
     return spool_->Anchor(last_committed_seq);

@@ -122,10 +122,21 @@ absl::StatusOr<std::unique_ptr<Traffic>> Traffic::Start(const TrafficSpec& spec)
       } else {
         reinterpret_cast<sockaddr_in6*>(&dst)->sin6_port = htons(port);
       }
-      const int sock = socket(domain, (spec.tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+      const int sock =
+          spec.icmp ? socket(domain, SOCK_DGRAM | SOCK_CLOEXEC,
+                             domain == AF_INET ? int{IPPROTO_ICMP} : int{IPPROTO_ICMPV6})
+                    : socket(domain, (spec.tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
       if (sock < 0) _exit(4);
       int rc;
-      if (spec.tcp) {
+      if (spec.icmp) {
+        // Echo request; the kernel sets the identifier (the socket's "port").
+        unsigned char echo[16] = {static_cast<unsigned char>(domain == AF_INET ? 8 : 128), 0};
+        echo[6] = static_cast<unsigned char>(i >> 8);
+        echo[7] = static_cast<unsigned char>(i);
+        rc = sendto(sock, echo, sizeof(echo), 0, reinterpret_cast<sockaddr*>(&dst), dst_len) < 0
+                 ? -1
+                 : 0;
+      } else if (spec.tcp) {
         rc = connect(sock, reinterpret_cast<sockaddr*>(&dst), dst_len);
       } else {
         // A new source port per attempt (per 60,000 attempts when the
@@ -432,11 +443,21 @@ std::string FaultEnv::Sum(const std::string& account, int action) {
 
 absl::Status FaultEnv::BlockDestination(const std::string& account, const std::string& ip, bool tcp,
                                         uint16_t port) {
+  return BlockDestinationProtocol(account, ip, tcp ? v1::PROTOCOL_TCP : v1::PROTOCOL_UDP, port);
+}
+
+absl::Status FaultEnv::AllowPingSockets() {
+  return Run({kIp, "netns", "exec", node_ns(), "sysctl", "-q", "-w",
+              "net.ipv4.ping_group_range=0 2147483647"});
+}
+
+absl::Status FaultEnv::BlockDestinationProtocol(const std::string& account, const std::string& ip,
+                                                int protocol, uint16_t port) {
   auto panel = v1::ConnectionsService::NewStub(Channel());
   v1::BlockDestinationRequest block;
   block.set_account_id(account);
   block.set_destination(ip);
-  block.set_protocol(tcp ? v1::PROTOCOL_TCP : v1::PROTOCOL_UDP);
+  block.set_protocol(static_cast<v1::Protocol>(protocol));
   block.set_port(port);
   v1::BlockRule rule;
   grpc::ClientContext context;

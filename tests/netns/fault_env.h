@@ -47,6 +47,10 @@ struct TrafficSpec {
   bool tcp = true;
   std::string ip;
   uint16_t port = 0;
+  // ICMP/ICMPv6 echo requests from a ping socket each (a new flow each);
+  // `tcp` and `port` are ignored. The namespace must allow ping sockets
+  // (FaultEnv::AllowPingSockets).
+  bool icmp = false;
   // Pause between attempts.
   absl::Duration interval = absl::Milliseconds(10);
   // UDP: every attempt from its own source port (from this base), so each
@@ -135,6 +139,11 @@ class FaultEnv {
   // Panel/admin helpers, through a running replica.
   absl::Status BlockDestination(const std::string& account, const std::string& ip, bool tcp,
                                 uint16_t port);
+  // `protocol` as in v1::Protocol (1 tcp, 2 udp, 3 icmp, ...).
+  absl::Status BlockDestinationProtocol(const std::string& account, const std::string& ip,
+                                        int protocol, uint16_t port);
+  // Lets every uid of the node namespace open ICMP ping sockets.
+  absl::Status AllowPingSockets();
   absl::Status ReportScan(const std::string& account, const std::string& scan_id, bool infected);
   // Rule version of the account's node as last acknowledged by the agent.
   int64_t AppliedRuleVersion() const;

@@ -1,0 +1,301 @@
+#include "agent/reject_count_sets.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace egress::agent {
+namespace {
+
+using google::protobuf::ListValue;
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+constexpr const char* kGen[2] = {"a", "b"};
+
+absl::Status Bad(absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("set listing: ", what));
+}
+
+absl::StatusOr<Struct> ParseJson(absl::string_view json) {
+  Struct root;
+  if (!google::protobuf::util::JsonStringToMessage(std::string(json), &root).ok()) {
+    return Bad("not JSON");
+  }
+  return root;
+}
+
+// The objects of kind `kind` ("set", "map") in an `nft -j` listing.
+absl::StatusOr<std::vector<const Struct*>> Objects(const Struct& root, absl::string_view kind) {
+  auto it = root.fields().find("nftables");
+  if (it == root.fields().end() || !it->second.has_list_value()) return Bad("no nftables list");
+  std::vector<const Struct*> out;
+  for (const Value& item : it->second.list_value().values()) {
+    if (!item.has_struct_value()) continue;
+    auto obj = item.struct_value().fields().find(std::string(kind));
+    if (obj != item.struct_value().fields().end() && obj->second.has_struct_value()) {
+      out.push_back(&obj->second.struct_value());
+    }
+  }
+  return out;
+}
+
+bool Number(const Value& v, double lo, double hi, double* out) {
+  if (!v.has_number_value()) return false;
+  const double d = v.number_value();
+  if (!(d >= lo && d <= hi) || d != std::floor(d)) return false;
+  *out = d;
+  return true;
+}
+
+bool ProtocolNumber(const Value& v, int* out) {
+  double d;
+  if (Number(v, 0, 255, &d)) {
+    *out = static_cast<int>(d);
+    return true;
+  }
+  if (!v.has_string_value()) return false;
+  const std::string& s = v.string_value();
+  if (s == "tcp")
+    *out = 6;
+  else if (s == "udp")
+    *out = 17;
+  else if (s == "icmp")
+    *out = 1;
+  else if (s == "ipv6-icmp" || s == "icmpv6")
+    *out = 58;
+  else if (s == "sctp")
+    *out = 132;
+  else if (s == "udplite")
+    *out = 136;
+  else
+    return false;
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::string> RejectCountSetNames(int g) {
+  const char* s = kGen[g];
+  return {absl::StrCat("rc4p_", s), absl::StrCat("rc4n_", s), absl::StrCat("rc6p_", s),
+          absl::StrCat("rc6n_", s), absl::StrCat("rc_over_", s)};
+}
+
+std::string RenderRejectCountObjects(bool rules) {
+  std::string s;
+  const std::string flags =
+      absl::StrCat("    size ", kRejectCountSetSize, ";\n    flags dynamic,timeout;\n    timeout ",
+                   kRejectCountTimeoutSeconds / 86400, "d;\n    counter;\n");
+  for (int g = 0; g < 2; ++g) {
+    const std::vector<std::string> n = RejectCountSetNames(g);
+    const char* types[5] = {
+        "uid . ipv4_addr . inet_proto . inet_service", "uid . ipv4_addr . inet_proto",
+        "uid . ipv6_addr . inet_proto . inet_service", "uid . ipv6_addr . inet_proto", "uid"};
+    for (int i = 0; i < 5; ++i) {
+      absl::StrAppend(&s, "  set ", n[i], " {\n    type ", types[i], ";\n", flags, "  }\n");
+    }
+  }
+  absl::StrAppend(&s, "  map rc_gen {\n    type mark : mark;\n  }\n",
+                  "  map rc_jump {\n    type nf_proto : verdict;\n  }\n");
+  // The reject itself, shared by both generations (and by established flows).
+  absl::StrAppend(&s, "  chain reject_now {\n");
+  if (rules) {
+    absl::StrAppend(&s,
+                    "    meta l4proto tcp reject with tcp reset\n"
+                    "    meta nfproto ipv4 reject with icmp type admin-prohibited\n"
+                    "    reject with icmpv6 type admin-prohibited\n");
+  }
+  absl::StrAppend(&s, "  }\n");
+  for (int g = 0; g < 2; ++g) {
+    const std::vector<std::string> n = RejectCountSetNames(g);
+    for (const char* family : {"4", "6"}) {
+      const bool v4 = family[0] == '4';
+      const std::string& ports = v4 ? n[0] : n[2];
+      const std::string& other = v4 ? n[1] : n[3];
+      const char* daddr = v4 ? "ip daddr" : "ip6 daddr";
+      absl::StrAppend(&s, "  chain rc", family, "_", kGen[g], " {\n");
+      if (rules) {
+        // An add that a full set refuses ends its rule: the next rules
+        // count the attempt as overflow (by uid), so a full set shows.
+        absl::StrAppend(&s, "    meta l4proto { tcp, udp } add @", ports, " { meta skuid . ", daddr,
+                        " . meta l4proto . th dport } goto reject_now\n",
+                        "    meta l4proto != { tcp, udp } add @", other, " { meta skuid . ", daddr,
+                        " . meta l4proto } goto reject_now\n", "    add @", n[4],
+                        " { meta skuid } goto reject_now\n", "    goto reject_now\n");
+      }
+      absl::StrAppend(&s, "  }\n");
+    }
+  }
+  return s;
+}
+
+std::string RenderRejectCountEntryRules() {
+  // New attempts only (what one REJECT is); the active generation through
+  // rc_jump, generation a while it is empty; established flows of a newly
+  // blocked destination are reset without being counted.
+  return "    ct state new meta nfproto vmap @rc_jump\n"
+         "    ct state new meta nfproto ipv4 goto rc4_a\n"
+         "    ct state new meta nfproto ipv6 goto rc6_a\n"
+         "    goto reject_now\n";
+}
+
+absl::StatusOr<std::optional<RejectGenerations>> ParseRejectGenerations(absl::string_view json) {
+  absl::StatusOr<Struct> root = ParseJson(json);
+  if (!root.ok()) return root.status();
+  absl::StatusOr<std::vector<const Struct*>> maps = Objects(*root, "map");
+  if (!maps.ok()) return maps.status();
+  if (maps->size() != 1) return Bad("expected one map");
+  auto elem = (*maps)[0]->fields().find("elem");
+  if (elem == (*maps)[0]->fields().end()) return std::optional<RejectGenerations>();
+  if (!elem->second.has_list_value()) return Bad("elem is not a list");
+  bool seen[3] = {false, false, false};
+  double value[3] = {0, 0, 0};
+  for (const Value& pair : elem->second.list_value().values()) {
+    double k, v;
+    if (!pair.has_list_value() || pair.list_value().values_size() != 2 ||
+        !Number(pair.list_value().values(0), 0, 2, &k) ||
+        !Number(pair.list_value().values(1), 0, 4294967295.0, &v)) {
+      return Bad("bad rc_gen element");
+    }
+    seen[static_cast<int>(k)] = true;
+    value[static_cast<int>(k)] = v;
+  }
+  if (!seen[0] || !seen[1] || !seen[2] || value[0] > 1) return Bad("incomplete rc_gen");
+  RejectGenerations g;
+  g.active = static_cast<int>(value[0]);
+  g.number[0] = static_cast<uint32_t>(value[1]);
+  g.number[1] = static_cast<uint32_t>(value[2]);
+  if (g.number[g.active] == 0 || g.number[g.active] <= g.number[g.idle()]) {
+    return Bad("rc_gen numbers out of order");
+  }
+  return std::optional<RejectGenerations>(g);
+}
+
+absl::StatusOr<std::vector<RejectCount>> ParseRejectCountSet(absl::string_view json, int set) {
+  absl::StatusOr<Struct> root = ParseJson(json);
+  if (!root.ok()) return root.status();
+  absl::StatusOr<std::vector<const Struct*>> sets = Objects(*root, "set");
+  if (!sets.ok()) return sets.status();
+  std::vector<RejectCount> out;
+  for (const Struct* s : *sets) {
+    auto elems = s->fields().find("elem");
+    if (elems == s->fields().end()) continue;
+    if (!elems->second.has_list_value()) return Bad("elem is not a list");
+    for (const Value& item : elems->second.list_value().values()) {
+      if (!item.has_struct_value()) return Bad("element is not an object");
+      auto e = item.struct_value().fields().find("elem");
+      if (e == item.struct_value().fields().end() || !e->second.has_struct_value()) {
+        return Bad("element without counter");
+      }
+      const auto& f = e->second.struct_value().fields();
+      RejectCount c;
+      c.set = set;
+      auto val = f.find("val");
+      auto counter = f.find("counter");
+      auto expires = f.find("expires");
+      if (val == f.end() || counter == f.end() || !counter->second.has_struct_value()) {
+        return Bad("element without value or counter");
+      }
+      auto packets = counter->second.struct_value().fields().find("packets");
+      double d;
+      if (packets == counter->second.struct_value().fields().end() ||
+          !Number(packets->second, 0, 9007199254740992.0, &d)) {
+        return Bad("bad packet count");
+      }
+      c.packets = static_cast<uint64_t>(d);
+      if (expires != f.end() && Number(expires->second, 0, 1e12, &d)) {
+        c.expires_seconds = static_cast<int64_t>(d);
+      }
+      if (set == 4) {
+        if (!Number(val->second, 0, 4294967295.0, &d)) return Bad("bad uid");
+        c.uid = static_cast<uint32_t>(d);
+        out.push_back(c);
+        continue;
+      }
+      auto concat = val->second.has_struct_value()
+                        ? val->second.struct_value().fields().find("concat")
+                        : f.end();
+      const bool with_port = set == 0 || set == 2;
+      if (concat == f.end() || !concat->second.has_list_value() ||
+          concat->second.list_value().values_size() != (with_port ? 4 : 3)) {
+        return Bad("bad key");
+      }
+      const ListValue& key = concat->second.list_value();
+      if (!Number(key.values(0), 0, 4294967295.0, &d)) return Bad("bad uid");
+      c.uid = static_cast<uint32_t>(d);
+      if (!key.values(1).has_string_value()) return Bad("bad address");
+      absl::StatusOr<IpAddress> dst = IpAddress::Parse(key.values(1).string_value());
+      if (!dst.ok() || dst->is_v4() != (set < 2)) return Bad("bad address");
+      c.dst = *dst;
+      if (!ProtocolNumber(key.values(2), &c.protocol)) return Bad("bad protocol");
+      if (with_port) {
+        if (!Number(key.values(3), 0, 65535, &d)) return Bad("bad port");
+        c.port = static_cast<uint16_t>(d);
+      }
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+uint64_t KeysCounted(uint64_t mark, uint32_t number) {
+  const uint32_t marked = static_cast<uint32_t>(mark >> 32);
+  if (marked > number) return kAllKeys;
+  if (marked < number) return 0;
+  return static_cast<uint32_t>(mark);
+}
+
+uint32_t NextGenerationNumber(const RejectGenerations& gens, uint64_t mark, absl::Time now) {
+  const int64_t s = absl::ToUnixSeconds(now);
+  uint64_t n = static_cast<uint64_t>(std::clamp<int64_t>(s, 1, 0xfffffff0));
+  n = std::max<uint64_t>(n, static_cast<uint64_t>(gens.number[0]) + 1);
+  n = std::max<uint64_t>(n, static_cast<uint64_t>(gens.number[1]) + 1);
+  n = std::max<uint64_t>(n, (mark >> 32) + 1);
+  return static_cast<uint32_t>(std::min<uint64_t>(n, 0xffffffffu));
+}
+
+absl::Time RejectFirstSeen(const RejectCount& count, absl::Time read_time, uint32_t start,
+                           uint32_t end) {
+  absl::Time t = read_time;
+  if (count.expires_seconds > 0) {
+    t = read_time - absl::Seconds(kRejectCountTimeoutSeconds - count.expires_seconds);
+  }
+  // Numbers are the switch-in second, or a little above it when switches
+  // came faster than one a second: never past the read.
+  const absl::Time lo = std::min(absl::FromUnixSeconds(start), read_time);
+  if (t < lo) t = lo;
+  if (end != 0) {
+    // The interval ends when the next generation was switched in.
+    const absl::Time hi = std::min(absl::FromUnixSeconds(end), read_time + absl::Nanoseconds(1)) -
+                          absl::Nanoseconds(1);
+    if (t > hi && hi >= lo) t = hi;
+  }
+  return t;
+}
+
+std::string RenderGenerationInit(absl::string_view table, uint32_t number) {
+  return absl::StrCat("add element inet ", table, " rc_gen { 0 : 0, 1 : ", number, ", 2 : 0 }\n",
+                      "add element inet ", table,
+                      " rc_jump { ipv4 : goto rc4_a, ipv6 : goto rc6_a }\n");
+}
+
+std::string RenderGenerationSwitch(absl::string_view table, const RejectGenerations& gens,
+                                   uint32_t number) {
+  const int next = gens.idle();
+  std::string s;
+  for (const std::string& set : RejectCountSetNames(next)) {
+    absl::StrAppend(&s, "flush set inet ", table, " ", set, "\n");
+  }
+  absl::StrAppend(&s, "delete element inet ", table, " rc_gen { 0, ", next + 1, " }\n",
+                  "add element inet ", table, " rc_gen { 0 : ", next, ", ", next + 1, " : ", number,
+                  " }\n", "delete element inet ", table, " rc_jump { ipv4, ipv6 }\n",
+                  "add element inet ", table, " rc_jump { ipv4 : goto rc4_", kGen[next],
+                  ", ipv6 : goto rc6_", kGen[next], " }\n");
+  return s;
+}
+
+}  // namespace egress::agent
