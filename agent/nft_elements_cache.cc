@@ -344,11 +344,16 @@ absl::Status NftElementsCache::PrepareAccount(int index, const v1::AccountRules&
   const bool same_scalars = old.input.block_all == account.block_all() &&
                             old.input.egress_ipv4 == account.egress_ipv4() &&
                             old.input.egress_ipv6 == account.egress_ipv6();
-  if (before != nullptr && front == old_size && front == new_size && same_scalars) {
+  // A rule ran out since the account was prepared: recompute it whole, so
+  // that what it hid is enforced again.
+  const bool expired_since = before != nullptr && old.next_expiry_us <= now_us;
+  if (before != nullptr && front == old_size && front == new_size && same_scalars &&
+      !expired_since) {
     return absl::OkStatus();
   }
+  if (expired_since) front = 0;
   size_t back = 0;
-  while (back < old_size - front && back < new_size - front &&
+  while (!expired_since && back < old_size - front && back < new_size - front &&
          SameRule(old_rules[old_size - 1 - back],
                   account.rules(static_cast<int>(new_size - 1 - back)))) {
     ++back;
@@ -390,6 +395,10 @@ absl::Status NftElementsCache::PrepareAccount(int index, const v1::AccountRules&
   }
   change.rules_begin = front;
   change.rules_end = old_size - back;
+  for (const v1::RuleMatch& rule : account.rules()) {
+    const int64_t until_us = UntilMicros(rule);
+    if (until_us > now_us) change.next_expiry_us = std::min(change.next_expiry_us, until_us);
+  }
   change.rules.reserve(new_size - back - front);
   for (size_t r = front; r < new_size - back; ++r) {
     const v1::RuleMatch& rule = account.rules(static_cast<int>(r));
@@ -447,6 +456,7 @@ void NftElementsCache::Commit(Update update) {
     }
     Account& account = accounts_[uid];
     account.input = std::move(change.input);
+    account.next_expiry_us = change.next_expiry_us;
     const auto begin = account.rules.begin() + static_cast<ptrdiff_t>(change.rules_begin);
     const auto end = account.rules.begin() + static_cast<ptrdiff_t>(change.rules_end);
     account.rules.insert(account.rules.erase(begin, end),
@@ -483,6 +493,12 @@ NftElements NftElementsCache::Elements() const {
   for (const auto& [uid, account] : accounts_) AppendAccountElements(uid, account, &all);
   for (auto& [name, list] : all) std::sort(list.begin(), list.end());
   return all;
+}
+
+absl::Time NftElementsCache::NextExpiry() const {
+  int64_t next = kNever;
+  for (const auto& [uid, account] : accounts_) next = std::min(next, account.next_expiry_us);
+  return next == kNever ? absl::InfiniteFuture() : absl::FromUnixMicros(next);
 }
 
 NftElementExpiries NftElementsCache::Expiries() const {

@@ -103,6 +103,10 @@ struct Account {
   AccountInput input;
   std::vector<Rule> rules;
   std::map<GroupKey, Group> groups;
+  // The earliest expiry among the rules, after the Prepare that built this
+  // state: from then on the account is recomputed whole (what ran out goes,
+  // what it hid comes back) even if its rules stay the same.
+  int64_t next_expiry_us = kNever;
 };
 
 }  // namespace nft_elements_internal
@@ -132,9 +136,9 @@ class NftElementsCache {
   // expiry is at or before `now` are not deleted (the kernel dropped them
   // already; deleting them would fail). A temporary network that contains
   // a longer-lived network of the same group hides it until it expires;
-  // the kernel then enforces the inner one again only from the next apply
-  // (the service deletes the expired rule within about a second and
-  // pushes the new rule set). A single address is never hidden so.
+  // the kernel enforces the inner one again from the next Prepare at or
+  // after that expiry, with the same rules too (the agent applies its rule
+  // set again at NextExpiry()). A single address is never hidden so.
   absl::StatusOr<Update> Prepare(const v1::RuleSet& rules,
                                  absl::Time now = absl::InfinitePast()) const;
 
@@ -149,6 +153,10 @@ class NftElementsCache {
   NftElements Elements() const;
   // The expiries of the temporary ones among them.
   NftElementExpiries Expiries() const;
+  // The earliest expiry of a committed rule that was still to come when it
+  // was prepared (InfiniteFuture: none): the next Prepare at or after it
+  // changes the elements even for the same RuleSet.
+  absl::Time NextExpiry() const;
 
  private:
   using Account = nft_elements_internal::Account;
@@ -187,6 +195,7 @@ class NftElementsCache::Update {
     size_t rules_begin = 0;
     size_t rules_end = 0;
     std::vector<nft_elements_internal::Rule> rules;
+    int64_t next_expiry_us = nft_elements_internal::kNever;
     // The groups that change; a group without networks is gone.
     std::map<GroupKey, Group> groups;
   };

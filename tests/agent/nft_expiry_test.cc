@@ -132,5 +132,32 @@ TEST(NftExpiryTest, AnAddressThatOutlivesItsNetworkKeepsItsElement) {
             "add element inet egress rej4_port { 1000 . 10.1.0.0/16 . tcp . 443 }\n");
 }
 
+TEST(NftExpiryTest, TheSameRuleSetAfterAnExpiryBringsBackWhatTheExpiredRuleHid) {
+  const absl::Time until = kNow + absl::Minutes(10);
+  const v1::RuleSet rules = OneAccount({
+      Rule("10.0.0.0/8", v1::PROTOCOL_TCP, 443, until),
+      Rule("10.1.0.0/16", v1::PROTOCOL_TCP, 443),
+      Rule("192.0.2.1/32", v1::PROTOCOL_UDP, 53, kNow + absl::Hours(3)),
+  });
+  NftElementsCache cache;
+  ASSERT_OK_AND_ASSIGN(NftElementsCache::Update first, cache.Prepare(rules, kNow));
+  cache.Commit(std::move(first));
+  EXPECT_EQ(cache.NextExpiry(), until);
+  // Before the expiry nothing changes; at it, the /16 is an element again,
+  // and the /8 (dropped by the kernel) is not deleted.
+  ASSERT_OK_AND_ASSIGN(NftElementsCache::Update before,
+                       cache.Prepare(rules, until - absl::Milliseconds(1)));
+  EXPECT_EQ(RenderDelta(before.delta(), 1, NftOptions{}, until), "");
+  ASSERT_OK_AND_ASSIGN(NftElementsCache::Update at, cache.Prepare(rules, until));
+  EXPECT_EQ(RenderDelta(at.delta(), 1, NftOptions{}, until),
+            "# egress-agent rule set version 1 (delta)\n"
+            "add element inet egress rej4_port { 1000 . 10.1.0.0/16 . tcp . 443 }\n");
+  cache.Commit(std::move(at));
+  EXPECT_EQ(cache.NextExpiry(), kNow + absl::Hours(3));
+  ASSERT_OK_AND_ASSIGN(NftElementsCache::Update again,
+                       cache.Prepare(rules, until + absl::Seconds(1)));
+  EXPECT_EQ(RenderDelta(again.delta(), 1, NftOptions{}, until), "");
+}
+
 }  // namespace
 }  // namespace egress::agent

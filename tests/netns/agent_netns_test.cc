@@ -398,7 +398,11 @@ TEST_F(AgentNetnsTest, TemporaryRulesEndOnTimeWithoutTheService) {
   v1::RuleSet rules = Accounts(7);
   v1::AccountRules* a = rules.mutable_accounts(0);
   *a->add_rules() = until(expiry, Rule(absl::StrCat(kRemoteX, "/32"), v1::PROTOCOL_TCP, 443));
-  *a->add_rules() = until(expiry, Rule("10.77.0.128/26", v1::PROTOCOL_TCP, 0));
+  *a->add_rules() = until(expiry, Rule("10.77.0.128/26", v1::PROTOCOL_TCP, 80));
+  // A permanent network inside a temporary one: hidden in the kernel while
+  // the temporary one holds, enforced again (by the agent alone) after it.
+  *a->add_rules() = until(expiry, Rule("10.77.0.128/26", v1::PROTOCOL_TCP, 443));
+  *a->add_rules() = Rule("10.77.0.128/27", v1::PROTOCOL_TCP, 443);
   *a->add_rules() = Rule(absl::StrCat(kRemoteX, "/32"), v1::PROTOCOL_TCP, 80);
   *a->add_rules() = until(absl::Now() - absl::Seconds(1),
                           Rule(absl::StrCat(kRemoteY, "/32"), v1::PROTOCOL_TCP, 443));
@@ -406,6 +410,7 @@ TEST_F(AgentNetnsTest, TemporaryRulesEndOnTimeWithoutTheService) {
   StartAgent(collector_->target());
   ASSERT_EQ(collector_->WaitForRulesApplied(7, kWait), "");
   EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 2).refused, 2);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteZ, 80, 2).refused, 2);
   EXPECT_EQ(Attempts(kUidA, true, kRemoteZ, 443, 2).refused, 2);
   EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 80, 2).refused, 2);
   EXPECT_EQ(Attempts(kUidA, true, kRemoteY, 443, 2).ok, 2) << "an expired rule is not enforced";
@@ -425,7 +430,7 @@ TEST_F(AgentNetnsTest, TemporaryRulesEndOnTimeWithoutTheService) {
   EXPECT_THAT(listing.out, HasSubstr("expires"));
   ASSERT_LT(absl::Now(), expiry) << "the test machine is too slow for a 6 s expiry";
   EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 1).refused, 1);
-  EXPECT_EQ(Attempts(kUidA, true, kRemoteZ, 443, 1).refused, 1);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteZ, 80, 1).refused, 1);
 
   // Poll until the temporary rules let connections through.
   absl::Time opened_x = absl::InfiniteFuture(), opened_z = absl::InfiniteFuture();
@@ -434,7 +439,7 @@ TEST_F(AgentNetnsTest, TemporaryRulesEndOnTimeWithoutTheService) {
     if (opened_x == absl::InfiniteFuture() && Attempts(kUidA, true, kRemoteX, 443, 1).ok == 1) {
       opened_x = absl::Now();
     }
-    if (opened_z == absl::InfiniteFuture() && Attempts(kUidA, true, kRemoteZ, 443, 1).ok == 1) {
+    if (opened_z == absl::InfiniteFuture() && Attempts(kUidA, true, kRemoteZ, 80, 1).ok == 1) {
       opened_z = absl::Now();
     }
     absl::SleepFor(absl::Milliseconds(20));
@@ -448,6 +453,8 @@ TEST_F(AgentNetnsTest, TemporaryRulesEndOnTimeWithoutTheService) {
   std::printf("host rule ended %.0f ms after its expiry, network rule %.0f ms\n",
               absl::ToDoubleMilliseconds(late_x), absl::ToDoubleMilliseconds(late_z));
   EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 80, 2).refused, 2) << "the permanent rule stays";
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteZ, 443, 3).refused, 3)
+      << "the permanent /27 the expired /26 hid is enforced again";
   StopAgent();
 }
 
