@@ -70,7 +70,13 @@ absl::Status Agent::Init(AgentParts* parts) {
     v1::RulesApplied applied;
     {
       absl::MutexLock lock(&apply_mu_);
-      applied = Apply(*persisted);
+      // Held as the desired rule set too, so that the run loop can apply it
+      // again when a temporary rule runs out (the service may be away).
+      if (desired_.Merge(*persisted).ok()) {
+        applied = Apply(desired_.current());
+      } else {
+        applied = Apply(*persisted);
+      }
     }
     if (!applied.error().empty()) {
       LogError("persisted_rules_failed",
@@ -149,6 +155,17 @@ v1::RulesApplied Agent::Apply(const v1::RuleSet& rules) {
     return applied;
   }
   applied_version_ = rules.version();
+  int64_t next_expiry = std::numeric_limits<int64_t>::max();
+  const int64_t now_us = absl::ToUnixMicros(absl::Now());
+  for (const v1::AccountRules& account : rules.accounts()) {
+    for (const v1::RuleMatch& rule : account.rules()) {
+      if (!rule.has_expire_time()) continue;
+      const int64_t until = absl::ToUnixMicros(absl::FromUnixSeconds(rule.expire_time().seconds()) +
+                                               absl::Nanoseconds(rule.expire_time().nanos()));
+      if (until > now_us) next_expiry = std::min(next_expiry, until);
+    }
+  }
+  next_rule_expiry_us_ = next_expiry;
   if (absl::Status s = state_->SaveRuleSet(rules); !s.ok()) {
     LogError("rules_persist_failed", {{"error", s.ToString()}});
   }
@@ -432,8 +449,15 @@ absl::Status Agent::Run() {
     pollfd fds[3] = {{wake_fd_, POLLIN, 0},
                      {conntrack_->fd(), POLLIN, 0},
                      {nflog_ != nullptr ? nflog_->fd() : -1, POLLIN, 0}};
-    const int64_t wait_ms =
+    int64_t wait_ms =
         std::max<int64_t>(0, absl::ToInt64Milliseconds(next_batch - clock_->Now()) + 1);
+    const int64_t expiry_us = next_rule_expiry_us_.load();
+    if (expiry_us != std::numeric_limits<int64_t>::max()) {
+      // Wake at a temporary rule's expiry (a millisecond after, so that it
+      // has run out when the rule set is prepared again).
+      wait_ms = std::min<int64_t>(
+          wait_ms, std::max<int64_t>(0, (expiry_us - absl::ToUnixMicros(absl::Now())) / 1000 + 1));
+    }
     const int n = poll(fds, 3, static_cast<int>(std::min<int64_t>(wait_ms, 1000)));
     if (n < 0 && errno != EINTR) {
       return absl::InternalError(absl::StrCat("poll: ", std::strerror(errno)));
@@ -441,6 +465,16 @@ absl::Status Agent::Run() {
     if (n > 0 && (fds[0].revents & POLLIN) != 0) {
       uint64_t value;
       [[maybe_unused]] ssize_t r = read(wake_fd_, &value, sizeof(value));
+    }
+    if (expiry_us != std::numeric_limits<int64_t>::max() &&
+        absl::ToUnixMicros(absl::Now()) >= expiry_us) {
+      // The kernel dropped the rule by itself; applying the same rule set
+      // again brings back what it hid (NftElementsCache::Prepare).
+      absl::MutexLock lock(&apply_mu_);
+      if (next_rule_expiry_us_.load() == expiry_us) {
+        next_rule_expiry_us_ = std::numeric_limits<int64_t>::max();
+        if (!desired_.empty()) Apply(desired_.current());
+      }
     }
     const bool shutdown = shutdown_requested_.load();
     const bool seal_now = seal_requested_.exchange(false);

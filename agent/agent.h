@@ -33,6 +33,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -136,6 +137,12 @@ class Agent : public UplinkListener {
 
   absl::Mutex apply_mu_;
   DesiredRuleSet desired_ ABSL_GUARDED_BY(apply_mu_);
+  // The earliest expiry of a temporary rule of the applied rule set still
+  // to come (Unix microseconds; max: none). The kernel drops that rule's
+  // elements by itself then; the run loop applies desired_ again at that
+  // moment so that a longer-lived network the expired one contained is
+  // enforced again (without the service).
+  std::atomic<int64_t> next_rule_expiry_us_{std::numeric_limits<int64_t>::max()};
   std::atomic<uint64_t> applied_version_{0};
   std::atomic<uint64_t> received_version_{0};
   std::atomic<uint64_t> nft_errors_{0};

@@ -15,15 +15,29 @@ namespace egress::agent {
 
 using nft_elements_internal::Account;
 using nft_elements_internal::AccountInput;
+using nft_elements_internal::Entry;
 using nft_elements_internal::Group;
 using nft_elements_internal::GroupKey;
+using nft_elements_internal::kNever;
 using nft_elements_internal::Rule;
 using nft_elements_internal::SetKind;
 
 namespace {
 
 // One rule's network in one group.
-using Placement = std::pair<GroupKey, IpNetwork>;
+using Placement = std::pair<GroupKey, Entry>;
+
+int64_t UntilMicros(const v1::RuleMatch& rule) {
+  if (!rule.has_expire_time()) return kNever;
+  const google::protobuf::Timestamp& t = rule.expire_time();
+  // Out-of-range values saturate: far past is expired, far future is later
+  // than any rule the service accepts.
+  if (t.seconds() >= std::numeric_limits<int64_t>::max() / 1000000 - 1) return kNever - 1;
+  if (t.seconds() <= std::numeric_limits<int64_t>::min() / 1000000 + 1) {
+    return std::numeric_limits<int64_t>::min();
+  }
+  return t.seconds() * 1000000 + t.nanos() / 1000;
+}
 
 const char* ProtoName(v1::Protocol p) {
   switch (p) {
@@ -45,20 +59,25 @@ std::string RuleField(int account, int rule) {
 }
 
 bool SameRule(const Rule& a, const v1::RuleMatch& b) {
-  return a.port == b.port() && a.protocol == b.protocol() && a.network == b.network();
+  return a.port == b.port() && a.protocol == b.protocol() && a.network == b.network() &&
+         a.until_us == UntilMicros(b);
 }
 
 // Validates one rule and appends where its network goes: one group, or two
 // for "any protocol" with a port (tcp and udp). `field` is built only for an
 // error, because a full build validates every rule.
+// `placed` false: validate only (a rule that already expired).
 absl::Status PlaceRule(const std::string& network_text, v1::Protocol protocol, uint32_t port,
-                       int account_index, int rule_index, std::vector<Placement>* out) {
+                       int64_t until_us, int account_index, int rule_index,
+                       std::vector<Placement>* out, bool placed = true) {
   auto parsed = IpNetwork::Parse(network_text);
   if (!parsed.ok()) {
     return AnnotateField(RuleField(account_index, rule_index) + ".network", parsed.status());
   }
-  const IpNetwork network = *parsed;
-  const bool v4 = network.address().is_v4();
+  const Entry network{*parsed, until_us};
+  std::vector<Placement> discard;
+  if (!placed) out = &discard;
+  const bool v4 = network.network.address().is_v4();
   if (port > 65535) {
     return InvalidField(RuleField(account_index, rule_index) + ".port", "must be 0..65535");
   }
@@ -111,27 +130,50 @@ std::vector<IpNetwork> Kept(const std::vector<IpNetwork>& sorted) {
   return kept;
 }
 
+// The same for entries (Entry's order: equal networks longest-lived first).
+// A contained entry is dropped only if its container lasts at least as long;
+// a single address that outlives its container is kept (it becomes an
+// element of a hash set, which the container's interval set does not
+// overlap) without becoming the container of what follows.
+std::vector<Entry> Kept(const std::vector<Entry>& sorted) {
+  std::vector<Entry> kept;
+  kept.reserve(sorted.size());
+  size_t cover = 0;  // index in `kept` of the last block kept as a container
+  bool have_cover = false;
+  for (const Entry& e : sorted) {
+    if (!kept.empty() && kept.back().network == e.network) continue;  // a shorter repeat
+    if (have_cover && kept[cover].network.Contains(e.network)) {
+      if (kept[cover].until_us >= e.until_us || !e.network.is_host()) continue;
+      kept.push_back(e);
+      continue;
+    }
+    kept.push_back(e);
+    cover = kept.size() - 1;
+    have_cover = true;
+  }
+  return kept;
+}
+
 // `before` without `removed` (as multisets: one occurrence per rule), plus
 // `added`; all sorted.
-std::vector<IpNetwork> Replace(const std::vector<IpNetwork>& before,
-                               const std::vector<IpNetwork>& removed,
-                               const std::vector<IpNetwork>& added) {
+std::vector<Entry> Replace(const std::vector<Entry>& before, const std::vector<Entry>& removed,
+                           const std::vector<Entry>& added) {
   // A few changes (the usual case): a copy patched by binary search, i.e.
   // memmoves; comparing every network (below) cost more for 10,000 rules.
   if (removed.size() + added.size() <= 16) {
-    std::vector<IpNetwork> out = before;
-    for (const IpNetwork& n : removed) {
+    std::vector<Entry> out = before;
+    for (const Entry& n : removed) {
       auto it = std::lower_bound(out.begin(), out.end(), n);
       if (it != out.end() && *it == n) out.erase(it);
     }
-    for (const IpNetwork& n : added) out.insert(std::upper_bound(out.begin(), out.end(), n), n);
+    for (const Entry& n : added) out.insert(std::upper_bound(out.begin(), out.end(), n), n);
     return out;
   }
-  std::vector<IpNetwork> rest;
+  std::vector<Entry> rest;
   rest.reserve(before.size());
   std::set_difference(before.begin(), before.end(), removed.begin(), removed.end(),
                       std::back_inserter(rest));
-  std::vector<IpNetwork> out;
+  std::vector<Entry> out;
   out.reserve(rest.size() + added.size());
   std::merge(rest.begin(), rest.end(), added.begin(), added.end(), std::back_inserter(out));
   return out;
@@ -140,8 +182,8 @@ std::vector<IpNetwork> Replace(const std::vector<IpNetwork>& before,
 // The networks only in `from` (gone) and only in `to` (come); both sorted
 // and distinct. They are mostly the same: the common ends are skipped with
 // ==, which is cheaper than ordering.
-void DiffKept(const std::vector<IpNetwork>& from, const std::vector<IpNetwork>& to,
-              std::vector<IpNetwork>* gone, std::vector<IpNetwork>* come) {
+void DiffKept(const std::vector<Entry>& from, const std::vector<Entry>& to,
+              std::vector<Entry>* gone, std::vector<Entry>* come) {
   auto [from_begin, to_begin] = std::mismatch(from.begin(), from.end(), to.begin(), to.end());
   auto [from_rend, to_rend] = std::mismatch(from.rbegin(), std::make_reverse_iterator(from_begin),
                                             to.rbegin(), std::make_reverse_iterator(to_begin));
@@ -155,38 +197,50 @@ void DiffKept(const std::vector<IpNetwork>& from, const std::vector<IpNetwork>& 
 // elements change in O(1); only real networks need the interval sets, where
 // libnftables and the kernel's pipapo set pay for every element of the set
 // on each change.
-void AppendGroupElement(uint32_t uid, const GroupKey& key, const IpNetwork& n, NftElements* out) {
+// The element's text is its match only; a temporary one's expiry goes to
+// `expiries` (when given) under the same text.
+void AppendGroupElement(uint32_t uid, const GroupKey& key, const Entry& entry, NftElements* out,
+                        NftElementExpiries* expiries = nullptr) {
   const auto& [v4, kind, protocol, port] = key;
+  const IpNetwork& n = entry.network;
   const bool host = n.is_host();
   const std::string address = host ? n.address().ToString() : n.ToString();
   const char* family = v4 ? "4" : "6";
   const char* suffix = host ? "_host" : "";
+  std::string set, element;
   switch (kind) {
     case SetKind::kPort:
-      (*out)[absl::StrCat("rej", family, "_port", suffix)].push_back(
-          absl::StrCat(uid, " . ", address, " . ", ProtoName(protocol), " . ", port));
+      set = absl::StrCat("rej", family, "_port", suffix);
+      element = absl::StrCat(uid, " . ", address, " . ", ProtoName(protocol), " . ", port);
       break;
     case SetKind::kProto:
-      (*out)[absl::StrCat("rej", family, "_proto", suffix)].push_back(
-          absl::StrCat(uid, " . ", address, " . ", ProtoName(protocol)));
+      set = absl::StrCat("rej", family, "_proto", suffix);
+      element = absl::StrCat(uid, " . ", address, " . ", ProtoName(protocol));
       break;
     case SetKind::kAddr:
-      (*out)[absl::StrCat("rej", family, "_addr", suffix)].push_back(
-          absl::StrCat(uid, " . ", address));
+      set = absl::StrCat("rej", family, "_addr", suffix);
+      element = absl::StrCat(uid, " . ", address);
       break;
   }
+  if (expiries != nullptr && entry.until_us != kNever) (*expiries)[set][element] = entry.until_us;
+  (*out)[set].push_back(std::move(element));
 }
 
 std::string Uid2Mark(uint32_t uid) { return absl::StrFormat("%u : 0x%08x", uid, AccountMark(uid)); }
 
-// Every element `account` contributes (unsorted).
-void AppendAccountElements(uint32_t uid, const Account& account, NftElements* out) {
+// Every element `account` contributes (unsorted), but the temporary ones
+// that expired at or before `expired_by` (Unix microseconds).
+void AppendAccountElements(uint32_t uid, const Account& account, NftElements* out,
+                           NftElementExpiries* expiries = nullptr,
+                           int64_t expired_by = std::numeric_limits<int64_t>::min()) {
   (*out)["uid2mark"].push_back(Uid2Mark(uid));
   if (account.input.block_all) (*out)["block_all"].push_back(absl::StrCat(uid));
   if (!account.input.snat4.empty()) (*out)["snat4"].push_back(account.input.snat4);
   if (!account.input.snat6.empty()) (*out)["snat6"].push_back(account.input.snat6);
   for (const auto& [key, group] : account.groups) {
-    for (const IpNetwork& n : group.kept) AppendGroupElement(uid, key, n, out);
+    for (const Entry& n : group.kept) {
+      if (n.until_us > expired_by) AppendGroupElement(uid, key, n, out, expiries);
+    }
   }
 }
 
@@ -213,8 +267,11 @@ void DiffSorted(const std::string& name, const std::vector<std::string>& from,
 
 }  // namespace
 
-absl::StatusOr<NftElementsCache::Update> NftElementsCache::Prepare(const v1::RuleSet& rules) const {
+absl::StatusOr<NftElementsCache::Update> NftElementsCache::Prepare(const v1::RuleSet& rules,
+                                                                   absl::Time now) const {
   Update update;
+  const int64_t now_us =
+      now == absl::InfinitePast() ? std::numeric_limits<int64_t>::min() : absl::ToUnixMicros(now);
 
   if (!std::equal(rules.exempt_networks().begin(), rules.exempt_networks().end(),
                   exempt_input_.begin(), exempt_input_.end())) {
@@ -253,12 +310,12 @@ absl::StatusOr<NftElementsCache::Update> NftElementsCache::Prepare(const v1::Rul
     }
     auto it = accounts_.find(account.uid());
     EGRESS_RETURN_IF_ERROR(
-        PrepareAccount(a, account, it == accounts_.end() ? nullptr : &it->second, &update));
+        PrepareAccount(a, account, it == accounts_.end() ? nullptr : &it->second, now_us, &update));
   }
   for (const auto& [uid, account] : accounts_) {
     if (uids.contains(uid)) continue;
     update.accounts_[uid].removed = true;
-    AppendAccountElements(uid, account, &update.delta_.removed);
+    AppendAccountElements(uid, account, &update.delta_.removed, nullptr, now_us);
   }
 
   for (NftElements* side : {&update.delta_.removed, &update.delta_.added}) {
@@ -268,7 +325,8 @@ absl::StatusOr<NftElementsCache::Update> NftElementsCache::Prepare(const v1::Rul
 }
 
 absl::Status NftElementsCache::PrepareAccount(int index, const v1::AccountRules& account,
-                                              const Account* before, Update* update) const {
+                                              const Account* before, int64_t now_us,
+                                              Update* update) const {
   static const Account kNew;
   const Account& old = before != nullptr ? *before : kNew;
   const uint32_t uid = account.uid();
@@ -286,11 +344,16 @@ absl::Status NftElementsCache::PrepareAccount(int index, const v1::AccountRules&
   const bool same_scalars = old.input.block_all == account.block_all() &&
                             old.input.egress_ipv4 == account.egress_ipv4() &&
                             old.input.egress_ipv6 == account.egress_ipv6();
-  if (before != nullptr && front == old_size && front == new_size && same_scalars) {
+  // A rule ran out since the account was prepared: recompute it whole, so
+  // that what it hid is enforced again.
+  const bool expired_since = before != nullptr && old.next_expiry_us <= now_us;
+  if (before != nullptr && front == old_size && front == new_size && same_scalars &&
+      !expired_since) {
     return absl::OkStatus();
   }
+  if (expired_since) front = 0;
   size_t back = 0;
-  while (back < old_size - front && back < new_size - front &&
+  while (!expired_since && back < old_size - front && back < new_size - front &&
          SameRule(old_rules[old_size - 1 - back],
                   account.rules(static_cast<int>(new_size - 1 - back)))) {
     ++back;
@@ -301,8 +364,9 @@ absl::Status NftElementsCache::PrepareAccount(int index, const v1::AccountRules&
   std::vector<Placement> added, removed;
   for (size_t r = front; r < new_size - back; ++r) {
     const v1::RuleMatch& rule = account.rules(static_cast<int>(r));
-    EGRESS_RETURN_IF_ERROR(PlaceRule(rule.network(), rule.protocol(), rule.port(), index,
-                                     static_cast<int>(r), &added));
+    const int64_t until_us = UntilMicros(rule);
+    EGRESS_RETURN_IF_ERROR(PlaceRule(rule.network(), rule.protocol(), rule.port(), until_us, index,
+                                     static_cast<int>(r), &added, until_us > now_us));
   }
   Update::AccountChange change;
   AccountInput& input = change.input;
@@ -323,18 +387,22 @@ absl::Status NftElementsCache::PrepareAccount(int index, const v1::AccountRules&
     const Rule& rule = old_rules[r];
     // Committed rules were valid; failing now would be a bug, and applying
     // nothing is the safe answer to it.
-    if (absl::Status s =
-            PlaceRule(rule.network, rule.protocol, rule.port, index, static_cast<int>(r), &removed);
+    if (absl::Status s = PlaceRule(rule.network, rule.protocol, rule.port, rule.until_us, index,
+                                   static_cast<int>(r), &removed);
         !s.ok()) {
       return absl::InternalError(absl::StrCat("committed rule no longer valid: ", s.message()));
     }
   }
   change.rules_begin = front;
   change.rules_end = old_size - back;
+  for (const v1::RuleMatch& rule : account.rules()) {
+    const int64_t until_us = UntilMicros(rule);
+    if (until_us > now_us) change.next_expiry_us = std::min(change.next_expiry_us, until_us);
+  }
   change.rules.reserve(new_size - back - front);
   for (size_t r = front; r < new_size - back; ++r) {
     const v1::RuleMatch& rule = account.rules(static_cast<int>(r));
-    change.rules.push_back({rule.network(), rule.protocol(), rule.port()});
+    change.rules.push_back({rule.network(), rule.protocol(), rule.port(), UntilMicros(rule)});
   }
 
   NftElementsDelta& delta = update->delta_;
@@ -351,7 +419,7 @@ absl::Status NftElementsCache::PrepareAccount(int index, const v1::AccountRules&
 
   // The groups the changed rules fall into: new networks, new kept
   // networks, and the kept ones that come and go are the delta.
-  std::map<GroupKey, std::pair<std::vector<IpNetwork>, std::vector<IpNetwork>>> touched;
+  std::map<GroupKey, std::pair<std::vector<Entry>, std::vector<Entry>>> touched;
   for (const auto& [key, network] : removed) touched[key].first.push_back(network);
   for (const auto& [key, network] : added) touched[key].second.push_back(network);
   static const Group kEmptyGroup;
@@ -365,10 +433,15 @@ absl::Status NftElementsCache::PrepareAccount(int index, const v1::AccountRules&
     Group to;
     to.networks = Replace(from.networks, out, in);
     to.kept = Kept(to.networks);
-    std::vector<IpNetwork> gone, come;
+    std::vector<Entry> gone, come;
     DiffKept(from.kept, to.kept, &gone, &come);
-    for (const IpNetwork& n : gone) AppendGroupElement(uid, key, n, &delta.removed);
-    for (const IpNetwork& n : come) AppendGroupElement(uid, key, n, &delta.added);
+    // What expired is gone from the kernel already: deleting it would fail.
+    for (const Entry& n : gone) {
+      if (n.until_us > now_us) AppendGroupElement(uid, key, n, &delta.removed);
+    }
+    for (const Entry& n : come) {
+      AppendGroupElement(uid, key, n, &delta.added, &delta.expiries);
+    }
     change.groups[key] = std::move(to);
   }
   update->accounts_[uid] = std::move(change);
@@ -383,6 +456,7 @@ void NftElementsCache::Commit(Update update) {
     }
     Account& account = accounts_[uid];
     account.input = std::move(change.input);
+    account.next_expiry_us = change.next_expiry_us;
     const auto begin = account.rules.begin() + static_cast<ptrdiff_t>(change.rules_begin);
     const auto end = account.rules.begin() + static_cast<ptrdiff_t>(change.rules_end);
     account.rules.insert(account.rules.erase(begin, end),
@@ -419,6 +493,21 @@ NftElements NftElementsCache::Elements() const {
   for (const auto& [uid, account] : accounts_) AppendAccountElements(uid, account, &all);
   for (auto& [name, list] : all) std::sort(list.begin(), list.end());
   return all;
+}
+
+absl::Time NftElementsCache::NextExpiry() const {
+  int64_t next = kNever;
+  for (const auto& [uid, account] : accounts_) next = std::min(next, account.next_expiry_us);
+  return next == kNever ? absl::InfiniteFuture() : absl::FromUnixMicros(next);
+}
+
+NftElementExpiries NftElementsCache::Expiries() const {
+  NftElements ignored;
+  NftElementExpiries expiries;
+  for (const auto& [uid, account] : accounts_) {
+    AppendAccountElements(uid, account, &ignored, &expiries);
+  }
+  return expiries;
 }
 
 }  // namespace egress::agent

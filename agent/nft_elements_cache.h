@@ -27,12 +27,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "agent/nft_script.h"
 #include "common/ip_address.h"
 #include "egress/v1/collector.pb.h"
@@ -43,11 +45,29 @@ namespace egress::agent {
 // .cc can name it; nothing else should.
 namespace nft_elements_internal {
 
+// RuleMatch.expire_time in Unix microseconds; kNever for a permanent rule.
+inline constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+
 // The fields of a RuleMatch that decide its elements.
 struct Rule {
   std::string network;
   v1::Protocol protocol = v1::PROTOCOL_UNSPECIFIED;
   uint32_t port = 0;
+  int64_t until_us = kNever;
+};
+
+// One rule's network in a group, and until when it holds.
+struct Entry {
+  IpNetwork network;
+  int64_t until_us = kNever;
+
+  friend bool operator==(const Entry&, const Entry&) = default;
+  // By network, then the longest-lived first: of equal networks the first
+  // is the one kept.
+  friend bool operator<(const Entry& a, const Entry& b) {
+    if (a.network != b.network) return a.network < b.network;
+    return a.until_us > b.until_us;
+  }
 };
 
 enum class SetKind { kPort, kProto, kAddr };
@@ -59,10 +79,13 @@ using GroupKey = std::tuple<bool, SetKind, v1::Protocol, uint32_t>;
 
 struct Group {
   // One per rule (and per protocol, for "any protocol" + port), sorted.
-  std::vector<IpNetwork> networks;
-  // The distinct networks that no other network of the group contains:
-  // these become elements (interval sets refuse overlapping elements).
-  std::vector<IpNetwork> kept;
+  std::vector<Entry> networks;
+  // The distinct networks that no other network of the group contains for
+  // their whole life: these become elements (interval sets refuse
+  // overlapping elements). A single address that outlives a network
+  // containing it is kept too (it goes to a hash set: no overlap); a
+  // network that outlives a network containing it is not (see Prepare).
+  std::vector<Entry> kept;
 };
 
 // What the elements are made of, of one AccountRules besides its uid and
@@ -80,6 +103,10 @@ struct Account {
   AccountInput input;
   std::vector<Rule> rules;
   std::map<GroupKey, Group> groups;
+  // The earliest expiry among the rules, after the Prepare that built this
+  // state: from then on the account is recomputed whole (what ran out goes,
+  // what it hid comes back) even if its rules stay the same.
+  int64_t next_expiry_us = kNever;
 };
 
 }  // namespace nft_elements_internal
@@ -101,7 +128,19 @@ class NftElementsCache {
   // else) and computes the delta. InvalidArgument naming the field as
   // BuildElements does ("accounts[1].rules[0].network: ..."); the first bad
   // field in RuleSet order is named. Never changes the cache.
-  absl::StatusOr<Update> Prepare(const v1::RuleSet& rules) const;
+  //
+  // Temporary rules (RuleMatch.expire_time): an added rule whose expiry is
+  // at or before `now` makes no element; the others' elements carry their
+  // expiry (delta().expiries), which the renderer turns into kernel
+  // timeouts, so the kernel drops them on time by itself. Elements whose
+  // expiry is at or before `now` are not deleted (the kernel dropped them
+  // already; deleting them would fail). A temporary network that contains
+  // a longer-lived network of the same group hides it until it expires;
+  // the kernel enforces the inner one again from the next Prepare at or
+  // after that expiry, with the same rules too (the agent applies its rule
+  // set again at NextExpiry()). A single address is never hidden so.
+  absl::StatusOr<Update> Prepare(const v1::RuleSet& rules,
+                                 absl::Time now = absl::InfinitePast()) const;
 
   // Makes the RuleSet that `update` was prepared from the cache's state (call
   // it once the kernel holds that RuleSet).
@@ -112,6 +151,12 @@ class NftElementsCache {
 
   // Every element of the committed RuleSet, as BuildElements returns them.
   NftElements Elements() const;
+  // The expiries of the temporary ones among them.
+  NftElementExpiries Expiries() const;
+  // The earliest expiry of a committed rule that was still to come when it
+  // was prepared (InfiniteFuture: none): the next Prepare at or after it
+  // changes the elements even for the same RuleSet.
+  absl::Time NextExpiry() const;
 
  private:
   using Account = nft_elements_internal::Account;
@@ -121,7 +166,7 @@ class NftElementsCache {
 
   // Adds one account's groups that change (and their delta) to `update`.
   absl::Status PrepareAccount(int index, const v1::AccountRules& account, const Account* before,
-                              Update* update) const;
+                              int64_t now_us, Update* update) const;
 
   std::map<uint32_t, Account> accounts_;
   // exempt_networks as given, and the exempt4 / exempt6 elements.
@@ -150,6 +195,7 @@ class NftElementsCache::Update {
     size_t rules_begin = 0;
     size_t rules_end = 0;
     std::vector<nft_elements_internal::Rule> rules;
+    int64_t next_expiry_us = nft_elements_internal::kNever;
     // The groups that change; a group without networks is gone.
     std::map<GroupKey, Group> groups;
   };

@@ -15,13 +15,64 @@
 namespace egress::agent {
 namespace {
 
-void AppendSet(std::string* out, absl::string_view name, absl::string_view type, bool interval,
-               const std::vector<std::string>& elements) {
-  absl::StrAppend(out, "  set ", name, " {\n    type ", type, ";\n");
-  if (interval) absl::StrAppend(out, "    flags interval;\n");
-  if (!elements.empty()) {
-    absl::StrAppend(out, "    elements = { ", absl::StrJoin(elements, ",\n      "), " }\n");
+// An element as nft reads it: a temporary one with the time it has left at
+// `now` (nft 1.0.6 reads "<s>s<ms>ms"; the kernel drops the element then).
+// False for one that has no time left: `timeout 0` would mean "never".
+bool ElementText(const std::string& element, const NftElementExpiries::mapped_type* expiries,
+                 absl::Time now, std::string* out) {
+  if (expiries == nullptr) {
+    *out = element;
+    return true;
   }
+  auto it = expiries->find(element);
+  if (it == expiries->end()) {
+    *out = element;
+    return true;
+  }
+  const int64_t left_ms = (it->second - absl::ToUnixMicros(now)) / 1000;
+  if (left_ms <= 0) return false;
+  *out = left_ms % 1000 == 0
+             ? absl::StrCat(element, " timeout ", left_ms / 1000, "s")
+             : absl::StrCat(element, " timeout ", left_ms / 1000, "s", left_ms % 1000, "ms");
+  return true;
+}
+
+// `elements` as the body of an `elements = { ... }` or `add element`, with
+// the timeouts of those in `expiries`; empty when none is left.
+std::string JoinElements(const std::vector<std::string>& elements,
+                         const NftElementExpiries::mapped_type* expiries, absl::Time now,
+                         absl::string_view separator) {
+  std::string out, text;
+  for (const std::string& element : elements) {
+    if (!ElementText(element, expiries, now, &text)) continue;
+    if (!out.empty()) absl::StrAppend(&out, separator);
+    absl::StrAppend(&out, text);
+  }
+  return out;
+}
+
+const NftElementExpiries::mapped_type* ExpiriesOf(const NftElementExpiries* expiries,
+                                                  const std::string& name) {
+  if (expiries == nullptr) return nullptr;
+  auto it = expiries->find(name);
+  return it == expiries->end() ? nullptr : &it->second;
+}
+
+// `timeout`: the set may hold temporary elements (the reject sets).
+void AppendSet(std::string* out, absl::string_view name, absl::string_view type, bool interval,
+               const std::vector<std::string>& elements, bool timeout = false,
+               const NftElementExpiries::mapped_type* expiries = nullptr,
+               absl::Time now = absl::InfinitePast()) {
+  absl::StrAppend(out, "  set ", name, " {\n    type ", type, ";\n");
+  if (interval && timeout) {
+    absl::StrAppend(out, "    flags interval, timeout;\n");
+  } else if (interval) {
+    absl::StrAppend(out, "    flags interval;\n");
+  } else if (timeout) {
+    absl::StrAppend(out, "    flags timeout;\n");
+  }
+  const std::string body = JoinElements(elements, expiries, now, ",\n      ");
+  if (!body.empty()) absl::StrAppend(out, "    elements = { ", body, " }\n");
   absl::StrAppend(out, "  }\n");
 }
 
@@ -36,12 +87,14 @@ void AppendMap(std::string* out, absl::string_view name, absl::string_view type,
 
 }  // namespace
 
-absl::StatusOr<NftElements> BuildElements(const v1::RuleSet& rules) {
+absl::StatusOr<NftElements> BuildElements(const v1::RuleSet& rules, NftElementExpiries* expiries,
+                                          absl::Time now) {
   // One implementation of what a rule means: a fresh cache, whose delta
   // adds every element.
   NftElementsCache cache;
-  EGRESS_ASSIGN_OR_RETURN(NftElementsCache::Update update, cache.Prepare(rules));
+  EGRESS_ASSIGN_OR_RETURN(NftElementsCache::Update update, cache.Prepare(rules, now));
   NftElements elements = update.delta().added;
+  if (expiries != nullptr) *expiries = update.delta().expiries;
   // These always exist; the rej* sets only when filled.
   for (const char* name : {"uid2mark", "snat4", "snat6", "exempt4", "exempt6", "block_all"}) {
     elements[name];
@@ -50,7 +103,7 @@ absl::StatusOr<NftElements> BuildElements(const v1::RuleSet& rules) {
 }
 
 std::string RenderScript(const NftElements& all, uint64_t version, const NftOptions& options,
-                         NftApplyMode mode) {
+                         NftApplyMode mode, const NftElementExpiries* expiries, absl::Time now) {
   auto elements = [&](const std::string& name) -> const std::vector<std::string>& {
     static const std::vector<std::string> kEmpty;
     auto it = all.find(name);
@@ -71,22 +124,21 @@ std::string RenderScript(const NftElements& all, uint64_t version, const NftOpti
     AppendSet(&s, "exempt4", "ipv4_addr", true, e(elements("exempt4")));
     AppendSet(&s, "exempt6", "ipv6_addr", true, e(elements("exempt6")));
     AppendSet(&s, "block_all", "uid", false, e(elements("block_all")));
+    // The reject sets take per-element timeouts (temporary rules).
+    auto rej = [&](const std::string& name, const std::string& type, bool interval) {
+      AppendSet(&s, name, type, interval, e(elements(name)), /*timeout=*/true,
+                ExpiriesOf(expiries, name), now);
+    };
     for (const std::string family : {"4", "6"}) {
       const std::string addr = family == "4" ? "ipv4_addr" : "ipv6_addr";
-      AppendSet(&s, "rej" + family + "_port",
-                absl::StrCat("uid . ", addr, " . inet_proto . inet_service"), true,
-                e(elements("rej" + family + "_port")));
-      AppendSet(&s, "rej" + family + "_proto", absl::StrCat("uid . ", addr, " . inet_proto"), true,
-                e(elements("rej" + family + "_proto")));
-      AppendSet(&s, "rej" + family + "_addr", absl::StrCat("uid . ", addr), true,
-                e(elements("rej" + family + "_addr")));
-      AppendSet(&s, "rej" + family + "_port_host",
-                absl::StrCat("uid . ", addr, " . inet_proto . inet_service"), false,
-                e(elements("rej" + family + "_port_host")));
-      AppendSet(&s, "rej" + family + "_proto_host", absl::StrCat("uid . ", addr, " . inet_proto"),
-                false, e(elements("rej" + family + "_proto_host")));
-      AppendSet(&s, "rej" + family + "_addr_host", absl::StrCat("uid . ", addr), false,
-                e(elements("rej" + family + "_addr_host")));
+      rej("rej" + family + "_port", absl::StrCat("uid . ", addr, " . inet_proto . inet_service"),
+          true);
+      rej("rej" + family + "_proto", absl::StrCat("uid . ", addr, " . inet_proto"), true);
+      rej("rej" + family + "_addr", absl::StrCat("uid . ", addr), true);
+      rej("rej" + family + "_port_host",
+          absl::StrCat("uid . ", addr, " . inet_proto . inet_service"), false);
+      rej("rej" + family + "_proto_host", absl::StrCat("uid . ", addr, " . inet_proto"), false);
+      rej("rej" + family + "_addr_host", absl::StrCat("uid . ", addr), false);
     }
     // The kernel's REJECT counters: declared by every apply, never flushed
     // by one (their elements are counts not yet read).
@@ -197,8 +249,8 @@ std::string RenderDelta(const NftElements& from, const NftElements& to, uint64_t
   return RenderDelta(delta, version, options);
 }
 
-std::string RenderDelta(const NftElementsDelta& delta, uint64_t version,
-                        const NftOptions& options) {
+std::string RenderDelta(const NftElementsDelta& delta, uint64_t version, const NftOptions& options,
+                        absl::Time now) {
   auto is_map = [](const std::string& name) {
     return name == "uid2mark" || name == "snat4" || name == "snat6";
   };
@@ -215,9 +267,9 @@ std::string RenderDelta(const NftElementsDelta& delta, uint64_t version,
                     absl::StrJoin(keys, ", "), " }\n");
   }
   for (const auto& [name, added] : delta.added) {
-    if (added.empty()) continue;
-    absl::StrAppend(&adds, "add element inet ", options.table, " ", name, " { ",
-                    absl::StrJoin(added, ", "), " }\n");
+    const std::string body = JoinElements(added, ExpiriesOf(&delta.expiries, name), now, ", ");
+    if (body.empty()) continue;
+    absl::StrAppend(&adds, "add element inet ", options.table, " ", name, " { ", body, " }\n");
   }
   if (deletes.empty() && adds.empty()) return "";
   return absl::StrCat("# egress-agent rule set version ", version, " (delta)\n", deletes, adds);

@@ -19,6 +19,10 @@
 //      rej{4,6}_addr  uid . addr                               (any protocol, any port)
 //    Networks contained in another network of the same (uid, protocol, port)
 //    are dropped, because interval sets refuse overlapping elements.
+//    Single addresses go to the matching *_host hash sets instead. Every
+//    reject set has the `timeout` flag: a temporary rule's element carries
+//    the time it has left (`timeout`), so the kernel stops enforcing it on
+//    time by itself, also while the agent cannot reach the service.
 //  - reject_and_log: new attempts are counted by the kernel's counting sets
 //    (reject_count_sets.h; the agent reads them every tick) or, with
 //    count_rejects_in_kernel false, logged to the NFLOG group; then TCP gets
@@ -41,6 +45,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "egress/v1/collector.pb.h"
 
 namespace egress::agent {
@@ -64,28 +70,45 @@ enum class NftApplyMode { kInPlace, kRecreate };
 // the only part of the table that depends on the RuleSet.
 using NftElements = std::map<std::string, std::vector<std::string>>;
 
+// When temporary elements stop: per set, element text (the match, as in
+// NftElements) to its expiry in Unix microseconds. Permanent elements are
+// absent. Rendered as `timeout` from the time of rendering, so the kernel
+// drops each element on time by itself; an element already expired then is
+// not rendered at all.
+using NftElementExpiries = std::map<std::string, std::map<std::string, int64_t>>;
+
 // What turns one table's elements into another's: per set, the elements to
-// delete and the elements to add, each list sorted.
+// delete and the elements to add, each list sorted; and the expiries of the
+// added ones.
 struct NftElementsDelta {
   NftElements removed;
   NftElements added;
+  NftElementExpiries expiries;
 };
 
 // Validates `rules` (errors as RenderRuleSet) and computes the elements.
 // Costs in proportion to the whole RuleSet; NftElementsCache
 // (nft_elements_cache.h) computes the same incrementally.
-absl::StatusOr<NftElements> BuildElements(const v1::RuleSet& rules);
-// The full script for `elements`.
+// With `expiries`, also the expiries of the temporary elements; rules whose
+// expiry is at or before `now` make no element.
+absl::StatusOr<NftElements> BuildElements(const v1::RuleSet& rules,
+                                          NftElementExpiries* expiries = nullptr,
+                                          absl::Time now = absl::InfinitePast());
+// The full script for `elements`; those in `expiries` get the timeout left
+// at `now` (and are left out once expired).
 std::string RenderScript(const NftElements& elements, uint64_t version, const NftOptions& options,
-                         NftApplyMode mode);
+                         NftApplyMode mode, const NftElementExpiries* expiries = nullptr,
+                         absl::Time now = absl::Now());
 // The script that turns a table holding `from` into one holding `to` (the
 // chains never change): deletes, then adds, in one transaction. Empty when
 // nothing changes. Cost is proportional to the change, not to the table.
 std::string RenderDelta(const NftElements& from, const NftElements& to, uint64_t version,
                         const NftOptions& options);
 // The same script for a delta already computed (deletes, then adds; empty
-// when `delta` changes nothing).
-std::string RenderDelta(const NftElementsDelta& delta, uint64_t version, const NftOptions& options);
+// when `delta` changes nothing); added elements in delta.expiries get the
+// timeout left at `now`, or are left out once expired.
+std::string RenderDelta(const NftElementsDelta& delta, uint64_t version, const NftOptions& options,
+                        absl::Time now = absl::Now());
 
 absl::StatusOr<std::string> RenderRuleSet(const v1::RuleSet& rules, const NftOptions& options,
                                           NftApplyMode mode = NftApplyMode::kInPlace);

@@ -39,10 +39,14 @@ absl::Status NftablesEnforcer::RunLocked(const std::string& script) {
 
 absl::Status NftablesEnforcer::Apply(const v1::RuleSet& rules) {
   absl::MutexLock lock(&mu_);
+  // Temporary rules: what expired by now is left out, the rest gets the
+  // time it has left as kernel timeouts (also when a rule set saved before a
+  // restart is applied again).
+  const absl::Time now = absl::Now();
   // A bad RuleSet stops here: neither the kernel nor the cache changes.
-  EGRESS_ASSIGN_OR_RETURN(NftElementsCache::Update update, applied_.Prepare(rules));
+  EGRESS_ASSIGN_OR_RETURN(NftElementsCache::Update update, applied_.Prepare(rules, now));
   if (installed_) {
-    const std::string delta = RenderDelta(update.delta(), rules.version(), options_);
+    const std::string delta = RenderDelta(update.delta(), rules.version(), options_, now);
     if (delta.empty() || RunLocked(delta).ok()) {
       applied_.Commit(std::move(update));
       ++stats_.deltas;
@@ -53,14 +57,16 @@ absl::Status NftablesEnforcer::Apply(const v1::RuleSet& rules) {
   // The whole table, built afresh: the cache holds the new RuleSet only
   // after Commit, which waits for the kernel. Rare (start, a failed delta),
   // and the kernel's refill costs far more than this build.
-  EGRESS_ASSIGN_OR_RETURN(NftElements elements, BuildElements(rules));
-  absl::Status status =
-      RunLocked(RenderScript(elements, rules.version(), options_, NftApplyMode::kInPlace));
+  NftElementExpiries expiries;
+  EGRESS_ASSIGN_OR_RETURN(NftElements elements, BuildElements(rules, &expiries, now));
+  absl::Status status = RunLocked(
+      RenderScript(elements, rules.version(), options_, NftApplyMode::kInPlace, &expiries, now));
   if (!status.ok()) {
     // An installed table of another layout (an older agent) refuses the
     // in-place refill; start from a clean table then. A bad rule set fails
     // both ways and changes nothing.
-    if (!RunLocked(RenderScript(elements, rules.version(), options_, NftApplyMode::kRecreate))
+    if (!RunLocked(RenderScript(elements, rules.version(), options_, NftApplyMode::kRecreate,
+                                &expiries, now))
              .ok()) {
       return status;
     }

@@ -201,7 +201,7 @@ grpc::Status ConnectionsServiceImpl::BlockDestination(grpc::ServerContext* conte
   absl::Status status = [&]() -> absl::Status {
     EGRESS_ASSIGN_OR_RETURN(Caller caller, authorizer_.Authenticate(*context));
     EGRESS_RETURN_IF_ERROR(ValidateIdField(request->account_id(), "account_id"));
-    EGRESS_ASSIGN_OR_RETURN(BlockRuleSpec spec, BlockRuleSpecFromProto(*request));
+    EGRESS_ASSIGN_OR_RETURN(BlockRuleSpec spec, BlockRuleSpecFromProto(*request, clock_.Now()));
     EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
     EGRESS_ASSIGN_OR_RETURN(BlockRuleRecord rule,
                             rules_.CreateBlockRule(request->account_id(), spec, caller.AsActor()));

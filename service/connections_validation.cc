@@ -236,7 +236,8 @@ absl::Status ValidateNoteField(absl::string_view note, absl::string_view field) 
   return AnnotateField(field, ValidateNote(note));
 }
 
-absl::StatusOr<BlockRuleSpec> BlockRuleSpecFromProto(const v1::BlockDestinationRequest& request) {
+absl::StatusOr<BlockRuleSpec> BlockRuleSpecFromProto(const v1::BlockDestinationRequest& request,
+                                                     absl::Time now) {
   BlockRuleSpec spec;
   if (request.destination().empty()) {
     return InvalidField("destination", "is required: an IP address or a CIDR (203.0.113.0/24)");
@@ -272,6 +273,24 @@ absl::StatusOr<BlockRuleSpec> BlockRuleSpecFromProto(const v1::BlockDestinationR
   spec.port = static_cast<int>(request.port());
   EGRESS_RETURN_IF_ERROR(ValidateNoteField(request.note(), "note"));
   spec.note = request.note();
+  if (request.has_expire_time()) {
+    EGRESS_ASSIGN_OR_RETURN(absl::Time expiry, TimeFromProto(request.expire_time(), "expire_time"));
+    auto text = [](absl::Time t) {
+      return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+    };
+    if (expiry <= now) {
+      return InvalidField("expire_time", absl::StrCat("must be in the future; ", text(expiry),
+                                                      " has passed (now ", text(now), ")"));
+    }
+    if (expiry > now + kMaxBlockRuleLifetime) {
+      return InvalidField(
+          "expire_time",
+          absl::StrCat("must be at most ", absl::ToInt64Hours(kMaxBlockRuleLifetime) / 24,
+                       " days ahead (", text(now + kMaxBlockRuleLifetime), "); got ", text(expiry),
+                       "; leave it unset for a rule that never expires"));
+    }
+    spec.expires_at = expiry;
+  }
   return spec;
 }
 
@@ -400,6 +419,9 @@ void BlockRuleToProto(const BlockRuleRecord& record, v1::BlockRule* rule) {
   TimeToProto(record.created_at, rule->mutable_create_time());
   rule->set_created_by(record.created_by);
   TimeToProto(record.updated_at, rule->mutable_update_time());
+  if (record.spec.expires_at.has_value()) {
+    TimeToProto(*record.spec.expires_at, rule->mutable_expire_time());
+  }
 }
 
 void AccountStatusToProto(const AccountStatusRecord& record, v1::AccountStatus* status) {

@@ -58,9 +58,10 @@ std::string ConnectionsPageToken(const ConnectionQuery& query, const ConnectionC
 // BlockDestination: destination IP or CIDR without host bits; protocol TCP,
 // UDP or ANY (UNSPECIFIED = ANY; ICMP/ICMPv6 refused: block them with ANY
 // and port 0); port 0..65535 (0 = every port; with ANY a port means TCP and
-// UDP on that port); note as ValidateNote.
+// UDP on that port); note as ValidateNote; expire_time, when set, after
+// `now` and at most kMaxBlockRuleLifetime after it.
 absl::StatusOr<BlockRuleSpec> BlockRuleSpecFromProto(
-    const egress::v1::BlockDestinationRequest& request);
+    const egress::v1::BlockDestinationRequest& request, absl::Time now);
 
 // A note field: UTF-8, at most 1000 code points (ValidateNote).
 absl::Status ValidateNoteField(absl::string_view note, absl::string_view field);

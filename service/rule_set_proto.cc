@@ -1,6 +1,7 @@
 #include "service/rule_set_proto.h"
 
 #include "common/protocol_proto.h"
+#include "service/proto_time.h"
 
 namespace egress {
 
@@ -30,6 +31,7 @@ void RuleSetToProto(const NodeRuleSet& rule_set, uint64_t base_version, egress::
       match->set_network(rule.network.ToString());
       match->set_protocol(ProtocolToProto(rule.protocol));
       match->set_port(rule.port);
+      if (rule.expires_at.has_value()) TimeToProto(*rule.expires_at, match->mutable_expire_time());
     }
   }
 }

@@ -158,6 +158,9 @@ absl::StatusOr<std::unique_ptr<EgressServer>> EgressServer::Start(const ServerOp
   s.partitions_->Start();
   if (s.folder_ != nullptr) s.folder_->Start();
   s.abuse_monitor_->Start();
+  s.rule_expiry_sweeper_ = std::make_unique<RuleExpirySweeper>(s.rules_store_.get(), clock,
+                                                               options.rule_expiry_interval);
+  s.rule_expiry_sweeper_->Start();
 
   CollectorServiceImpl* collector = s.collector_service_.get();
   s.listener_ = std::make_unique<RuleChangeListener>(
@@ -235,6 +238,7 @@ void EgressServer::Shutdown(absl::Time deadline) {
   server_->Wait();
   listener_.reset();
   abuse_monitor_->Stop();
+  rule_expiry_sweeper_->Stop();
   // Nothing acknowledged is lost either way (the journal is durable); a
   // clean stop just leaves the panel complete while no replica runs.
   if (folder_ != nullptr) folder_->Stop(absl::Now() + absl::Seconds(10));

@@ -23,6 +23,7 @@
 #include "service/enrichment/enrichment.h"
 #include "service/ingest_journal_folder.h"
 #include "service/partition_maintainer.h"
+#include "service/rule_expiry_sweeper.h"
 #include "service/service_metrics.h"
 #include "service/storage/database.h"
 #include "service/storage/pg_abuse_store.h"
@@ -79,6 +80,8 @@ struct ServerOptions {
   // How often expired abuse locks are lifted, quiet incidents closed and
   // policies re-read.
   absl::Duration abuse_sweep_interval = absl::Seconds(2);
+  // How often temporary block rules that ran out are deleted.
+  absl::Duration rule_expiry_interval = absl::Seconds(1);
 };
 
 // What the server is built on; every pointer must outlive the server.
@@ -145,6 +148,7 @@ class EgressServer {
   std::unique_ptr<AbuseWebhook> abuse_webhook_;
   // After the stores it uses, before the collector that feeds it.
   std::unique_ptr<AbuseMonitor> abuse_monitor_;
+  std::unique_ptr<RuleExpirySweeper> rule_expiry_sweeper_;
   std::unique_ptr<AbuseServiceImpl> abuse_service_;
   std::unique_ptr<CollectorServiceImpl> collector_service_;
   std::unique_ptr<ThreadPool> pool_;

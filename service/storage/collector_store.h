@@ -66,6 +66,9 @@ struct RuleMatchEntry {
   IpNetwork network;
   Protocol protocol = Protocol::kAny;  // kAny, kTcp or kUdp
   uint16_t port = 0;                   // 0 any
+  // nullopt: permanent. A rule whose expiry passed but that the sweeper has
+  // not deleted yet is still listed: the agent skips it.
+  std::optional<absl::Time> expires_at;
 };
 
 struct AccountRuleSet {

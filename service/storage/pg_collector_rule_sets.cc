@@ -47,11 +47,13 @@ SELECT d.account_id, host(d.ip), (extract(epoch FROM d.ordered_at) * 1000000)::i
  WHERE a.node_id = $1 AND a.account_id = ANY($2::text[]))sql";
 
 constexpr char kSelectRulesOfNode[] = R"sql(
-SELECT r.account_id, r.rule_id, r.network::text, r.protocol, r.port
+SELECT r.account_id, r.rule_id, r.network::text, r.protocol, r.port,
+       (extract(epoch FROM r.expires_at) * 1000000)::int8
   FROM block_rules r JOIN accounts a USING (account_id)
  WHERE a.node_id = $1 ORDER BY r.account_id, r.rule_id)sql";
 constexpr char kSelectRulesListed[] = R"sql(
-SELECT r.account_id, r.rule_id, r.network::text, r.protocol, r.port
+SELECT r.account_id, r.rule_id, r.network::text, r.protocol, r.port,
+       (extract(epoch FROM r.expires_at) * 1000000)::int8
   FROM block_rules r JOIN accounts a USING (account_id)
  WHERE a.node_id = $1 AND a.account_id = ANY($2::text[]) ORDER BY r.account_id, r.rule_id)sql";
 
@@ -99,7 +101,7 @@ void AppendPortLockRules(uint16_t port, std::vector<RuleMatchEntry>* rules) {
   static const IpNetwork kAllV6 = *IpNetwork::Parse("::/0");
   for (const IpNetwork& network : {kAllV4, kAllV6}) {
     for (Protocol protocol : {Protocol::kTcp, Protocol::kUdp}) {
-      rules->push_back(RuleMatchEntry{0, network, protocol, port});
+      rules->push_back(RuleMatchEntry{0, network, protocol, port, std::nullopt});
     }
   }
 }
@@ -168,8 +170,10 @@ absl::Status ReadAccounts(pqxx::work& txn, const std::string& node_id,
     EGRESS_ASSIGN_OR_RETURN(IpNetwork network, NetworkFromPg(row[2].c_str()));
     absl::StatusOr<Protocol> protocol = ProtocolFromNumber(row[3].as<int>());
     if (!protocol.ok()) return absl::InternalError("bad protocol in block_rules");
-    out->accounts[it->second].rules.push_back(RuleMatchEntry{
-        row[1].as<uint64_t>(), network, *protocol, static_cast<uint16_t>(row[4].as<int>())});
+    RuleMatchEntry rule{row[1].as<uint64_t>(), network, *protocol,
+                        static_cast<uint16_t>(row[4].as<int>()), std::nullopt};
+    if (!row[5].is_null()) rule.expires_at = absl::FromUnixMicros(row[5].as<int64_t>());
+    out->accounts[it->second].rules.push_back(std::move(rule));
   }
   for (const pqxx::row& row : query(kSelectPortLocksOfNode, kSelectPortLocksListed)) {
     auto it = index.find(row[0].as<std::string>());

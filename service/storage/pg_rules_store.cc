@@ -29,12 +29,13 @@ constexpr char kLockAccount[] =
 #define EGRESS_RULE_JSON                                                              \
   "jsonb_build_object('rule_id', r.rule_id, 'network', r.network::text, 'protocol', " \
   "CASE r.protocol WHEN 0 THEN 'any' WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' END, "      \
-  "'port', r.port, 'note', r.note)::text"
+  "'port', r.port, 'note', r.note, 'expires_at', r.expires_at)::text"
 
 constexpr char kSelectRulePrefix[] = R"sql(
 SELECT r.rule_id, r.network::text, r.protocol, r.port, r.note,
        (extract(epoch FROM r.created_at) * 1000000)::int8, r.created_by,
-       (extract(epoch FROM r.updated_at) * 1000000)::int8,)sql";
+       (extract(epoch FROM r.updated_at) * 1000000)::int8,
+       (extract(epoch FROM r.expires_at) * 1000000)::int8,)sql";
 
 // ip_info of the rule's first address.
 constexpr char kSelectRuleFrom[] = R"sql(
@@ -48,12 +49,14 @@ constexpr char kRulesPage[] = R"sql(
 constexpr char kCountRules[] = "SELECT count(*) FROM block_rules WHERE account_id = $1";
 
 constexpr char kDuplicateRule[] = R"sql(
-SELECT rule_id FROM block_rules
+SELECT rule_id, (extract(epoch FROM expires_at) * 1000000)::int8 FROM block_rules
  WHERE account_id = $1 AND network = $2::cidr AND protocol = $3 AND port = $4)sql";
 
+// $7: the expiry in Unix microseconds, NULL for none.
 constexpr char kInsertRule[] = R"sql(
-INSERT INTO block_rules AS r (account_id, network, protocol, port, note, created_by)
-VALUES ($1, $2::cidr, $3, $4, $5, $6)
+INSERT INTO block_rules AS r (account_id, network, protocol, port, note, created_by, expires_at)
+VALUES ($1, $2::cidr, $3, $4, $5, $6,
+        'epoch'::timestamptz + $7::int8 * interval '1 microsecond')
 ON CONFLICT ON CONSTRAINT block_rules_destination_unique DO NOTHING
 RETURNING r.rule_id, )sql" EGRESS_RULE_JSON;
 
@@ -66,6 +69,20 @@ constexpr char kQueueLookup[] = "INSERT INTO ip_info (ip) VALUES ($1::inet) ON C
 constexpr char kRuleJsonForUpdate[] =
     "SELECT r.note, " EGRESS_RULE_JSON
     " FROM block_rules r WHERE r.account_id = $1 AND r.rule_id = $2 FOR UPDATE";
+
+constexpr char kExtendRule[] =
+    "UPDATE block_rules AS r SET expires_at = 'epoch'::timestamptz + $3::int8 * interval '1 "
+    "microsecond', updated_at = now() WHERE r.account_id = $1 AND r.rule_id = $2 "
+    "RETURNING " EGRESS_RULE_JSON;
+
+// Rules that ran out, of one account ($2: now in Unix microseconds). The
+// caller holds the account's row lock, which every writer of these rows
+// takes first (lock_order.md step 2), so no order among them is needed.
+constexpr char kDeleteExpiredRules[] = R"sql(
+DELETE FROM block_rules AS r
+ WHERE r.account_id = $1
+   AND r.expires_at <= 'epoch'::timestamptz + $2::int8 * interval '1 microsecond'
+RETURNING r.rule_id, )sql" EGRESS_RULE_JSON;
 
 constexpr char kUpdateNote[] =
     "UPDATE block_rules AS r SET note = $3, updated_at = now() "
@@ -138,6 +155,13 @@ SELECT 1 FROM account_locks
  WHERE account_id = $1 AND kind = 3
    AND expires_at <= 'epoch'::timestamptz + $2::int8 * interval '1 microsecond')sql";
 
+// Accounts with rules that ran out ($1: now in Unix microseconds), through
+// the partial index block_rules_expiring.
+constexpr char kExpiredRuleAccounts[] = R"sql(
+SELECT DISTINCT account_id FROM block_rules
+ WHERE expires_at <= 'epoch'::timestamptz + $1::int8 * interval '1 microsecond'
+ ORDER BY account_id LIMIT 1000)sql";
+
 constexpr char kIpInfoOfPrefix[] = "SELECT host(i.ip),";
 constexpr char kIpInfoOfFrom[] = " FROM ip_info i WHERE i.ip = ANY($1::inet[])";
 
@@ -207,7 +231,8 @@ absl::StatusOr<BlockRuleRecord> RuleFromRow(const pqxx::row& row) {
   rule.created_at = absl::FromUnixMicros(row[5].as<int64_t>());
   rule.created_by = row[6].as<std::string>();
   rule.updated_at = absl::FromUnixMicros(row[7].as<int64_t>());
-  EGRESS_ASSIGN_OR_RETURN(rule.ip_info, IpInfoFromRow(row, 8));
+  if (!row[8].is_null()) rule.spec.expires_at = absl::FromUnixMicros(row[8].as<int64_t>());
+  EGRESS_ASSIGN_OR_RETURN(rule.ip_info, IpInfoFromRow(row, 9));
   return rule;
 }
 
@@ -216,6 +241,11 @@ absl::StatusOr<BlockRuleRecord> LoadRule(pqxx::work& txn, const std::string& acc
   pqxx::result rows = txn.exec_params(RuleSelect(kRuleById), account_id, rule_id);
   if (rows.empty()) return absl::InternalError("rule vanished inside its transaction");
   return RuleFromRow(rows[0]);
+}
+
+std::optional<std::string> OptionalMicros(const std::optional<absl::Time>& time) {
+  if (!time.has_value()) return std::nullopt;
+  return std::to_string(absl::ToUnixMicros(*time));
 }
 
 std::string DescribeDestination(const BlockRuleSpec& spec) {
@@ -315,9 +345,25 @@ absl::StatusOr<BlockRuleRecord> PgRulesStore::CreateBlockRule(const std::string&
     pqxx::result duplicate =
         txn.exec_params(kDuplicateRule, account_id, network, protocol, spec.port);
     if (!duplicate.empty()) {
-      return absl::AlreadyExistsError(absl::StrCat("destination: ", DescribeDestination(spec),
-                                                   " is already blocked by rule ",
-                                                   duplicate[0][0].as<uint64_t>()));
+      const uint64_t existing_id = duplicate[0][0].as<uint64_t>();
+      // A temporary rule that ends before the one asked for is extended
+      // (never outlasts every expiry); otherwise the request asks for
+      // nothing the rule does not already do.
+      const bool extends = !duplicate[0][1].is_null() &&
+                           (!spec.expires_at.has_value() ||
+                            absl::ToUnixMicros(*spec.expires_at) > duplicate[0][1].as<int64_t>());
+      if (!extends) {
+        return absl::AlreadyExistsError(absl::StrCat("destination: ", DescribeDestination(spec),
+                                                     " is already blocked by rule ", existing_id));
+      }
+      pqxx::result before = txn.exec_params(kRuleJsonForUpdate, account_id, existing_id);
+      pqxx::result after = txn.exec_params(kExtendRule, account_id, existing_id,
+                                           NullableText(OptionalMicros(spec.expires_at)));
+      BumpAccountRuleVersion(txn, account_id, node_id);
+      InsertAuditEvent(txn, account_id, actor.name, "block_rule.extend",
+                       before.at(0)[1].as<std::string>(), after.at(0)[0].as<std::string>());
+      EGRESS_ASSIGN_OR_RETURN(rule, LoadRule(txn, account_id, existing_id));
+      return absl::OkStatus();
     }
     const int64_t count = txn.exec_params1(kCountRules, account_id)[0].as<int64_t>();
     if (count >= kMaxBlockRulesPerAccount) {
@@ -325,8 +371,9 @@ absl::StatusOr<BlockRuleRecord> PgRulesStore::CreateBlockRule(const std::string&
           absl::StrCat("the account already has ", count, " block rules, the most allowed (",
                        kMaxBlockRulesPerAccount, "); delete some first"));
     }
-    pqxx::result inserted = txn.exec_params(kInsertRule, account_id, network, protocol, spec.port,
-                                            spec.note, actor.name);
+    pqxx::result inserted =
+        txn.exec_params(kInsertRule, account_id, network, protocol, spec.port, spec.note,
+                        actor.name, NullableText(OptionalMicros(spec.expires_at)));
     if (inserted.empty()) {
       // Unreachable while the account row is locked; kept for safety.
       return absl::AbortedError("destination: a concurrent change created the same rule");
@@ -498,6 +545,44 @@ absl::StatusOr<int> PgRulesStore::LiftExpiredAbuseLocks(absl::Time now) {
     if (done) ++lifted;
   }
   return lifted;
+}
+
+absl::StatusOr<int> PgRulesStore::DeleteExpiredBlockRules(absl::Time now) {
+  const int64_t now_us = absl::ToUnixMicros(now);
+  std::vector<std::string> accounts;
+  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+    txn.exec(kReadOnlySnapshot);
+    accounts.clear();
+    for (const pqxx::row& row : txn.exec_params(kExpiredRuleAccounts, now_us)) {
+      accounts.push_back(row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  }));
+  int deleted = 0;
+  for (const std::string& account_id : accounts) {
+    // One account per transaction, in the order every writer follows
+    // (lock_order.md): its row (step 2), its rules (step 3), the audit log
+    // (step 4). Database::Transact retries conflicts like any writer; a rule
+    // extended or deleted meanwhile no longer matches.
+    int count = 0;
+    absl::Status status = database_.Transact([&](pqxx::work& txn) -> absl::Status {
+      count = 0;
+      absl::StatusOr<std::string> node_id = AccountNode(txn, account_id, /*lock=*/true);
+      if (!node_id.ok()) return absl::OkStatus();  // deleted meanwhile
+      pqxx::result gone = txn.exec_params(kDeleteExpiredRules, account_id, now_us);
+      if (gone.empty()) return absl::OkStatus();
+      BumpAccountRuleVersion(txn, account_id, *node_id);
+      for (const pqxx::row& row : gone) {
+        InsertAuditEvent(txn, account_id, kExpiryActor, "block_rule.expire",
+                         row[1].as<std::string>(), std::nullopt);
+      }
+      count = static_cast<int>(gone.size());
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    deleted += count;
+  }
+  return deleted;
 }
 
 absl::StatusOr<ScanOutcome> PgRulesStore::ReportScan(const std::string& account_id,

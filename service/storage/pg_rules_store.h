@@ -34,6 +34,7 @@ class PgRulesStore : public RulesStore {
                                                     const std::string& note,
                                                     const Actor& actor) override;
   absl::StatusOr<int> LiftExpiredAbuseLocks(absl::Time now) override;
+  absl::StatusOr<int> DeleteExpiredBlockRules(absl::Time now) override;
   absl::StatusOr<ScanOutcome> ReportScan(const std::string& account_id, const ScanReport& report,
                                          const Actor& actor) override;
   absl::StatusOr<std::vector<AuditEventRecord>> ListAuditEvents(

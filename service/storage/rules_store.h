@@ -24,6 +24,12 @@ namespace egress {
 
 // Rules per account at most (each becomes a kernel set element on the node).
 inline constexpr int kMaxBlockRulesPerAccount = 10000;
+// How far ahead a temporary rule may end: a year and a day, so that "the
+// same date next year" picked in a calendar fits. Anything later is a
+// mistake (a wrong year) more likely than a wish; "never" is no expiry.
+inline constexpr absl::Duration kMaxBlockRuleLifetime = absl::Hours(24 * 366);
+// Actor of the audit events of rules that ran out.
+inline constexpr char kExpiryActor[] = "expiry";
 
 // What to block (validated before it reaches the store).
 struct BlockRuleSpec {
@@ -34,6 +40,10 @@ struct BlockRuleSpec {
   int port = 0;
   // Valid UTF-8 (ValidateNote), stored and returned byte for byte.
   std::string note;
+  // When the rule ends by itself (nullopt: never). Validated to be in the
+  // future and at most kMaxBlockRuleLifetime ahead before it reaches the
+  // store; stored to the microsecond.
+  std::optional<absl::Time> expires_at;
 };
 
 struct BlockRuleRecord {
@@ -115,7 +125,11 @@ class RulesStore {
                                                        std::optional<uint64_t> before_rule_id,
                                                        int limit) = 0;
   // ALREADY_EXISTS (message: "... already blocked by rule <id>") when the
-  // account has a rule with the same network, protocol and port;
+  // account has a rule with the same network, protocol and port that lasts
+  // at least as long as `spec` asks (no expiry outlasts every expiry). A
+  // temporary rule that would end sooner is extended instead: its expiry
+  // becomes spec.expires_at (nullopt: permanent), note unchanged, version
+  // bumped, audited "block_rule.extend", and that rule is returned.
   // RESOURCE_EXHAUSTED beyond kMaxBlockRulesPerAccount.
   virtual absl::StatusOr<BlockRuleRecord> CreateBlockRule(const std::string& account_id,
                                                           const BlockRuleSpec& spec,
@@ -156,6 +170,13 @@ class RulesStore {
   // Lifts every abuse lock whose expiry is at or before `now`, each in its
   // own transaction, audited as "lock.abuse.expire". Returns how many.
   virtual absl::StatusOr<int> LiftExpiredAbuseLocks(absl::Time now) = 0;
+  // Deletes every block rule whose expiry is at or before `now`: one
+  // transaction per account under its row lock (lock_order.md), which bumps
+  // the account's rule version once and audits each rule as
+  // "block_rule.expire" (actor kExpiryActor, before_json the rule). A rule
+  // extended or deleted meanwhile is left alone. At most 1000 accounts per
+  // call; returns how many rules were deleted.
+  virtual absl::StatusOr<int> DeleteExpiredBlockRules(absl::Time now) = 0;
 
   // Records the scan (once per scan_id; a repeat with other results is
   // ALREADY_EXISTS). The scan that decides (lock_policy::ScanDecidesOver:

@@ -67,14 +67,15 @@ TEST(NftScriptTest, RendersEveryKindOfRule) {
   EXPECT_THAT(script, HasSubstr("1001 : 0x800003e9"));
   // Single addresses go to the hash sets, networks to the interval sets.
   EXPECT_THAT(script, HasSubstr("set rej4_port_host {\n    type uid . ipv4_addr . inet_proto . "
-                                "inet_service;\n    elements = { 1000 . 192.0.2.7 . tcp . 443 }"));
+                                "inet_service;\n    flags timeout;\n"
+                                "    elements = { 1000 . 192.0.2.7 . tcp . 443 }"));
   EXPECT_THAT(script, HasSubstr("@rej4_port_host jump reject_and_log"));
   EXPECT_THAT(script, HasSubstr("1000 . 198.51.100.0/24 . udp"));
   EXPECT_THAT(script, HasSubstr("1000 . 203.0.113.0/24 . tcp . 25"));
   EXPECT_THAT(script, HasSubstr("1000 . 203.0.113.0/24 . udp . 25"));
   EXPECT_THAT(script, HasSubstr("1000 . 2001:db8::/32 }"));
   EXPECT_THAT(script, HasSubstr("set rej4_proto_host {\n    type uid . ipv4_addr . inet_proto;\n"
-                                "    elements = { 1000 . 192.0.2.9 . icmp }"));
+                                "    flags timeout;\n    elements = { 1000 . 192.0.2.9 . icmp }"));
   EXPECT_THAT(script, HasSubstr("set block_all {\n    type uid;\n    elements = { 1001 }"));
   EXPECT_THAT(script, HasSubstr("1000 : 192.0.2.100"));
   EXPECT_THAT(script, HasSubstr("1000 : 2001:db8:1::100"));

@@ -75,6 +75,7 @@ double MetricValue(const std::string& text, const std::string& series) {
 }
 
 using ::egress::testing::Rule;
+using ::testing::HasSubstr;
 
 class AgentNetnsTest : public ::testing::Test {
  protected:
@@ -378,6 +379,82 @@ TEST_F(AgentNetnsTest, PersistedRulesAreEnforcedAtBootWithoutTheService) {
   StartAgent("unix:" + dir_ + "/nobody-listens.sock");
   EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 3).refused, 3);
   EXPECT_EQ(Attempts(kUidB, true, kRemoteX, 443, 2).ok, 2);
+  StopAgent();
+}
+
+// Temporary rules: the kernel drops them at their expiry by itself (element
+// timeouts), with the service gone and after the agent restarted from its
+// saved rule set (the time left is computed again); an already expired rule
+// is never enforced; permanent rules stay.
+TEST_F(AgentNetnsTest, TemporaryRulesEndOnTimeWithoutTheService) {
+  // Far enough ahead for the steps below on a loaded 2-core machine.
+  const absl::Time expiry = absl::Now() + absl::Seconds(6);
+  auto until = [](absl::Time t, v1::RuleMatch rule) {
+    rule.mutable_expire_time()->set_seconds(absl::ToUnixSeconds(t));
+    rule.mutable_expire_time()->set_nanos(static_cast<int32_t>(
+        absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(absl::ToUnixSeconds(t)))));
+    return rule;
+  };
+  v1::RuleSet rules = Accounts(7);
+  v1::AccountRules* a = rules.mutable_accounts(0);
+  *a->add_rules() = until(expiry, Rule(absl::StrCat(kRemoteX, "/32"), v1::PROTOCOL_TCP, 443));
+  *a->add_rules() = until(expiry, Rule("10.77.0.128/26", v1::PROTOCOL_TCP, 80));
+  // A permanent network inside a temporary one: hidden in the kernel while
+  // the temporary one holds, enforced again (by the agent alone) after it.
+  *a->add_rules() = until(expiry, Rule("10.77.0.128/26", v1::PROTOCOL_TCP, 443));
+  *a->add_rules() = Rule("10.77.0.128/27", v1::PROTOCOL_TCP, 443);
+  *a->add_rules() = Rule(absl::StrCat(kRemoteX, "/32"), v1::PROTOCOL_TCP, 80);
+  *a->add_rules() = until(absl::Now() - absl::Seconds(1),
+                          Rule(absl::StrCat(kRemoteY, "/32"), v1::PROTOCOL_TCP, 443));
+  collector_->SetWelcome("UTC", rules);
+  StartAgent(collector_->target());
+  ASSERT_EQ(collector_->WaitForRulesApplied(7, kWait), "");
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 2).refused, 2);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteZ, 80, 2).refused, 2);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteZ, 443, 2).refused, 2);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 80, 2).refused, 2);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteY, 443, 2).ok, 2) << "an expired rule is not enforced";
+
+  // The service goes away for good, and the node crashes and reboots: the
+  // agent applies its saved rule set again, with the time left.
+  collector_.reset();
+  agent_->Signal(SIGKILL);
+  ASSERT_TRUE(agent_->Wait(absl::Seconds(10)).ok());
+  CommandResult flush = RunCommand(
+      {"/usr/sbin/ip", "netns", "exec", net_->node(), "/usr/sbin/nft", "delete table inet egress"});
+  ASSERT_EQ(flush.exit_code, 0) << flush.err;
+  StartAgent("unix:" + dir_ + "/nobody-listens.sock");
+  CommandResult listing = RunCommand(
+      {"/usr/sbin/ip", "netns", "exec", net_->node(), "/usr/sbin/nft", "list table inet egress"});
+  EXPECT_THAT(listing.out, HasSubstr("flags interval,timeout"));
+  EXPECT_THAT(listing.out, HasSubstr("expires"));
+  ASSERT_LT(absl::Now(), expiry) << "the test machine is too slow for a 6 s expiry";
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 443, 1).refused, 1);
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteZ, 80, 1).refused, 1);
+
+  // Poll until the temporary rules let connections through.
+  absl::Time opened_x = absl::InfiniteFuture(), opened_z = absl::InfiniteFuture();
+  while (absl::Now() < expiry + absl::Seconds(5) &&
+         (opened_x == absl::InfiniteFuture() || opened_z == absl::InfiniteFuture())) {
+    if (opened_x == absl::InfiniteFuture() && Attempts(kUidA, true, kRemoteX, 443, 1).ok == 1) {
+      opened_x = absl::Now();
+    }
+    if (opened_z == absl::InfiniteFuture() && Attempts(kUidA, true, kRemoteZ, 80, 1).ok == 1) {
+      opened_z = absl::Now();
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  const absl::Duration late_x = opened_x - expiry, late_z = opened_z - expiry;
+  // Kernel timeouts count in jiffies: a few ms either way.
+  EXPECT_GT(late_x, -absl::Milliseconds(50));
+  EXPECT_LT(late_x, absl::Milliseconds(500));
+  EXPECT_GT(late_z, -absl::Milliseconds(50));
+  EXPECT_LT(late_z, absl::Milliseconds(500));
+  std::printf("host rule ended %.0f ms after its expiry, network rule %.0f ms\n",
+              absl::ToDoubleMilliseconds(late_x), absl::ToDoubleMilliseconds(late_z));
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteX, 80, 2).refused, 2) << "the permanent rule stays";
+  EXPECT_EQ(Attempts(kUidA, true, kRemoteZ, 443, 3).refused, 3)
+      << "the permanent /27 the expired /26 hid is enforced again";
   StopAgent();
 }
 

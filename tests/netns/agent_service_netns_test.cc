@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -206,6 +207,57 @@ TEST_F(AgentServiceNetnsTest, ConnectionsBlocksAndRestartsEndToEnd) {
   EXPECT_EQ(Scalar(Sum("acct-a", 1)), 20);
   EXPECT_EQ(Scalar(Sum("acct-a", 2)), 5);
   EXPECT_EQ(Scalar("SELECT count(*) FROM node_day_losses"), 0);
+}
+
+// A temporary block through the real service: enforced by the node, ended
+// by the kernel at the expiry, then deleted and audited by the service's
+// sweep, and the smaller rule set applied by the node (the expired element
+// is not deleted again, so the delta applies).
+TEST_F(AgentServiceNetnsTest, TemporaryBlockEndsOnTimeEndToEnd) {
+  StartAgent();
+  ASSERT_EQ(WaitFor("SELECT (applied_rule_version > 0)::int FROM nodes", 1), 1);
+  auto panel = v1::ConnectionsService::NewStub(channel_);
+  v1::BlockDestinationRequest block;
+  block.set_account_id("acct-a");
+  block.set_destination(kRemoteX);
+  block.set_protocol(v1::PROTOCOL_TCP);
+  block.set_port(443);
+  const absl::Time expiry = absl::Now() + absl::Seconds(4);
+  block.mutable_expire_time()->set_seconds(absl::ToUnixSeconds(expiry));
+  v1::BlockRule rule;
+  grpc::ClientContext block_context;
+  Authorize(&block_context, PanelToken("acct-a"));
+  ASSERT_TRUE(panel->BlockDestination(&block_context, block, &rule).ok());
+  const absl::Time until = absl::FromUnixSeconds(rule.expire_time().seconds());
+  const std::string enforced =
+      "SELECT (p.version >= a.rule_version)::int FROM accounts a "
+      "JOIN account_rules_applied p USING (account_id) WHERE a.account_id = 'acct-a'";
+  EXPECT_EQ(WaitFor(enforced, 1), 1);
+  auto blocked = AttemptsAs(net_->node(), kUidA, true, kRemoteX, 443, 2);
+  ASSERT_TRUE(blocked.ok());
+  ASSERT_LT(absl::Now(), until) << "the test machine is too slow for a 4 s expiry";
+  EXPECT_EQ(blocked->refused, 2);
+
+  absl::Time opened = absl::InfiniteFuture();
+  while (absl::Now() < until + absl::Seconds(5)) {
+    auto attempt = AttemptsAs(net_->node(), kUidA, true, kRemoteX, 443, 1);
+    if (attempt.ok() && attempt->ok == 1) {
+      opened = absl::Now();
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  std::printf("the node let connections through %.0f ms after the expiry\n",
+              absl::ToDoubleMilliseconds(opened - until));
+  EXPECT_LT(opened - until, absl::Milliseconds(500));
+  EXPECT_GT(opened - until, -absl::Milliseconds(50));
+  EXPECT_EQ(WaitFor("SELECT count(*) FROM block_rules", 0), 0);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM audit_log WHERE action = 'block_rule.expire' AND "
+                   "actor = 'expiry'"),
+            1);
+  // The node applied the rule set without it (its version confirmed).
+  EXPECT_EQ(WaitFor(enforced, 1), 1);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM nodes WHERE apply_error <> ''"), 0);
 }
 
 // A wiped spool (a new disk for it, a reinstall keeping the persisted

@@ -67,6 +67,26 @@ TEST_F(ConnectionsCliTest, BlockListUnblockAndStatus) {
   EXPECT_EQ(again.code, 1);
   EXPECT_THAT(again.err, HasSubstr("NOT_FOUND: rule_ids[0]"));
 
+  // A temporary rule: --expire-in (or --expire-at), shown in EXPIRES.
+  ctl::CommandOptions temporary;
+  temporary.expire_in = absl::Hours(1);
+  Result hour = Ctl({"block", "alice", "192.0.2.99"}, alice_, temporary);
+  ASSERT_EQ(hour.code, 0) << hour.err;
+  EXPECT_THAT(hour.out,
+              AllOf(HasSubstr("EXPIRES"), HasSubstr("192.0.2.99/32"), Not(HasSubstr("never"))));
+  EXPECT_EQ(Sql("SELECT round(extract(epoch FROM expires_at - now()) / 60) FROM block_rules "
+                "WHERE network = '192.0.2.99/32'")[0][0]
+                .as<int>(),
+            60);
+  ctl::CommandOptions past;
+  past.expire_at = "2020-01-01T00:00:00Z";
+  Result refused = Ctl({"block", "alice", "192.0.2.98"}, alice_, past);
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_THAT(refused.err, AllOf(HasSubstr("INVALID_ARGUMENT"), HasSubstr("expire_time")));
+  ctl::CommandOptions both = temporary;
+  both.expire_at = "2030-01-01T00:00:00Z";
+  EXPECT_EQ(Ctl({"block", "alice", "192.0.2.98"}, alice_, both).code, 2);
+
   Result status = Ctl({"status", "alice"}, alice_);
   ASSERT_EQ(status.code, 0) << status.err;
   EXPECT_THAT(status.out, AllOf(HasSubstr("web-01"), HasSubstr("203.0.113.5"),

@@ -10,11 +10,13 @@ namespace egress {
 namespace {
 
 using ::egress::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 namespace v1 = ::egress::v1;
 
 constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
+const absl::Time kNow = absl::FromUnixSeconds(1800000000);
 
 TEST(ConnectionsValidationTest, IpFilterKinds) {
   ASSERT_OK_AND_ASSIGN(IpFilter none, ParseIpFilter("", "f"));
@@ -55,13 +57,45 @@ TEST(ConnectionsValidationTest, BlockRuleSpecs) {
   v1::BlockDestinationRequest request;
   request.set_destination("203.0.113.0/24");
   request.set_port(443);
-  ASSERT_OK_AND_ASSIGN(BlockRuleSpec spec, BlockRuleSpecFromProto(request));
+  ASSERT_OK_AND_ASSIGN(BlockRuleSpec spec, BlockRuleSpecFromProto(request, kNow));
   EXPECT_EQ(spec.protocol, Protocol::kAny);
   EXPECT_EQ(spec.port, 443);
   request.set_note("\xff\xfe");
-  EXPECT_THAT(BlockRuleSpecFromProto(request), StatusIs(kInvalid, StartsWith("note:")));
+  EXPECT_THAT(BlockRuleSpecFromProto(request, kNow), StatusIs(kInvalid, StartsWith("note:")));
   request.set_note("\xed\xa0\x80");  // a surrogate
-  EXPECT_THAT(BlockRuleSpecFromProto(request), StatusIs(kInvalid, StartsWith("note:")));
+  EXPECT_THAT(BlockRuleSpecFromProto(request, kNow), StatusIs(kInvalid, StartsWith("note:")));
+}
+
+TEST(ConnectionsValidationTest, BlockRuleExpiries) {
+  v1::BlockDestinationRequest request;
+  request.set_destination("203.0.113.7");
+  ASSERT_OK_AND_ASSIGN(BlockRuleSpec permanent, BlockRuleSpecFromProto(request, kNow));
+  EXPECT_FALSE(permanent.expires_at.has_value());
+
+  auto at = [&](absl::Time t) {
+    request.mutable_expire_time()->set_seconds(absl::ToUnixSeconds(t));
+    request.mutable_expire_time()->set_nanos(0);
+  };
+  at(kNow + absl::Hours(1));
+  ASSERT_OK_AND_ASSIGN(BlockRuleSpec hour, BlockRuleSpecFromProto(request, kNow));
+  EXPECT_EQ(hour.expires_at, kNow + absl::Hours(1));
+  at(kNow + kMaxBlockRuleLifetime);  // the last instant allowed
+  EXPECT_TRUE(BlockRuleSpecFromProto(request, kNow).ok());
+
+  // The past, now itself and beyond a year and a day: refused naming the field.
+  for (absl::Time bad : {kNow - absl::Seconds(1), kNow, kNow - absl::Hours(24 * 400)}) {
+    at(bad);
+    EXPECT_THAT(BlockRuleSpecFromProto(request, kNow),
+                StatusIs(kInvalid, AllOf(StartsWith("expire_time:"), HasSubstr("future"))));
+  }
+  at(kNow + kMaxBlockRuleLifetime + absl::Seconds(1));
+  EXPECT_THAT(BlockRuleSpecFromProto(request, kNow),
+              StatusIs(kInvalid, AllOf(StartsWith("expire_time:"), HasSubstr("366 days"))));
+  request.mutable_expire_time()->set_seconds(253402300800);  // year 10000
+  EXPECT_THAT(BlockRuleSpecFromProto(request, kNow), StatusIs(kInvalid, StartsWith("expire_time")));
+  request.mutable_expire_time()->set_seconds(absl::ToUnixSeconds(kNow) + 60);
+  request.mutable_expire_time()->set_nanos(-1);
+  EXPECT_THAT(BlockRuleSpecFromProto(request, kNow), StatusIs(kInvalid, StartsWith("expire_time")));
 }
 
 TEST(ConnectionsValidationTest, ScanReports) {

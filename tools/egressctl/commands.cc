@@ -21,7 +21,9 @@ const char kCommandsHelp[] = R"(Commands:
                          mint a token offline (SUBJECT: account, node or service name)
   status ACCOUNT         locks, egress addresses and rule enforcement of the account
   block ACCOUNT IP|CIDR [--protocol=tcp|udp|any] [--port=N] [--note=TEXT]
-                         block a destination (any protocol with a port: tcp and udp)
+        [--expire-in=DURATION | --expire-at=RFC3339]
+                         block a destination (any protocol with a port: tcp and udp),
+                         for a while or until unblocked
   unblock ACCOUNT RULE_ID...      delete block rules (all or none)
   block-all ACCOUNT on|off        the account's manual "block all outgoing connections" lock
   rules ACCOUNT | audit ACCOUNT   block rules / changes to rules and locks, newest first

@@ -32,6 +32,10 @@ struct CommandOptions {
   std::string protocol;
   int64_t port = -1;
   std::string note;
+  // block: a temporary rule, ending this long from now or at this RFC 3339
+  // time (at most one of the two; neither: until unblocked).
+  absl::Duration expire_in = absl::ZeroDuration();
+  std::string expire_at;
   // report-scan: "PATH:SIGNATURE" each; finish time (RFC 3339; default now);
   // or a scanner's report: a file ("-": CommandContext::in), its format
   // (auto, clamscan, json; tools/egressctl/scan_report.h) and the folder

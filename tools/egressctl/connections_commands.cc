@@ -1,6 +1,7 @@
 #include "tools/egressctl/connections_commands.h"
 
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -105,13 +106,15 @@ void PrintStatus(const v1::AccountStatus& status, CommandContext& context) {
 }
 
 void PrintRules(const std::vector<v1::BlockRule>& rules, CommandContext& context) {
-  Table table{{"RULE", "NETWORK", "OWNER", "PROTOCOL", "PORT", "NOTE", "CREATED", "CREATED_BY"},
-              {}};
+  Table table{
+      {"RULE", "NETWORK", "OWNER", "PROTOCOL", "PORT", "NOTE", "CREATED", "CREATED_BY", "EXPIRES"},
+      {}};
   for (const v1::BlockRule& rule : rules) {
     table.rows.push_back(
         {absl::StrCat(rule.rule_id()), rule.network(), Owner(rule.ip_info()),
          ProtocolText(rule.protocol()), rule.port() == 0 ? "any" : absl::StrCat(rule.port()),
-         OrDash(OneLine(rule.note())), FormatTime(rule.create_time()), rule.created_by()});
+         OrDash(OneLine(rule.note())), FormatTime(rule.create_time()), rule.created_by(),
+         rule.has_expire_time() ? FormatTime(rule.expire_time()) : "never"});
   }
   PrintTable(table, *context.out);
 }
@@ -165,6 +168,27 @@ int Block(const std::vector<std::string>& args, const CommandOptions& options,
   }
   request.set_port(options.port < 0 ? 0 : static_cast<uint32_t>(options.port));
   request.set_note(options.note);
+  if (options.expire_in != absl::ZeroDuration() && !options.expire_at.empty()) {
+    return Usage(context, "block: give --expire-in or --expire-at, not both");
+  }
+  std::optional<absl::Time> expiry;
+  if (options.expire_in < absl::ZeroDuration()) {
+    return Usage(context, "block: --expire-in must be a positive duration, e.g. 1h");
+  }
+  if (options.expire_in > absl::ZeroDuration()) expiry = absl::Now() + options.expire_in;
+  if (!options.expire_at.empty()) {
+    absl::Time at;
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full, options.expire_at, &at, &error)) {
+      return Usage(context, absl::StrCat("block: --expire-at: ", error));
+    }
+    expiry = at;
+  }
+  if (expiry.has_value()) {
+    const int64_t micros = absl::ToUnixMicros(*expiry);
+    request.mutable_expire_time()->set_seconds(micros / 1000000);
+    request.mutable_expire_time()->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  }
   auto stub = v1::ConnectionsService::NewStub(context.channel);
   v1::BlockRule response;
   grpc::Status status = Invoke(

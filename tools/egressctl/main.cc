@@ -38,6 +38,11 @@ ABSL_FLAG(std::string, protocol, "",
 ABSL_FLAG(int64_t, port, -1,
           "block, abuse find: destination port 1..65535; omitted or 0: every port.");
 ABSL_FLAG(std::string, note, "", "block: a note kept with the rule; abuse lift: why (audit log).");
+ABSL_FLAG(absl::Duration, expire_in, absl::ZeroDuration(),
+          "block: a temporary rule that ends this long from now, e.g. 1h, 24h, 168h (at most "
+          "366 days; default: until unblocked).");
+ABSL_FLAG(std::string, expire_at, "",
+          "block: a temporary rule that ends at this RFC 3339 time (default: until unblocked).");
 ABSL_FLAG(std::vector<std::string>, threat, {},
           "report-scan: comma-separated PATH:SIGNATURE threats (paths with commas: give them "
           "as arguments after SCAN_ID).");
@@ -119,6 +124,8 @@ int main(int argc, char** argv) {
   options.protocol = absl::GetFlag(FLAGS_protocol);
   options.port = absl::GetFlag(FLAGS_port);
   options.note = absl::GetFlag(FLAGS_note);
+  options.expire_in = absl::GetFlag(FLAGS_expire_in);
+  options.expire_at = absl::GetFlag(FLAGS_expire_at);
   options.threats = absl::GetFlag(FLAGS_threat);
   options.finished = absl::GetFlag(FLAGS_finished);
   options.report = absl::GetFlag(FLAGS_report);

@@ -1,15 +1,36 @@
 // The "Block IP" dialog: an address or network, a protocol, a port (empty:
-// every port) and a note. Checked here first, then by the service; its
+// every port), how long (until unblocked, 1 hour, 1 day, 7 days or until a
+// date and time) and a note. Checked here first, then by the service; its
 // refusals are shown in the customer's words (errors.js).
 //
 // A rule for every address (0.0.0.0/0, ::/0) would cut off every site just
 // like "Block all outgoing connections", but with no banner and no one-click
 // way back: the dialog warns, points to the switch, and asks again.
 import { Code } from "@connectrpc/connect";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { h } from "./dom.js";
 import { describeError, Op } from "./errors.js";
 import { Protocol } from "./enums.js";
 import { catchAllFamily, destinationProblem, portProblem } from "./ip.js";
+
+// The longest temporary block the service accepts (366 days; a little less
+// here, so that a time picked at the limit is not refused a second later).
+export const kMaxExpiryMs = 366 * 86400 * 1000 - 60 * 1000;
+const kExpiryChoices = { "1h": 3600 * 1000, "1d": 86400 * 1000, "7d": 7 * 86400 * 1000 };
+
+// When the rule should end, in ms since the epoch: null for never, or
+// { problem } for a choice that cannot be sent. `dateValue` is the
+// datetime-local text (the browser's local time).
+export function expiryMs(choice, dateValue, now = Date.now()) {
+  if (choice === "never") return null;
+  if (kExpiryChoices[choice]) return now + kExpiryChoices[choice];
+  if (!dateValue) return { problem: "blockIp.expiryMissing" };
+  const ms = new Date(dateValue).getTime();
+  if (!Number.isFinite(ms)) return { problem: "blockIp.expiryMissing" };
+  if (ms <= now) return { problem: "blockIp.expiryPast" };
+  if (ms > now + kMaxExpiryMs) return { problem: "blockIp.expiryTooFar" };
+  return ms;
+}
 
 export function createBlockIpDialog({ i18n, api, account, describe, onBlocked, onUseBlockAll, onShowRule }) {
   const { t } = i18n;
@@ -18,6 +39,29 @@ export function createBlockIpDialog({ i18n, api, account, describe, onBlocked, o
   const proto = h("select", { id: "eg-bi-proto" }, h("option", { value: String(Protocol.ANY), text: t("common.any") }), h("option", { value: String(Protocol.TCP), text: "TCP" }), h("option", { value: String(Protocol.UDP), text: "UDP" }));
   const port = h("input", { type: "text", id: "eg-bi-port", inputmode: "numeric", autocomplete: "off", placeholder: t("blockIp.everyPort"), "aria-describedby": "eg-bi-port-err" });
   const portErr = h("span", { class: "eg-error", id: "eg-bi-port-err" });
+  const expiry = h(
+    "select",
+    { id: "eg-bi-expiry" },
+    ...[["never", "blockIp.expiryNever"], ["1h", "blockIp.expiry1h"], ["1d", "blockIp.expiry1d"], ["7d", "blockIp.expiry7d"], ["date", "blockIp.expiryDate"]].map(([value, key]) => h("option", { value, text: t(key) })),
+  );
+  const expiryDate = h("input", { type: "datetime-local", id: "eg-bi-expiry-date", "aria-describedby": "eg-bi-expiry-err" });
+  const expiryErr = h("span", { class: "eg-error", id: "eg-bi-expiry-err" });
+  const expiryDateField = h("div", { class: "eg-field", hidden: true }, h("label", { for: "eg-bi-expiry-date", text: t("blockIp.expiryAt") }), expiryDate, expiryErr);
+  expiry.addEventListener("change", () => {
+    expiryDateField.hidden = expiry.value !== "date";
+    expiryErr.textContent = "";
+    expiryDate.removeAttribute("aria-invalid");
+    if (expiry.value === "date") {
+      // The picker starts from tomorrow at this time and offers nothing past.
+      const local = (ms) => {
+        const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000);
+        return d.toISOString().slice(0, 16);
+      };
+      if (!expiryDate.value) expiryDate.value = local(Date.now() + 86400 * 1000);
+      expiryDate.min = local(Date.now());
+      expiryDate.max = local(Date.now() + kMaxExpiryMs);
+    }
+  });
   const note = h("input", { type: "text", id: "eg-bi-note", maxlength: "1000", autocomplete: "off" });
   const serverErr = h("p", { class: "eg-error", id: "eg-bi-error", role: "alert" });
   const showRule = h("button", { type: "button", class: "eg-link", id: "eg-bi-show-rule", hidden: true, text: t("blockIp.showRule") });
@@ -34,6 +78,8 @@ export function createBlockIpDialog({ i18n, api, account, describe, onBlocked, o
     h("div", { class: "eg-field" }, h("label", { for: "eg-bi-dest", text: t("blockIp.destination") }), dest, destErr),
     h("div", { class: "eg-field" }, h("label", { for: "eg-bi-proto", text: t("col.protocol") }), proto),
     h("div", { class: "eg-field" }, h("label", { for: "eg-bi-port", text: t("blockIp.port") }), port, portErr),
+    h("div", { class: "eg-field" }, h("label", { for: "eg-bi-expiry", text: t("blockIp.expiry") }), expiry),
+    expiryDateField,
     h("div", { class: "eg-field" }, h("label", { for: "eg-bi-note", text: t("blockIp.note") }), note),
     catchAll,
     h("div", {}, serverErr, showRule),
@@ -77,14 +123,18 @@ export function createBlockIpDialog({ i18n, api, account, describe, onBlocked, o
     e.preventDefault();
     const destProblem = destinationProblem(dest.value);
     const portP = portProblem(port.value);
+    const until = expiryMs(expiry.value, expiryDate.value);
+    const expiryP = until && until.problem ? until.problem : "";
     destErr.textContent = destProblem ? t(destProblem.key, destProblem.params) : "";
     portErr.textContent = portP ? t(portP.key, portP.params) : "";
+    expiryErr.textContent = expiryP ? t(expiryP) : "";
     dest.toggleAttribute("aria-invalid", !!destProblem);
     port.toggleAttribute("aria-invalid", !!portP);
+    expiryDate.toggleAttribute("aria-invalid", !!expiryP);
     serverErr.textContent = "";
     showRule.hidden = true;
-    if (destProblem || portP) {
-      (destProblem ? dest : port).focus();
+    if (destProblem || portP || expiryP) {
+      (destProblem ? dest : portP ? port : expiryDate).focus();
       return;
     }
     if (checkCatchAll() && armedFor !== fieldsKey()) {
@@ -100,6 +150,7 @@ export function createBlockIpDialog({ i18n, api, account, describe, onBlocked, o
         protocol: Number(proto.value),
         port: port.value.trim() ? Number(port.value.trim()) : 0,
         note: note.value,
+        ...(typeof until === "number" ? { expireTime: timestampFromMs(until) } : {}),
       });
       dialog.close();
       await onBlocked(rule);
@@ -119,11 +170,14 @@ export function createBlockIpDialog({ i18n, api, account, describe, onBlocked, o
     dialog,
     open(from) {
       opener = from || document.activeElement;
-      for (const el of [dest, port, note]) el.value = "";
+      for (const el of [dest, port, note, expiryDate]) el.value = "";
       proto.value = String(Protocol.ANY);
-      for (const el of [destErr, portErr, serverErr]) el.textContent = "";
+      expiry.value = "never";
+      expiryDateField.hidden = true;
+      for (const el of [destErr, portErr, expiryErr, serverErr]) el.textContent = "";
       dest.removeAttribute("aria-invalid");
       port.removeAttribute("aria-invalid");
+      expiryDate.removeAttribute("aria-invalid");
       showRule.hidden = true;
       armedFor = "";
       checkCatchAll();

@@ -1,6 +1,13 @@
 // "Blocked outgoing connections": every block rule of the account with its
-// note (Add note / Edit inline), 🔓 Unblock per rule (asks first, showing the
-// note that goes with it), checkboxes + "Delete rules" (asks first).
+// note (Add note / Edit inline), when it ends (temporary rules: "in 52
+// minutes", or the date beyond two days), 🔓 Unblock per rule (asks first,
+// showing the note that goes with it), checkboxes + "Delete rules" (asks
+// first).
+//
+// A temporary rule leaves the list by itself: the remaining times are
+// rewritten every 30 s, a rule is hidden once its time is up (the node
+// stopped enforcing it then) and the list is read again just after, when
+// the service has deleted it.
 //
 // The columns between the checkbox and the Unblock button come from one list
 // (`columns` below), so a new column (e.g. when a rule expires) is one entry.
@@ -17,11 +24,41 @@ export function createBlockedRules({ i18n, api, account, confirm, notify, descri
   let next = "";
   let total = 0;
   let selected = new Set();
+  let tick = null;
+  let reload = null;
+  const expiryMsOf = (r) => (r.expireTime ? Number(r.expireTime.seconds) * 1000 + Math.floor(r.expireTime.nanos / 1e6) : Infinity);
+  const live = () => rules.filter((r) => expiryMsOf(r) > Date.now());
+
+  function expiryView(r) {
+    const ms = expiryMsOf(r);
+    if (ms === Infinity) return h("span", { class: "eg-muted", text: t("rules.never") });
+    const left = (ms - Date.now()) / 1000;
+    const at = i18n.time(r.expireTime);
+    const text = left < 48 * 3600 ? t("rules.expiresIn", { when: i18n.inTime(left) }) : t("rules.expiresAt", { time: at });
+    return h("time", { class: "eg-expiry", datetime: new Date(ms).toISOString(), title: t("rules.expiresTitle", { time: at }), text });
+  }
+
+  // Rewrites the remaining times every 30 s, hides a rule at its expiry,
+  // and reads the list again 1.5 s later, once the service has deleted it
+  // (its sweep runs every second); every 5 s while it is still listed (the
+  // service unreachable).
+  function schedule() {
+    clearTimeout(tick);
+    clearTimeout(reload);
+    const now = Date.now();
+    const ends = rules.map(expiryMsOf);
+    const next = Math.min(...ends.filter((ms) => ms > now));
+    if (next !== Infinity) tick = setTimeout(render, Math.min(30000, next - now));
+    const ended = Math.max(...ends.filter((ms) => ms <= now));
+    if (ended !== -Infinity) reload = setTimeout(() => load().catch(() => {}), now - ended < 1500 ? 1500 - (now - ended) : 5000);
+  }
+
 
   const columns = [
     { key: "ip", header: t("col.ip"), cls: "eg-col-ip", cell: (r) => ipCell(hostOf(r.network), isHost(r.network) ? r.ipInfo : null, i18n, { gaveUp: pendingGaveUp(hostOf(r.network)) }) },
     { key: "protocol", header: t("col.protocol"), cls: "eg-proto", cell: (r) => protocolText(r.protocol, t("common.any")) },
     { key: "port", header: t("col.port"), cls: "eg-num eg-port", cell: (r) => (r.port ? String(r.port) : t("common.anyPort")) },
+    { key: "expires", header: t("col.expires"), cls: "eg-expiry-cell", cell: (r) => expiryView(r) },
     { key: "note", header: t("col.notes"), cls: "eg-note-cell", cell: (r) => noteView(r) },
   ];
 
@@ -83,17 +120,20 @@ export function createBlockedRules({ i18n, api, account, confirm, notify, descri
   }
 
   function render() {
+    schedule();
     // A note being edited is not thrown away by a refresh.
     if (body.querySelector(".eg-note-input")) return;
     more.hidden = !next;
-    summary.textContent = total ? t("rules.count", { n: total }) : "";
-    if (rules.length === 0) {
+    const shown = live();
+    const gone = rules.length - shown.length;
+    summary.textContent = total - gone ? t("rules.count", { n: total - gone }) : "";
+    if (shown.length === 0) {
       stateRow(body, cols, t("rules.none"), "empty");
       updateSelection();
       return;
     }
     const frag = document.createDocumentFragment();
-    for (const r of rules) {
+    for (const r of shown) {
       const id = String(r.ruleId);
       const check = h("input", { type: "checkbox", class: "eg-rule-check", "aria-label": t("rules.select", { network: r.network }), checked: selected.has(id), dataset: { ruleId: id } });
       check.addEventListener("change", () => {

@@ -67,6 +67,7 @@ export function describeError(err, op = Op.load) {
         port: "err.badPort",
         protocol: "err.badProtocol",
         note: "err.badNote",
+        expire_time: "err.badExpiry",
         ip_filter: "err.badFilter",
         page_token: "err.pageExpired",
         date: "err.badDate",

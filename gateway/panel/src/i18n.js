@@ -69,6 +69,15 @@ export function createI18n(lang) {
     dayShort: (d) => dayShort.format(utcDate(d)),
     // A google.protobuf.Timestamp → local date and time.
     time: (ts) => (ts ? time.format(new Date(Number(ts.seconds) * 1000)) : ""),
+    // Seconds until something → "in 52 minutes", "in 3 hours", "in 2 days"
+    // (rounded up: "in 1 minute" until it is there).
+    inTime: (seconds) => {
+      const s = Math.max(0, Math.ceil(seconds));
+      if (s < 60) return relative.format(s, "second");
+      if (s < 3600) return relative.format(Math.ceil(s / 60), "minute");
+      if (s < 48 * 3600) return relative.format(Math.round(s / 3600), "hour");
+      return relative.format(Math.round(s / 86400), "day");
+    },
     // Seconds since something → "5 seconds ago", "now", "2 minutes ago".
     ago: (seconds) => {
       const s = Math.max(0, Math.round(seconds));
