@@ -289,6 +289,23 @@ class AuthMatrixTest : public SecurityEnv {
           r.mutable_date()->set_day(today_.day());
           return Unary(c, &CS::ListConnections, r, t);
         }));
+    rpcs.push_back(
+        MakeRpc("ExportConnections", Audience::kPanel, false, [this, c](const std::string& t) {
+          v1::ExportConnectionsRequest r;
+          r.set_account_id(kAlice);
+          r.mutable_date()->set_year(static_cast<int32_t>(today_.year()));
+          r.mutable_date()->set_month(today_.month());
+          r.mutable_date()->set_day(today_.day());
+          // Server streaming: the status comes after every chunk was read.
+          grpc::ClientContext context;
+          Prepare(&context, t);
+          std::unique_ptr<grpc::ClientReader<v1::ExportConnectionsChunk>> reader =
+              c->ExportConnections(&context, r);
+          v1::ExportConnectionsChunk chunk;
+          while (reader->Read(&chunk)) {
+          }
+          return reader->Finish();
+        }));
     rpcs.push_back(MakeRpc("DailyCounts", Audience::kPanel, false, [c](const std::string& t) {
       v1::DailyCountsRequest r;
       r.set_account_id(kAlice);
