@@ -493,6 +493,20 @@ int64_t FaultEnv::NodeRuleVersion() const {
   return Scalar(absl::StrCat("SELECT egress_node_rule_version('", kFaultNode, "')"));
 }
 
+absl::Status FaultEnv::WaitRulesApplied() const {
+  const int64_t version = NodeRuleVersion();
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (AppliedRuleVersion() < version) {
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("rule version ", version,
+                                                      " not applied; agent log:\n", AgentLog(),
+                                                      "\nservice log:\n", ServiceLog(0)));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<TrafficMix>> TrafficMix::Start(const FaultEnv& env) {
   std::unique_ptr<TrafficMix> mix(new TrafficMix());
   TrafficSpec spec;
@@ -540,17 +554,7 @@ TrafficTotals TrafficMix::Stop() {
 
 absl::Status BlockA(FaultEnv& env) {
   if (absl::Status s = env.BlockDestination("acct-a", kRemoteX, true, 443); !s.ok()) return s;
-  const int64_t version = env.NodeRuleVersion();
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (env.AppliedRuleVersion() < version) {
-    if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("rule version ", version,
-                                                      " not applied; agent log:\n", env.AgentLog(),
-                                                      "\nservice log:\n", env.ServiceLog(0)));
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return absl::OkStatus();
+  return env.WaitRulesApplied();
 }
 
 absl::Status ExpectExactCounts(const FaultEnv& env, const TrafficTotals& totals,

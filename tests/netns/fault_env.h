@@ -148,6 +148,9 @@ class FaultEnv {
   // Rule version of the account's node as last acknowledged by the agent.
   int64_t AppliedRuleVersion() const;
   int64_t NodeRuleVersion() const;
+  // Waits (30 s at most) until the agent acknowledged the node's current
+  // rule version; the error carries the agent's and the service's logs.
+  absl::Status WaitRulesApplied() const;
 
  private:
   FaultEnv() = default;

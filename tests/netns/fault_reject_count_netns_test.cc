@@ -88,16 +88,6 @@ void ExpectExactly(const FaultEnv& env, const Counts& want, absl::Time start) {
   EXPECT_EQ(env.Scalar("SELECT count(*) FROM node_day_losses"), 0);
 }
 
-absl::Status WaitApplied(FaultEnv& env) {
-  const int64_t version = env.NodeRuleVersion();
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (env.AppliedRuleVersion() < version) {
-    if (absl::Now() > deadline) return absl::DeadlineExceededError("rules not applied");
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return absl::OkStatus();
-}
-
 struct Stream {
   TrafficSpec spec;
   std::string account;
@@ -134,7 +124,7 @@ TEST(FaultRejectCountTest, KillNineFiftyTimesCountsEveryAttemptOnce) {
   // Every protocol to Z and Y6 (ICMP cannot be blocked on its own).
   ASSERT_OK(env->BlockDestinationProtocol("acct-a", kRemoteZ, kAny, 0));
   ASSERT_OK(env->BlockDestinationProtocol("acct-a", kRemoteY6, kAny, 0));
-  ASSERT_OK(WaitApplied(*env));
+  ASSERT_OK(env->WaitRulesApplied());
 
   std::vector<std::unique_ptr<Stream>> streams;
   const absl::Duration every = absl::Milliseconds(12);
@@ -203,7 +193,7 @@ TEST(FaultRejectCountTest, RebootedNodeCountsWhatItRefusesBeforeTheServiceIsBack
   ASSERT_OK(env->StartAgent());
   ASSERT_OK(env->BlockDestinationProtocol("acct-a", kRemoteX, kTcp, 443));
   ASSERT_OK(env->BlockDestinationProtocol("acct-a", kRemoteZ, kUdp, 5353));
-  ASSERT_OK(WaitApplied(*env));
+  ASSERT_OK(env->WaitRulesApplied());
   const absl::Time start = absl::Now();
   ASSERT_OK_AND_ASSIGN(AttemptResult before,
                        AttemptsAs(env->node_ns(), kFaultUidA, true, kRemoteX, 443, 3));
@@ -250,7 +240,7 @@ TEST(FaultRejectCountTest, AWipedStateDirectoryKeepsBlockingAndCounting) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<FaultEnv> env, FaultEnv::Create());
   ASSERT_OK(env->StartAgent());
   ASSERT_OK(env->BlockDestinationProtocol("acct-a", kRemoteX, kTcp, 443));
-  ASSERT_OK(WaitApplied(*env));
+  ASSERT_OK(env->WaitRulesApplied());
   const absl::Time start = absl::Now();
   ASSERT_OK_AND_ASSIGN(AttemptResult a1,
                        AttemptsAs(env->node_ns(), kFaultUidA, true, kRemoteX, 443, 3));

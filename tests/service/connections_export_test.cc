@@ -72,24 +72,7 @@ class ConnectionsExportTest : public testing::PanelTest {
   void SetUp() override {
     testing::PanelTest::SetUp();
     if (HasFatalFailure()) return;
-    Sql(absl::StrCat(R"sql(
-      INSERT INTO connection_daily
-        (account_id, day, ip, protocol, port, action, count, first_seen, last_seen)
-      SELECT 'alice', '2026-03-10',
-             CASE WHEN i % 10 = 9 THEN ('2001:db8:' || to_hex(i) || '::1')::inet
-                  ELSE ('10.0.' || (i / 256) || '.' || (i % 256))::inet END,
-             CASE i % 3 WHEN 0 THEN 6 WHEN 1 THEN 17 ELSE 1 END,
-             CASE i % 3 WHEN 2 THEN 0 ELSE 1 + (i * 13) % 2000 END,
-             1 + (i / 7) % 2,
-             1 + (i * 7919) % 500,
-             '2026-03-10T00:00:00Z'::timestamptz + ((i * 31) % 1000) * interval '1 second',
-             '2026-03-10T01:00:00.5Z'::timestamptz + ((i * 37) % 3000) * interval '1 second'
-        FROM generate_series(0, )sql",
-                     kRows - 1, R"sql() AS i;
-      INSERT INTO connection_daily
-        (account_id, day, ip, protocol, port, action, count, first_seen, last_seen)
-      VALUES ('bob', '2026-03-10', '10.0.0.1', 6, 443, 1, 99, now(), now());
-    )sql",
+    Sql(absl::StrCat(testing::SyntheticDaySql(kRows, "2026-03-10T01:00:00.5Z"),
                      testing::kDayTotalsFromRowsSql, R"sql(
       INSERT INTO ip_info (ip, status, ptr, ptr_confirmed, asn, as_name, country, network,
                            looked_up_at)

@@ -71,25 +71,7 @@ class ConnectionsListTest : public testing::PanelTest {
     // 5,000 rows for alice on 2026-03-10: 4,500 IPv4 and 500 IPv6
     // destinations, TCP/UDP/ICMP, both actions, many ties in count and last
     // seen (so the tie-breaks are exercised).
-    Sql(absl::StrCat(R"sql(
-      INSERT INTO connection_daily
-        (account_id, day, ip, protocol, port, action, count, first_seen, last_seen)
-      SELECT 'alice', '2026-03-10',
-             CASE WHEN i % 10 = 9 THEN ('2001:db8:' || to_hex(i) || '::1')::inet
-                  ELSE ('10.0.' || (i / 256) || '.' || (i % 256))::inet END,
-             CASE i % 3 WHEN 0 THEN 6 WHEN 1 THEN 17 ELSE 1 END,
-             CASE i % 3 WHEN 2 THEN 0 ELSE 1 + (i * 13) % 2000 END,
-             1 + (i / 7) % 2,
-             1 + (i * 7919) % 500,
-             '2026-03-10T00:00:00Z'::timestamptz + ((i * 31) % 1000) * interval '1 second',
-             '2026-03-10T01:00:00.123456Z'::timestamptz + ((i * 37) % 3000) * interval '1 second'
-        FROM generate_series(0, )sql",
-                     kRows - 1, R"sql() AS i;
-      -- The same destination for bob, who must never see alice's rows.
-      INSERT INTO connection_daily
-        (account_id, day, ip, protocol, port, action, count, first_seen, last_seen)
-      VALUES ('bob', '2026-03-10', '10.0.0.1', 6, 443, 1, 99, now(), now());
-    )sql",
+    Sql(absl::StrCat(testing::SyntheticDaySql(kRows, "2026-03-10T01:00:00.123456Z"),
                      testing::kDayTotalsFromRowsSql, R"sql(
       INSERT INTO account_day_totals (account_id, day, accepted, rejected)
       VALUES ('alice', '2026-03-08', 3, 0), ('alice', '2026-02-27', 0, 2),

@@ -30,6 +30,32 @@ namespace egress::testing {
 
 inline constexpr char kTestSecret[] = "connections-test-secret-0123456789abcdef";
 
+// Inserts `rows` rows for alice on 2026-03-10: IPv4 destinations and every
+// tenth an IPv6 one, TCP/UDP/ICMP, both actions, many ties in count and last
+// seen (so tie-breaks are exercised), last seen from `last_seen_base` on;
+// and bob's one row to 10.0.0.1 that day, which alice must never see.
+inline std::string SyntheticDaySql(int rows, const std::string& last_seen_base) {
+  return R"sql(
+      INSERT INTO connection_daily
+        (account_id, day, ip, protocol, port, action, count, first_seen, last_seen)
+      SELECT 'alice', '2026-03-10',
+             CASE WHEN i % 10 = 9 THEN ('2001:db8:' || to_hex(i) || '::1')::inet
+                  ELSE ('10.0.' || (i / 256) || '.' || (i % 256))::inet END,
+             CASE i % 3 WHEN 0 THEN 6 WHEN 1 THEN 17 ELSE 1 END,
+             CASE i % 3 WHEN 2 THEN 0 ELSE 1 + (i * 13) % 2000 END,
+             1 + (i / 7) % 2,
+             1 + (i * 7919) % 500,
+             '2026-03-10T00:00:00Z'::timestamptz + ((i * 31) % 1000) * interval '1 second',
+             ')sql" +
+         last_seen_base + R"sql('::timestamptz + ((i * 37) % 3000) * interval '1 second'
+        FROM generate_series(0, )sql" +
+         std::to_string(rows - 1) + R"sql() AS i;
+      INSERT INTO connection_daily
+        (account_id, day, ip, protocol, port, action, count, first_seen, last_seen)
+      VALUES ('bob', '2026-03-10', '10.0.0.1', 6, 443, 1, 99, now(), now());
+)sql";
+}
+
 class PanelTest : public ::testing::Test {
  protected:
   void SetUp() override {
