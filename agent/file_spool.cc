@@ -429,22 +429,27 @@ absl::Status FileSpool::AckThrough(uint64_t seq) {
   // An ack beyond what we handed out (state lost, service knows more): never
   // reuse those numbers.
   stats_.next_seq = std::max(stats_.next_seq, seq + 1);
-  // Free the acked segments first: on a full disk the new `acked` file
-  // needs their room. A crash in between only makes the service see some
-  // acked batches again, which it acknowledges as duplicates.
+  // Free the older acked segments first: on a full disk the new `acked`
+  // file needs their room. A crash in between only makes the service see
+  // some acked batches again, which it acknowledges as duplicates.
   while (!entries_.empty() && entries_.front().seq <= seq) entries_.pop_front();
   std::vector<uint64_t> done;
   for (const auto& [first, segment] : segments_) {
     if (segment.last_seq <= seq && first != append_segment_) done.push_back(first);
   }
   for (uint64_t first : done) DropSegment(first, false);
-  // The segment being written can go too once all of it is acked.
+  stats_.batches = entries_.size();
+  // The segment being written holds the newest seq and marks: it goes only
+  // once `acked` carries them. Dropped before, a kill -9 in between would
+  // restart numbering at the old acked seq, and the service would take the
+  // next batches for ones it committed (and drop them), while the resync
+  // and the REJECT generations would start from older marks (doubles).
+  EGRESS_RETURN_IF_ERROR(WriteAcked(seq));
   if (auto it = segments_.find(append_segment_);
       it != segments_.end() && it->second.last_seq <= seq && it->second.last_seq != 0) {
     DropSegment(append_segment_, false);
   }
-  stats_.batches = entries_.size();
-  return WriteAcked(seq);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::RecordBatch> FileSpool::ReadEntry(const Entry& entry) const {

@@ -124,6 +124,30 @@ TEST_F(FileSpoolTest, HighWaterMarkSurvivesRestartAndFullAck) {
   EXPECT_EQ(spool->stats().high_water_mark, 700u);
 }
 
+// A kill -9 inside an ack, after the acked batches left the disk and
+// before `acked` says so: the restart must still number above every seq
+// the service committed and keep the newest marks.
+TEST_F(FileSpoolTest, AckInterruptedByACrashNeverReusesASeqNorOlderMarks) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+    v1::RecordBatch batch = Batch(1);
+    ASSERT_OK(spool->Append(&batch, 500, 7).status());
+    ASSERT_OK(spool->AckThrough(1));
+    batch = Batch(2);
+    ASSERT_OK(spool->Append(&batch, 900, 9).status());
+    // `acked` cannot be replaced: the write fails like a kill -9 between
+    // dropping segments and the rename would leave things.
+    std::filesystem::create_directories(dir_ + "/acked.tmp/blocker");
+    EXPECT_FALSE(spool->AckThrough(2).ok());
+  }
+  std::filesystem::remove_all(dir_ + "/acked.tmp");
+  ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
+  EXPECT_EQ(spool->stats().high_water_mark, 900u);
+  EXPECT_EQ(spool->stats().reject_mark, 9u);
+  v1::RecordBatch batch = Batch(3);
+  EXPECT_THAT(spool->Append(&batch, 0), ::egress::testing::IsOkAndHolds(3u));
+}
+
 TEST_F(FileSpoolTest, TornTailIsTruncatedAndEarlierBatchesKept) {
   {
     ASSERT_OK_AND_ASSIGN(auto spool, FileSpool::Create(Options()));
