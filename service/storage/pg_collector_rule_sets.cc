@@ -11,6 +11,7 @@
 #include "service/storage/egress_address.h"
 #include "service/storage/pg_collector_store.h"
 #include "service/storage/pg_values.h"
+#include "service/storage/prepared.h"
 
 namespace egress {
 namespace {
@@ -114,7 +115,7 @@ struct NodeSettings {
 // Reads the node row into `out` (version, config version, exempt networks).
 absl::StatusOr<NodeSettings> ReadNode(pqxx::work& txn, const std::string& node_id,
                                       NodeRuleSet* out) {
-  pqxx::result node = txn.exec_params(kSelectNode, node_id);
+  pqxx::result node = ExecPrepared(txn, kSelectNode, node_id);
   if (node.empty()) return NodeNotFound(node_id);
   out->version = node[0][0].as<uint64_t>();
   out->config_version = node[0][1].as<uint64_t>();
@@ -140,8 +141,8 @@ absl::Status ReadAccounts(pqxx::work& txn, const std::string& node_id,
   std::string listed;
   if (only != nullptr) listed = PgArrayLiteral(*only);
   auto query = [&](const char* of_node, const char* of_listed) {
-    return only == nullptr ? txn.exec_params(of_node, node_id)
-                           : txn.exec_params(of_listed, node_id, listed);
+    return only == nullptr ? ExecPrepared(txn, of_node, node_id)
+                           : ExecPrepared(txn, of_listed, node_id, listed);
   };
   absl::flat_hash_map<std::string, size_t> index;
   for (const pqxx::row& row : query(kSelectAccountsOfNode, kSelectAccountsListed)) {
@@ -218,7 +219,7 @@ absl::StatusOr<NodeRuleSet> PgCollectorStore::LoadRuleSetChanges(const std::stri
     if (rule_set.version == base.version) return absl::OkStatus();
     std::vector<std::string> changed;
     absl::flat_hash_map<std::string, bool> present;
-    for (const pqxx::row& row : txn.exec_params(kSelectAccountVersions, node_id)) {
+    for (const pqxx::row& row : ExecPrepared(txn, kSelectAccountVersions, node_id)) {
       std::string account_id = row[0].as<std::string>();
       auto it = base.account_versions.find(account_id);
       if (it == base.account_versions.end() || it->second != row[1].as<uint64_t>()) {
@@ -248,12 +249,12 @@ absl::Status PgCollectorStore::RecordRulesApplied(const std::string& node_id, ui
   }
   return database_.Transact([&](pqxx::work& txn) -> absl::Status {
     if (!error.empty()) {
-      txn.exec_params(kRulesFailed, node_id, error);
+      ExecPrepared(txn, kRulesFailed, node_id, error);
       return absl::OkStatus();
     }
-    txn.exec_params(kRulesApplied, node_id, static_cast<int64_t>(version));
+    ExecPrepared(txn, kRulesApplied, node_id, static_cast<int64_t>(version));
     if (!ids.empty()) {
-      txn.exec_params(kAccountsApplied, node_id, PgArrayLiteral(ids), PgArrayLiteral(versions));
+      ExecPrepared(txn, kAccountsApplied, node_id, PgArrayLiteral(ids), PgArrayLiteral(versions));
     }
     return absl::OkStatus();
   });

@@ -10,6 +10,7 @@
 #include "service/storage/egress_address.h"
 #include "service/storage/pg_connections_store.h"
 #include "service/storage/pg_values.h"
+#include "service/storage/prepared.h"
 #include "service/storage/rule_changes.h"
 
 namespace egress {
@@ -210,7 +211,7 @@ absl::Status AccountNotFound(const std::string& account_id) {
 }
 
 absl::StatusOr<std::string> AccountNode(pqxx::work& txn, const std::string& account_id, bool lock) {
-  pqxx::result row = txn.exec_params(lock ? kLockAccount : kAccountNode, account_id);
+  pqxx::result row = ExecPrepared(txn, lock ? kLockAccount : kAccountNode, account_id);
   if (row.empty()) return AccountNotFound(account_id);
   return row[0][0].as<std::string>();
 }
@@ -238,7 +239,8 @@ absl::StatusOr<BlockRuleRecord> RuleFromRow(const pqxx::row& row) {
 
 absl::StatusOr<BlockRuleRecord> LoadRule(pqxx::work& txn, const std::string& account_id,
                                          uint64_t rule_id) {
-  pqxx::result rows = txn.exec_params(RuleSelect(kRuleById), account_id, rule_id);
+  static const std::string* const kSql = new std::string(RuleSelect(kRuleById));
+  pqxx::result rows = ExecPrepared(txn, kSql->c_str(), account_id, rule_id);
   if (rows.empty()) return absl::InternalError("rule vanished inside its transaction");
   return RuleFromRow(rows[0]);
 }
@@ -254,7 +256,7 @@ std::string DescribeDestination(const BlockRuleSpec& spec) {
 }
 
 absl::StatusOr<AccountStatusRecord> LoadStatus(pqxx::work& txn, const std::string& account_id) {
-  pqxx::result account = txn.exec_params(kStatusAccount, account_id);
+  pqxx::result account = ExecPrepared(txn, kStatusAccount, account_id);
   if (account.empty()) return AccountNotFound(account_id);
   AccountStatusRecord status;
   status.account_id = account_id;
@@ -271,13 +273,13 @@ absl::StatusOr<AccountStatusRecord> LoadStatus(pqxx::work& txn, const std::strin
     EGRESS_ASSIGN_OR_RETURN(server_ipv6, IpFromPg(a[5].c_str()));
   }
   std::vector<DedicatedIp> dedicated;
-  for (const pqxx::row& row : txn.exec_params(kStatusDedicatedIps, account_id)) {
+  for (const pqxx::row& row : ExecPrepared(txn, kStatusDedicatedIps, account_id)) {
     EGRESS_ASSIGN_OR_RETURN(IpAddress ip, IpFromPg(row[0].c_str()));
     dedicated.push_back(DedicatedIp{ip, absl::FromUnixMicros(row[1].as<int64_t>())});
   }
   status.egress_ipv4 = EgressAddress(IpAddress::Family::kV4, dedicated, server_ipv4);
   status.egress_ipv6 = EgressAddress(IpAddress::Family::kV6, dedicated, server_ipv6);
-  for (const pqxx::row& row : txn.exec_params(kStatusLocks, account_id)) {
+  for (const pqxx::row& row : ExecPrepared(txn, kStatusLocks, account_id)) {
     LockRecord lock;
     const std::optional<LockKind> kind = LockKindFromNumber(row[0].as<int>());
     if (!kind.has_value()) return absl::InternalError("bad kind in account_locks");
@@ -323,7 +325,7 @@ absl::StatusOr<BlockRulePage> PgRulesStore::ListBlockRules(const std::string& ac
     if (absl::Status found = AccountNode(txn, account_id, /*lock=*/false).status(); !found.ok()) {
       return found;
     }
-    page.total_rules = txn.exec_params1(kCountRules, account_id)[0].as<uint64_t>();
+    page.total_rules = ExecPrepared1(txn, kCountRules, account_id)[0].as<uint64_t>();
     for (const pqxx::row& row :
          txn.exec_params(RuleSelect(kRulesPage), account_id, NullableText(before), limit)) {
       EGRESS_ASSIGN_OR_RETURN(BlockRuleRecord rule, RuleFromRow(row));
@@ -343,7 +345,7 @@ absl::StatusOr<BlockRuleRecord> PgRulesStore::CreateBlockRule(const std::string&
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
     EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id, /*lock=*/true));
     pqxx::result duplicate =
-        txn.exec_params(kDuplicateRule, account_id, network, protocol, spec.port);
+        ExecPrepared(txn, kDuplicateRule, account_id, network, protocol, spec.port);
     if (!duplicate.empty()) {
       const uint64_t existing_id = duplicate[0][0].as<uint64_t>();
       // A temporary rule that ends before the one asked for is extended
@@ -356,24 +358,24 @@ absl::StatusOr<BlockRuleRecord> PgRulesStore::CreateBlockRule(const std::string&
         return absl::AlreadyExistsError(absl::StrCat("destination: ", DescribeDestination(spec),
                                                      " is already blocked by rule ", existing_id));
       }
-      pqxx::result before = txn.exec_params(kRuleJsonForUpdate, account_id, existing_id);
-      pqxx::result after = txn.exec_params(kExtendRule, account_id, existing_id,
-                                           NullableText(OptionalMicros(spec.expires_at)));
+      pqxx::result before = ExecPrepared(txn, kRuleJsonForUpdate, account_id, existing_id);
+      pqxx::result after = ExecPrepared(txn, kExtendRule, account_id, existing_id,
+                                        NullableText(OptionalMicros(spec.expires_at)));
       BumpAccountRuleVersion(txn, account_id, node_id);
       InsertAuditEvent(txn, account_id, actor.name, "block_rule.extend",
                        before.at(0)[1].as<std::string>(), after.at(0)[0].as<std::string>());
       EGRESS_ASSIGN_OR_RETURN(rule, LoadRule(txn, account_id, existing_id));
       return absl::OkStatus();
     }
-    const int64_t count = txn.exec_params1(kCountRules, account_id)[0].as<int64_t>();
+    const int64_t count = ExecPrepared1(txn, kCountRules, account_id)[0].as<int64_t>();
     if (count >= kMaxBlockRulesPerAccount) {
       return absl::ResourceExhaustedError(
           absl::StrCat("the account already has ", count, " block rules, the most allowed (",
                        kMaxBlockRulesPerAccount, "); delete some first"));
     }
     pqxx::result inserted =
-        txn.exec_params(kInsertRule, account_id, network, protocol, spec.port, spec.note,
-                        actor.name, NullableText(OptionalMicros(spec.expires_at)));
+        ExecPrepared(txn, kInsertRule, account_id, network, protocol, spec.port, spec.note,
+                     actor.name, NullableText(OptionalMicros(spec.expires_at)));
     if (inserted.empty()) {
       // Unreachable while the account row is locked; kept for safety.
       return absl::AbortedError("destination: a concurrent change created the same rule");
@@ -383,7 +385,7 @@ absl::StatusOr<BlockRuleRecord> PgRulesStore::CreateBlockRule(const std::string&
     InsertAuditEvent(txn, account_id, actor.name, "block_rule.create", std::nullopt,
                      inserted[0][1].as<std::string>());
     if (spec.network.is_host()) {
-      txn.exec_params(kQueueLookup, spec.network.address().ToString());
+      ExecPrepared(txn, kQueueLookup, spec.network.address().ToString());
     }
     EGRESS_ASSIGN_OR_RETURN(rule, LoadRule(txn, account_id, rule_id));
     return absl::OkStatus();
@@ -399,13 +401,13 @@ absl::StatusOr<BlockRuleRecord> PgRulesStore::UpdateNote(const std::string& acco
     if (absl::Status found = AccountNode(txn, account_id, /*lock=*/false).status(); !found.ok()) {
       return found;
     }
-    pqxx::result current = txn.exec_params(kRuleJsonForUpdate, account_id, rule_id);
+    pqxx::result current = ExecPrepared(txn, kRuleJsonForUpdate, account_id, rule_id);
     if (current.empty()) {
       return absl::NotFoundError(absl::StrCat("rule_id: rule ", rule_id,
                                               " does not exist in account \"", account_id, "\""));
     }
     if (current[0][0].as<std::string>() != note) {
-      pqxx::result updated = txn.exec_params(kUpdateNote, account_id, rule_id, note);
+      pqxx::result updated = ExecPrepared(txn, kUpdateNote, account_id, rule_id, note);
       InsertAuditEvent(txn, account_id, actor.name, "block_rule.note",
                        current[0][1].as<std::string>(), updated.at(0)[0].as<std::string>());
     }
@@ -425,7 +427,7 @@ absl::StatusOr<RulesStore::DeleteResult> PgRulesStore::DeleteBlockRules(
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
     EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id, /*lock=*/true));
     std::set<uint64_t> existing;
-    for (const pqxx::row& row : txn.exec_params(kExistingRuleIds, account_id, ids_literal)) {
+    for (const pqxx::row& row : ExecPrepared(txn, kExistingRuleIds, account_id, ids_literal)) {
       existing.insert(row[0].as<uint64_t>());
     }
     for (size_t i = 0; i < rule_ids.size(); ++i) {
@@ -435,7 +437,7 @@ absl::StatusOr<RulesStore::DeleteResult> PgRulesStore::DeleteBlockRules(
                                                 "\"; nothing was deleted"));
       }
     }
-    pqxx::row deleted = txn.exec_params1(kDeleteRules, account_id, ids_literal);
+    pqxx::row deleted = ExecPrepared1(txn, kDeleteRules, account_id, ids_literal);
     result.deleted = deleted[0].as<uint32_t>();
     result.rule_version = BumpAccountRuleVersion(txn, account_id, node_id);
     InsertAuditEvent(txn, account_id, actor.name, "block_rule.delete", deleted[1].as<std::string>(),
@@ -452,8 +454,8 @@ absl::StatusOr<AccountStatusRecord> PgRulesStore::SetManualLock(const std::strin
     EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id, /*lock=*/true));
     if (enabled) {
       EGRESS_RETURN_IF_ERROR(lock_policy::CheckSetManual(actor.role));
-      pqxx::result inserted = txn.exec_params(kInsertManualLock, account_id,
-                                              lock_policy::ManualReason(actor.name), actor.name);
+      pqxx::result inserted = ExecPrepared(txn, kInsertManualLock, account_id,
+                                           lock_policy::ManualReason(actor.name), actor.name);
       if (!inserted.empty()) {
         BumpAccountRuleVersion(txn, account_id, node_id);
         InsertAuditEvent(txn, account_id, actor.name, "lock.manual.set", std::nullopt,
@@ -463,7 +465,7 @@ absl::StatusOr<AccountStatusRecord> PgRulesStore::SetManualLock(const std::strin
       // The locks in force, under the account's row lock.
       EGRESS_ASSIGN_OR_RETURN(AccountStatusRecord current, LoadStatus(txn, account_id));
       EGRESS_RETURN_IF_ERROR(lock_policy::CheckLiftManual(actor.role, current.locks));
-      pqxx::result deleted = txn.exec_params(kDeleteLock, account_id, kManualKind);
+      pqxx::result deleted = ExecPrepared(txn, kDeleteLock, account_id, kManualKind);
       if (!deleted.empty()) {
         BumpAccountRuleVersion(txn, account_id, node_id);
         InsertAuditEvent(txn, account_id, actor.name, "lock.manual.clear",
@@ -522,7 +524,7 @@ absl::StatusOr<int> PgRulesStore::LiftExpiredAbuseLocks(absl::Time now) {
   std::vector<std::string> accounts;
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
     accounts.clear();
-    for (const pqxx::row& row : txn.exec_params(kExpiredAbuseLocks, now_us)) {
+    for (const pqxx::row& row : ExecPrepared(txn, kExpiredAbuseLocks, now_us)) {
       accounts.push_back(row[0].as<std::string>());
     }
     return absl::OkStatus();
@@ -536,7 +538,7 @@ absl::StatusOr<int> PgRulesStore::LiftExpiredAbuseLocks(absl::Time now) {
       done = false;
       absl::StatusOr<std::string> node_id = AccountNode(txn, account_id, /*lock=*/true);
       if (!node_id.ok()) return absl::OkStatus();  // deleted meanwhile
-      if (txn.exec_params(kStillExpired, account_id, now_us).empty()) return absl::OkStatus();
+      if (ExecPrepared(txn, kStillExpired, account_id, now_us).empty()) return absl::OkStatus();
       done = DeleteAbuseLock(txn, account_id, *node_id, "abuse-detector", "lock.abuse.expire",
                              "expired");
       return absl::OkStatus();
@@ -553,7 +555,7 @@ absl::StatusOr<int> PgRulesStore::DeleteExpiredBlockRules(absl::Time now) {
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
     txn.exec(kReadOnlySnapshot);
     accounts.clear();
-    for (const pqxx::row& row : txn.exec_params(kExpiredRuleAccounts, now_us)) {
+    for (const pqxx::row& row : ExecPrepared(txn, kExpiredRuleAccounts, now_us)) {
       accounts.push_back(row[0].as<std::string>());
     }
     return absl::OkStatus();
@@ -569,7 +571,7 @@ absl::StatusOr<int> PgRulesStore::DeleteExpiredBlockRules(absl::Time now) {
       count = 0;
       absl::StatusOr<std::string> node_id = AccountNode(txn, account_id, /*lock=*/true);
       if (!node_id.ok()) return absl::OkStatus();  // deleted meanwhile
-      pqxx::result gone = txn.exec_params(kDeleteExpiredRules, account_id, now_us);
+      pqxx::result gone = ExecPrepared(txn, kDeleteExpiredRules, account_id, now_us);
       if (gone.empty()) return absl::OkStatus();
       BumpAccountRuleVersion(txn, account_id, *node_id);
       for (const pqxx::row& row : gone) {
@@ -599,7 +601,7 @@ absl::StatusOr<ScanOutcome> PgRulesStore::ReportScan(const std::string& account_
   ScanOutcome outcome;
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
     EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id, /*lock=*/true));
-    pqxx::result existing = txn.exec_params(kExistingScan, account_id, report.scan_id);
+    pqxx::result existing = ExecPrepared(txn, kExistingScan, account_id, report.scan_id);
     const bool repeated = !existing.empty();
     if (repeated &&
         (existing[0][0].as<int64_t>() != finished_us || existing[0][1].as<int>() != threat_count)) {
@@ -608,15 +610,15 @@ absl::StatusOr<ScanOutcome> PgRulesStore::ReportScan(const std::string& account_
                        "\" was already reported with a different finish time or threat count"));
     }
     if (!repeated) {
-      txn.exec_params(kInsertScan, account_id, report.scan_id, finished_us, threat_count,
-                      PgArrayLiteral(paths), PgArrayLiteral(signatures));
+      ExecPrepared(txn, kInsertScan, account_id, report.scan_id, finished_us, threat_count,
+                   PgArrayLiteral(paths), PgArrayLiteral(signatures));
     }
     const lock_policy::ScanRef scan{report.scan_id, absl::FromUnixMicros(finished_us),
                                     static_cast<uint32_t>(threat_count)};
     // The deciding scan among those that finished last (this one included,
     // as it is recorded).
     std::optional<lock_policy::ScanRef> deciding;
-    for (const pqxx::row& row : txn.exec_params(kLatestScans, account_id)) {
+    for (const pqxx::row& row : ExecPrepared(txn, kLatestScans, account_id)) {
       lock_policy::ScanRef latest{row[0].as<std::string>(),
                                   absl::FromUnixMicros(row[1].as<int64_t>()),
                                   row[2].as<uint32_t>()};
@@ -627,14 +629,14 @@ absl::StatusOr<ScanOutcome> PgRulesStore::ReportScan(const std::string& account_
     outcome.stale = !deciding.has_value() || deciding->scan_id != report.scan_id;
     // A repeated report was decided when it first arrived.
     if (!outcome.stale && !repeated) {
-      pqxx::result current = txn.exec_params(kSelectLock, account_id, kAntivirusKind);
+      pqxx::result current = ExecPrepared(txn, kSelectLock, account_id, kAntivirusKind);
       switch (lock_policy::ForDecidingScan(scan, !current.empty())) {
         case lock_policy::AntivirusChange::kSet: {
           // A lock already in force keeps its `since`: the account has been
           // blocked since the first scan that found malware.
-          pqxx::result after =
-              txn.exec_params(kUpsertAntivirusLock, account_id, lock_policy::AntivirusReason(scan),
-                              finished_us, actor.name, report.scan_id, threat_count);
+          pqxx::result after = ExecPrepared(txn, kUpsertAntivirusLock, account_id,
+                                            lock_policy::AntivirusReason(scan), finished_us,
+                                            actor.name, report.scan_id, threat_count);
           BumpAccountRuleVersion(txn, account_id, node_id);
           std::optional<std::string> before;
           if (!current.empty()) before = current[0][1].as<std::string>();
@@ -643,7 +645,7 @@ absl::StatusOr<ScanOutcome> PgRulesStore::ReportScan(const std::string& account_
           break;
         }
         case lock_policy::AntivirusChange::kLift:
-          txn.exec_params(kDeleteLock, account_id, kAntivirusKind);
+          ExecPrepared(txn, kDeleteLock, account_id, kAntivirusKind);
           BumpAccountRuleVersion(txn, account_id, node_id);
           InsertAuditEvent(txn, account_id, actor.name, "lock.antivirus.clear",
                            current[0][1].as<std::string>(), std::nullopt);
@@ -671,8 +673,8 @@ absl::StatusOr<std::vector<AuditEventRecord>> PgRulesStore::ListAuditEvents(
       }
     }
     events.clear();
-    for (const pqxx::row& row :
-         txn.exec_params(kAuditPage, account_id, NullableText(before), limit, !earlier_accounts)) {
+    for (const pqxx::row& row : ExecPrepared(txn, kAuditPage, account_id, NullableText(before),
+                                             limit, !earlier_accounts)) {
       AuditEventRecord event;
       event.event_id = row[0].as<uint64_t>();
       event.account_id = row[1].as<std::string>();

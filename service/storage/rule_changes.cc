@@ -1,5 +1,7 @@
 #include "service/storage/rule_changes.h"
 
+#include "service/storage/prepared.h"
+
 namespace egress {
 namespace {
 
@@ -24,27 +26,27 @@ const char* NullableText(const std::optional<std::string>& value) {
 
 uint64_t BumpAccountRuleVersion(pqxx::work& txn, const std::string& account_id,
                                 const std::string& node_id) {
-  const uint64_t version = txn.exec_params1(kBumpAccountVersion, account_id)[0].as<uint64_t>();
+  const uint64_t version = ExecPrepared1(txn, kBumpAccountVersion, account_id)[0].as<uint64_t>();
   AnnounceRulesChanged(txn, node_id);
   return version;
 }
 
 void RecordDeparture(pqxx::work& txn, const std::string& node_id, const std::string& account_id,
                      uint64_t last_version) {
-  txn.exec_params(kInsertDeparture, node_id, account_id, last_version + 1);
+  ExecPrepared(txn, kInsertDeparture, node_id, account_id, last_version + 1);
   AnnounceRulesChanged(txn, node_id);
 }
 
 void AnnounceRulesChanged(pqxx::work& txn, const std::string& node_id) {
   // PostgreSQL folds identical notifications of one transaction into one.
-  txn.exec_params(kNotify, kRulesChangedChannel, node_id);
+  ExecPrepared(txn, kNotify, kRulesChangedChannel, node_id);
 }
 
 void InsertAuditEvent(pqxx::work& txn, const std::string& account_id, const std::string& actor,
                       const std::string& action, const std::optional<std::string>& before_json,
                       const std::optional<std::string>& after_json) {
-  txn.exec_params(kInsertAudit, account_id, actor, action, NullableText(before_json),
-                  NullableText(after_json));
+  ExecPrepared(txn, kInsertAudit, account_id, actor, action, NullableText(before_json),
+               NullableText(after_json));
 }
 
 }  // namespace egress
