@@ -210,7 +210,18 @@ void Database::DropIdle() {
   // Closed outside the lock: closing may wait on the network.
 }
 
-absl::Status Database::Transact(const TransactionBody& body) {
+absl::Status Database::Transact(const TransactionBody& body) { return Run<pqxx::work>(body); }
+
+absl::Status Database::ReadSnapshot(const SnapshotBody& body) {
+  // "BEGIN; SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
+  // sent as one statement.
+  return Run<
+      pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::readwrite_policy::read_only>>(
+      body);
+}
+
+template <typename Txn, typename Body>
+absl::Status Database::Run(const Body& body) {
   absl::Status status;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
     if (attempt > 1) absl::SleepFor(RetryPause(options_.retry_pause, attempt - 1));
@@ -219,7 +230,7 @@ absl::Status Database::Transact(const TransactionBody& body) {
     bool committing = false;
     bool retry = false;
     try {
-      pqxx::work transaction(**connection);
+      Txn transaction(**connection);
       status = body(transaction);
       if (status.ok()) {
         committing = true;

@@ -73,6 +73,7 @@ struct DatabaseOptions {
 class Database {
  public:
   using TransactionBody = std::function<absl::Status(pqxx::work&)>;
+  using SnapshotBody = std::function<absl::Status(pqxx::transaction_base&)>;
 
   // Checks the options and opens one connection to fail fast on a bad
   // conninfo (UNAVAILABLE; libpq's message in the private detail, which
@@ -85,6 +86,10 @@ class Database {
   // Retried (whole, see above), so `body` must only touch the database and
   // reset its own locals.
   absl::Status Transact(const TransactionBody& body);
+
+  // Runs `body` in a read-only REPEATABLE READ transaction (one snapshot for
+  // every statement), begun in one round trip; retried like Transact.
+  absl::Status ReadSnapshot(const SnapshotBody& body);
 
   // Runs `body` on a connection outside any transaction block (for
   // statements such as CREATE DATABASE that refuse to run inside one).
@@ -116,6 +121,10 @@ class Database {
 
  private:
   explicit Database(DatabaseOptions options) : options_(std::move(options)) {}
+
+  // Transact and ReadSnapshot: `body` in a transaction of type Txn.
+  template <typename Txn, typename Body>
+  absl::Status Run(const Body& body);
 
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
   void Release(std::unique_ptr<pqxx::connection> connection);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -16,59 +17,53 @@
 namespace egress {
 namespace {
 
-constexpr char kSnapshot[] = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY";
-
 constexpr char kSelectNode[] = R"sql(
 SELECT egress_node_rule_version(node_id), config_version,
        array_to_string(exempt_networks, ' '), host(server_ipv4), host(server_ipv6)
   FROM nodes WHERE node_id = $1)sql";
 
-constexpr char kSelectAccountVersions[] =
-    "SELECT account_id, rule_version FROM accounts WHERE node_id = $1";
+// The same, with the version of each account of the node (what a partial
+// rule set is computed against), in the same round trip.
+constexpr char kSelectNodeAndAccountVersions[] = R"sql(
+SELECT egress_node_rule_version(n.node_id), n.config_version,
+       array_to_string(n.exempt_networks, ' '), host(n.server_ipv4), host(n.server_ipv6),
+       v.ids, v.versions
+  FROM nodes n,
+       LATERAL (SELECT coalesce(array_agg(a.account_id), '{}') AS ids,
+                       coalesce(array_agg(a.rule_version), '{}') AS versions
+                  FROM accounts a WHERE a.node_id = n.node_id) v
+ WHERE n.node_id = $1)sql";
 
-// Each of the next statements comes in two shapes: every account of the
-// node ($1), or only the accounts listed in $2 (still of node $1).
-constexpr char kSelectAccountsOfNode[] = R"sql(
-SELECT a.account_id, a.uid, a.rule_version,
-       EXISTS (SELECT 1 FROM account_locks l
-                WHERE l.account_id = a.account_id AND (l.kind <> 3 OR cardinality(l.ports) = 0))
-  FROM accounts a WHERE a.node_id = $1 ORDER BY a.uid)sql";
-constexpr char kSelectAccountsListed[] = R"sql(
-SELECT a.account_id, a.uid, a.rule_version,
-       EXISTS (SELECT 1 FROM account_locks l
-                WHERE l.account_id = a.account_id AND (l.kind <> 3 OR cardinality(l.ports) = 0))
-  FROM accounts a WHERE a.node_id = $1 AND a.account_id = ANY($2::text[]) ORDER BY a.uid)sql";
-
-constexpr char kSelectDedicatedIpsOfNode[] = R"sql(
-SELECT d.account_id, host(d.ip), (extract(epoch FROM d.ordered_at) * 1000000)::int8
-  FROM dedicated_ips d JOIN accounts a USING (account_id) WHERE a.node_id = $1)sql";
-constexpr char kSelectDedicatedIpsListed[] = R"sql(
-SELECT d.account_id, host(d.ip), (extract(epoch FROM d.ordered_at) * 1000000)::int8
-  FROM dedicated_ips d JOIN accounts a USING (account_id)
- WHERE a.node_id = $1 AND a.account_id = ANY($2::text[]))sql";
-
-constexpr char kSelectRulesOfNode[] = R"sql(
-SELECT r.account_id, r.rule_id, r.network::text, r.protocol, r.port,
-       (extract(epoch FROM r.expires_at) * 1000000)::int8
-  FROM block_rules r JOIN accounts a USING (account_id)
- WHERE a.node_id = $1 ORDER BY r.account_id, r.rule_id)sql";
-constexpr char kSelectRulesListed[] = R"sql(
-SELECT r.account_id, r.rule_id, r.network::text, r.protocol, r.port,
-       (extract(epoch FROM r.expires_at) * 1000000)::int8
-  FROM block_rules r JOIN accounts a USING (account_id)
- WHERE a.node_id = $1 AND a.account_id = ANY($2::text[]) ORDER BY r.account_id, r.rule_id)sql";
-
-// Abuse locks on some ports only: they become rules of the account (every
-// address, TCP and UDP, each port), so agents need nothing new.
-constexpr char kSelectPortLocksOfNode[] = R"sql(
-SELECT l.account_id, array_to_string(l.ports, ' ')
-  FROM account_locks l JOIN accounts a USING (account_id)
- WHERE a.node_id = $1 AND l.kind = 3 AND cardinality(l.ports) > 0)sql";
-constexpr char kSelectPortLocksListed[] = R"sql(
-SELECT l.account_id, array_to_string(l.ports, ' ')
-  FROM account_locks l JOIN accounts a USING (account_id)
- WHERE a.node_id = $1 AND a.account_id = ANY($2::text[]) AND l.kind = 3
-   AND cardinality(l.ports) > 0)sql";
+// Everything the node enforces for its accounts, in one statement (one round
+// trip): kind 0 the accounts (by uid), 1 their dedicated addresses, 2 their
+// block rules (by account and rule id), 3 their abuse locks on some ports
+// (which become rules: every address, TCP and UDP, each port; agents need
+// nothing new). FILTER is "" (every account of node $1) or an extra
+// condition on `a` (only the accounts listed in $2, still of node $1).
+#define EGRESS_NODE_ACCOUNTS_SQL(FILTER)                                                     \
+  "SELECT * FROM ("                                                                          \
+  " SELECT 0 AS kind, a.account_id, a.uid::int8 AS n1, a.rule_version AS n2,"                \
+  "        EXISTS (SELECT 1 FROM account_locks l WHERE l.account_id = a.account_id"          \
+  "                   AND (l.kind <> 3 OR cardinality(l.ports) = 0))::int::int8 AS n3,"      \
+  "        NULL::int8 AS n4, NULL::text AS t"                                                \
+  "   FROM accounts a WHERE a.node_id = $1" FILTER                                           \
+  " UNION ALL"                                                                               \
+  " SELECT 1, d.account_id, (extract(epoch FROM d.ordered_at) * 1000000)::int8, NULL, NULL," \
+  "        NULL, host(d.ip)"                                                                 \
+  "   FROM dedicated_ips d JOIN accounts a USING (account_id) WHERE a.node_id = $1" FILTER   \
+  " UNION ALL"                                                                               \
+  " SELECT 2, r.account_id, r.rule_id, r.protocol::int8, r.port::int8,"                      \
+  "        (extract(epoch FROM r.expires_at) * 1000000)::int8, r.network::text"              \
+  "   FROM block_rules r JOIN accounts a USING (account_id) WHERE a.node_id = $1" FILTER     \
+  " UNION ALL"                                                                               \
+  " SELECT 3, l.account_id, NULL, NULL, NULL, NULL, array_to_string(l.ports, ' ')"           \
+  "   FROM account_locks l JOIN accounts a USING (account_id)"                               \
+  "  WHERE a.node_id = $1 AND l.kind = 3 AND cardinality(l.ports) > 0" FILTER                \
+  ") u ORDER BY kind, CASE WHEN kind = 0 THEN n1 END, account_id, n1"
+constexpr char kSelectAccountsOfNode[] = EGRESS_NODE_ACCOUNTS_SQL("");
+constexpr char kSelectAccountsListed[] =
+    EGRESS_NODE_ACCOUNTS_SQL(" AND a.account_id = ANY($2::text[])");
+#undef EGRESS_NODE_ACCOUNTS_SQL
 
 constexpr char kRulesApplied[] = R"sql(
 UPDATE nodes SET applied_rule_version = greatest(applied_rule_version, $2),
@@ -112,80 +107,88 @@ struct NodeSettings {
   std::optional<IpAddress> server_ipv6;
 };
 
-// Reads the node row into `out` (version, config version, exempt networks).
-absl::StatusOr<NodeSettings> ReadNode(pqxx::work& txn, const std::string& node_id,
-                                      NodeRuleSet* out) {
-  pqxx::result node = ExecPrepared(txn, kSelectNode, node_id);
-  if (node.empty()) return NodeNotFound(node_id);
-  out->version = node[0][0].as<uint64_t>();
-  out->config_version = node[0][1].as<uint64_t>();
-  for (absl::string_view text : absl::StrSplit(node[0][2].c_str(), ' ', absl::SkipEmpty())) {
+// Reads the node's columns 0-4 (version, config version, exempt networks,
+// server addresses) from `node` into `out`.
+absl::StatusOr<NodeSettings> ReadNode(const pqxx::row& node, NodeRuleSet* out) {
+  out->version = node[0].as<uint64_t>();
+  out->config_version = node[1].as<uint64_t>();
+  for (absl::string_view text : absl::StrSplit(node[2].c_str(), ' ', absl::SkipEmpty())) {
     EGRESS_ASSIGN_OR_RETURN(IpNetwork network, NetworkFromPg(text));
     out->exempt_networks.push_back(network);
   }
   NodeSettings settings;
-  if (!node[0][3].is_null()) {
-    EGRESS_ASSIGN_OR_RETURN(settings.server_ipv4, IpFromPg(node[0][3].c_str()));
+  if (!node[3].is_null()) {
+    EGRESS_ASSIGN_OR_RETURN(settings.server_ipv4, IpFromPg(node[3].c_str()));
   }
-  if (!node[0][4].is_null()) {
-    EGRESS_ASSIGN_OR_RETURN(settings.server_ipv6, IpFromPg(node[0][4].c_str()));
+  if (!node[4].is_null()) {
+    EGRESS_ASSIGN_OR_RETURN(settings.server_ipv6, IpFromPg(node[4].c_str()));
   }
   return settings;
 }
 
+// The elements of a one-dimensional text array read from PostgreSQL.
+std::vector<std::string> TextArray(const pqxx::field& field) {
+  std::vector<std::string> out;
+  pqxx::array_parser parser = field.as_array();
+  while (true) {
+    auto [juncture, value] = parser.get_next();
+    if (juncture == pqxx::array_parser::juncture::done) break;
+    if (juncture == pqxx::array_parser::juncture::string_value) out.push_back(std::move(value));
+  }
+  return out;
+}
+
 // Appends the node's accounts (all, or those in `only`) with their rules,
 // locks and egress addresses to `out->accounts`.
-absl::Status ReadAccounts(pqxx::work& txn, const std::string& node_id,
+absl::Status ReadAccounts(pqxx::transaction_base& txn, const std::string& node_id,
                           const std::vector<std::string>* only, const NodeSettings& settings,
                           NodeRuleSet* out) {
-  std::string listed;
-  if (only != nullptr) listed = PgArrayLiteral(*only);
-  auto query = [&](const char* of_node, const char* of_listed) {
-    return only == nullptr ? ExecPrepared(txn, of_node, node_id)
-                           : ExecPrepared(txn, of_listed, node_id, listed);
-  };
+  const pqxx::result rows =
+      only == nullptr ? ExecPrepared(txn, kSelectAccountsOfNode, node_id)
+                      : ExecPrepared(txn, kSelectAccountsListed, node_id, PgArrayLiteral(*only));
   absl::flat_hash_map<std::string, size_t> index;
-  for (const pqxx::row& row : query(kSelectAccountsOfNode, kSelectAccountsListed)) {
-    AccountRuleSet account;
-    account.account_id = row[0].as<std::string>();
-    account.uid = row[1].as<uint32_t>();
-    account.version = row[2].as<uint64_t>();
-    account.block_all = row[3].as<bool>();
-    index[account.account_id] = out->accounts.size();
-    out->accounts.push_back(std::move(account));
-  }
   absl::flat_hash_map<std::string, std::vector<DedicatedIp>> dedicated;
-  for (const pqxx::row& row : query(kSelectDedicatedIpsOfNode, kSelectDedicatedIpsListed)) {
-    EGRESS_ASSIGN_OR_RETURN(IpAddress ip, IpFromPg(row[1].c_str()));
-    dedicated[row[0].as<std::string>()].push_back(
-        DedicatedIp{ip, absl::FromUnixMicros(row[2].as<int64_t>())});
+  for (const pqxx::row& row : rows) {
+    const int kind = row[0].as<int>();
+    if (kind == 0) {
+      AccountRuleSet account;
+      account.account_id = row[1].as<std::string>();
+      account.uid = row[2].as<uint32_t>();
+      account.version = row[3].as<uint64_t>();
+      account.block_all = row[4].as<int>() != 0;
+      index[account.account_id] = out->accounts.size();
+      out->accounts.push_back(std::move(account));
+      continue;
+    }
+    auto it = index.find(row[1].as<std::string>());
+    if (it == index.end()) continue;
+    AccountRuleSet& account = out->accounts[it->second];
+    if (kind == 1) {
+      EGRESS_ASSIGN_OR_RETURN(IpAddress ip, IpFromPg(row[6].c_str()));
+      dedicated[account.account_id].push_back(
+          DedicatedIp{ip, absl::FromUnixMicros(row[2].as<int64_t>())});
+    } else if (kind == 2) {
+      EGRESS_ASSIGN_OR_RETURN(IpNetwork network, NetworkFromPg(row[6].c_str()));
+      absl::StatusOr<Protocol> protocol = ProtocolFromNumber(row[3].as<int>());
+      if (!protocol.ok()) return absl::InternalError("bad protocol in block_rules");
+      RuleMatchEntry rule{row[2].as<uint64_t>(), network, *protocol,
+                          static_cast<uint16_t>(row[4].as<int>()), std::nullopt};
+      if (!row[5].is_null()) rule.expires_at = absl::FromUnixMicros(row[5].as<int64_t>());
+      account.rules.push_back(std::move(rule));
+    } else {
+      for (absl::string_view text : absl::StrSplit(row[6].c_str(), ' ', absl::SkipEmpty())) {
+        int port = 0;
+        if (!absl::SimpleAtoi(text, &port) || port < 1 || port > 65535) {
+          return absl::InternalError("bad port in account_locks");
+        }
+        AppendPortLockRules(static_cast<uint16_t>(port), &account.rules);
+      }
+    }
   }
   for (AccountRuleSet& account : out->accounts) {
     const std::vector<DedicatedIp>& ips = dedicated[account.account_id];
     account.egress_ipv4 = EgressAddress(IpAddress::Family::kV4, ips, settings.server_ipv4);
     account.egress_ipv6 = EgressAddress(IpAddress::Family::kV6, ips, settings.server_ipv6);
-  }
-  for (const pqxx::row& row : query(kSelectRulesOfNode, kSelectRulesListed)) {
-    auto it = index.find(row[0].as<std::string>());
-    if (it == index.end()) continue;
-    EGRESS_ASSIGN_OR_RETURN(IpNetwork network, NetworkFromPg(row[2].c_str()));
-    absl::StatusOr<Protocol> protocol = ProtocolFromNumber(row[3].as<int>());
-    if (!protocol.ok()) return absl::InternalError("bad protocol in block_rules");
-    RuleMatchEntry rule{row[1].as<uint64_t>(), network, *protocol,
-                        static_cast<uint16_t>(row[4].as<int>()), std::nullopt};
-    if (!row[5].is_null()) rule.expires_at = absl::FromUnixMicros(row[5].as<int64_t>());
-    out->accounts[it->second].rules.push_back(std::move(rule));
-  }
-  for (const pqxx::row& row : query(kSelectPortLocksOfNode, kSelectPortLocksListed)) {
-    auto it = index.find(row[0].as<std::string>());
-    if (it == index.end()) continue;
-    for (absl::string_view text : absl::StrSplit(row[1].c_str(), ' ', absl::SkipEmpty())) {
-      int port = 0;
-      if (!absl::SimpleAtoi(text, &port) || port < 1 || port > 65535) {
-        return absl::InternalError("bad port in account_locks");
-      }
-      AppendPortLockRules(static_cast<uint16_t>(port), &out->accounts[it->second].rules);
-    }
   }
   return absl::OkStatus();
 }
@@ -194,10 +197,11 @@ absl::Status ReadAccounts(pqxx::work& txn, const std::string& node_id,
 
 absl::StatusOr<NodeRuleSet> PgCollectorStore::LoadRuleSet(const std::string& node_id) {
   NodeRuleSet rule_set;
-  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+  EGRESS_RETURN_IF_ERROR(database_.ReadSnapshot([&](pqxx::transaction_base& txn) -> absl::Status {
     rule_set = NodeRuleSet();
-    txn.exec(kSnapshot);
-    EGRESS_ASSIGN_OR_RETURN(NodeSettings settings, ReadNode(txn, node_id, &rule_set));
+    const pqxx::result node = ExecPrepared(txn, kSelectNode, node_id);
+    if (node.empty()) return NodeNotFound(node_id);
+    EGRESS_ASSIGN_OR_RETURN(NodeSettings settings, ReadNode(node[0], &rule_set));
     return ReadAccounts(txn, node_id, nullptr, settings, &rule_set);
   }));
   return rule_set;
@@ -206,10 +210,11 @@ absl::StatusOr<NodeRuleSet> PgCollectorStore::LoadRuleSet(const std::string& nod
 absl::StatusOr<NodeRuleSet> PgCollectorStore::LoadRuleSetChanges(const std::string& node_id,
                                                                  const RuleSetBase& base) {
   NodeRuleSet rule_set;
-  EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
+  EGRESS_RETURN_IF_ERROR(database_.ReadSnapshot([&](pqxx::transaction_base& txn) -> absl::Status {
     rule_set = NodeRuleSet();
-    txn.exec(kSnapshot);
-    EGRESS_ASSIGN_OR_RETURN(NodeSettings settings, ReadNode(txn, node_id, &rule_set));
+    const pqxx::result node = ExecPrepared(txn, kSelectNodeAndAccountVersions, node_id);
+    if (node.empty()) return NodeNotFound(node_id);
+    EGRESS_ASSIGN_OR_RETURN(NodeSettings settings, ReadNode(node[0], &rule_set));
     if (rule_set.config_version != base.config_version) {
       // The node's own settings changed: every account may be affected.
       return ReadAccounts(txn, node_id, nullptr, settings, &rule_set);
@@ -217,15 +222,19 @@ absl::StatusOr<NodeRuleSet> PgCollectorStore::LoadRuleSetChanges(const std::stri
     rule_set.partial = true;
     rule_set.exempt_networks.clear();
     if (rule_set.version == base.version) return absl::OkStatus();
+    const std::vector<std::string> ids = TextArray(node[0][5]);
+    const std::vector<std::string> versions = TextArray(node[0][6]);
+    if (ids.size() != versions.size()) return absl::InternalError("account versions misaligned");
     std::vector<std::string> changed;
-    absl::flat_hash_map<std::string, bool> present;
-    for (const pqxx::row& row : ExecPrepared(txn, kSelectAccountVersions, node_id)) {
-      std::string account_id = row[0].as<std::string>();
-      auto it = base.account_versions.find(account_id);
-      if (it == base.account_versions.end() || it->second != row[1].as<uint64_t>()) {
-        changed.push_back(account_id);
+    absl::flat_hash_set<absl::string_view> present;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      uint64_t version = 0;
+      if (!absl::SimpleAtoi(versions[i], &version)) {
+        return absl::InternalError("bad account rule_version");
       }
-      present[std::move(account_id)] = true;
+      auto it = base.account_versions.find(ids[i]);
+      if (it == base.account_versions.end() || it->second != version) changed.push_back(ids[i]);
+      present.insert(ids[i]);
     }
     for (const auto& [account_id, version] : base.account_versions) {
       if (!present.contains(account_id)) rule_set.removed_accounts.push_back(account_id);
