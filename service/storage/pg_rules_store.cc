@@ -49,9 +49,17 @@ constexpr char kRulesPage[] = R"sql(
 
 constexpr char kCountRules[] = "SELECT count(*) FROM block_rules WHERE account_id = $1";
 
-constexpr char kDuplicateRule[] = R"sql(
-SELECT rule_id, (extract(epoch FROM expires_at) * 1000000)::int8 FROM block_rules
- WHERE account_id = $1 AND network = $2::cidr AND protocol = $3 AND port = $4)sql";
+// What CreateBlockRule checks, in one round trip once it holds the
+// account's row lock (taken by a statement of its own, so that this one's
+// snapshot sees every change committed before the lock was granted): the
+// rule already blocking the same destination, if any, and how many rules
+// the account has.
+constexpr char kExistingRules[] = R"sql(
+SELECT d.rule_id, (extract(epoch FROM d.expires_at) * 1000000)::int8,
+       (SELECT count(*) FROM block_rules c WHERE c.account_id = $1)
+  FROM (SELECT 1) one
+  LEFT JOIN block_rules d ON d.account_id = $1 AND d.network = $2::cidr
+                         AND d.protocol = $3 AND d.port = $4)sql";
 
 // $7: the expiry in Unix microseconds, NULL for none.
 constexpr char kInsertRule[] = R"sql(
@@ -344,16 +352,16 @@ absl::StatusOr<BlockRuleRecord> PgRulesStore::CreateBlockRule(const std::string&
   BlockRuleRecord rule;
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
     EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id, /*lock=*/true));
-    pqxx::result duplicate =
-        ExecPrepared(txn, kDuplicateRule, account_id, network, protocol, spec.port);
-    if (!duplicate.empty()) {
-      const uint64_t existing_id = duplicate[0][0].as<uint64_t>();
+    const pqxx::row existing =
+        ExecPrepared1(txn, kExistingRules, account_id, network, protocol, spec.port);
+    if (!existing[0].is_null()) {
+      const uint64_t existing_id = existing[0].as<uint64_t>();
       // A temporary rule that ends before the one asked for is extended
       // (never outlasts every expiry); otherwise the request asks for
       // nothing the rule does not already do.
-      const bool extends = !duplicate[0][1].is_null() &&
+      const bool extends = !existing[1].is_null() &&
                            (!spec.expires_at.has_value() ||
-                            absl::ToUnixMicros(*spec.expires_at) > duplicate[0][1].as<int64_t>());
+                            absl::ToUnixMicros(*spec.expires_at) > existing[1].as<int64_t>());
       if (!extends) {
         return absl::AlreadyExistsError(absl::StrCat("destination: ", DescribeDestination(spec),
                                                      " is already blocked by rule ", existing_id));
@@ -367,7 +375,7 @@ absl::StatusOr<BlockRuleRecord> PgRulesStore::CreateBlockRule(const std::string&
       EGRESS_ASSIGN_OR_RETURN(rule, LoadRule(txn, account_id, existing_id));
       return absl::OkStatus();
     }
-    const int64_t count = ExecPrepared1(txn, kCountRules, account_id)[0].as<int64_t>();
+    const int64_t count = existing[2].as<int64_t>();
     if (count >= kMaxBlockRulesPerAccount) {
       return absl::ResourceExhaustedError(
           absl::StrCat("the account already has ", count, " block rules, the most allowed (",

@@ -5,9 +5,10 @@
 namespace egress {
 namespace {
 
+// The announcement rides along (one round trip, not two).
 constexpr char kBumpAccountVersion[] = R"sql(
 UPDATE accounts SET rule_version = rule_version + 1, updated_at = now()
- WHERE account_id = $1 RETURNING rule_version)sql";
+ WHERE account_id = $1 RETURNING rule_version, pg_notify($2, $3))sql";
 constexpr char kInsertDeparture[] = R"sql(
 INSERT INTO node_rule_departures (node_id, account_id, version) VALUES ($1, $2, $3))sql";
 constexpr char kNotify[] = "SELECT pg_notify($1, $2)";
@@ -26,9 +27,9 @@ const char* NullableText(const std::optional<std::string>& value) {
 
 uint64_t BumpAccountRuleVersion(pqxx::work& txn, const std::string& account_id,
                                 const std::string& node_id) {
-  const uint64_t version = ExecPrepared1(txn, kBumpAccountVersion, account_id)[0].as<uint64_t>();
-  AnnounceRulesChanged(txn, node_id);
-  return version;
+  // PostgreSQL folds identical notifications of one transaction into one.
+  return ExecPrepared1(txn, kBumpAccountVersion, account_id, kRulesChangedChannel, node_id)[0]
+      .as<uint64_t>();
 }
 
 void RecordDeparture(pqxx::work& txn, const std::string& node_id, const std::string& account_id,
