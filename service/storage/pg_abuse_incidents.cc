@@ -15,7 +15,7 @@
 namespace egress {
 namespace {
 
-constexpr char kLockAccount[] =
+constexpr char kLockIncidentAccount[] =
     "SELECT node_id FROM accounts WHERE account_id = $1 FOR NO KEY UPDATE";
 
 constexpr char kOpenIncident[] = R"sql(
@@ -53,7 +53,7 @@ UPDATE abuse_incidents
  WHERE closed_at IS NULL
    AND last_seen_at < 'epoch'::timestamptz + $1::int8 * interval '1 microsecond')sql";
 
-constexpr char kAccountExists[] = "SELECT 1 FROM accounts WHERE account_id = $1";
+constexpr char kIncidentAccountExists[] = "SELECT 1 FROM accounts WHERE account_id = $1";
 #define EGRESS_INCIDENT_COLUMNS                                                          \
   "SELECT incident_id, account_id, node_id, kind, detail, array_to_string(ports, ' '), " \
   "(extract(epoch FROM opened_at) * 1000000)::int8, "                                    \
@@ -192,7 +192,7 @@ absl::StatusOr<AbuseIncidentOutcome> PgAbuseStore::ReportIncident(const AbuseInc
   AbuseIncidentOutcome outcome;
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
     outcome = AbuseIncidentOutcome();
-    pqxx::result account = txn.exec_params(kLockAccount, report.account_id);
+    pqxx::result account = txn.exec_params(kLockIncidentAccount, report.account_id);
     if (account.empty() || account[0][0].as<std::string>() != report.node_id) {
       return absl::NotFoundError(absl::StrCat("account \"", report.account_id,
                                               "\" is not on node \"", report.node_id, "\""));
@@ -261,7 +261,7 @@ absl::StatusOr<std::vector<AbuseIncidentRecord>> PgAbuseStore::ListIncidents(
   std::vector<AbuseIncidentRecord> incidents;
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
     incidents.clear();
-    if (txn.exec_params(kAccountExists, account_id).empty()) {
+    if (txn.exec_params(kIncidentAccountExists, account_id).empty()) {
       return absl::NotFoundError(
           absl::StrCat("account_id: account \"", account_id, "\" does not exist"));
     }

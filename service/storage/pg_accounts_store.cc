@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "service/storage/not_found.h"
 #include "service/storage/pg_values.h"
 #include "service/storage/rule_changes.h"
 
@@ -85,7 +86,7 @@ INSERT INTO accounts (account_id, node_id, uid) VALUES ($1, $2, $3)
 ON CONFLICT DO NOTHING RETURNING account_id)sql";
 // An existing account, locked for the change (FOR UPDATE: node_id and uid
 // are key columns).
-constexpr char kLockAccount[] = R"sql(
+constexpr char kLockAccountKeys[] = R"sql(
 SELECT node_id, uid, rule_version FROM accounts WHERE account_id = $1 FOR UPDATE)sql";
 constexpr char kMoveAccount[] = "UPDATE accounts SET node_id = $2, uid = $3 WHERE account_id = $1";
 constexpr char kCurrentDedicatedIps[] = R"sql(
@@ -116,10 +117,6 @@ absl::Status UidTaken(uint32_t uid, const std::string& node_id, const std::strin
 absl::Status DedicatedIpTaken(const std::string& ip, const std::string& owner) {
   return absl::AlreadyExistsError(
       absl::StrCat("account.dedicated_ips: ", ip, " is a dedicated IP of account \"", owner, "\""));
-}
-
-const char* NullableText(const std::optional<std::string>& value) {
-  return value.has_value() ? value->c_str() : nullptr;
 }
 
 std::optional<std::string> IpText(const std::optional<IpAddress>& ip) {
@@ -212,14 +209,6 @@ std::optional<std::string> AccountJson(pqxx::work& txn, const std::string& accou
   return result[0][0].as<std::string>();
 }
 
-absl::Status NodeNotFound(const std::string& node_id) {
-  return absl::NotFoundError(absl::StrCat("node \"", node_id, "\" does not exist"));
-}
-
-absl::Status AccountNotFound(const std::string& account_id) {
-  return absl::NotFoundError(absl::StrCat("account \"", account_id, "\" does not exist"));
-}
-
 }  // namespace
 
 absl::StatusOr<NodeRecord> PgAccountsStore::UpsertNode(const NodeSpec& spec, const Actor&) {
@@ -304,7 +293,7 @@ absl::StatusOr<AccountRecord> PgAccountsStore::UpsertAccount(const AccountSpec& 
     std::optional<std::string> previous_node;
     uint64_t previous_version = 0;
     if (txn.exec_params(kInsertAccount, spec.account_id, spec.node_id, spec.uid).empty()) {
-      pqxx::result existing = txn.exec_params(kLockAccount, spec.account_id);
+      pqxx::result existing = txn.exec_params(kLockAccountKeys, spec.account_id);
       if (existing.empty()) {
         // Not inserted, yet no such account: another account took the uid
         // on the node after the check above (it committed meanwhile).
@@ -417,7 +406,7 @@ absl::StatusOr<std::vector<AccountRecord>> PgAccountsStore::ListAccounts(const s
 
 absl::Status PgAccountsStore::DeleteAccount(const std::string& account_id, const Actor& actor) {
   return database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    pqxx::result existing = txn.exec_params(kLockAccount, account_id);
+    pqxx::result existing = txn.exec_params(kLockAccountKeys, account_id);
     if (existing.empty()) return AccountNotFound(account_id);
     const std::optional<std::string> before = AccountJson(txn, account_id);
     // Audited first: the event belongs to the account being deleted.

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "service/storage/egress_address.h"
+#include "service/storage/not_found.h"
 #include "service/storage/pg_collector_store.h"
 #include "service/storage/pg_values.h"
 #include "service/storage/prepared.h"
@@ -18,7 +19,7 @@
 namespace egress {
 namespace {
 
-constexpr char kSelectNode[] = R"sql(
+constexpr char kSelectNodeSettings[] = R"sql(
 SELECT egress_node_rule_version(node_id), config_version,
        array_to_string(exempt_networks, ' '), host(server_ipv4), host(server_ipv6)
   FROM nodes WHERE node_id = $1)sql";
@@ -85,10 +86,6 @@ SELECT a.account_id, a.node_id, t.version, now()
 ON CONFLICT (account_id) DO UPDATE
    SET node_id = EXCLUDED.node_id, version = EXCLUDED.version, applied_at = EXCLUDED.applied_at
  WHERE (p.node_id, p.version) IS DISTINCT FROM (EXCLUDED.node_id, EXCLUDED.version))sql";
-
-absl::Status NodeNotFound(const std::string& node_id) {
-  return absl::NotFoundError(absl::StrCat("node \"", node_id, "\" does not exist"));
-}
 
 // The rules an abuse lock on `port` stands for: every IPv4 and IPv6 address,
 // TCP and UDP. Rule id 0: they are no block_rules row (the agent makes
@@ -218,7 +215,7 @@ absl::StatusOr<NodeRuleSet> PgCollectorStore::LoadRuleSet(const std::string& nod
   NodeRuleSet rule_set;
   EGRESS_RETURN_IF_ERROR(database_.ReadSnapshot([&](pqxx::transaction_base& txn) -> absl::Status {
     rule_set = NodeRuleSet();
-    const pqxx::result node = ExecPrepared(txn, kSelectNode, node_id);
+    const pqxx::result node = ExecPrepared(txn, kSelectNodeSettings, node_id);
     if (node.empty()) return NodeNotFound(node_id);
     EGRESS_ASSIGN_OR_RETURN(NodeSettings settings, ReadNode(node[0], &rule_set));
     return ReadAccounts(txn, node_id, nullptr, settings, &rule_set);

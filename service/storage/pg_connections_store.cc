@@ -9,6 +9,7 @@
 #include "common/civil_day.h"
 #include "common/status_macros.h"
 #include "service/storage/connection_page_sql.h"
+#include "service/storage/not_found.h"
 #include "service/storage/pg_values.h"
 
 namespace egress {
@@ -43,10 +44,6 @@ constexpr char kAccountExists[] = "SELECT 1 FROM accounts WHERE account_id = $1"
 constexpr char kExportCursor[] = "egress_export";
 const absl::CivilDay kMinDay(1970, 1, 1);
 const absl::CivilDay kMaxDay(9999, 12, 31);
-
-absl::Status AccountNotFound(const std::string& account_id) {
-  return absl::NotFoundError(absl::StrCat("account \"", account_id, "\" does not exist"));
-}
 
 // Rows of kDaysPrefix: none when the account does not exist, one row of
 // NULLs when it has no days.

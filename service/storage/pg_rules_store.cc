@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "service/storage/egress_address.h"
+#include "service/storage/not_found.h"
 #include "service/storage/pg_connections_store.h"
 #include "service/storage/pg_values.h"
 #include "service/storage/prepared.h"
@@ -205,17 +206,9 @@ SELECT event_id, account_id, (extract(epoch FROM at) * 1000000)::int8, actor, ac
 constexpr int kManualKind = static_cast<int>(LockKind::kManual);
 constexpr int kAntivirusKind = static_cast<int>(LockKind::kAntivirus);
 
-const char* NullableText(const std::optional<std::string>& value) {
-  return value.has_value() ? value->c_str() : nullptr;
-}
-
 std::optional<std::string> OptionalId(std::optional<uint64_t> id) {
   if (!id.has_value()) return std::nullopt;
   return std::to_string(*id);
-}
-
-absl::Status AccountNotFound(const std::string& account_id) {
-  return absl::NotFoundError(absl::StrCat("account \"", account_id, "\" does not exist"));
 }
 
 absl::StatusOr<std::string> AccountNode(pqxx::work& txn, const std::string& account_id, bool lock) {

@@ -66,4 +66,8 @@ absl::StatusOr<IpNetwork> NetworkFromPg(absl::string_view text) {
   return network;
 }
 
+const char* NullableText(const std::optional<std::string>& value) {
+  return value.has_value() ? value->c_str() : nullptr;
+}
+
 }  // namespace egress

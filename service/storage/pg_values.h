@@ -4,6 +4,7 @@
 #define EGRESS_SERVICE_STORAGE_PG_VALUES_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ class PgArrayBuilder {
   std::string out_ = "{";
   size_t size_ = 0;
 };
+
+// A nullable text parameter: the string, or SQL NULL (nullptr) when unset.
+const char* NullableText(const std::optional<std::string>& value);
 
 // Timestamps cross the boundary as int8 microseconds since the Unix epoch
 // (absl::ToUnixMicros / absl::FromUnixMicros): read with

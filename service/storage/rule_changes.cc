@@ -1,5 +1,6 @@
 #include "service/storage/rule_changes.h"
 
+#include "service/storage/pg_values.h"
 #include "service/storage/prepared.h"
 
 namespace egress {
@@ -18,10 +19,6 @@ constexpr char kInsertAudit[] = R"sql(
 INSERT INTO audit_log (account_id, actor, action, before, after, incarnation)
 VALUES ($1, $2, $3, $4::jsonb, $5::jsonb,
         (SELECT incarnation FROM accounts WHERE account_id = $1)))sql";
-
-const char* NullableText(const std::optional<std::string>& value) {
-  return value.has_value() ? value->c_str() : nullptr;
-}
 
 }  // namespace
 

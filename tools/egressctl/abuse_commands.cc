@@ -16,9 +16,8 @@ namespace {
 
 namespace v1 = ::egress::v1;
 
-int Usage(CommandContext& context, absl::string_view message) {
-  *context.err << "egressctl: abuse: " << message << "\n(see egressctl --help)\n";
-  return kExitUsage;
+int AbuseUsage(CommandContext& context, absl::string_view message) {
+  return Usage(context, absl::StrCat("abuse: ", message));
 }
 
 bool SetDate(const std::string& text, v1::Date* date, std::string* error) {
@@ -40,7 +39,7 @@ std::string Time(const google::protobuf::Timestamp& timestamp) {
 
 int Find(const std::vector<std::string>& args, const CommandOptions& options,
          CommandContext& context) {
-  if (args.size() != 2) return Usage(context, "find: expects one DESTINATION (IP or CIDR)");
+  if (args.size() != 2) return AbuseUsage(context, "find: expects one DESTINATION (IP or CIDR)");
   v1::FindConnectionsRequest request;
   request.set_destination(args[1]);
   const std::string protocol = absl::AsciiStrToLower(options.protocol);
@@ -53,16 +52,16 @@ int Find(const std::vector<std::string>& args, const CommandOptions& options,
   } else if (protocol == "icmpv6") {
     request.set_protocol(v1::PROTOCOL_ICMPV6);
   } else if (!protocol.empty() && protocol != "any") {
-    return Usage(context, "find: --protocol must be tcp, udp, icmp, icmpv6 or any");
+    return AbuseUsage(context, "find: --protocol must be tcp, udp, icmp, icmpv6 or any");
   }
-  if (options.port > 65535) return Usage(context, "find: --port must be 1..65535");
+  if (options.port > 65535) return AbuseUsage(context, "find: --port must be 1..65535");
   if (options.port > 0) request.set_port(static_cast<uint32_t>(options.port));
   std::string error;
   if (!options.from.empty() && !SetDate(options.from, request.mutable_start_date(), &error)) {
-    return Usage(context, absl::StrCat("find: --from: ", error));
+    return AbuseUsage(context, absl::StrCat("find: --from: ", error));
   }
   if (!options.to.empty() && !SetDate(options.to, request.mutable_end_date(), &error)) {
-    return Usage(context, absl::StrCat("find: --to: ", error));
+    return AbuseUsage(context, absl::StrCat("find: --to: ", error));
   }
   request.set_egress_address(options.egress_address);
   request.set_page_size(1000);
@@ -273,13 +272,14 @@ int PrintPolicy(const v1::GetAbusePolicyResponse& response, CommandContext& cont
 
 int Policy(const std::vector<std::string>& args, CommandContext& context) {
   if (args.size() < 3 || (args[1] != "get" && args[1] != "set")) {
-    return Usage(context,
-                 "policy: expects get|set default|node NODE|account ACCOUNT [KEY=VALUE ...]");
+    return AbuseUsage(context,
+                      "policy: expects get|set default|node NODE|account ACCOUNT [KEY=VALUE ...]");
   }
   v1::AbusePolicyScope scope = v1::ABUSE_POLICY_SCOPE_UNSPECIFIED;
   std::string node_id, account_id;
   const size_t taken = ParseScope(args, &scope, &node_id, &account_id);
-  if (taken == 0) return Usage(context, "policy: scope is default, node NODE or account ACCOUNT");
+  if (taken == 0)
+    return AbuseUsage(context, "policy: scope is default, node NODE or account ACCOUNT");
   auto stub = v1::AbuseService::NewStub(context.channel);
   v1::GetAbusePolicyRequest get;
   get.set_scope(scope);
@@ -293,10 +293,10 @@ int Policy(const std::vector<std::string>& args, CommandContext& context) {
     if (!status.ok()) return ReportRpcError(status, context);
   }
   if (args[1] == "get") {
-    if (args.size() != 2 + taken) return Usage(context, "policy get: no KEY=VALUE expected");
+    if (args.size() != 2 + taken) return AbuseUsage(context, "policy get: no KEY=VALUE expected");
     return PrintPolicy(current, context);
   }
-  if (args.size() == 2 + taken) return Usage(context, "policy set: expects KEY=VALUE ...");
+  if (args.size() == 2 + taken) return AbuseUsage(context, "policy set: expects KEY=VALUE ...");
   // The scope's settings change only where named; the rest stay.
   v1::SetAbusePolicyRequest set;
   set.set_scope(scope);
@@ -306,7 +306,7 @@ int Policy(const std::vector<std::string>& args, CommandContext& context) {
   for (size_t i = 2 + taken; i < args.size(); ++i) {
     std::string error;
     if (!ApplySetting(args[i], set.mutable_policy(), &error)) {
-      return Usage(context, absl::StrCat("policy set: ", error));
+      return AbuseUsage(context, absl::StrCat("policy set: ", error));
     }
   }
   v1::GetAbusePolicyResponse updated;
@@ -319,7 +319,7 @@ int Policy(const std::vector<std::string>& args, CommandContext& context) {
 
 int Lift(const std::vector<std::string>& args, const CommandOptions& options,
          CommandContext& context) {
-  if (args.size() != 2) return Usage(context, "lift: expects ACCOUNT and --note=WHY");
+  if (args.size() != 2) return AbuseUsage(context, "lift: expects ACCOUNT and --note=WHY");
   v1::LiftAbuseLockRequest request;
   request.set_account_id(args[1]);
   request.set_note(options.note);
@@ -341,14 +341,15 @@ int Lift(const std::vector<std::string>& args, const CommandOptions& options,
 // abuse lock ACCOUNT REASON [PORT...] [--until=RFC3339]: support's lock by hand.
 int Lock(const std::vector<std::string>& args, const CommandOptions& options,
          CommandContext& context) {
-  if (args.size() < 3) return Usage(context, "lock: expects ACCOUNT, REASON and optional PORTs");
+  if (args.size() < 3)
+    return AbuseUsage(context, "lock: expects ACCOUNT, REASON and optional PORTs");
   v1::SetAbuseLockRequest request;
   request.set_account_id(args[1]);
   request.set_reason(args[2]);
   for (size_t i = 3; i < args.size(); ++i) {
     uint32_t port = 0;
     if (!absl::SimpleAtoi(args[i], &port)) {
-      return Usage(context, absl::StrCat("lock: \"", args[i], "\" is not a port"));
+      return AbuseUsage(context, absl::StrCat("lock: \"", args[i], "\" is not a port"));
     }
     request.add_ports(port);
   }
@@ -356,7 +357,7 @@ int Lock(const std::vector<std::string>& args, const CommandOptions& options,
     absl::Time until;
     std::string error;
     if (!absl::ParseTime(absl::RFC3339_full, options.until, &until, &error)) {
-      return Usage(context, absl::StrCat("lock: --until: ", error));
+      return AbuseUsage(context, absl::StrCat("lock: --until: ", error));
     }
     request.mutable_expire_time()->set_seconds(absl::ToUnixSeconds(until));
   }
@@ -380,7 +381,7 @@ int Lock(const std::vector<std::string>& args, const CommandOptions& options,
 }
 
 int Incidents(const std::vector<std::string>& args, CommandContext& context) {
-  if (args.size() != 2) return Usage(context, "incidents: expects ACCOUNT");
+  if (args.size() != 2) return AbuseUsage(context, "incidents: expects ACCOUNT");
   v1::ListAbuseIncidentsRequest request;
   request.set_account_id(args[1]);
   v1::ListAbuseIncidentsResponse response;
@@ -416,7 +417,7 @@ int RunAbuseCommand(const std::vector<std::string>& args, const CommandOptions& 
   if (!args.empty() && args[0] == "lift") return Lift(args, options, context);
   if (!args.empty() && args[0] == "lock") return Lock(args, options, context);
   if (!args.empty() && args[0] == "incidents") return Incidents(args, context);
-  return Usage(context, "expects a verb: find, policy, lock, lift or incidents");
+  return AbuseUsage(context, "expects a verb: find, policy, lock, lift or incidents");
 }
 
 }  // namespace egress::ctl

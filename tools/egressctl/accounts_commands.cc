@@ -11,19 +11,6 @@ namespace {
 
 using egress::v1::AccountsService;
 
-std::string FormatTime(const google::protobuf::Timestamp& timestamp) {
-  if (timestamp.seconds() == 0 && timestamp.nanos() == 0) return "-";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(timestamp.seconds()),
-                          absl::UTCTimeZone());
-}
-
-std::string OrDash(const std::string& text) { return text.empty() ? "-" : text; }
-
-int Usage(CommandContext& context, absl::string_view message) {
-  *context.err << "egressctl: " << message << "\n(see egressctl --help)\n";
-  return kExitUsage;
-}
-
 void PrintNodes(const std::vector<egress::v1::Node>& nodes, CommandContext& context) {
   if (context.format == OutputFormat::kJson) {
     egress::v1::ListNodesResponse all;

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "service/auth/token.h"
 #include "tools/egressctl/abuse_commands.h"
@@ -11,6 +12,19 @@
 #include "tools/egressctl/reflection_client.h"
 
 namespace egress::ctl {
+
+int Usage(CommandContext& context, absl::string_view message) {
+  *context.err << "egressctl: " << message << "\n(see egressctl --help)\n";
+  return kExitUsage;
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& timestamp) {
+  if (timestamp.seconds() == 0 && timestamp.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(timestamp.seconds()),
+                          absl::UTCTimeZone());
+}
+
+std::string OrDash(const std::string& text) { return text.empty() ? "-" : text; }
 
 const char kCommandsHelp[] = R"(Commands:
   nodes upsert NODE_ID [--server-ipv4=IP] [--server-ipv6=IP] [--exempt=CIDR,...]

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "tools/egressctl/output.h"
@@ -78,6 +80,16 @@ struct CommandContext {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRpcError = 1;
 inline constexpr int kExitUsage = 2;
+
+// Prints "egressctl: <message>" and the --help hint to context.err; returns
+// kExitUsage.
+int Usage(CommandContext& context, absl::string_view message);
+
+// A timestamp as RFC 3339 UTC to the second; "-" when unset.
+std::string FormatTime(const google::protobuf::Timestamp& timestamp);
+
+// `text`, or "-" when it is empty (a table cell).
+std::string OrDash(const std::string& text);
 
 // Sets the deadline and credentials of one call.
 void PrepareClientContext(grpc::ClientContext* client_context, const CommandContext& context);

@@ -35,19 +35,6 @@ const std::set<std::string>& Verbs() {
   return *kVerbs;
 }
 
-int Usage(CommandContext& context, absl::string_view message) {
-  *context.err << "egressctl: " << message << "\n(see egressctl --help)\n";
-  return kExitUsage;
-}
-
-std::string FormatTime(const google::protobuf::Timestamp& timestamp) {
-  if (timestamp.seconds() == 0 && timestamp.nanos() == 0) return "-";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(timestamp.seconds()),
-                          absl::UTCTimeZone());
-}
-
-std::string OrDash(const std::string& text) { return text.empty() ? "-" : text; }
-
 // Keeps a table row on one line; the text is otherwise shown as is.
 std::string OneLine(const std::string& text) {
   return absl::StrReplaceAll(text, {{"\n", "\\n"}, {"\r", "\\r"}, {"\t", "\\t"}});
