@@ -42,7 +42,8 @@ gateway_setup_pid=$!
 trap 'kill "$gateway_setup_pid" 2>/dev/null; exit 130' INT TERM
 # Only the binaries this script runs: a first start does not wait for the
 # tests, benchmarks and fuzz helpers (scripts/test.sh builds everything).
-if ! EGRESS_BUILD_TARGETS="${EGRESS_BUILD_TARGETS-egress-service egress-agent egressctl}" \
+if ! EGRESS_SKIP_PACKAGES=1 \
+  EGRESS_BUILD_TARGETS="${EGRESS_BUILD_TARGETS-egress-service egress-agent egressctl}" \
   "$repo/scripts/setup.sh"; then
   kill "$gateway_setup_pid" 2>/dev/null || true
   exit 1
