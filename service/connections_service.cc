@@ -1,5 +1,7 @@
 #include "service/connections_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/civil_day.h"
@@ -51,8 +53,31 @@ grpc::Status ConnectionsServiceImpl::ListConnections(grpc::ServerContext* contex
     // Agents may run slightly ahead of us; a day after tomorrow cannot have
     // records.
     const absl::CivilDay latest = DayOf(clock_.Now(), service_zone_) + 1;
-    EGRESS_ASSIGN_OR_RETURN(ConnectionQuery query, ConnectionQueryFromProto(*request, latest));
+    // No date: the newest day with records. The other fields are checked
+    // against a stand-in day first, so bad input is refused the same way.
+    const v1::Date& asked = request->date();
+    const bool newest = asked.year() == 0 && asked.month() == 0 && asked.day() == 0;
+    v1::ListConnectionsRequest resolved;
+    if (newest) {
+      resolved = *request;
+      DayToProto(latest, resolved.mutable_date());
+    }
+    const v1::ListConnectionsRequest& effective = newest ? resolved : *request;
+    EGRESS_ASSIGN_OR_RETURN(ConnectionQuery query, ConnectionQueryFromProto(effective, latest));
     EGRESS_RETURN_IF_ERROR(Authorizer::RequireAccount(caller, request->account_id()));
+    if (newest) {
+      EGRESS_ASSIGN_OR_RETURN(std::vector<DaySummary> days,
+                              connections_.ListDates(request->account_id()));
+      if (days.empty()) return absl::OkStatus();  // nothing recorded yet: no day, no rows
+      query.day =
+          std::max_element(days.begin(), days.end(), [](const DaySummary& a, const DaySummary& b) {
+            return a.day < b.day;
+          })->day;
+      if (!request->page_token().empty()) {
+        return InvalidField("page_token", "needs the date of the page it continues");
+      }
+    }
+    DayToProto(query.day, response->mutable_date());
     const int page_size = query.limit;
     // One extra row tells whether another page follows.
     query.limit = page_size + 1;

@@ -1,10 +1,10 @@
-// boot.js's hand-built first request is byte for byte what connect sends,
-// and the transport takes its response once, falling back when it failed.
+// boot.js's hand-built first requests are byte for byte what connect sends,
+// and the transport takes each response once, falling back when it failed.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { ListDatesRequestSchema } from "../gen/egress/v1/connections_pb.js";
-import { fetchWithEarly, kListDatesPath, listDatesBody, sendEarly } from "../panel/src/early.js";
+import { ListConnectionsRequestSchema, ListDatesRequestSchema } from "../gen/egress/v1/connections_pb.js";
+import { fetchWithEarly, kListConnectionsPath, kListDatesPath, listDatesBody, requestBody, sendEarly } from "../panel/src/early.js";
 
 const frame = (msg) => {
   const out = new Uint8Array(5 + msg.length);
@@ -19,15 +19,30 @@ test("the ListDates body is the protobuf encoding in a gRPC-web frame", () => {
   }
 });
 
+test("the newest day's ListConnections body is the protobuf encoding in a gRPC-web frame", () => {
+  for (const id of ["alice", "", "ü-ß-账户", "x".repeat(200)]) {
+    for (const pageSize of [0, 25, 100, 127, 128, 1000]) {
+      const want = frame(toBinary(ListConnectionsRequestSchema, create(ListConnectionsRequestSchema, { accountId: id, pageSize })));
+      assert.deepEqual(requestBody(id, pageSize), want, `${id} ${pageSize}`);
+    }
+  }
+});
+
 test("sendEarly: nothing without an account or a token; the token in authorization", async () => {
   assert.equal(sendEarly({ accountId: "", token: "t", apiBase: "https://x" }, () => assert.fail()), null);
   assert.equal(sendEarly({ accountId: "a", token: "", getToken: null, apiBase: "https://x" }, () => assert.fail()), null);
   const seen = [];
-  const early = sendEarly({ accountId: "alice", token: "", getToken: async () => "fresh", apiBase: "https://gw.example.net/" }, async (url, init) => (seen.push([url, init]), "response"));
-  assert.equal(await early.response, "response");
-  assert.equal(seen[0][0], `https://gw.example.net${kListDatesPath}`);
-  assert.equal(seen[0][1].headers.authorization, "Bearer fresh");
-  assert.equal(seen[0][1].headers["content-type"], "application/grpc-web+proto");
+  let tokens = 0;
+  const early = sendEarly({ accountId: "alice", token: "", getToken: async () => (tokens++, "fresh"), apiBase: "https://gw.example.net/" }, async (url, init) => (seen.push([url, init]), `response ${url}`), 25);
+  assert.equal(early.length, 2);
+  assert.equal(await early[0].response, `response https://gw.example.net${kListDatesPath}`);
+  assert.equal(await early[1].response, `response https://gw.example.net${kListConnectionsPath}`);
+  assert.equal(tokens, 1, "one token for both calls");
+  assert.deepEqual(early[1].body, requestBody("alice", 25));
+  for (const [, init] of seen) {
+    assert.equal(init.headers.authorization, "Bearer fresh");
+    assert.equal(init.headers["content-type"], "application/grpc-web+proto");
+  }
 });
 
 test("fetchWithEarly: the same request once gets the early response; a failed early one is sent again", async () => {
@@ -44,4 +59,19 @@ test("fetchWithEarly: the same request once gets the early response; a failed ea
   f = fetchWithEarly(null, real);
   assert.equal(await f(url, { body }), "fresh");
   assert.equal(calls.length, 4);
+  // Several early requests: each taken once, by its own URL and body.
+  const listUrl = `https://gw${kListConnectionsPath}`;
+  const listBody = requestBody("alice", 100);
+  f = fetchWithEarly(
+    [
+      { url, body, response: Promise.resolve("early dates") },
+      { url: listUrl, body: listBody, response: Promise.resolve("early rows") },
+    ],
+    real,
+  );
+  assert.equal(await f(listUrl, { body: requestBody("alice", 25) }), "fresh"); // another page size
+  assert.equal(await f(listUrl, { body: listBody }), "early rows");
+  assert.equal(await f(url, { body }), "early dates");
+  assert.equal(await f(listUrl, { body: listBody }), "fresh");
+  assert.equal(calls.length, 6);
 });

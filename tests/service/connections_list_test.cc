@@ -268,6 +268,50 @@ TEST_F(ConnectionsListTest, FirstPageDefaultsToOneHundredByCountDescending) {
   EXPECT_EQ(top.last_seen().nanos() % 1000, 0);
 }
 
+// No date: the newest day with records, named in the response, so the
+// panel's first page needs no ListDates before it.
+TEST_F(ConnectionsListTest, NoDateListsTheNewestDayAndNamesIt) {
+  v1::ListConnectionsRequest request = Request();
+  request.clear_date();
+  v1::ListConnectionsResponse response;
+  ASSERT_TRUE(List(request, &response).ok());
+  EXPECT_EQ(response.date().year(), 2026);
+  EXPECT_EQ(response.date().month(), 3);
+  EXPECT_EQ(response.date().day(), 10);
+  EXPECT_EQ(response.total_rows(), static_cast<uint64_t>(kRows));
+  v1::ListConnectionsResponse dated;
+  ASSERT_TRUE(List(Request(), &dated).ok());
+  ASSERT_EQ(response.connections_size(), dated.connections_size());
+  for (int i = 0; i < dated.connections_size(); ++i) {
+    EXPECT_EQ(Key(response.connections(i)), Key(dated.connections(i)));
+  }
+  EXPECT_EQ(dated.date().day(), 10);  // a dated request names its day too
+  // Its page token continues that day (the next request carries the date).
+  v1::ListConnectionsRequest next = Request();
+  next.set_page_token(response.next_page_token());
+  v1::ListConnectionsResponse page2;
+  ASSERT_TRUE(List(next, &page2).ok());
+  EXPECT_EQ(page2.connections_size(), 100);
+  // bob's newest day has totals but no rows here: that day, empty.
+  request.set_account_id("bob");
+  v1::ListConnectionsResponse bobs;
+  ASSERT_TRUE(List(request, &bobs, admin_).ok());
+  EXPECT_EQ(bobs.date().day(), 11);
+  EXPECT_EQ(bobs.connections_size(), 0);
+  // An account with no records at all: no day, no rows.
+  Sql("DELETE FROM account_day_totals WHERE account_id = 'bob'");
+  v1::ListConnectionsResponse none;
+  ASSERT_TRUE(List(request, &none, admin_).ok());
+  EXPECT_FALSE(none.has_date());
+  EXPECT_EQ(none.connections_size(), 0);
+  EXPECT_EQ(none.total_rows(), 0u);
+  // Other fields are still checked.
+  request.set_ip_filter("10._");
+  grpc::Status bad = List(request, &none, admin_);
+  EXPECT_EQ(bad.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), StartsWith("ip_filter:"));
+}
+
 TEST_F(ConnectionsListTest, ExactCidrAndPrefixFilters) {
   auto expect_filter = [&](const std::string& filter, auto predicate, v1::Action action) {
     SCOPED_TRACE(filter);
@@ -442,7 +486,6 @@ TEST_F(ConnectionsListTest, BadInputIsInvalidArgumentNamingTheField) {
   std::vector<Case> cases = {
       {[](auto* r) { r->set_account_id(""); }, "account_id:"},
       {[](auto* r) { r->set_account_id("alice'; DROP TABLE accounts;--"); }, "account_id:"},
-      {[](auto* r) { r->clear_date(); }, "date:"},
       {[](auto* r) { *r->mutable_date() = MakeDate(2026, 2, 29); }, "date:"},
       {[](auto* r) { *r->mutable_date() = MakeDate(1969, 12, 31); }, "date:"},
       {[](auto* r) { *r->mutable_date() = MakeDate(2026, 13, 1); }, "date:"},

@@ -12,9 +12,9 @@ import { createApi } from "./api.js";
 import { createBlockAll } from "./block_all.js";
 import { createBlockIpDialog } from "./block_ip_dialog.js";
 import { createBlockedRules } from "./blocked_rules.js";
-import { readConfig } from "./config.js";
+import { defaultPageSize, readConfig } from "./config.js";
 import { createConnectionsTable } from "./connections_table.js";
-import { createDatePicker, keyDate } from "./date_picker.js";
+import { createDatePicker, dateKey, keyDate } from "./date_picker.js";
 import { createExportButton } from "./export_csv.js";
 import { createConfirm } from "./dialog.js";
 import { h, revealElement } from "./dom.js";
@@ -45,8 +45,7 @@ export function mountPanel(root, config, deps = {}) {
   const api = deps.api || createApi(config, window.egressPanelEarly);
   window.egressPanelEarly = null;
   const account = config.accountId;
-  const phone = window.matchMedia?.("(max-width: 640px)").matches;
-  const defaults = { pageSize: config.pageSize || (phone ? 25 : 100) };
+  const defaults = { pageSize: defaultPageSize(config, window) };
   const view = { date: "", filter: "", action: 0, orderBy: OrderBy.COUNT, reverse: false, page: 0, pageSize: defaults.pageSize, pageTokens: [""] };
   const fromUrl = config.urlState ? readViewState(window.location.search) : {};
 
@@ -318,6 +317,34 @@ export function mountPanel(root, config, deps = {}) {
     syncUrl();
   }
 
+  // The first page of the newest day, asked for without a date (the service
+  // picks the newest day and names it) beside ListDates: the request boot.js
+  // sent early (early.js), so the rows need no round trip after the dates.
+  // Resolves with the day it showed, "" when the account has no records, or
+  // null when it showed nothing (failed, or the dates chose another day).
+  async function loadNewestConnections() {
+    table.renderSortMarks(view);
+    const seq = ++listSeq;
+    try {
+      const res = await api.listConnections({ accountId: account, pageSize: view.pageSize });
+      const day = dateKey(res.date);
+      if (seq !== listSeq || !day || (view.date && view.date !== day)) return day ? null : "";
+      view.date = day;
+      view.pageTokens[view.page + 1] = res.nextPageToken;
+      table.render(res, view, emptyText(), { markNew: false });
+      exportCsv.setEnabled(!locked && res.totalRows > 0n);
+      if (!performance.getEntriesByName("egress:rows").length) {
+        performance.mark("egress:rows");
+        afterPaint(() => performance.mark("egress:rows-painted"));
+      }
+      pendingList.want(table.pendingIps(res));
+      table.setBusy(false);
+      return day;
+    } catch {
+      return null; // the dated load after ListDates shows what went wrong
+    }
+  }
+
   async function loadDates() {
     try {
       const res = await api.listDates({ accountId: account });
@@ -437,8 +464,17 @@ export function mountPanel(root, config, deps = {}) {
     table.setBusy(true);
     const askedDate = view.date;
     const early = askedDate ? loadConnections() : null;
+    // No date asked, the default view: the newest day's rows beside the dates.
+    const plain = !view.filter && !view.action && view.orderBy === OrderBy.COUNT && !view.reverse && view.page === 0;
+    const newest = !askedDate && plain ? loadNewestConnections() : null;
     const list = loadDates().then(
-      () => (early && view.date === askedDate ? early : loadConnections()),
+      async () => {
+        if (newest && view.date && (await newest) === view.date) {
+          syncUrl();
+          return;
+        }
+        return early && view.date === askedDate ? early : loadConnections();
+      },
       (err) => table.showMessage(t("list.datesFailed", { reason: describe(err, Op.load) }), "error", () => start()),
     );
     // The rest once the list is on screen: on a busy machine every call in

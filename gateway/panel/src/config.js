@@ -41,3 +41,10 @@ export function readConfig(win = window) {
   const urlState = given.urlState !== false;
   return { token, getToken, accountId, apiBase, pageSize, refreshMs, lang, urlState };
 }
+
+// Rows per page when the address bar does not say: the configured size, else
+// fewer on a phone-sized screen. boot.js asks for the first page with it, so
+// both must agree.
+export function defaultPageSize(config, win = window) {
+  return config.pageSize || (win.matchMedia?.("(max-width: 640px)").matches ? 25 : 100);
+}
