@@ -40,10 +40,10 @@ SELECT egress_node_rule_version(n.node_id), n.config_version,
 // trip): kind 0 the accounts, 1 their dedicated addresses, 2 their block
 // rules, 3 their abuse locks on some ports (which become rules: every
 // address, TCP and UDP, each port; agents need nothing new). Unordered:
-// ReadAccounts orders in memory (an ORDER BY of the union compared account
-// ids by collation, which made a full rule set of 5,000 rules ~15 ms slower). FILTER is "" (every
-// account of node $1) or an extra condition on `a` (only the accounts listed in $2, still of node
-// $1).
+// ReadAccounts orders in memory (an ORDER BY over the union compared account
+// ids by collation, which made a full rule set of 5,000 rules ~15 ms
+// slower). FILTER is "" (every account of node $1) or an extra condition on
+// `a` (only the accounts listed in $2, still of node $1).
 #define EGRESS_NODE_ACCOUNTS_SQL(FILTER)                                                     \
   " SELECT 0 AS kind, a.account_id, a.uid::int8 AS n1, a.rule_version AS n2,"                \
   "        EXISTS (SELECT 1 FROM account_locks l WHERE l.account_id = a.account_id"          \

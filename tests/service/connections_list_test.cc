@@ -292,6 +292,13 @@ TEST_F(ConnectionsListTest, NoDateListsTheNewestDayAndNamesIt) {
   v1::ListConnectionsResponse page2;
   ASSERT_TRUE(List(next, &page2).ok());
   EXPECT_EQ(page2.connections_size(), 100);
+  // A page token without its date is refused, naming the field.
+  v1::ListConnectionsRequest undated = request;
+  undated.set_page_token(response.next_page_token());
+  v1::ListConnectionsResponse refused;
+  grpc::Status no_date = List(undated, &refused);
+  EXPECT_EQ(no_date.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(no_date.error_message(), StartsWith("page_token:"));
   // bob's newest day has totals but no rows here: that day, empty.
   request.set_account_id("bob");
   v1::ListConnectionsResponse bobs;

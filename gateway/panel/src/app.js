@@ -290,15 +290,7 @@ export function mountPanel(root, config, deps = {}) {
     try {
       const res = await api.listConnections(listRequest(view.pageTokens[view.page] ?? ""));
       if (seq !== listSeq) return;
-      view.pageTokens[view.page + 1] = res.nextPageToken;
-      table.render(res, view, emptyText(), { markNew: quiet });
-      // The file holds what the list shows, over all its pages.
-      exportCsv.setEnabled(!locked && res.totalRows > 0n);
-      if (!performance.getEntriesByName("egress:rows").length) {
-        performance.mark("egress:rows");
-        afterPaint(() => performance.mark("egress:rows-painted"));
-      }
-      pendingList.want(table.pendingIps(res));
+      showPage(res, { markNew: quiet });
     } catch (err) {
       if (seq !== listSeq) return;
       const d = describeError(err, Op.load);
@@ -317,27 +309,34 @@ export function mountPanel(root, config, deps = {}) {
     syncUrl();
   }
 
+  // A page of the list on screen: its rows, the next page's token, the
+  // export button, the first-rows timing marks, the lookups still pending.
+  function showPage(res, { markNew }) {
+    view.pageTokens[view.page + 1] = res.nextPageToken;
+    table.render(res, view, emptyText(), { markNew });
+    // The file holds what the list shows, over all its pages.
+    exportCsv.setEnabled(!locked && res.totalRows > 0n);
+    if (!performance.getEntriesByName("egress:rows").length) {
+      performance.mark("egress:rows");
+      afterPaint(() => performance.mark("egress:rows-painted"));
+    }
+    pendingList.want(table.pendingIps(res));
+  }
+
   // The first page of the newest day, asked for without a date (the service
   // picks the newest day and names it) beside ListDates: the request boot.js
   // sent early (early.js), so the rows need no round trip after the dates.
-  // Resolves with the day it showed, "" when the account has no records, or
-  // null when it showed nothing (failed, or the dates chose another day).
+  // Resolves with the day it showed, or null when it showed nothing (no
+  // records, failed, or the dates chose another day).
   async function loadNewestConnections() {
     table.renderSortMarks(view);
     const seq = ++listSeq;
     try {
       const res = await api.listConnections({ accountId: account, pageSize: view.pageSize });
       const day = dateKey(res.date);
-      if (seq !== listSeq || !day || (view.date && view.date !== day)) return day ? null : "";
+      if (seq !== listSeq || !day || (view.date && view.date !== day)) return null;
       view.date = day;
-      view.pageTokens[view.page + 1] = res.nextPageToken;
-      table.render(res, view, emptyText(), { markNew: false });
-      exportCsv.setEnabled(!locked && res.totalRows > 0n);
-      if (!performance.getEntriesByName("egress:rows").length) {
-        performance.mark("egress:rows");
-        afterPaint(() => performance.mark("egress:rows-painted"));
-      }
-      pendingList.want(table.pendingIps(res));
+      showPage(res, { markNew: false });
       table.setBusy(false);
       return day;
     } catch {
