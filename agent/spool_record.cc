@@ -69,7 +69,12 @@ absl::StatusOr<SpoolRecord> DecodeSpoolRecord(absl::string_view data) {
     return absl::DataLossError("payload is not a RecordBatch");
   }
   record.high_water_mark = GetU64(data.data() + 12);
-  if (with_reject) record.reject_mark = GetU64(data.data() + 20);
+  if (with_reject) {
+    record.reject_mark = GetU64(data.data() + 20);
+    // The encoder writes "EGS2" only with a mark; a zero one would read back
+    // as "no mark" and re-encode as a different record, so it is damage.
+    if (record.reject_mark == 0) return absl::DataLossError("reject-mark record without a mark");
+  }
   record.header_bytes = static_cast<uint32_t>(header);
   record.payload_bytes = length;
   return record;

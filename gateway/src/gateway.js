@@ -98,7 +98,7 @@ function forwardingImpl(service, pool, stats, defaultTimeoutMs, metrics) {
     } else if (method.methodKind === "server_streaming") {
       impl[method.localName] = async function* (req, ctx) {
         const started = performance.now();
-        const replica = pool.order()[0];
+        const replica = await pool.acquire();
         let messages = 0;
         try {
           const client = pool.client(replica, service);
@@ -147,14 +147,20 @@ const kCorsExposed = "grpc-status, grpc-message, grpc-status-details-bin, conten
 
 // options: { upstreams: ["host:port", ...], upstreamTls ({ ca, cert, key } PEM
 //            or null), tls ({ cert, key } PEM: serve HTTPS), staticDir,
-//            maxTimeoutMs, defaultTimeoutMs (60000; 0: none), exportTimeoutMs
+//            upstreamConnectTimeoutMs (default 1000),
+//            upstreamProbeIntervalMs (background health checks; default 0: none), maxTimeoutMs,
+//            defaultTimeoutMs (60000; 0: none), exportTimeoutMs
 //            (the longest CSV download, default 15 min), corsOrigins,
 //            services (default kForwardedServices; tests add their own),
 //            metrics (createMetrics(); default: a new one) }
 // Returns { server, pool, stats, metrics }.
 export function createGateway(options) {
   const metrics = options.metrics ?? createMetrics();
-  const pool = new UpstreamPool(options.upstreams, { tls: options.upstreamTls ?? null });
+  const pool = new UpstreamPool(options.upstreams, {
+    tls: options.upstreamTls ?? null,
+    ...(options.upstreamConnectTimeoutMs ? { connectTimeoutMs: options.upstreamConnectTimeoutMs } : {}),
+    probeIntervalMs: options.upstreamProbeIntervalMs ?? 0,
+  });
   const stats = { calls: 0, errors: 0, startedAt: new Date().toISOString() };
   const serveStatic = options.staticDir ? createStaticHandler(options.staticDir) : null;
   const serveExport = createExportHandler(pool, { timeoutMs: options.exportTimeoutMs });

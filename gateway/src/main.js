@@ -21,8 +21,20 @@ Usage: node gateway/src/main.js [--listen=127.0.0.1:8080] [--upstream=127.0.0.1:
                          address is printed as "egress-gateway listening on http://...").
                          Env EGRESS_GATEWAY_LISTEN. Default 127.0.0.1:8080.
   --upstream=LIST        comma-separated host:port of egress-service replicas,
-                         used round-robin; a replica refusing connections is
-                         skipped for 2 s. Env EGRESS_UPSTREAMS. Default 127.0.0.1:50051.
+                         used round-robin; a replica that cannot be connected to
+                         (refused, or no answer within --upstream-connect-timeout-ms)
+                         goes last for 2 s, doubling while it keeps failing (up to
+                         16 s), and the call moves on to the next one.
+                         Env EGRESS_UPSTREAMS. Default 127.0.0.1:50051.
+  --upstream-connect-timeout-ms=N
+                         how long a connect to a replica may take before the next
+                         one is tried (a dead host does not refuse: it stays
+                         silent). Default 1000.
+  --upstream-probe-interval-ms=N
+                         how often each replica's gRPC health is checked in the
+                         background, so a replica that died without a reset goes
+                         last, and one that came back comes first, within about
+                         this long (0: only on /healthz). Default 2000.
   --tls-cert-file=FILE, --tls-key-file=FILE
                          serve HTTPS with this PEM certificate chain and key.
                          Default: plain HTTP (behind a TLS-terminating front end).
@@ -68,6 +80,8 @@ try {
       upstream: { type: "string" },
       "static-dir": { type: "string" },
       "max-timeout-ms": { type: "string" },
+      "upstream-connect-timeout-ms": { type: "string" },
+      "upstream-probe-interval-ms": { type: "string" },
       "default-timeout-ms": { type: "string" },
       "export-timeout-ms": { type: "string" },
       "cors-origin": { type: "string" },
@@ -104,6 +118,10 @@ try {
 }
 const maxTimeoutMs = Number(values["max-timeout-ms"] ?? 0);
 if (!Number.isInteger(maxTimeoutMs) || maxTimeoutMs < 0) fail("--max-timeout-ms must be a whole number >= 0");
+const upstreamConnectTimeoutMs = Number(values["upstream-connect-timeout-ms"] ?? 1000);
+if (!Number.isInteger(upstreamConnectTimeoutMs) || upstreamConnectTimeoutMs < 1) fail("--upstream-connect-timeout-ms must be a whole number >= 1");
+const upstreamProbeIntervalMs = Number(values["upstream-probe-interval-ms"] ?? 2000);
+if (!Number.isInteger(upstreamProbeIntervalMs) || upstreamProbeIntervalMs < 0) fail("--upstream-probe-interval-ms must be a whole number >= 0");
 const defaultTimeoutMs = Number(values["default-timeout-ms"] ?? 60000);
 if (!Number.isInteger(defaultTimeoutMs) || defaultTimeoutMs < 0) fail("--default-timeout-ms must be a whole number >= 0");
 const exportTimeoutMs = Number(values["export-timeout-ms"] ?? 900000);
@@ -142,7 +160,7 @@ if (metricsListen) {
   if (!mm) fail(`--metrics-listen: "${metricsListen}" is not host:port`);
   metricsAddress = { host: mm[1].replace(/^\[|\]$/g, "") || "0.0.0.0", port: Number(mm[2]) };
 }
-const { server, metrics } = createGateway({ upstreams, upstreamTls, tls, staticDir, maxTimeoutMs, defaultTimeoutMs, exportTimeoutMs, corsOrigins });
+const { server, metrics } = createGateway({ upstreams, upstreamTls, upstreamConnectTimeoutMs, upstreamProbeIntervalMs, tls, staticDir, maxTimeoutMs, defaultTimeoutMs, exportTimeoutMs, corsOrigins });
 server.on("error", (err) => {
   log("error", "listen_failed", { address: listen, error: err.message });
   process.exit(1);

@@ -3,14 +3,17 @@
 // codes, error metadata, replica failover. The real service is exercised by
 // tests/browser/gateway.test.js.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createServer as createH2Server } from "node:http2";
+import net from "node:net";
 import { after, before, test } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { AccountsService } from "../gen/egress/v1/accounts_pb.js";
+import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { createGateway } from "../src/gateway.js";
 import { setLogLevel } from "../src/log.js";
-import { isConnectRefused, parseUpstreams } from "../src/upstreams.js";
+import { isConnectRefused, parseUpstreams, UpstreamPool } from "../src/upstreams.js";
 
 setLogLevel("error");
 let upstream, upstreamAddress, gateway, gatewayUrl;
@@ -108,6 +111,99 @@ test("all replicas down: unavailable with the reason", async () => {
   } finally {
     server.close();
     server.closeAllConnections();
+  }
+});
+
+// A listening socket that never accepts, its accept queue filled: the kernel
+// drops new SYNs, so a connect hangs as it does to a host or container that
+// vanished (no reset comes back). perl-base is part of every Debian system.
+async function silentListener() {
+  const child = spawn(
+    "perl",
+    ["-MIO::Socket::INET", "-e", '$| = 1; my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0") or die "listen: $!"; print $s->sockport, "\\n"; sleep 600'],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const port = await new Promise((resolve, reject) => {
+    child.stdout.once("data", (d) => resolve(Number(String(d).trim())));
+    child.once("exit", (code) => reject(new Error(`perl listener exited with ${code}`)));
+  });
+  const held = [];
+  for (let filled = false; !filled; ) {
+    assert.ok(held.length < 16, "the accept queue never filled");
+    const socket = net.connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    filled = !(await new Promise((resolve) => {
+      socket.once("connect", () => resolve(true));
+      setTimeout(() => resolve(false), 300);
+    }));
+    if (filled) socket.destroy();
+    else held.push(socket);
+  }
+  return {
+    address: `127.0.0.1:${port}`,
+    close() {
+      for (const socket of held) socket.destroy();
+      child.kill();
+    },
+  };
+}
+
+test("a replica that never answers a connect is skipped after the connect timeout", async () => {
+  const silent = await silentListener();
+  const { server, pool } = createGateway({ upstreams: [silent.address, upstreamAddress], upstreamConnectTimeoutMs: 300 });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const client = createClient(AccountsService, createGrpcWebTransport({ baseUrl: `http://127.0.0.1:${server.address().port}`, httpVersion: "1.1" }));
+    // Without the connect timeout the first call would wait for its whole
+    // deadline on the silent replica and fail.
+    for (let i = 0; i < 6; i++) {
+      const res = await client.getNode({ nodeId: `s${i}` }, { timeoutMs: 3000 });
+      assert.equal(res.nodeId, `s${i}`);
+    }
+    const [dead, live] = pool.replicas;
+    assert.ok(dead.failures >= 1, `failures ${dead.failures}`);
+    assert.match(dead.lastError, /timed out after 300 ms/);
+    assert.equal(live.calls, 6);
+    // Streams pick their replica the same way.
+    const streams = new UpstreamPool([silent.address, upstreamAddress], { connectTimeoutMs: 300 });
+    try {
+      for (let i = 0; i < 2; i++) assert.equal((await streams.acquire()).address, upstreamAddress);
+    } finally {
+      streams.close();
+    }
+  } finally {
+    server.close();
+    server.closeAllConnections();
+    silent.close();
+  }
+});
+
+test("the background probe puts a dead replica last and a revived one first", async () => {
+  const healthy = () => createH2Server(connectNodeAdapter({ grpc: true, routes: (router) => router.service(Health, { check: () => ({ status: 1 }) }) }));
+  const steady = healthy();
+  await new Promise((r) => steady.listen(0, "127.0.0.1", r));
+  // A replica that will come back on its port, closed for now.
+  const revived = healthy();
+  await new Promise((r) => revived.listen(0, "127.0.0.1", r));
+  const port = revived.address().port;
+  await new Promise((r) => revived.close(r));
+  const pool = new UpstreamPool([`127.0.0.1:${port}`, `127.0.0.1:${steady.address().port}`], { probeIntervalMs: 100, connectTimeoutMs: 300 });
+  const waitFor = async (what, predicate) => {
+    for (let i = 0; i < 100 && !predicate(); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(predicate(), what);
+  };
+  try {
+    const [comeback, other] = pool.replicas;
+    await waitFor("the closed replica is marked down", () => comeback.failuresInARow >= 1);
+    for (let i = 0; i < 4; i++) assert.equal(pool.order()[0], other, "the down replica goes last");
+    await new Promise((r) => revived.listen(port, "127.0.0.1", r));
+    await waitFor("the revived replica is marked up", () => comeback.failuresInARow === 0);
+    assert.deepEqual(new Set([pool.order()[0], pool.order()[0]]), new Set([comeback, other]), "round-robin again");
+    assert.equal(other.failures, 0);
+  } finally {
+    pool.close();
+    steady.close();
+    revived.close();
   }
 });
 

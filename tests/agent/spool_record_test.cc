@@ -2,6 +2,7 @@
 // that a crash or a bad disk can leave.
 #include "agent/spool_record.h"
 
+#include "agent/crc32c.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
@@ -38,6 +39,20 @@ TEST(SpoolRecordTest, CarriesTheRejectMarkAndEveryDamageIsDataLoss) {
   }
   // Without a mark, the old framing (older spools still load).
   EXPECT_EQ(EncodeSpoolRecord(Payload(9), 55, 0), EncodeSpoolRecord(Payload(9), 55));
+}
+
+// Found by the fuzzer: an "EGS2" record with a valid checksum but a zero mark
+// decoded as a record without a mark, which encodes to other bytes.
+TEST(SpoolRecordTest, AMarkedRecordWithAZeroMarkIsDataLoss) {
+  std::string zero_mark = EncodeSpoolRecord(Payload(9), 55, 1);
+  ASSERT_EQ(zero_mark.substr(0, 4), "EGS2");
+  for (int i = 20; i < 28; ++i) zero_mark[i] = '\0';
+  // A valid checksum (CRC-32C from the high-water mark on), so that only the
+  // zero mark is wrong.
+  const uint32_t crc = Crc32c(absl::string_view(zero_mark).substr(12));
+  for (int i = 0; i < 4; ++i) zero_mark[8 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  EXPECT_THAT(DecodeSpoolRecord(zero_mark),
+              StatusIs(absl::StatusCode::kDataLoss, "reject-mark record without a mark"));
 }
 
 TEST(SpoolRecordTest, RoundTripsAndIgnoresWhatFollows) {
