@@ -98,8 +98,11 @@ absl::Status Agent::Init(AgentParts* parts) {
   }
 
   EGRESS_ASSIGN_OR_RETURN(conntrack_, parts->OpenConntrackSource());
-  conntrack_events_sysctl_ = conntrack_->events_sysctl();
-  if (conntrack_events_sysctl_ == 0) {
+  if (conntrack_ == nullptr) {
+    // Accepted connections are counted by the kernel's counting sets.
+    LogInfo("accept_counting_in_kernel", {});
+  } else if (conntrack_events_sysctl_ = conntrack_->events_sysctl();
+             conntrack_events_sysctl_ == 0) {
     LogError("conntrack_events_disabled",
              {{"sysctl", "net.netfilter.nf_conntrack_events"},
               {"value", 0},
@@ -108,6 +111,10 @@ absl::Status Agent::Init(AgentParts* parts) {
     LogInfo("conntrack_events_sysctl", {{"value", conntrack_events_sysctl_}});
   }
   EGRESS_ASSIGN_OR_RETURN(reject_counter_, parts->OpenRejectCounter());
+  if (conntrack_ == nullptr && reject_counter_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "accepted connections counted in the kernel need the kernel's REJECT counting too");
+  }
   if (reject_counter_ != nullptr) {
     // A fresh table counts in generation a already; numbering it now makes
     // its first read exact. A failure here only delays that to a tick.
@@ -279,8 +286,8 @@ void Agent::Count(const ConnectionEvent& event) {
 
 void Agent::CollectLosses() {
   const absl::Time now = clock_->Now();
-  const uint64_t conntrack_lost = conntrack_->TakeLostEvents();
-  if (conntrack_lost > 0 || conntrack_->TakeRecoveredOverruns() > 0) {
+  const uint64_t conntrack_lost = conntrack_ != nullptr ? conntrack_->TakeLostEvents() : 0;
+  if (conntrack_lost > 0 || (conntrack_ != nullptr && conntrack_->TakeRecoveredOverruns() > 0)) {
     // Neither a failed dump (1 per overrun) nor a recovered one can tell how
     // many events the overrun dropped for good.
     aggregator_.AddLoss(v1::LossReport::REASON_NETLINK_OVERRUN, now, conntrack_lost,
@@ -291,7 +298,7 @@ void Agent::CollectLosses() {
       aggregator_.AddLoss(v1::LossReport::REASON_REJECT_LOG_OVERRUN, now, lost);
     }
   }
-  conntrack_stats_ = conntrack_->stats();
+  conntrack_stats_ = conntrack_ != nullptr ? conntrack_->stats() : kernel_accept_stats_;
   nflog_stats_ = nflog_ != nullptr ? nflog_->stats() : kernel_reject_stats_;
 }
 
@@ -363,15 +370,18 @@ void Agent::RejectTick() {
     for (size_t i = done; i < counts->size(); ++i) {
       const RejectCount& c = (*counts)[i];
       const absl::Time when = RejectFirstSeen(c, now, number, gens.number[gens.active]);
-      if (c.set == 4) {
-        // Attempts a full set could not take: refused, not attributed.
-        aggregator_.AddLoss(v1::LossReport::REASON_REJECT_LOG_OVERRUN, when, c.packets);
-        kernel_reject_stats_.lost += c.packets;
+      EventSourceStats& stats = c.accepted() ? kernel_accept_stats_ : kernel_reject_stats_;
+      if (c.overflow()) {
+        // What a full set could not take: enforced, not attributed.
+        aggregator_.AddLoss(c.accepted() ? v1::LossReport::REASON_ACCEPT_SET_FULL
+                                         : v1::LossReport::REASON_REJECT_LOG_OVERRUN,
+                            when, c.packets);
+        stats.lost += c.packets;
         continue;
       }
       absl::StatusOr<Protocol> protocol = ProtocolFromNumber(c.protocol);
       if (!protocol.ok() || *protocol == Protocol::kAny) {
-        kernel_reject_stats_.filtered += c.packets;  // sctp and the like
+        stats.filtered += c.packets;  // sctp and the like
         continue;
       }
       ConnectionEvent e;
@@ -379,13 +389,13 @@ void Agent::RejectTick() {
       e.dst = c.dst;
       e.protocol = *protocol;
       e.dst_port = c.port;
-      e.action = Action::kReject;
+      e.action = c.accepted() ? Action::kAccept : Action::kReject;
       e.time = when;
       if (!aggregator_.Add(e, c.packets)) {
         if (!SealBatch(RejectMark(number, static_cast<uint32_t>(i)))) return;
         aggregator_.Add(e, c.packets);
       }
-      kernel_reject_stats_.events += c.packets;
+      stats.events += c.packets;
     }
     if (!SealBatch(RejectMark(number, kAllKeys))) return;
     reject_mark_ = std::max(reject_mark_, RejectMark(number, kAllKeys));
@@ -423,7 +433,7 @@ absl::Status Agent::Run() {
     // What was refused while no agent ran: the idle generation, at once.
     if (reject_counter_ != nullptr) RejectTick();
     next_batch = next_tick(clock_->Now());
-    if (high_water_mark_ != 0) {
+    if (high_water_mark_ != 0 && conntrack_ != nullptr) {
       auto resynced = conntrack_->Resync(high_water_mark_, sink);
       if (!resynced.ok()) {
         LogError("conntrack_resync_failed", {{"error", resynced.status().ToString()}});
@@ -447,7 +457,7 @@ absl::Status Agent::Run() {
   }
   while (true) {
     pollfd fds[3] = {{wake_fd_, POLLIN, 0},
-                     {conntrack_->fd(), POLLIN, 0},
+                     {conntrack_ != nullptr ? conntrack_->fd() : -1, POLLIN, 0},
                      {nflog_ != nullptr ? nflog_->fd() : -1, POLLIN, 0}};
     int64_t wait_ms =
         std::max<int64_t>(0, absl::ToInt64Milliseconds(next_batch - clock_->Now()) + 1);
@@ -480,7 +490,7 @@ absl::Status Agent::Run() {
     const bool seal_now = seal_requested_.exchange(false);
     {
       absl::MutexLock lock(&mu_);
-      if (n > 0 && (fds[1].revents & (POLLIN | POLLERR)) != 0) {
+      if (n > 0 && conntrack_ != nullptr && (fds[1].revents & (POLLIN | POLLERR)) != 0) {
         auto read = conntrack_->ReadAvailable(config_.max_wakeup_events, sink);
         if (!read.ok()) return read.status();
       }
@@ -488,7 +498,7 @@ absl::Status Agent::Run() {
         auto read = nflog_->ReadAvailable(config_.max_wakeup_events, sink);
         if (!read.ok()) return read.status();
       }
-      if (shutdown && nflog_ == nullptr) {
+      if (shutdown && nflog_ == nullptr && conntrack_ != nullptr) {
         while (true) {
           auto a = conntrack_->ReadAvailable(config_.max_wakeup_events, sink);
           if (!a.ok() || *a == 0) break;
@@ -500,7 +510,9 @@ absl::Status Agent::Run() {
         pollfd nflog_fd = {nflog_->fd(), POLLIN, 0};
         poll(&nflog_fd, 1, 100);
         while (true) {
-          auto a = conntrack_->ReadAvailable(config_.max_wakeup_events, sink);
+          auto a = conntrack_ != nullptr
+                       ? conntrack_->ReadAvailable(config_.max_wakeup_events, sink)
+                       : absl::StatusOr<size_t>(0);
           auto b = nflog_->ReadAvailable(config_.max_wakeup_events, sink);
           if (!a.ok() || !b.ok() || (*a == 0 && *b == 0)) break;
         }
@@ -509,11 +521,17 @@ absl::Status Agent::Run() {
         // Seal at a point where the conntrack socket is empty, so that the
         // high-water mark (when it was last empty) separates exactly what
         // this and earlier batches counted from what a resync would count.
-        for (int i = 0; i < 16; ++i) {
-          auto read = conntrack_->ReadAvailable(config_.max_wakeup_events, sink);
-          if (!read.ok() || *read < config_.max_wakeup_events) break;
+        if (conntrack_ != nullptr) {
+          for (int i = 0; i < 16; ++i) {
+            auto read = conntrack_->ReadAvailable(config_.max_wakeup_events, sink);
+            if (!read.ok() || *read < config_.max_wakeup_events) break;
+          }
+          high_water_mark_ = conntrack_->last_drain_nanos();
+        } else {
+          // Counted by the kernel's sets, so nothing before now is left for
+          // a resync (what a later run in conntrack mode would do from here).
+          high_water_mark_ = static_cast<uint64_t>(absl::ToUnixNanos(clock_->Now()));
         }
-        high_water_mark_ = conntrack_->last_drain_nanos();
         CollectLosses();
         if (reject_counter_ != nullptr) {
           const absl::Time now = clock_->Now();

@@ -128,6 +128,7 @@ class Agent : public UplinkListener {
   std::atomic<bool> seal_requested_{false};
   std::unique_ptr<Spool> spool_;
   std::unique_ptr<RuleEnforcer> enforcer_;
+  // Null when accepted connections are counted by the kernel's sets.
   std::unique_ptr<ConntrackSource> conntrack_;
   // Exactly one of the two counts REJECTs.
   std::unique_ptr<RejectCounter> reject_counter_;
@@ -162,6 +163,8 @@ class Agent : public UplinkListener {
   // Kernel counts read (events), overflow (lost), unknown protocols
   // (filtered), failed reads or switches (overruns).
   EventSourceStats kernel_reject_stats_ ABSL_GUARDED_BY(mu_);
+  // Accepted connections read from the counting sets (conntrack_ is null).
+  EventSourceStats kernel_accept_stats_ ABSL_GUARDED_BY(mu_);
   EventSourceStats conntrack_stats_ ABSL_GUARDED_BY(mu_);
   EventSourceStats nflog_stats_ ABSL_GUARDED_BY(mu_);
 };

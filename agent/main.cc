@@ -53,6 +53,12 @@ ABSL_FLAG(std::string, reject_source, "kernel-sets",
           "Where REJECTs are counted: kernel-sets (counting sets in the agent's table, read "
           "every batch interval; attempts refused while no agent runs are counted too) or "
           "nflog (logged to --nflog-group and read as they happen; lost while no agent runs).");
+ABSL_FLAG(std::string, accept_source, "conntrack",
+          "Where accepted connections are counted: conntrack (NEW events read as they happen; "
+          "after a restart a resync recounts what the kernel still tracks) or kernel-sets (the "
+          "counting sets that count REJECTs, read every batch interval: no event queue to "
+          "overrun, and connections made while no agent runs are counted too; needs "
+          "--reject-source=kernel-sets). Switch with a clean stop (systemctl restart).");
 ABSL_FLAG(int32_t, nflog_group, 7, "NFLOG group the reject rules log to.");
 ABSL_FLAG(int32_t, nflog_rcvbuf, 4 << 20, "NFLOG socket receive buffer in bytes.");
 ABSL_FLAG(int64_t, wakeup_events, 1024,
@@ -164,6 +170,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   parts_options.nft.count_rejects_in_kernel = reject_source == "kernel-sets";
+  const std::string accept_source = absl::GetFlag(FLAGS_accept_source);
+  if (accept_source != "kernel-sets" && accept_source != "conntrack") {
+    std::fprintf(stderr, "--accept-source: must be conntrack or kernel-sets\n");
+    return 2;
+  }
+  if (accept_source == "kernel-sets" && reject_source != "kernel-sets") {
+    std::fprintf(stderr, "--accept-source=kernel-sets needs --reject-source=kernel-sets\n");
+    return 2;
+  }
+  parts_options.nft.count_accepts_in_kernel = accept_source == "kernel-sets";
   config.batch_interval = absl::GetFlag(FLAGS_batch_interval);
   if (config.batch_interval <= absl::ZeroDuration() || absl::GetFlag(FLAGS_batch_max_records) < 1 ||
       absl::GetFlag(FLAGS_wakeup_events) < 1) {

@@ -180,6 +180,9 @@ std::string RenderScript(const NftElements& all, uint64_t version, const NftOpti
           "    meta skuid . ip6 daddr . meta l4proto . th dport @rej6_port jump reject_and_log\n"
           "    meta skuid . ip6 daddr . meta l4proto @rej6_proto jump reject_and_log\n"
           "    meta skuid . ip6 daddr @rej6_addr jump reject_and_log\n");
+      if (options.count_rejects_in_kernel && options.count_accepts_in_kernel) {
+        absl::StrAppend(&s, RenderAcceptCountEntryRules());
+      }
     }
     absl::StrAppend(&s,
                     "  }\n"

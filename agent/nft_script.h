@@ -29,6 +29,9 @@
 //    a reset (ECONNREFUSED at once) and everything else ICMP(v6)
 //    admin-prohibited (send() fails with EPERM). The counting sets, their
 //    chains and maps are declared by every apply and never flushed by one.
+//  - with count_accepts_in_kernel, the output chain ends with the rules that
+//    add each account's new connection to the accept counting sets
+//    (reject_count_sets.h): what no reject rule refused.
 //  - postrouting chain (nat hook): SNAT to the account's egress address by
 //    uid (maps snat4/snat6), except loopback and exempt destinations.
 //
@@ -59,6 +62,10 @@ struct NftOptions {
   // REJECTs counted by the kernel's counting sets (reject_count_sets.h)
   // rather than logged to NFLOG; never both, so nothing is counted twice.
   bool count_rejects_in_kernel = true;
+  // Accepted connections counted by the kernel's counting sets too (the
+  // output chain's last rules) rather than read from conntrack events;
+  // needs count_rejects_in_kernel (the two share generations).
+  bool count_accepts_in_kernel = false;
 };
 
 // Validates `rules` and renders the script. InvalidArgument naming the field

@@ -27,6 +27,8 @@ absl::StatusOr<std::unique_ptr<RuleEnforcer>> RealAgentParts::OpenEnforcer() {
 }
 
 absl::StatusOr<std::unique_ptr<ConntrackSource>> RealAgentParts::OpenConntrackSource() {
+  // The kernel's counting sets count accepted connections: no listener.
+  if (options_.nft.count_accepts_in_kernel) return std::unique_ptr<ConntrackSource>();
   return NetfilterConntrackSource::Create(options_.conntrack, clock_);
 }
 

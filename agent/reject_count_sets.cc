@@ -77,12 +77,27 @@ bool ProtocolNumber(const Value& v, int* out) {
   return true;
 }
 
+// Both verdict maps pointed at generation `g`'s chains. Flushed, not
+// deleted by key: a table made by an older agent has an empty ac_jump.
+std::string JumpsTo(absl::string_view table, int g) {
+  return absl::StrCat("flush map inet ", table, " rc_jump\n", "add element inet ", table,
+                      " rc_jump { ipv4 : goto rc4_", kGen[g], ", ipv6 : goto rc6_", kGen[g], " }\n",
+                      "flush map inet ", table, " ac_jump\n", "add element inet ", table,
+                      " ac_jump { ipv4 : jump ac4_", kGen[g], ", ipv6 : jump ac6_", kGen[g],
+                      " }\n");
+}
+
 }  // namespace
 
 std::vector<std::string> RejectCountSetNames(int g) {
   const char* s = kGen[g];
-  return {absl::StrCat("rc4p_", s), absl::StrCat("rc4n_", s), absl::StrCat("rc6p_", s),
-          absl::StrCat("rc6n_", s), absl::StrCat("rc_over_", s)};
+  std::vector<std::string> names;
+  for (const char* kind : {"rc", "ac"}) {
+    for (const char* set : {"4p_", "4n_", "6p_", "6n_", "_over_"}) {
+      names.push_back(absl::StrCat(kind, set, s));
+    }
+  }
+  return names;
 }
 
 std::string RenderRejectCountObjects(bool rules) {
@@ -92,15 +107,17 @@ std::string RenderRejectCountObjects(bool rules) {
                    kRejectCountTimeoutSeconds / 86400, "d;\n    counter;\n");
   for (int g = 0; g < 2; ++g) {
     const std::vector<std::string> n = RejectCountSetNames(g);
-    const char* types[5] = {
+    const char* types[kCountSetsPerKind] = {
         "uid . ipv4_addr . inet_proto . inet_service", "uid . ipv4_addr . inet_proto",
         "uid . ipv6_addr . inet_proto . inet_service", "uid . ipv6_addr . inet_proto", "uid"};
-    for (int i = 0; i < 5; ++i) {
-      absl::StrAppend(&s, "  set ", n[i], " {\n    type ", types[i], ";\n", flags, "  }\n");
+    for (size_t i = 0; i < n.size(); ++i) {
+      absl::StrAppend(&s, "  set ", n[i], " {\n    type ", types[i % kCountSetsPerKind], ";\n",
+                      flags, "  }\n");
     }
   }
   absl::StrAppend(&s, "  map rc_gen {\n    type mark : mark;\n  }\n",
-                  "  map rc_jump {\n    type nf_proto : verdict;\n  }\n");
+                  "  map rc_jump {\n    type nf_proto : verdict;\n  }\n",
+                  "  map ac_jump {\n    type nf_proto : verdict;\n  }\n");
   // The reject itself, shared by both generations (and by established flows).
   absl::StrAppend(&s, "  chain reject_now {\n");
   if (rules) {
@@ -128,9 +145,37 @@ std::string RenderRejectCountObjects(bool rules) {
                         " { meta skuid } goto reject_now\n", "    goto reject_now\n");
       }
       absl::StrAppend(&s, "  }\n");
+      // Accepted connections: the same keys in the accept sets; the chain
+      // accepts (the output chain's last rule jumps here), so the fallback
+      // rule after the verdict map never counts a connection twice.
+      const std::string& accepted = v4 ? n[kCountSetsPerKind] : n[kCountSetsPerKind + 2];
+      const std::string& accepted_other = v4 ? n[kCountSetsPerKind + 1] : n[kCountSetsPerKind + 3];
+      absl::StrAppend(&s, "  chain ac", family, "_", kGen[g], " {\n");
+      if (rules) {
+        absl::StrAppend(&s, "    meta l4proto { tcp, udp } add @", accepted, " { meta skuid . ",
+                        daddr, " . meta l4proto . th dport } accept\n",
+                        "    meta l4proto != { tcp, udp } add @", accepted_other,
+                        " { meta skuid . ", daddr, " . meta l4proto } accept\n", "    add @",
+                        n[kCountSetsPerKind + 4], " { meta skuid } accept\n", "    accept\n");
+      }
+      absl::StrAppend(&s, "  }\n");
     }
   }
   return s;
+}
+
+std::string RenderAcceptCountEntryRules() {
+  // The first packet of an account's new connection (not yet confirmed:
+  // a retransmitted SYN or a second datagram before any reply finds its
+  // entry confirmed), once every reject rule let it through: one count per
+  // connection, as conntrack's NEW event. The ct mark with the account bit
+  // was set by the rules above.
+  return "    ct state new ct status ! confirmed ct mark & 0x80000000 == 0x80000000 meta nfproto "
+         "vmap @ac_jump\n"
+         "    ct state new ct status ! confirmed ct mark & 0x80000000 == 0x80000000 meta nfproto "
+         "ipv4 jump ac4_a\n"
+         "    ct state new ct status ! confirmed ct mark & 0x80000000 == 0x80000000 meta nfproto "
+         "ipv6 jump ac6_a\n";
 }
 
 std::string RenderRejectCountEntryRules() {
@@ -210,7 +255,8 @@ absl::StatusOr<std::vector<RejectCount>> ParseRejectCountSet(absl::string_view j
       if (expires != f.end() && Number(expires->second, 0, 1e12, &d)) {
         c.expires_seconds = static_cast<int64_t>(d);
       }
-      if (set == 4) {
+      const int kind = set % kCountSetsPerKind;
+      if (kind == 4) {
         if (!Number(val->second, 0, 4294967295.0, &d)) return Bad("bad uid");
         c.uid = static_cast<uint32_t>(d);
         out.push_back(c);
@@ -219,7 +265,7 @@ absl::StatusOr<std::vector<RejectCount>> ParseRejectCountSet(absl::string_view j
       auto concat = val->second.has_struct_value()
                         ? val->second.struct_value().fields().find("concat")
                         : f.end();
-      const bool with_port = set == 0 || set == 2;
+      const bool with_port = kind == 0 || kind == 2;
       if (concat == f.end() || !concat->second.has_list_value() ||
           concat->second.list_value().values_size() != (with_port ? 4 : 3)) {
         return Bad("bad key");
@@ -229,7 +275,7 @@ absl::StatusOr<std::vector<RejectCount>> ParseRejectCountSet(absl::string_view j
       c.uid = static_cast<uint32_t>(d);
       if (!key.values(1).has_string_value()) return Bad("bad address");
       absl::StatusOr<IpAddress> dst = IpAddress::Parse(key.values(1).string_value());
-      if (!dst.ok() || dst->is_v4() != (set < 2)) return Bad("bad address");
+      if (!dst.ok() || dst->is_v4() != (kind < 2)) return Bad("bad address");
       c.dst = *dst;
       if (!ProtocolNumber(key.values(2), &c.protocol)) return Bad("bad protocol");
       if (with_port) {
@@ -279,8 +325,7 @@ absl::Time RejectFirstSeen(const RejectCount& count, absl::Time read_time, uint3
 
 std::string RenderGenerationInit(absl::string_view table, uint32_t number) {
   return absl::StrCat("add element inet ", table, " rc_gen { 0 : 0, 1 : ", number, ", 2 : 0 }\n",
-                      "add element inet ", table,
-                      " rc_jump { ipv4 : goto rc4_a, ipv6 : goto rc6_a }\n");
+                      JumpsTo(table, 0));
 }
 
 std::string RenderGenerationSwitch(absl::string_view table, const RejectGenerations& gens,
@@ -292,9 +337,7 @@ std::string RenderGenerationSwitch(absl::string_view table, const RejectGenerati
   }
   absl::StrAppend(&s, "delete element inet ", table, " rc_gen { 0, ", next + 1, " }\n",
                   "add element inet ", table, " rc_gen { 0 : ", next, ", ", next + 1, " : ", number,
-                  " }\n", "delete element inet ", table, " rc_jump { ipv4, ipv6 }\n",
-                  "add element inet ", table, " rc_jump { ipv4 : goto rc4_", kGen[next],
-                  ", ipv6 : goto rc6_", kGen[next], " }\n");
+                  " }\n", JumpsTo(table, next));
   return s;
 }
 

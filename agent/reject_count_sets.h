@@ -1,7 +1,9 @@
-// REJECT counting in the kernel (pure part): the nftables objects that count
-// refused attempts with no listener, the scripts that switch between their
-// two generations, the parsing of their JSON listings, and the bookkeeping
-// that makes a kill -9 at any moment neither lose nor double a count.
+// REJECT (and, with --accept-source=kernel-sets, ACCEPT) counting in the
+// kernel (pure part): the nftables objects that count refused attempts and
+// accepted connections with no listener, the scripts that switch between
+// their two generations, the parsing of their JSON listings, and the
+// bookkeeping that makes a kill -9 at any moment neither lose nor double a
+// count.
 //
 // Objects (in the agent's table, never flushed or recreated by a rule apply):
 //  - per generation g in {a, b}, dynamic sets with a counter per element and
@@ -11,14 +13,18 @@
 //      rc4n_g  uid . ipv4_addr . inet_proto                  (icmp, others)
 //      rc6p_g, rc6n_g                                        (the same, IPv6)
 //      rc_over_g  uid          (attempts a full set could not take: a loss)
+//    and the same five for accepted connections: ac4p_g, ac4n_g, ac6p_g,
+//    ac6n_g, ac_over_g.
 //  - chains rc4_g/rc6_g: add the attempt to the generation's sets, then goto
-//    reject_now (the TCP reset / ICMP reject).
+//    reject_now (the TCP reset / ICMP reject); chains ac4_g/ac6_g: add the
+//    connection to the accept sets, then accept.
 //  - map rc_gen (mark : mark): 0 -> active generation (0 a, 1 b),
 //    1 -> number of a, 2 -> number of b. A number is the Unix second the
 //    generation was switched in, strictly increasing; 0 = never used.
-//  - verdict map rc_jump (nf_proto): the active generation's chains. Empty
-//    (fresh table): reject_and_log falls through to generation a, so
-//    attempts refused before the agent first reads are counted too.
+//  - verdict maps rc_jump, ac_jump (nf_proto): the active generation's
+//    chains. Empty (fresh table): the entry rules fall through to
+//    generation a, so what happens before the agent first reads is counted
+//    too.
 //
 // One tick: the idle generation (switched out at least a tick ago, so no
 // packet is still adding to it) is read; if its number is above the mark
@@ -50,9 +56,11 @@ namespace egress::agent {
 inline constexpr int64_t kRejectCountTimeoutSeconds = 1000LL * 86400;
 // Elements per counting set.
 inline constexpr int kRejectCountSetSize = 65536;
+// Sets per kind (REJECT, ACCEPT) and generation.
+inline constexpr int kCountSetsPerKind = 5;
 
 // The names of generation `g`'s (0 a, 1 b) sets: rc4p, rc4n, rc6p, rc6n,
-// rc_over, in that order.
+// rc_over, then ac4p, ac4n, ac6p, ac6n, ac_over, in that order.
 std::vector<std::string> RejectCountSetNames(int g);
 
 // Declarations of the counting objects for the table body (indented like
@@ -60,6 +68,9 @@ std::vector<std::string> RejectCountSetNames(int g);
 std::string RenderRejectCountObjects(bool rules);
 // The rules of reject_and_log in kernel-counting mode.
 std::string RenderRejectCountEntryRules();
+// The output chain's last rules when accepted connections are counted in
+// the kernel (--accept-source=kernel-sets).
+std::string RenderAcceptCountEntryRules();
 
 struct RejectGenerations {
   int active = 0;
@@ -74,8 +85,11 @@ absl::StatusOr<std::optional<RejectGenerations>> ParseRejectGenerations(absl::st
 
 // One element of a counting set.
 struct RejectCount {
-  // Position in RejectCountSetNames (0 rc4p ... 4 rc_over).
+  // Position in RejectCountSetNames (0 rc4p ... 4 rc_over, 5 ac4p ... 9
+  // ac_over).
   int set = 0;
+  bool accepted() const { return set >= kCountSetsPerKind; }
+  bool overflow() const { return set % kCountSetsPerKind == 4; }
   uint32_t uid = 0;
   IpAddress dst;
   // IANA number; 0 for rc_over.

@@ -1,7 +1,15 @@
 // Event capture under load: connections made vs. events recorded, CPU per
-// event and peak RSS, for egress-agent and, in the same run, a bare
-// libnetfilter_conntrack listener that only counts (the floor) and ulogd2
-// (NFCT input, hash_enable=0, NEW events only, GPRINT to a file).
+// event and peak RSS, for egress-agent (reading conntrack events, and with
+// --accept-source=kernel-sets counting in the kernel's sets) and, in the
+// same run, a bare libnetfilter_conntrack listener that only counts, ulogd2
+// (NFCT input, hash_enable=0, NEW events only, GPRINT to a file) and a floor
+// with the agent's table and nothing listening or counting.
+//
+// The kernel's share of counting runs in the generator's own system time
+// (the output hook's rules and conntrack's event delivery run in the
+// sending process), so "gen us/conn" is compared with the floor's: the
+// counting cost of a path is its listener's CPU plus its generator CPU
+// above the floor's.
 //
 // A node and a remote namespace joined by veth (tests/netns/netns_env.h);
 // the agent's nftables table marks the connections of --procs accounts; a
@@ -33,6 +41,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -55,6 +64,8 @@ ABSL_FLAG(bool, hold_keys, false,
           "Run the agent with the largest batches it allows (--batch-max-records=50000, "
           "--batch-interval=1h), so its aggregator holds 50,000 distinct keys at once and the "
           "peak RSS includes them.");
+ABSL_FLAG(bool, kernel_sets, true,
+          "Also run egress-agent with --accept-source=kernel-sets (and the floor).");
 ABSL_FLAG(bool, bare_listener, false, "Internal: run the bare listener (inside the namespace).");
 
 namespace {
@@ -158,6 +169,9 @@ struct RunResult {
   long hwm_kb = 0;
 };
 
+// What the floor runs instead of a listener.
+constexpr const char* kNothing = "none";
+
 RunResult Run(const std::string& ns, std::vector<std::string> argv, const std::string& ready,
               const std::string& spool_dir) {
   RunResult result;
@@ -176,6 +190,10 @@ RunResult Run(const std::string& ns, std::vector<std::string> argv, const std::s
   const Usage b = ChildrenUsage();
   result.generator_cpu_s = b.cpu_s - a.cpu_s;
   result.hwm_kb = VmHwmKb((*child)->pid());
+  // The kernel's sets are read every batch interval (1 s): let the last
+  // generation be read before the stop, as a running agent would; the
+  // other listeners idle meanwhile.
+  absl::SleepFor(absl::Milliseconds(2500));
   (*child)->Signal(SIGTERM);
   (void)(*child)->Wait(absl::Seconds(60));
   result.listener_cpu_s = ChildrenUsage().cpu_s - b.cpu_s;
@@ -184,7 +202,9 @@ RunResult Run(const std::string& ns, std::vector<std::string> argv, const std::s
   for (std::string line; std::getline(err, line);) {
     if (line.find("overrun") != std::string::npos) std::fprintf(stderr, "  %s\n", line.c_str());
   }
-  if (spool_dir.rfind("lines:", 0) == 0) {
+  if (spool_dir == kNothing) {
+    // the floor: nothing recorded
+  } else if (spool_dir.rfind("lines:", 0) == 0) {
     std::ifstream in(spool_dir.substr(6));
     std::string line;
     while (std::getline(in, line)) ++result.events;
@@ -279,24 +299,49 @@ int main(int argc, char** argv) {
                 "ulogd ready", "lines:" + dir + "/ulogd.out");
     ulogd.hwm_kb = -1;  // that was the wrapper shell's
   }
-  if (bare.failed || agent.failed || ulogd.failed) {
+  // Last, so that no other run has the accept counting rules in its table
+  // (each agent run installs its table from the persisted rules).
+  RunResult floor, sets;
+  if (absl::GetFlag(FLAGS_kernel_sets)) {
+    std::filesystem::remove_all(dir + "/state/spool");
+    std::vector<std::string> sets_argv = agent_argv;
+    sets_argv.push_back("--accept-source=kernel-sets");
+    sets = Run(ns, sets_argv, "egress-agent ready", dir + "/state/spool");
+    // The floor: the agent's table (conntrack mode) and nothing reading.
+    egress::testing::RunCommand(
+        {"/usr/sbin/ip", "netns", "exec", ns, "/usr/sbin/nft", "-f", dir + "/rules.nft"});
+    floor = Run(ns, {"/bin/sh", "-c", "echo floor ready; exec sleep 600"}, "floor ready", kNothing);
+  }
+  if (bare.failed || agent.failed || ulogd.failed || floor.failed || sets.failed) {
     listener->reset();
     net->reset();
     std::filesystem::remove_all(dir);
     return 1;
   }
   const int n = absl::GetFlag(FLAGS_connections);
-  std::printf("%-14s %11s %9s %8s %9s %13s %9s\n", "listener", "connections", "recorded", "conn/s",
-              "lost", "cpu us/event", "peak RSS");
+  const bool with_floor = absl::GetFlag(FLAGS_kernel_sets);
+  std::printf("%-20s %11s %9s %8s %7s %12s %12s %12s %10s\n", "listener", "connections", "recorded",
+              "conn/s", "lost", "cpu us/event", "gen us/conn", "count us/con", "peak RSS");
   std::vector<std::pair<const char*, RunResult>> rows = {{"bare listener", bare},
                                                          {"egress-agent", agent}};
   if (have_ulogd) rows.push_back({"ulogd2", ulogd});
+  if (with_floor) {
+    rows.push_back({"egress-agent k-sets", sets});
+    rows.push_back({"floor (no listener)", floor});
+  }
+  // Counting cost per connection: the listener's CPU plus the generator's
+  // above the floor's (the kernel's share).
+  const auto counting = [&](const RunResult& r) {
+    return (r.listener_cpu_s + (with_floor ? r.generator_cpu_s - floor.generator_cpu_s : 0)) * 1e6 /
+           n;
+  };
   for (const auto& [name, r] : rows) {
     const std::string rss = r.hwm_kb < 0 ? "n/a" : absl::StrCat(r.hwm_kb, " KiB");
-    std::printf("%-14s %11d %9lu %8.0f %9ld %13.2f %10s\n", name, n, r.events, n / r.seconds,
-                static_cast<long>(n) - static_cast<long>(r.events),
+    std::printf("%-20s %11d %9lu %8.0f %7ld %12.2f %12.2f %12.2f %10s\n", name, n, r.events,
+                n / r.seconds,
+                &r == &floor ? 0L : static_cast<long>(n) - static_cast<long>(r.events),
                 r.events ? r.listener_cpu_s * 1e6 / static_cast<double>(r.events) : 0.0,
-                rss.c_str());
+                r.generator_cpu_s * 1e6 / n, counting(r), rss.c_str());
   }
   const auto per_event = [](const RunResult& r) {
     return r.listener_cpu_s / static_cast<double>(r.events);
@@ -304,6 +349,10 @@ int main(int argc, char** argv) {
   std::printf("agent/bare CPU per event: %.2f\n", per_event(agent) / per_event(bare));
   if (have_ulogd)
     std::printf("agent/ulogd2 CPU per event: %.2f\n", per_event(agent) / per_event(ulogd));
+  if (with_floor) {
+    std::printf("kernel-sets/bare counting cost per connection: %.2f\n",
+                counting(sets) / counting(bare));
+  }
   listener->reset();
   net->reset();
   std::filesystem::remove_all(dir);

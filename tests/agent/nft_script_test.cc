@@ -94,6 +94,25 @@ TEST(NftScriptTest, RendersEveryKindOfRule) {
   ASSERT_OK_AND_ASSIGN(std::string logged, RenderRuleSet(rules, nflog));
   EXPECT_THAT(logged, HasSubstr("ct state new log group 9"));
   EXPECT_THAT(logged, Not(HasSubstr("vmap @rc_jump")));
+  // Accepted connections: counted by conntrack unless asked (the accept
+  // sets are declared either way; only the entry rules differ).
+  EXPECT_THAT(script, HasSubstr("set ac4p_a {"));
+  EXPECT_THAT(script, Not(HasSubstr("vmap @ac_jump")));
+  EXPECT_THAT(script, Not(HasSubstr("flush set inet egress ac")));
+  NftOptions accepts;
+  accepts.count_accepts_in_kernel = true;
+  ASSERT_OK_AND_ASSIGN(std::string counted, RenderRuleSet(rules, accepts));
+  // Last in the output chain: after every reject rule.
+  const size_t entry = counted.find("meta nfproto vmap @ac_jump");
+  ASSERT_NE(entry, std::string::npos) << counted;
+  EXPECT_GT(entry, counted.rfind("jump reject_and_log"));
+  EXPECT_LT(entry, counted.rfind("chain postrouting"));
+  EXPECT_THAT(counted, HasSubstr("add @ac6p_b { meta skuid . ip6 daddr . meta l4proto . th dport } "
+                                 "accept"));
+  // Never without the kernel's REJECT counting (they share generations).
+  accepts.count_rejects_in_kernel = false;
+  ASSERT_OK_AND_ASSIGN(std::string without, RenderRuleSet(rules, accepts));
+  EXPECT_THAT(without, Not(HasSubstr("vmap @ac_jump")));
 }
 
 TEST(NftScriptTest, DropsNetworksContainedInAnother) {

@@ -81,6 +81,36 @@ TEST(RejectCountSetsTest, ParsesCountingSetsWithNamesOrNumbers) {
   EXPECT_EQ((*over)[0].uid, 3101u);
   EXPECT_EQ((*over)[0].packets, 2u);
 
+  // The accept sets (positions 5-9) have the same keys as the reject sets.
+  auto accepted = ParseRejectCountSet(
+      Listing(
+          R"({"set": {"name": "ac6p_a", "elem": [{"elem": {"val": {"concat": [2001, "fd77::100", "tcp", 443]}, "expires": 86399998, "counter": {"packets": 4, "bytes": 0}}}]}})"),
+      7);
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  ASSERT_EQ(accepted->size(), 1u);
+  EXPECT_TRUE((*accepted)[0].accepted());
+  EXPECT_FALSE((*accepted)[0].overflow());
+  EXPECT_EQ((*accepted)[0].dst.ToString(), "fd77::100");
+  EXPECT_EQ((*accepted)[0].port, 443);
+  EXPECT_EQ((*accepted)[0].packets, 4u);
+  auto accepted_over = ParseRejectCountSet(
+      Listing(
+          R"({"set": {"name": "ac_over_b", "elem": [{"elem": {"val": 3101, "counter": {"packets": 9, "bytes": 0}}}]}})"),
+      9);
+  ASSERT_TRUE(accepted_over.ok()) << accepted_over.status();
+  ASSERT_EQ(accepted_over->size(), 1u);
+  EXPECT_TRUE((*accepted_over)[0].accepted());
+  EXPECT_TRUE((*accepted_over)[0].overflow());
+  // An IPv4 address in the IPv6 accept set.
+  EXPECT_THAT(
+      ParseRejectCountSet(
+          Listing(
+              R"({"set": {"elem": [{"elem": {"val": {"concat": [1, "1.2.3.4", 6, 1]}, "counter": {"packets": 1}}}]}})"),
+          7),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_FALSE(over->front().accepted());
+  EXPECT_TRUE(over->front().overflow());
+
   auto none = ParseRejectCountSet(Listing(R"({"set": {"name": "rc4p_a"}})"), 0);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
@@ -154,8 +184,27 @@ TEST(RejectCountSetsTest, TheSwitchFlushesOnlyTheIdleGenerationInOneScript) {
   EXPECT_FALSE(absl::StrContains(s, "_a\n")) << s;
   EXPECT_TRUE(absl::StrContains(s, "rc_gen { 0 : 1, 2 : 1001 }")) << s;
   EXPECT_TRUE(absl::StrContains(s, "rc_jump { ipv4 : goto rc4_b, ipv6 : goto rc6_b }")) << s;
-  EXPECT_TRUE(
-      absl::StrContains(RenderGenerationInit("egress", 7), "rc_gen { 0 : 0, 1 : 7, 2 : 0 }"));
+  // The accept sets switch with the reject sets, in the same script.
+  EXPECT_TRUE(absl::StrContains(s, "flush set inet egress ac4p_b\n")) << s;
+  EXPECT_TRUE(absl::StrContains(s, "flush set inet egress ac_over_b\n")) << s;
+  EXPECT_TRUE(absl::StrContains(s, "flush map inet egress ac_jump\n")) << s;
+  EXPECT_TRUE(absl::StrContains(s, "ac_jump { ipv4 : jump ac4_b, ipv6 : jump ac6_b }")) << s;
+  const std::string init = RenderGenerationInit("egress", 7);
+  EXPECT_TRUE(absl::StrContains(init, "rc_gen { 0 : 0, 1 : 7, 2 : 0 }")) << init;
+  EXPECT_TRUE(absl::StrContains(init, "ac_jump { ipv4 : jump ac4_a, ipv6 : jump ac6_a }")) << init;
+}
+
+TEST(RejectCountSetsTest, TenSetsPerGenerationRejectsFirst) {
+  const std::vector<std::string> names = RejectCountSetNames(1);
+  ASSERT_EQ(names.size(), 2u * kCountSetsPerKind);
+  EXPECT_EQ(names[0], "rc4p_b");
+  EXPECT_EQ(names[4], "rc_over_b");
+  EXPECT_EQ(names[5], "ac4p_b");
+  EXPECT_EQ(names[9], "ac_over_b");
+  // Only the first packet of a new connection, once no reject rule took it.
+  const std::string entry = RenderAcceptCountEntryRules();
+  EXPECT_TRUE(absl::StrContains(entry, "ct status ! confirmed")) << entry;
+  EXPECT_TRUE(absl::StrContains(entry, "vmap @ac_jump")) << entry;
 }
 
 }  // namespace

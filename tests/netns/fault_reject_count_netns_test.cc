@@ -115,10 +115,15 @@ std::unique_ptr<Stream> MakeStream(const FaultEnv& env, uint32_t uid, int protoc
   return s;
 }
 
-TEST(FaultRejectCountTest, KillNineFiftyTimesCountsEveryAttemptOnce) {
+// The agent's flags when accepted connections are counted by the kernel's
+// sets too.
+const std::vector<std::string> kAcceptsInKernel = {"--accept-source=kernel-sets"};
+
+void KillNineFiftyTimes(const std::vector<std::string>& agent_flags) {
+  const bool accepts_in_kernel = agent_flags == kAcceptsInKernel;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<FaultEnv> env, FaultEnv::Create());
   ASSERT_OK(env->AllowPingSockets());
-  ASSERT_OK(env->StartAgent());
+  ASSERT_OK(env->StartAgent(agent_flags));
   ASSERT_OK(env->BlockDestinationProtocol("acct-a", kRemoteX, kTcp, 443));
   ASSERT_OK(env->BlockDestinationProtocol("acct-a", kRemoteX6, kTcp, 443));
   // Every protocol to Z and Y6 (ICMP cannot be blocked on its own).
@@ -146,29 +151,30 @@ TEST(FaultRejectCountTest, KillNineFiftyTimesCountsEveryAttemptOnce) {
   std::mt19937 random(20261207);
   std::uniform_int_distribution<int> alive(50, 500), down(0, 300);
   constexpr int kKills = 50;
-  // Refused attempts go on throughout. Accepted connections stand still
-  // from just before each kill until the agent is back: they are counted
-  // from conntrack, whose restart window is not what this test is about (at
+  // Refused attempts go on throughout. Counted from conntrack, accepted
+  // connections stand still from just before each kill until the agent is
+  // back: conntrack's restart window is not what this test is about (at
   // this kill rate, continuous accepted traffic came up 3 ACCEPTs short in 1
   // run of 9: agent/README.md, "Counting across restarts";
   // fault_agent_kill_netns_test kills under continuous accepted traffic).
+  // Counted by the kernel's sets, they go on throughout too.
   for (int kill = 0; kill < kKills; ++kill) {
     absl::SleepFor(absl::Milliseconds(alive(random)));
     for (auto& s : streams) {
-      if (s->action == 1) s->traffic->Pause();
+      if (s->action == 1 && !accepts_in_kernel) s->traffic->Pause();
     }
     ASSERT_OK_AND_ASSIGN(int code, env->StopAgent(SIGKILL));
     ASSERT_EQ(code, 128 + SIGKILL);
     absl::SleepFor(absl::Milliseconds(down(random)));
-    ASSERT_OK(env->StartAgent());
+    ASSERT_OK(env->StartAgent(agent_flags));
     for (auto& s : streams) {
-      if (s->action == 1) s->traffic->Resume();
+      if (s->action == 1 && !accepts_in_kernel) s->traffic->Resume();
     }
   }
   absl::SleepFor(absl::Milliseconds(500));
 
   Counts want;
-  int64_t refused = 0;
+  int64_t refused = 0, accepted = 0;
   for (auto& s : streams) {
     const AttemptResult r = s->traffic->Stop();
     EXPECT_EQ(r.other, 0) << s->spec.ip << " errno " << r.last_errno;
@@ -179,13 +185,26 @@ TEST(FaultRejectCountTest, KillNineFiftyTimesCountsEveryAttemptOnce) {
     if (!icmp6) {
       EXPECT_EQ(s->action == 2 ? r.ok : r.refused, 0) << s->spec.ip;
     }
-    if (s->action == 2) refused += n;
+    (s->action == 2 ? refused : accepted) += n;
     if (n > 0) want[Key{s->account, s->spec.ip, s->protocol, s->port, s->action}] = n;
   }
-  std::printf("kills=%d refused=%lld keys=%zu\n", kKills, static_cast<long long>(refused),
-              want.size());
+  std::printf("kills=%d refused=%lld accepted=%lld keys=%zu\n", kKills,
+              static_cast<long long>(refused), static_cast<long long>(accepted), want.size());
   EXPECT_GT(refused, 1000);
+  EXPECT_GT(accepted, 300);
   ExpectExactly(*env, want, start);
+  if (accepts_in_kernel) {
+    EXPECT_EQ(env->AgentLog().find("conntrack_resync"), std::string::npos)
+        << "no conntrack listener when the kernel counts accepted connections";
+  }
+}
+
+TEST(FaultRejectCountTest, KillNineFiftyTimesCountsEveryAttemptOnce) { KillNineFiftyTimes({}); }
+
+// Accepted connections counted by the kernel's sets: they go on without a
+// pause through the 50 kills, and each is counted once.
+TEST(FaultRejectCountTest, KillNineFiftyTimesCountsEveryConnectionOnceInKernelSets) {
+  KillNineFiftyTimes(kAcceptsInKernel);
 }
 
 TEST(FaultRejectCountTest, RebootedNodeCountsWhatItRefusesBeforeTheServiceIsBack) {
