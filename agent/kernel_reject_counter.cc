@@ -16,7 +16,13 @@ absl::StatusOr<std::unique_ptr<KernelRejectCounter>> KernelRejectCounter::Create
   nft_ctx_buffer_error(ctx);
   // Numbers, never names: uids of real users would print as user names.
   nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_NUMERIC_ALL);
-  return std::unique_ptr<KernelRejectCounter>(new KernelRejectCounter(ctx, table));
+  absl::StatusOr<std::unique_ptr<NftSetReader>> reader = NftSetReader::Open();
+  if (!reader.ok()) {
+    nft_ctx_free(ctx);
+    return reader.status();
+  }
+  return std::unique_ptr<KernelRejectCounter>(
+      new KernelRejectCounter(ctx, std::move(*reader), table));
 }
 
 KernelRejectCounter::~KernelRejectCounter() { nft_ctx_free(ctx_); }
@@ -40,10 +46,12 @@ absl::StatusOr<std::vector<RejectCount>> KernelRejectCounter::Read(int g) {
   std::vector<RejectCount> all;
   const std::vector<std::string> names = RejectCountSetNames(g);
   for (int i = 0; i < static_cast<int>(names.size()); ++i) {
-    EGRESS_ASSIGN_OR_RETURN(std::string json,
-                            Run(absl::StrCat("list set inet ", table_, " ", names[i])));
-    EGRESS_ASSIGN_OR_RETURN(std::vector<RejectCount> counts, ParseRejectCountSet(json, i));
-    all.insert(all.end(), counts.begin(), counts.end());
+    EGRESS_ASSIGN_OR_RETURN(std::vector<NftSetElement> elements, reader_->Read(table_, names[i]));
+    for (const NftSetElement& e : elements) {
+      EGRESS_ASSIGN_OR_RETURN(RejectCount count,
+                              DecodeCountElement(i, e.key, e.packets, e.expires_ms));
+      all.push_back(count);
+    }
   }
   return all;
 }

@@ -1,6 +1,7 @@
-// RejectCounter over libnftables: JSON listings (`list map`, `list set`,
-// numeric output) and one-transaction scripts on the agent's own table. Its
-// own nft context, so reads never wait on a rule apply's lock; the kernel
+// RejectCounter over libnftables (the generation map's JSON listing and
+// one-transaction scripts on the agent's own table) and NftSetReader (the
+// counting sets' elements, read from the kernel without a listing). Its own
+// nft context, so reads never wait on a rule apply's lock; the kernel
 // serializes the transactions.
 #ifndef EGRESS_AGENT_KERNEL_REJECT_COUNTER_H_
 #define EGRESS_AGENT_KERNEL_REJECT_COUNTER_H_
@@ -8,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "agent/nft_set_reader.h"
 #include "agent/reject_counter.h"
 
 struct nft_ctx;
@@ -25,10 +27,12 @@ class KernelRejectCounter : public RejectCounter {
   absl::Status Switch(const RejectGenerations& gens, uint32_t number) override;
 
  private:
-  KernelRejectCounter(nft_ctx* ctx, const std::string& table) : ctx_(ctx), table_(table) {}
+  KernelRejectCounter(nft_ctx* ctx, std::unique_ptr<NftSetReader> reader, const std::string& table)
+      : ctx_(ctx), reader_(std::move(reader)), table_(table) {}
   absl::StatusOr<std::string> Run(const std::string& command);
 
   nft_ctx* ctx_;
+  std::unique_ptr<NftSetReader> reader_;
   const std::string table_;
 };
 

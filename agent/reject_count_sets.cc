@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -11,7 +12,6 @@
 namespace egress::agent {
 namespace {
 
-using google::protobuf::ListValue;
 using google::protobuf::Struct;
 using google::protobuf::Value;
 
@@ -49,31 +49,6 @@ bool Number(const Value& v, double lo, double hi, double* out) {
   const double d = v.number_value();
   if (!(d >= lo && d <= hi) || d != std::floor(d)) return false;
   *out = d;
-  return true;
-}
-
-bool ProtocolNumber(const Value& v, int* out) {
-  double d;
-  if (Number(v, 0, 255, &d)) {
-    *out = static_cast<int>(d);
-    return true;
-  }
-  if (!v.has_string_value()) return false;
-  const std::string& s = v.string_value();
-  if (s == "tcp")
-    *out = 6;
-  else if (s == "udp")
-    *out = 17;
-  else if (s == "icmp")
-    *out = 1;
-  else if (s == "ipv6-icmp" || s == "icmpv6")
-    *out = 58;
-  else if (s == "sctp")
-    *out = 132;
-  else if (s == "udplite")
-    *out = 136;
-  else
-    return false;
   return true;
 }
 
@@ -220,72 +195,35 @@ absl::StatusOr<std::optional<RejectGenerations>> ParseRejectGenerations(absl::st
   return std::optional<RejectGenerations>(g);
 }
 
-absl::StatusOr<std::vector<RejectCount>> ParseRejectCountSet(absl::string_view json, int set) {
-  absl::StatusOr<Struct> root = ParseJson(json);
-  if (!root.ok()) return root.status();
-  absl::StatusOr<std::vector<const Struct*>> sets = Objects(*root, "set");
-  if (!sets.ok()) return sets.status();
-  std::vector<RejectCount> out;
-  for (const Struct* s : *sets) {
-    auto elems = s->fields().find("elem");
-    if (elems == s->fields().end()) continue;
-    if (!elems->second.has_list_value()) return Bad("elem is not a list");
-    for (const Value& item : elems->second.list_value().values()) {
-      if (!item.has_struct_value()) return Bad("element is not an object");
-      auto e = item.struct_value().fields().find("elem");
-      if (e == item.struct_value().fields().end() || !e->second.has_struct_value()) {
-        return Bad("element without counter");
-      }
-      const auto& f = e->second.struct_value().fields();
-      RejectCount c;
-      c.set = set;
-      auto val = f.find("val");
-      auto counter = f.find("counter");
-      auto expires = f.find("expires");
-      if (val == f.end() || counter == f.end() || !counter->second.has_struct_value()) {
-        return Bad("element without value or counter");
-      }
-      auto packets = counter->second.struct_value().fields().find("packets");
-      double d;
-      if (packets == counter->second.struct_value().fields().end() ||
-          !Number(packets->second, 0, 9007199254740992.0, &d)) {
-        return Bad("bad packet count");
-      }
-      c.packets = static_cast<uint64_t>(d);
-      if (expires != f.end() && Number(expires->second, 0, 1e12, &d)) {
-        c.expires_seconds = static_cast<int64_t>(d);
-      }
-      const int kind = set % kCountSetsPerKind;
-      if (kind == 4) {
-        if (!Number(val->second, 0, 4294967295.0, &d)) return Bad("bad uid");
-        c.uid = static_cast<uint32_t>(d);
-        out.push_back(c);
-        continue;
-      }
-      auto concat = val->second.has_struct_value()
-                        ? val->second.struct_value().fields().find("concat")
-                        : f.end();
-      const bool with_port = kind == 0 || kind == 2;
-      if (concat == f.end() || !concat->second.has_list_value() ||
-          concat->second.list_value().values_size() != (with_port ? 4 : 3)) {
-        return Bad("bad key");
-      }
-      const ListValue& key = concat->second.list_value();
-      if (!Number(key.values(0), 0, 4294967295.0, &d)) return Bad("bad uid");
-      c.uid = static_cast<uint32_t>(d);
-      if (!key.values(1).has_string_value()) return Bad("bad address");
-      absl::StatusOr<IpAddress> dst = IpAddress::Parse(key.values(1).string_value());
-      if (!dst.ok() || dst->is_v4() != (kind < 2)) return Bad("bad address");
-      c.dst = *dst;
-      if (!ProtocolNumber(key.values(2), &c.protocol)) return Bad("bad protocol");
-      if (with_port) {
-        if (!Number(key.values(3), 0, 65535, &d)) return Bad("bad port");
-        c.port = static_cast<uint16_t>(d);
-      }
-      out.push_back(c);
-    }
+absl::StatusOr<RejectCount> DecodeCountElement(int set, absl::string_view key, uint64_t packets,
+                                               uint64_t expires_ms) {
+  const int kind = set % kCountSetsPerKind;
+  // uid (4) . address (4 or 16) . protocol (1, padded to 4) [. port (2,
+  // padded to 4)]; the overflow sets hold the uid alone.
+  const bool v4 = kind < 2;
+  const bool with_port = kind == 0 || kind == 2;
+  const size_t address_bytes = v4 ? 4 : 16;
+  const size_t want = kind == 4 ? 4 : 4 + address_bytes + 4 + (with_port ? 4 : 0);
+  if (set < 0 || set >= 2 * kCountSetsPerKind || key.size() != want) {
+    return Bad(absl::StrCat("a key of ", key.size(), " bytes in set ", set));
   }
-  return out;
+  RejectCount c;
+  c.set = set;
+  c.packets = packets;
+  c.expires_seconds = static_cast<int64_t>(expires_ms / 1000);
+  std::memcpy(&c.uid, key.data(), 4);  // host order, as meta skuid
+  if (kind == 4) return c;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(key.data());
+  absl::StatusOr<IpAddress> dst =
+      IpAddress::FromBytes(absl::MakeConstSpan(bytes + 4, address_bytes));
+  if (!dst.ok()) return Bad("bad address");
+  c.dst = *dst;
+  c.protocol = bytes[4 + address_bytes];
+  if (with_port) {
+    const uint8_t* port = bytes + 4 + address_bytes + 4;
+    c.port = static_cast<uint16_t>((port[0] << 8) | port[1]);
+  }
+  return c;
 }
 
 uint64_t KeysCounted(uint64_t mark, uint32_t number) {

@@ -102,9 +102,12 @@ struct RejectCount {
   friend auto operator<=>(const RejectCount&, const RejectCount&) = default;
 };
 
-// `nft -j list set inet <table> <name>` of set position `set`; any number of
-// set objects in the listing. Protocols as numbers or names.
-absl::StatusOr<std::vector<RejectCount>> ParseRejectCountSet(absl::string_view json, int set);
+// One element of the counting set at position `set` as the kernel stores
+// it (nft_set_reader.h: the key's fields each padded to 4 bytes, the uid in
+// host order, address and port in network order; the time left in ms).
+// InvalidArgument when the key's size does not fit the set's type.
+absl::StatusOr<RejectCount> DecodeCountElement(int set, absl::string_view key, uint64_t packets,
+                                               uint64_t expires_ms);
 
 // The persisted mark: generation number and how many of its keys (sorted)
 // are in the spool; kAllKeys = all of them.

@@ -46,93 +46,53 @@ TEST(RejectCountSetsTest, ParsesTheGenerationMap) {
   EXPECT_THAT(ParseRejectGenerations("not json"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
-TEST(RejectCountSetsTest, ParsesCountingSetsWithNamesOrNumbers) {
-  auto v4 = ParseRejectCountSet(
-      Listing(
-          R"({"set": {"family": "inet", "name": "rc4p_a", "table": "egress", "type": ["uid", "ipv4_addr", "inet_proto", "inet_service"], "handle": 3, "size": 65536, "flags": ["timeout"], "timeout": 86400000, "elem": [{"elem": {"val": {"concat": [3101, "127.0.0.2", "udp", 53]}, "expires": 86399999, "counter": {"packets": 2, "bytes": 60}}}, {"elem": {"val": {"concat": [0, "10.0.0.1", 6, 443]}, "expires": 86399990, "counter": {"packets": 3, "bytes": 180}}}], "stmt": [{"counter": null}]}})"),
-      0);
-  ASSERT_TRUE(v4.ok()) << v4.status();
-  ASSERT_EQ(v4->size(), 2u);
-  EXPECT_EQ((*v4)[0].uid, 3101u);
-  EXPECT_EQ((*v4)[0].dst.ToString(), "127.0.0.2");
-  EXPECT_EQ((*v4)[0].protocol, 17);
-  EXPECT_EQ((*v4)[0].port, 53);
-  EXPECT_EQ((*v4)[0].packets, 2u);
-  EXPECT_EQ((*v4)[0].expires_seconds, 86399999);
-  EXPECT_EQ((*v4)[1].protocol, 6);
-  EXPECT_EQ((*v4)[1].packets, 3u);
+// A key as the kernel stores it: each field padded to 4 bytes.
+std::string KernelKey(uint32_t uid, const std::vector<uint8_t>& address, int protocol, int port) {
+  std::string key(reinterpret_cast<const char*>(&uid), 4);
+  key.append(address.begin(), address.end());
+  if (protocol < 0) return key;
+  key.append({static_cast<char>(protocol), 0, 0, 0});
+  if (port >= 0) key.append({static_cast<char>(port >> 8), static_cast<char>(port & 0xff), 0, 0});
+  return key;
+}
 
-  auto v6 = ParseRejectCountSet(
-      Listing(
-          R"({"set": {"name": "rc6n_b", "elem": [{"elem": {"val": {"concat": [2001, "fd77::100", 58]}, "expires": 5, "counter": {"packets": 7, "bytes": 0}}}]}})"),
-      3);
-  ASSERT_TRUE(v6.ok()) << v6.status();
-  ASSERT_EQ(v6->size(), 1u);
-  EXPECT_EQ((*v6)[0].dst.ToString(), "fd77::100");
-  EXPECT_EQ((*v6)[0].protocol, 58);
-  EXPECT_EQ((*v6)[0].port, 0);
+TEST(RejectCountSetsTest, DecodesKernelElementsOfEverySet) {
+  ASSERT_OK_AND_ASSIGN(
+      RejectCount v4,
+      DecodeCountElement(0, KernelKey(3101, {127, 0, 0, 2}, 6, 443), 7, 86399998500));
+  EXPECT_EQ(v4.uid, 3101u);
+  EXPECT_EQ(v4.dst.ToString(), "127.0.0.2");
+  EXPECT_EQ(v4.protocol, 6);
+  EXPECT_EQ(v4.port, 443);
+  EXPECT_EQ(v4.packets, 7u);
+  EXPECT_EQ(v4.expires_seconds, 86399998);
+  EXPECT_FALSE(v4.accepted());
 
-  auto over = ParseRejectCountSet(
-      Listing(
-          R"({"set": {"name": "rc_over_a", "elem": [{"elem": {"val": 3101, "expires": 86399999, "counter": {"packets": 2, "bytes": 120}}}]}})"),
-      4);
-  ASSERT_TRUE(over.ok()) << over.status();
-  ASSERT_EQ(over->size(), 1u);
-  EXPECT_EQ((*over)[0].uid, 3101u);
-  EXPECT_EQ((*over)[0].packets, 2u);
+  std::vector<uint8_t> v6(16, 0);
+  v6[0] = 0xfd;
+  v6[1] = 0x77;
+  v6[15] = 1;
+  ASSERT_OK_AND_ASSIGN(RejectCount icmp6, DecodeCountElement(8, KernelKey(2001, v6, 58, -1), 2, 0));
+  EXPECT_TRUE(icmp6.accepted());
+  EXPECT_EQ(icmp6.dst.ToString(), "fd77::1");
+  EXPECT_EQ(icmp6.protocol, 58);
+  EXPECT_EQ(icmp6.port, 0);
+  ASSERT_OK_AND_ASSIGN(RejectCount udp6, DecodeCountElement(7, KernelKey(2001, v6, 17, 53), 1, 0));
+  EXPECT_EQ(udp6.port, 53);
 
-  // The accept sets (positions 5-9) have the same keys as the reject sets.
-  auto accepted = ParseRejectCountSet(
-      Listing(
-          R"({"set": {"name": "ac6p_a", "elem": [{"elem": {"val": {"concat": [2001, "fd77::100", "tcp", 443]}, "expires": 86399998, "counter": {"packets": 4, "bytes": 0}}}]}})"),
-      7);
-  ASSERT_TRUE(accepted.ok()) << accepted.status();
-  ASSERT_EQ(accepted->size(), 1u);
-  EXPECT_TRUE((*accepted)[0].accepted());
-  EXPECT_FALSE((*accepted)[0].overflow());
-  EXPECT_EQ((*accepted)[0].dst.ToString(), "fd77::100");
-  EXPECT_EQ((*accepted)[0].port, 443);
-  EXPECT_EQ((*accepted)[0].packets, 4u);
-  auto accepted_over = ParseRejectCountSet(
-      Listing(
-          R"({"set": {"name": "ac_over_b", "elem": [{"elem": {"val": 3101, "counter": {"packets": 9, "bytes": 0}}}]}})"),
-      9);
-  ASSERT_TRUE(accepted_over.ok()) << accepted_over.status();
-  ASSERT_EQ(accepted_over->size(), 1u);
-  EXPECT_TRUE((*accepted_over)[0].accepted());
-  EXPECT_TRUE((*accepted_over)[0].overflow());
-  // An IPv4 address in the IPv6 accept set.
-  EXPECT_THAT(
-      ParseRejectCountSet(
-          Listing(
-              R"({"set": {"elem": [{"elem": {"val": {"concat": [1, "1.2.3.4", 6, 1]}, "counter": {"packets": 1}}}]}})"),
-          7),
-      StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_FALSE(over->front().accepted());
-  EXPECT_TRUE(over->front().overflow());
+  ASSERT_OK_AND_ASSIGN(RejectCount over, DecodeCountElement(9, KernelKey(42, {}, -1, -1), 5, 0));
+  EXPECT_TRUE(over.overflow());
+  EXPECT_EQ(over.uid, 42u);
+  EXPECT_EQ(over.packets, 5u);
 
-  auto none = ParseRejectCountSet(Listing(R"({"set": {"name": "rc4p_a"}})"), 0);
-  ASSERT_TRUE(none.ok());
-  EXPECT_TRUE(none->empty());
-
-  // An IPv6 address in an IPv4 set, a missing counter, a short key.
-  EXPECT_THAT(
-      ParseRejectCountSet(
-          Listing(
-              R"({"set": {"elem": [{"elem": {"val": {"concat": [1, "fd77::1", 6, 1]}, "counter": {"packets": 1}}}]}})"),
-          0),
-      StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(
-      ParseRejectCountSet(
-          Listing(R"({"set": {"elem": [{"elem": {"val": {"concat": [1, "1.2.3.4", 6, 1]}}}]}})"),
-          0),
-      StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(
-      ParseRejectCountSet(
-          Listing(
-              R"({"set": {"elem": [{"elem": {"val": {"concat": [1, "1.2.3.4", 6]}, "counter": {"packets": 1}}}]}})"),
-          0),
-      StatusIs(absl::StatusCode::kInvalidArgument));
+  // A key of the wrong size for its set (an IPv6 key in an IPv4 set, a
+  // port where none belongs, an unknown set).
+  EXPECT_THAT(DecodeCountElement(0, KernelKey(1, v6, 6, 443), 1, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(DecodeCountElement(1, KernelKey(1, {1, 2, 3, 4}, 6, 443), 1, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(DecodeCountElement(10, KernelKey(1, {}, -1, -1), 1, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(RejectCountSetsTest, MarksTellWhatWasCounted) {
