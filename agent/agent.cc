@@ -498,8 +498,8 @@ absl::Status Agent::Run() {
         auto read = nflog_->ReadAvailable(config_.max_wakeup_events, sink);
         if (!read.ok()) return read.status();
       }
-      if (shutdown && nflog_ == nullptr && conntrack_ != nullptr) {
-        while (true) {
+      if (shutdown && nflog_ == nullptr) {
+        while (conntrack_ != nullptr) {
           auto a = conntrack_->ReadAvailable(config_.max_wakeup_events, sink);
           if (!a.ok() || *a == 0) break;
         }
@@ -542,14 +542,15 @@ absl::Status Agent::Run() {
           // interval; a day change always switches.
           const absl::Duration tick =
               std::max(config_.batch_interval * 0.9, absl::Milliseconds(900));
-          if (shutdown || now - last_reject_switch_ >= tick ||
+          if (shutdown || seal_now || now - last_reject_switch_ >= tick ||
               absl::ToCivilDay(now, tz) != absl::ToCivilDay(last_reject_switch_, tz)) {
             RejectTick();
-            if (shutdown) {
-              // A clean stop counts the generation that was active too,
-              // once packets still in the old rules on other CPUs have
-              // landed (an RCU grace period; 50 ms is far more). What
-              // comes after stays in the kernel for the next start.
+            if (shutdown || seal_now) {
+              // A clean stop (or a seal asked for by SIGUSR1) counts the
+              // generation that was active too, once packets still in the
+              // old rules on other CPUs have landed (an RCU grace period;
+              // 50 ms is far more). What comes after stays in the kernel
+              // for the next start or tick.
               absl::SleepFor(absl::Milliseconds(50));
               last_reject_switch_ = absl::InfinitePast();
               RejectTick();

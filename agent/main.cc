@@ -53,7 +53,7 @@ ABSL_FLAG(std::string, reject_source, "kernel-sets",
           "Where REJECTs are counted: kernel-sets (counting sets in the agent's table, read "
           "every batch interval; attempts refused while no agent runs are counted too) or "
           "nflog (logged to --nflog-group and read as they happen; lost while no agent runs).");
-ABSL_FLAG(std::string, accept_source, "conntrack",
+ABSL_FLAG(std::string, accept_source, "kernel-sets",
           "Where accepted connections are counted: conntrack (NEW events read as they happen; "
           "after a restart a resync recounts what the kernel still tracks) or kernel-sets (the "
           "counting sets that count REJECTs, read every batch interval: no event queue to "
@@ -176,7 +176,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (accept_source == "kernel-sets" && reject_source != "kernel-sets") {
-    std::fprintf(stderr, "--accept-source=kernel-sets needs --reject-source=kernel-sets\n");
+    // The accept sets share the REJECT sets' generations.
+    std::fprintf(stderr,
+                 "--accept-source=kernel-sets needs --reject-source=kernel-sets (with "
+                 "--reject-source=nflog, add --accept-source=conntrack)\n");
     return 2;
   }
   parts_options.nft.count_accepts_in_kernel = accept_source == "kernel-sets";

@@ -271,6 +271,7 @@ int main(int argc, char** argv) {
                                          "--state-dir=" + dir + "/state",
                                          "--spool-fsync=never",
                                          "--log-level=warning",
+                                         "--accept-source=conntrack",
                                          "--conntrack-rcvbuf=" + rcvbuf};
   if (absl::GetFlag(FLAGS_hold_keys)) {
     agent_argv.push_back("--batch-max-records=50000");
@@ -305,7 +306,7 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_kernel_sets)) {
     std::filesystem::remove_all(dir + "/state/spool");
     std::vector<std::string> sets_argv = agent_argv;
-    sets_argv.push_back("--accept-source=kernel-sets");
+    sets_argv.push_back("--accept-source=kernel-sets");  // the last one wins
     sets = Run(ns, sets_argv, "egress-agent ready", dir + "/state/spool");
     // The floor: the agent's table (conntrack mode) and nothing reading.
     egress::testing::RunCommand(

@@ -158,7 +158,7 @@ RunResult Run(const std::string& ns, const std::string& dir, const std::string& 
     auto child = egress::testing::ChildProcess::Start(
         {"/usr/sbin/ip", "netns", "exec", ns, EGRESS_AGENT_PATH, "--node-id=bench",
          "--service=", "--state-dir=" + dir + "/state", "--spool-fsync=never",
-         "--log-level=warning", "--reject-source=" + source});
+         "--log-level=warning", "--reject-source=" + source, "--accept-source=conntrack"});
     if (!child.ok() || !(*child)->WaitForLine("egress-agent ready", absl::Seconds(20)).ok()) {
       std::fprintf(stderr, "agent did not start: %s\n", child.ok() ? (*child)->err().c_str() : "");
       result.failed = true;

@@ -294,7 +294,9 @@ TEST_F(AgentServiceNetnsTest, WipedSpoolLosesNothing) {
 // The agent's counters reach the service in Hello and every
 // --stats-interval, and ops read them from AccountsService.GetNode.
 TEST_F(AgentServiceNetnsTest, AgentStatsAreStoredAndVisible) {
-  StartAgent("", {"--stats-interval=200ms"});
+  // conntrack_events_sysctl is the conntrack source's (the default counts
+  // accepted connections in the kernel's sets and needs no events).
+  StartAgent("", {"--stats-interval=200ms", "--accept-source=conntrack"});
   // Accounts are known (connections marked) once the Welcome's rules apply.
   ASSERT_GT(WaitFor("SELECT applied_rule_version FROM nodes", 3), 0);
   ASSERT_EQ(AttemptsAs(net_->node(), kUidA, true, kRemoteX, 443, 6)->ok, 6);
