@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
   egress::ParseCommandLine(
       argc, argv,
       "records every outgoing connection of the node's hosting accounts from "
-      "conntrack (ACCEPT) and NFLOG (REJECT), enforces their block rules, lock and egress "
+      "the kernel's counting sets (ACCEPT and REJECT; or conntrack events and NFLOG), enforces "
+      "their block rules, lock and egress "
       "address with nftables (table inet egress), and streams daily aggregates to the "
       "egress service. Runs as root (CAP_NET_ADMIN).\n\n"
       "  egress-agent --node-id=web1 --service=collector.example:7443 --tls-ca-file=ca.pem "
