@@ -400,6 +400,13 @@ void Agent::RejectTick() {
     if (!SealBatch(RejectMark(number, kAllKeys))) return;
     reject_mark_ = std::max(reject_mark_, RejectMark(number, kAllKeys));
   }
+  if (conntrack_ == nullptr) {
+    // The statistic conntrack's listener would keep (a failed read is only
+    // a missed statistic).
+    if (absl::StatusOr<uint64_t> other = reject_counter_->TakeUnattributed(); other.ok()) {
+      kernel_accept_stats_.unattributed += *other;
+    }
+  }
   const uint32_t next = NextGenerationNumber(gens, reject_mark_, now);
   if (absl::Status s = reject_counter_->Switch(gens, next); !s.ok()) {
     ++kernel_reject_stats_.overruns;

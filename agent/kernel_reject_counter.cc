@@ -56,6 +56,12 @@ absl::StatusOr<std::vector<RejectCount>> KernelRejectCounter::Read(int g) {
   return all;
 }
 
+absl::StatusOr<uint64_t> KernelRejectCounter::TakeUnattributed() {
+  EGRESS_ASSIGN_OR_RETURN(std::string json,
+                          Run(absl::StrCat("reset counter inet ", table_, " unattributed")));
+  return ParseCounterPackets(json);
+}
+
 absl::Status KernelRejectCounter::Init(uint32_t number) {
   return Run(RenderGenerationInit(table_, number)).status();
 }

@@ -25,6 +25,7 @@ class KernelRejectCounter : public RejectCounter {
   absl::StatusOr<std::vector<RejectCount>> Read(int g) override;
   absl::Status Init(uint32_t number) override;
   absl::Status Switch(const RejectGenerations& gens, uint32_t number) override;
+  absl::StatusOr<uint64_t> TakeUnattributed() override;
 
  private:
   KernelRejectCounter(nft_ctx* ctx, std::unique_ptr<NftSetReader> reader, const std::string& table)

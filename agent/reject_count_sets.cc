@@ -90,6 +90,9 @@ std::string RenderRejectCountObjects(bool rules) {
                       flags, "  }\n");
     }
   }
+  // New connections of users that are not accounts, counted when accepted
+  // connections are (the statistic conntrack's listener keeps otherwise).
+  absl::StrAppend(&s, "  counter unattributed {\n  }\n");
   absl::StrAppend(&s, "  map rc_gen {\n    type mark : mark;\n  }\n",
                   "  map rc_jump {\n    type nf_proto : verdict;\n  }\n",
                   "  map ac_jump {\n    type nf_proto : verdict;\n  }\n");
@@ -145,7 +148,8 @@ std::string RenderAcceptCountEntryRules() {
   // entry confirmed), once every reject rule let it through: one count per
   // connection, as conntrack's NEW event. The ct mark with the account bit
   // was set by the rules above.
-  return "    ct state new ct status ! confirmed ct mark & 0x80000000 == 0x80000000 meta nfproto "
+  return "    ct state new ct status ! confirmed ct mark 0x40000000 counter name unattributed\n"
+         "    ct state new ct status ! confirmed ct mark & 0x80000000 == 0x80000000 meta nfproto "
          "vmap @ac_jump\n"
          "    ct state new ct status ! confirmed ct mark & 0x80000000 == 0x80000000 meta nfproto "
          "ipv4 jump ac4_a\n"
@@ -161,6 +165,21 @@ std::string RenderRejectCountEntryRules() {
          "    ct state new meta nfproto ipv4 goto rc4_a\n"
          "    ct state new meta nfproto ipv6 goto rc6_a\n"
          "    goto reject_now\n";
+}
+
+absl::StatusOr<uint64_t> ParseCounterPackets(absl::string_view json) {
+  absl::StatusOr<Struct> root = ParseJson(json);
+  if (!root.ok()) return root.status();
+  absl::StatusOr<std::vector<const Struct*>> counters = Objects(*root, "counter");
+  if (!counters.ok()) return counters.status();
+  if (counters->size() != 1) return Bad("expected one counter");
+  auto packets = (*counters)[0]->fields().find("packets");
+  double d;
+  if (packets == (*counters)[0]->fields().end() ||
+      !Number(packets->second, 0, 9007199254740992.0, &d)) {
+    return Bad("bad packet count");
+  }
+  return static_cast<uint64_t>(d);
 }
 
 absl::StatusOr<std::optional<RejectGenerations>> ParseRejectGenerations(absl::string_view json) {

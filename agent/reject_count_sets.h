@@ -21,6 +21,8 @@
 //  - map rc_gen (mark : mark): 0 -> active generation (0 a, 1 b),
 //    1 -> number of a, 2 -> number of b. A number is the Unix second the
 //    generation was switched in, strictly increasing; 0 = never used.
+//  - counter unattributed: new connections of users that are not accounts,
+//    when accepted connections are counted here (read and reset each tick).
 //  - verdict maps rc_jump, ac_jump (nf_proto): the active generation's
 //    chains. Empty (fresh table): the entry rules fall through to
 //    generation a, so what happens before the agent first reads is counted
@@ -71,6 +73,9 @@ std::string RenderRejectCountEntryRules();
 // The output chain's last rules when accepted connections are counted in
 // the kernel (--accept-source=kernel-sets).
 std::string RenderAcceptCountEntryRules();
+
+// `nft -j reset counter inet <table> unattributed`: its packets.
+absl::StatusOr<uint64_t> ParseCounterPackets(absl::string_view json);
 
 struct RejectGenerations {
   int active = 0;

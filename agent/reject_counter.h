@@ -24,6 +24,9 @@ class RejectCounter {
   virtual absl::Status Init(uint32_t number) = 0;
   // One transaction: flush the idle generation, number it, activate it.
   virtual absl::Status Switch(const RejectGenerations& gens, uint32_t number) = 0;
+  // New connections of non-account users since the previous call (read and
+  // reset in one step; a statistic, not a count to keep exact).
+  virtual absl::StatusOr<uint64_t> TakeUnattributed() = 0;
 };
 
 }  // namespace egress::agent

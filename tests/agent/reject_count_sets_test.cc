@@ -95,6 +95,17 @@ TEST(RejectCountSetsTest, DecodesKernelElementsOfEverySet) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(RejectCountSetsTest, ParsesTheUnattributedCounter) {
+  ASSERT_OK_AND_ASSIGN(
+      uint64_t packets,
+      ParseCounterPackets(Listing(
+          R"({"counter": {"family": "inet", "name": "unattributed", "table": "egress", "handle": 9, "packets": 5, "bytes": 300}})")));
+  EXPECT_EQ(packets, 5u);
+  EXPECT_THAT(ParseCounterPackets(Listing(R"({"counter": {"name": "unattributed"}})")),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseCounterPackets("not json"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST(RejectCountSetsTest, MarksTellWhatWasCounted) {
   const uint64_t mark = RejectMark(100, 7);
   EXPECT_EQ(KeysCounted(mark, 99), kAllKeys);  // an older generation: all

@@ -91,6 +91,8 @@ class FakeRejectCounter : public agent::RejectCounter {
   absl::Status Switch(const agent::RejectGenerations& gens, uint32_t number) override {
     return kernel_->Switch(gens, number);
   }
+  // The fake's kernel has no non-account users.
+  absl::StatusOr<uint64_t> TakeUnattributed() override { return 0; }
 
  private:
   FakeRejectKernel* kernel_;

@@ -254,7 +254,8 @@ TEST(FaultRejectCountTest, RebootedNodeCountsWhatItRefusesBeforeTheServiceIsBack
 // The agent's state directory (rules, time zone, spool) wiped while the
 // service is unreachable: the kernel's table stays in force until the
 // Welcome, so blocks hold and what accounts do meanwhile is attributed and
-// counted, accepted and refused.
+// counted, accepted and refused; so is what they did while the agent was
+// down before the wipe (the kernel's sets kept it).
 TEST(FaultRejectCountTest, AWipedStateDirectoryKeepsBlockingAndCounting) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<FaultEnv> env, FaultEnv::Create());
   ASSERT_OK(env->StartAgent());
@@ -273,6 +274,14 @@ TEST(FaultRejectCountTest, AWipedStateDirectoryKeepsBlockingAndCounting) {
   ASSERT_OK_AND_ASSIGN(int code, env->StopAgent(SIGTERM));
   EXPECT_EQ(code, 0);
   ASSERT_OK(env->SetCentralLink(false));
+  // Made while no agent runs, before the wipe: the kernel's sets hold them
+  // (accepted connections too, with the default --accept-source).
+  ASSERT_OK_AND_ASSIGN(AttemptResult a_down,
+                       AttemptsAs(env->node_ns(), kFaultUidA, true, kRemoteX, 443, 2));
+  EXPECT_EQ(a_down.refused, 2);
+  ASSERT_OK_AND_ASSIGN(AttemptResult b_down,
+                       AttemptsAs(env->node_ns(), kFaultUidB, true, kRemoteX, 443, 3));
+  EXPECT_EQ(b_down.ok, 3);
   for (const char* sub : {"/state", "/spool"}) {
     for (const auto& entry : std::filesystem::directory_iterator(env->dir() + sub)) {
       std::filesystem::remove_all(entry.path());
@@ -287,8 +296,8 @@ TEST(FaultRejectCountTest, AWipedStateDirectoryKeepsBlockingAndCounting) {
   EXPECT_EQ(b2.ok, 5);
   ASSERT_OK(env->SetCentralLink(true));
   Counts want;
-  want[Key{"acct-a", kRemoteX, 6, 443, 2}] = 3 + 4;
-  want[Key{"acct-b", kRemoteX, 6, 443, 1}] = 2 + 5;
+  want[Key{"acct-a", kRemoteX, 6, 443, 2}] = 3 + 2 + 4;
+  want[Key{"acct-b", kRemoteX, 6, 443, 1}] = 2 + 3 + 5;
   ExpectExactly(*env, want, start);
   EXPECT_NE(env->AgentLog().find("no_persisted_rules_keeping_table"), std::string::npos);
 }
