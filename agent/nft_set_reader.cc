@@ -40,6 +40,12 @@ int AddPackets(nftnl_expr* expr, void* data) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<NftSetReader>> NftSetReader::Open() {
+  absl::StatusOr<mnl_socket*> socket = OpenSocket();
+  if (!socket.ok()) return socket.status();
+  return std::unique_ptr<NftSetReader>(new NftSetReader(*socket));
+}
+
+absl::StatusOr<mnl_socket*> NftSetReader::OpenSocket() {
   mnl_socket* socket = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
   if (socket == nullptr) {
     return absl::InternalError(absl::StrCat("netlink socket: ", std::strerror(errno)));
@@ -49,26 +55,41 @@ absl::StatusOr<std::unique_ptr<NftSetReader>> NftSetReader::Open() {
     mnl_socket_close(socket);
     return absl::InternalError(absl::StrCat("netlink bind: ", std::strerror(error)));
   }
-  return std::unique_ptr<NftSetReader>(new NftSetReader(socket));
+  return socket;
 }
 
 NftSetReader::NftSetReader(mnl_socket* socket)
     : socket_(socket),
       port_id_(mnl_socket_get_portid(socket)),
-      seq_(static_cast<uint32_t>(time(nullptr))) {}
+      seq_(static_cast<uint32_t>(time(nullptr))),
+      buffer_(kBufferBytes) {}
 
 NftSetReader::~NftSetReader() { mnl_socket_close(socket_); }
 
 absl::StatusOr<std::vector<NftSetElement>> NftSetReader::Read(const std::string& table,
                                                               const std::string& set) {
+  absl::StatusOr<std::vector<NftSetElement>> elements = Dump(table, set);
+  if (!elements.ok() && !absl::IsNotFound(elements.status())) {
+    // What is left of the dump (a message with an old sequence number)
+    // would fail every later read on this socket: start a fresh one.
+    if (absl::StatusOr<mnl_socket*> fresh = OpenSocket(); fresh.ok()) {
+      mnl_socket_close(socket_);
+      socket_ = *fresh;
+      port_id_ = mnl_socket_get_portid(socket_);
+    }
+  }
+  return elements;
+}
+
+absl::StatusOr<std::vector<NftSetElement>> NftSetReader::Dump(const std::string& table,
+                                                              const std::string& set) {
   std::unique_ptr<nftnl_set, SetDeleter> request(nftnl_set_alloc());
   if (request == nullptr) return absl::ResourceExhaustedError("nftnl_set_alloc");
   nftnl_set_set_str(request.get(), NFTNL_SET_TABLE, table.c_str());
   nftnl_set_set_str(request.get(), NFTNL_SET_NAME, set.c_str());
-  std::vector<char> buffer(kBufferBytes);
   const uint32_t seq = ++seq_;
   nlmsghdr* nlh =
-      nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, seq);
+      nftnl_nlmsg_build_hdr(buffer_.data(), NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, seq);
   nftnl_set_elems_nlmsg_build_payload(nlh, request.get());
   if (mnl_socket_sendto(socket_, nlh, nlh->nlmsg_len) < 0) {
     return absl::InternalError(absl::StrCat("netlink send: ", std::strerror(errno)));
@@ -77,12 +98,12 @@ absl::StatusOr<std::vector<NftSetElement>> NftSetReader::Read(const std::string&
   int status = MNL_CB_OK;
   int error = 0;
   while (status > MNL_CB_STOP) {
-    const ssize_t n = mnl_socket_recvfrom(socket_, buffer.data(), buffer.size());
+    const ssize_t n = mnl_socket_recvfrom(socket_, buffer_.data(), buffer_.size());
     if (n < 0) {
       error = errno;
       break;
     }
-    status = mnl_cb_run(buffer.data(), static_cast<size_t>(n), seq, port_id_, ParseMessage,
+    status = mnl_cb_run(buffer_.data(), static_cast<size_t>(n), seq, port_id_, ParseMessage,
                         request.get());
     if (status < 0) error = errno;
   }

@@ -37,14 +37,20 @@ class NftSetReader {
   NftSetReader& operator=(const NftSetReader&) = delete;
 
   // Every element of set `set` of table `inet <table>`. NotFound when the
-  // set (or the table) does not exist.
+  // set (or the table) does not exist. After any other failure the socket is
+  // replaced, so the rest of a broken dump cannot reach the next read.
   absl::StatusOr<std::vector<NftSetElement>> Read(const std::string& table, const std::string& set);
 
  private:
   explicit NftSetReader(mnl_socket* socket);
+  static absl::StatusOr<mnl_socket*> OpenSocket();
+  absl::StatusOr<std::vector<NftSetElement>> Dump(const std::string& table, const std::string& set);
+
   mnl_socket* socket_;
   uint32_t port_id_;
   uint32_t seq_;
+  // Receive buffer, made once (a read every second of ten sets).
+  std::vector<char> buffer_;
 };
 
 }  // namespace egress::agent
