@@ -82,6 +82,10 @@ struct ServerOptions {
   absl::Duration abuse_sweep_interval = absl::Seconds(2);
   // How often temporary block rules that ran out are deleted.
   absl::Duration rule_expiry_interval = absl::Seconds(1);
+  // How often the rule sets of the agents this replica holds are checked
+  // for changes whose announcement was lost (a writer that died between its
+  // commit and its NOTIFY): the longest such a change can wait.
+  absl::Duration rule_recheck_interval = absl::Seconds(5);
 };
 
 // What the server is built on; every pointer must outlive the server.

@@ -13,6 +13,8 @@
 #include "common/log.h"
 #include "common/private_detail.h"
 #include "libpq-fe.h"
+#include "service/storage/pg_values.h"
+#include "service/storage/prepared.h"
 
 namespace egress {
 namespace {
@@ -27,14 +29,42 @@ constexpr char kConflict[] =
     "the change conflicted with concurrent changes of the same data; try again";
 constexpr char kInternal[] = "internal database error";
 
-bool IsRetryable(const pqxx::sql_error& error) {
-  // 40001 serialization_failure, 40P01 deadlock_detected.
-  return error.sqlstate() == "40001" || error.sqlstate() == "40P01";
+// 40001 serialization_failure, 40P01 deadlock_detected. libpqxx 6 throws
+// these as pqxx::serialization_failure and pqxx::deadlock_detected, which
+// are not pqxx::sql_error (and carry no SQLSTATE); the SQLSTATE check covers
+// libpqxx versions that do.
+bool IsRetryable(const std::exception& error) {
+  if (dynamic_cast<const pqxx::serialization_failure*>(&error) != nullptr ||
+      dynamic_cast<const pqxx::deadlock_detected*>(&error) != nullptr) {
+    return true;
+  }
+  const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error);
+  return sql != nullptr && (sql->sqlstate() == "40001" || sql->sqlstate() == "40P01");
 }
 
 std::string Detail(const std::exception& error, absl::string_view state = "") {
   return state.empty() ? std::string(error.what()) : absl::StrCat(state, ": ", error.what());
 }
+
+// The notifications the transaction body running on this thread asked for
+// (Database::NotifyAfterCommit); null outside a body.
+thread_local std::vector<std::pair<std::string, std::string>>* pending_notifications = nullptr;
+
+// Points pending_notifications at one attempt's list for its lifetime
+// (restoring what was there, should a body ever run another transaction).
+class NotificationScope {
+ public:
+  explicit NotificationScope(std::vector<std::pair<std::string, std::string>>* list)
+      : saved_(pending_notifications) {
+    pending_notifications = list;
+  }
+  ~NotificationScope() { pending_notifications = saved_; }
+  NotificationScope(const NotificationScope&) = delete;
+  NotificationScope& operator=(const NotificationScope&) = delete;
+
+ private:
+  std::vector<std::pair<std::string, std::string>>* const saved_;
+};
 
 // A growing, jittered pause, so that transactions that conflicted do not
 // meet again at once.
@@ -87,6 +117,17 @@ absl::Status StatusFromException(const std::exception& error) {
   if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr) {
     return WithPrivateDetail(absl::UnavailableError(kUnavailable), Detail(error));
   }
+  if (IsRetryable(error)) {
+    return WithPrivateDetail(absl::AbortedError(kConflict), Detail(error));
+  }
+  if (dynamic_cast<const pqxx::statement_completion_unknown*>(&error) != nullptr) {
+    // 40003: the server cannot tell whether the statement completed.
+    return WithPrivateDetail(absl::UnavailableError(kCommitInDoubt), Detail(error));
+  }
+  if (dynamic_cast<const pqxx::transaction_rollback*>(&error) != nullptr) {
+    // 40000 and other rollbacks the server chose: nothing was written.
+    return WithPrivateDetail(absl::AbortedError(kConflict), Detail(error));
+  }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
     const std::string& state = sql->sqlstate();
     if (state == "57014") {
@@ -99,9 +140,6 @@ absl::Status StatusFromException(const std::exception& error) {
     if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57") ||
         absl::StartsWith(state, "53") || state == "25006") {
       return WithPrivateDetail(absl::UnavailableError(kUnavailable), Detail(error, state));
-    }
-    if (IsRetryable(*sql)) {
-      return WithPrivateDetail(absl::AbortedError(kConflict), Detail(error, state));
     }
     return WithPrivateDetail(absl::InternalError(kInternal), Detail(error, state));
   }
@@ -182,6 +220,7 @@ Database::RetryStats Database::retry_stats() const {
   stats.broken_connections_retried = broken_connections_retried_.load();
   stats.conflicts_exhausted = conflicts_exhausted_.load();
   stats.commits_in_doubt = commits_in_doubt_.load();
+  stats.notifications_failed = notifications_failed_.load();
   {
     absl::MutexLock lock(&mutex_);
     stats.idle_dropped = idle_dropped_;
@@ -220,6 +259,47 @@ absl::Status Database::ReadSnapshot(const SnapshotBody& body) {
       body);
 }
 
+absl::Status Database::WriteOneStatement(const SnapshotBody& body) {
+  return Run<pqxx::nontransaction>(body);
+}
+
+void Database::NotifyAfterCommit(const std::string& channel, const std::string& payload) {
+  if (pending_notifications == nullptr) {
+    LogError("notify_outside_transaction", {{"channel", channel}});
+    return;
+  }
+  const std::pair<std::string, std::string> notification(channel, payload);
+  if (std::find(pending_notifications->begin(), pending_notifications->end(), notification) ==
+      pending_notifications->end()) {
+    pending_notifications->push_back(notification);
+  }
+}
+
+void Database::SendNotifications(
+    pqxx::connection& connection,
+    const std::vector<std::pair<std::string, std::string>>& notifications) {
+  // One prepared statement outside a transaction block, so a transaction
+  // of its own (one round trip), which does not wait for its WAL flush
+  // (set_config(..., true) lasts until that transaction's end, and commit
+  // reads it): the NOTIFY lock is held only for an in-memory commit.
+  static constexpr char kNotify[] =
+      "SELECT set_config('synchronous_commit', 'off', true), pg_notify(n.c, n.p) "
+      "FROM unnest($1::text[], $2::text[]) AS n (c, p)";
+  std::vector<std::string> channels, payloads;
+  for (const auto& [channel, payload] : notifications) {
+    channels.push_back(channel);
+    payloads.push_back(payload);
+  }
+  try {
+    pqxx::nontransaction sender(connection);
+    ExecPrepared(sender, kNotify, PgArrayLiteral(channels), PgArrayLiteral(payloads));
+  } catch (const std::exception& error) {
+    // The change itself committed: report it as done; listeners re-check.
+    ++notifications_failed_;
+    LogWarning("notify_after_commit_failed", {{"detail", error.what()}});
+  }
+}
+
 template <typename Txn, typename Body>
 absl::Status Database::Run(const Body& body) {
   absl::Status status;
@@ -229,9 +309,13 @@ absl::Status Database::Run(const Body& body) {
     if (!connection.ok()) return connection.status();
     bool committing = false;
     bool retry = false;
+    std::vector<std::pair<std::string, std::string>> notifications;
     try {
       Txn transaction(**connection);
-      status = body(transaction);
+      {
+        NotificationScope scope(&notifications);
+        status = body(transaction);
+      }
       if (status.ok()) {
         committing = true;
         transaction.commit();
@@ -249,6 +333,14 @@ absl::Status Database::Run(const Body& body) {
         (*connection)->disconnect();
         DropIdle();
         retry = !committing;
+      }
+    } catch (const pqxx::transaction_rollback& error) {
+      // libpqxx 6's serialization_failure and deadlock_detected (not
+      // sql_error): the transaction was rolled back, run it again.
+      status = StatusFromException(error);
+      if (IsRetryable(error)) {
+        retry = true;
+        ++conflicts_retried_;
       }
     } catch (const pqxx::in_doubt_error& error) {
       // Never retried: the commit may have happened. The caller does not
@@ -269,6 +361,8 @@ absl::Status Database::Run(const Body& body) {
     } catch (const std::exception& error) {
       status = StatusFromException(error);
     }
+    // Committed (the transaction object is gone: one at a time per connection).
+    if (status.ok() && !notifications.empty()) SendNotifications(**connection, notifications);
     Release(*std::move(connection));
     if (!retry) return status;
   }

@@ -26,6 +26,17 @@
 // retried: the commit may have happened (UNAVAILABLE; callers must not report
 // success, and must make a later retry of the same change harmless).
 //
+// Notifications (NOTIFY) a body asks for with NotifyAfterCommit are sent
+// after its transaction committed, in a short transaction of their own
+// that does not wait for its WAL flush. Not inside the writer's transaction
+// because PostgreSQL serializes every committing transaction that issued a
+// NOTIFY on one database-wide lock, held through the commit's WAL flush:
+// with NOTIFY inside, concurrent writers could not share a flush (group
+// commit), and they queued on that lock (bench/rule_push_bench). The price:
+// a process that dies between the commit and the notification, or a
+// notification that fails, leaves the change unannounced; listeners must
+// re-check on their own now and then (RuleChangeListener does).
+//
 // Failover: a broken connection, or a server found read-only (a demoted
 // primary), also drops every idle pooled connection, since they lead to the
 // same server; new ones are opened with the same conninfo. With several
@@ -87,9 +98,23 @@ class Database {
   // reset its own locals.
   absl::Status Transact(const TransactionBody& body);
 
+  // Inside a Transact (or WriteOneStatement) body, on its thread: once the
+  // transaction commits, NOTIFY `channel` with `payload` (see
+  // "Notifications" above). Identical requests of one transaction are sent
+  // once; none is sent if the body fails or its attempt is retried (the
+  // next attempt asks again). Outside a body: a bug, logged and dropped.
+  static void NotifyAfterCommit(const std::string& channel, const std::string& payload);
+
   // Runs `body` in a read-only REPEATABLE READ transaction (one snapshot for
   // every statement), begun in one round trip; retried like Transact.
   absl::Status ReadSnapshot(const SnapshotBody& body);
+
+  // Runs `body` outside a transaction block: each statement it sends is a
+  // transaction of its own (no BEGIN or COMMIT round trips). For a write
+  // that is one statement. Retried like Transact, and also when the
+  // connection broke while the statement ran (its outcome unknown), so the
+  // statement must be harmless to run twice.
+  absl::Status WriteOneStatement(const SnapshotBody& body);
 
   // Runs `body` on a connection outside any transaction block (for
   // statements such as CREATE DATABASE that refuse to run inside one).
@@ -108,6 +133,9 @@ class Database {
     uint64_t commits_in_doubt = 0;
     // Idle connections closed because another one to the same server broke.
     uint64_t idle_dropped = 0;
+    // After-commit notifications that could not be sent (the change was
+    // committed; listeners find it at their next re-check).
+    uint64_t notifications_failed = 0;
   };
   RetryStats retry_stats() const;
 
@@ -131,12 +159,16 @@ class Database {
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Open() const;
   // Closes every idle connection (see "Failover" above).
   void DropIdle();
+  // Sends what a committed body asked for with NotifyAfterCommit.
+  void SendNotifications(pqxx::connection& connection,
+                         const std::vector<std::pair<std::string, std::string>>& notifications);
 
   const DatabaseOptions options_;
   std::atomic<uint64_t> conflicts_retried_{0};
   std::atomic<uint64_t> broken_connections_retried_{0};
   std::atomic<uint64_t> conflicts_exhausted_{0};
   std::atomic<uint64_t> commits_in_doubt_{0};
+  std::atomic<uint64_t> notifications_failed_{0};
   mutable absl::Mutex mutex_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mutex_);
   int open_ ABSL_GUARDED_BY(mutex_) = 0;

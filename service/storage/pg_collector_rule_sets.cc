@@ -25,14 +25,20 @@ SELECT egress_node_rule_version(node_id), config_version,
   FROM nodes WHERE node_id = $1)sql";
 
 // The same, with the version of each account of the node (what a partial
-// rule set is computed against), in the same round trip.
+// rule set is computed against), in the same round trip. The node's version
+// is egress_node_rule_version's sum, spelled out: the function would be
+// planned again on every call and read the node's accounts a second time.
 constexpr char kSelectNodeAndAccountVersions[] = R"sql(
-SELECT egress_node_rule_version(n.node_id), n.config_version,
+SELECT (n.config_version + v.sum
+        + coalesce((SELECT sum(d.version) FROM node_rule_departures d
+                     WHERE d.node_id = n.node_id), 0))::bigint,
+       n.config_version,
        array_to_string(n.exempt_networks, ' '), host(n.server_ipv4), host(n.server_ipv6),
        v.ids, v.versions
   FROM nodes n,
        LATERAL (SELECT coalesce(array_agg(a.account_id), '{}') AS ids,
-                       coalesce(array_agg(a.rule_version), '{}') AS versions
+                       coalesce(array_agg(a.rule_version), '{}') AS versions,
+                       coalesce(sum(a.rule_version), 0) AS sum
                   FROM accounts a WHERE a.node_id = n.node_id) v
  WHERE n.node_id = $1)sql";
 
@@ -63,24 +69,36 @@ SELECT egress_node_rule_version(n.node_id), n.config_version,
   "   FROM account_locks l JOIN accounts a USING (account_id)"                               \
   "  WHERE a.node_id = $1 AND l.kind = 3 AND cardinality(l.ports) > 0" FILTER
 constexpr char kSelectAccountsOfNode[] = EGRESS_NODE_ACCOUNTS_SQL("");
-constexpr char kSelectAccountsListed[] =
-    EGRESS_NODE_ACCOUNTS_SQL(" AND a.account_id = ANY($2::text[])");
+// The listed accounts' rows are found by each table's own account_id (the
+// unqualified column of the USING join), not only through the join: a
+// generic plan that knew only `a.account_id = ANY($2)` hash-joined a
+// sequential scan of every block rule of every node on each partial rule
+// set (4.5 ms at 23,000 rules; 0.3 ms this way).
+constexpr char kSelectAccountsListed[] = EGRESS_NODE_ACCOUNTS_SQL(
+    " AND a.account_id = ANY($2::text[]) AND account_id = ANY($2::text[])");
 #undef EGRESS_NODE_ACCOUNTS_SQL
 
-constexpr char kRulesApplied[] = R"sql(
-UPDATE nodes SET applied_rule_version = greatest(applied_rule_version, $2),
-                 applied_at = now(), apply_error = ''
- WHERE node_id = $1)sql";
 constexpr char kRulesFailed[] = "UPDATE nodes SET apply_error = $2 WHERE node_id = $1";
 
-// Only accounts still on this node (a late confirmation from a node the
-// account left says nothing about it); KEY SHARE so an account deleted
-// meanwhile is skipped instead of failing the foreign key.
-constexpr char kAccountsApplied[] = R"sql(
+// A confirmation, as one statement (one round trip, its own transaction):
+// the node's row first (lock order step 1: `node` is an InitPlan's one-time
+// filter, evaluated before any accounts row is read), then the accounts it
+// names that are still on this node (a late confirmation from a node the
+// account left says nothing about it), in key order, KEY SHARE so an
+// account deleted meanwhile is skipped instead of failing the foreign key.
+// Harmless to run twice: versions only go up, a repeated one changes
+// nothing.
+constexpr char kRulesApplied[] = R"sql(
+WITH node AS (
+  UPDATE nodes SET applied_rule_version = greatest(applied_rule_version, $2),
+                   applied_at = now(), apply_error = ''
+   WHERE node_id = $1
+  RETURNING node_id)
 INSERT INTO account_rules_applied AS p (account_id, node_id, version, applied_at)
 SELECT a.account_id, a.node_id, t.version, now()
-  FROM unnest($2::text[], $3::int8[]) AS t (account_id, version)
+  FROM unnest($3::text[], $4::int8[]) AS t (account_id, version)
   JOIN accounts a ON a.account_id = t.account_id AND a.node_id = $1
+ WHERE EXISTS (SELECT 1 FROM node)
  ORDER BY a.account_id
    FOR KEY SHARE OF a
 ON CONFLICT (account_id) DO UPDATE
@@ -272,14 +290,12 @@ absl::Status PgCollectorStore::RecordRulesApplied(const std::string& node_id, ui
     ids.push_back(account_id);
     versions.push_back(std::to_string(account_version));
   }
-  return database_.Transact([&](pqxx::work& txn) -> absl::Status {
+  return database_.WriteOneStatement([&](pqxx::transaction_base& txn) -> absl::Status {
     if (!error.empty()) {
       ExecPrepared(txn, kRulesFailed, node_id, error);
-      return absl::OkStatus();
-    }
-    ExecPrepared(txn, kRulesApplied, node_id, static_cast<int64_t>(version));
-    if (!ids.empty()) {
-      ExecPrepared(txn, kAccountsApplied, node_id, PgArrayLiteral(ids), PgArrayLiteral(versions));
+    } else {
+      ExecPrepared(txn, kRulesApplied, node_id, static_cast<int64_t>(version), PgArrayLiteral(ids),
+                   PgArrayLiteral(versions));
     }
     return absl::OkStatus();
   });

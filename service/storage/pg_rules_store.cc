@@ -50,31 +50,47 @@ constexpr char kRulesPage[] = R"sql(
 
 constexpr char kCountRules[] = "SELECT count(*) FROM block_rules WHERE account_id = $1";
 
-// What CreateBlockRule checks, in one round trip once it holds the
-// account's row lock (taken by a statement of its own, so that this one's
-// snapshot sees every change committed before the lock was granted): the
-// rule already blocking the same destination, if any, and how many rules
-// the account has.
-constexpr char kExistingRules[] = R"sql(
-SELECT d.rule_id, (extract(epoch FROM d.expires_at) * 1000000)::int8,
-       (SELECT count(*) FROM block_rules c WHERE c.account_id = $1)
+// CreateBlockRule's one statement, run once it holds the account's row
+// lock: the rule already blocking the same destination, if any, and how
+// many rules the account has; unless either refuses, the new rule, its
+// audit event and (for one address the node never reported, $9) a queued
+// lookup, since nothing else would ever look it up: pending, picked up by
+// the enrichment worker's next poll, insert-only (lock order step 4).
+// Returns the new rule as RuleSelect does (NULLs if none was inserted),
+// then the existing rule's id and expiry and the account's rule count.
+// $7: the expiry in Unix microseconds, NULL for none; $8: the most rules
+// allowed; $10: the account's incarnation.
+constexpr char kCreateRuleWith[] = R"sql(
+WITH existing AS (
+  SELECT d.rule_id, (extract(epoch FROM d.expires_at) * 1000000)::int8 AS expires_us
+    FROM block_rules d
+   WHERE d.account_id = $1 AND d.network = $2::cidr AND d.protocol = $3 AND d.port = $4),
+counted AS (SELECT count(*) AS rules FROM block_rules c WHERE c.account_id = $1),
+r AS (
+  INSERT INTO block_rules AS r (account_id, network, protocol, port, note, created_by, expires_at)
+  SELECT $1, $2::cidr, $3, $4, $5, $6, 'epoch'::timestamptz + $7::int8 * interval '1 microsecond'
+   WHERE NOT EXISTS (SELECT 1 FROM existing) AND (SELECT rules FROM counted) < $8
+  ON CONFLICT ON CONSTRAINT block_rules_destination_unique DO NOTHING
+  RETURNING r.*),
+audited AS (
+  INSERT INTO audit_log (account_id, actor, action, before, after, incarnation)
+  SELECT $1, $6, 'block_rule.create', NULL, )sql" EGRESS_RULE_JSON R"sql(::jsonb, $10 FROM r),
+queued AS (
+  INSERT INTO ip_info (ip) SELECT $9::inet FROM r WHERE $9::inet IS NOT NULL
+  ON CONFLICT DO NOTHING)
+SELECT r.rule_id, r.network::text, r.protocol, r.port, r.note,
+       (extract(epoch FROM r.created_at) * 1000000)::int8, r.created_by,
+       (extract(epoch FROM r.updated_at) * 1000000)::int8,
+       (extract(epoch FROM r.expires_at) * 1000000)::int8,)sql";
+constexpr char kCreateRuleFrom[] = R"sql(,
+       e.rule_id, e.expires_us, (SELECT rules FROM counted)
   FROM (SELECT 1) one
-  LEFT JOIN block_rules d ON d.account_id = $1 AND d.network = $2::cidr
-                         AND d.protocol = $3 AND d.port = $4)sql";
-
-// $7: the expiry in Unix microseconds, NULL for none.
-constexpr char kInsertRule[] = R"sql(
-INSERT INTO block_rules AS r (account_id, network, protocol, port, note, created_by, expires_at)
-VALUES ($1, $2::cidr, $3, $4, $5, $6,
-        'epoch'::timestamptz + $7::int8 * interval '1 microsecond')
-ON CONFLICT ON CONSTRAINT block_rules_destination_unique DO NOTHING
-RETURNING r.rule_id, )sql" EGRESS_RULE_JSON;
-
-// A rule for one address the node never reported has no ip_info row, so
-// nothing would ever look it up: queue it as ingest does (pending, picked up
-// by the enrichment worker's next poll). Insert-only, no lock on an existing
-// row (lock order step 4).
-constexpr char kQueueLookup[] = "INSERT INTO ip_info (ip) VALUES ($1::inet) ON CONFLICT DO NOTHING";
+  LEFT JOIN r ON true
+  LEFT JOIN existing e ON true
+  LEFT JOIN ip_info i ON i.ip = host(r.network)::inet)sql";
+// The column of the existing rule's id in kCreateRule's row (after the
+// rule's nine columns and ip_info's eight).
+constexpr int kCreateRuleExistingColumn = 17;
 
 constexpr char kRuleJsonForUpdate[] =
     "SELECT r.note, " EGRESS_RULE_JSON
@@ -221,6 +237,9 @@ std::string RuleSelect(absl::string_view where) {
   return absl::StrCat(kSelectRulePrefix, kIpInfoColumns, kSelectRuleFrom, where);
 }
 
+const std::string* const kCreateRule =
+    new std::string(absl::StrCat(kCreateRuleWith, kIpInfoColumns, kCreateRuleFrom));
+
 absl::StatusOr<BlockRuleRecord> RuleFromRow(const pqxx::row& row) {
   BlockRuleRecord rule;
   rule.rule_id = row[0].as<uint64_t>();
@@ -342,53 +361,54 @@ absl::StatusOr<BlockRuleRecord> PgRulesStore::CreateBlockRule(const std::string&
                                                               const Actor& actor) {
   const std::string network = spec.network.ToString();
   const int protocol = static_cast<int>(spec.protocol);
+  const std::optional<std::string> lookup =
+      spec.network.is_host() ? std::optional<std::string>(spec.network.address().ToString())
+                             : std::nullopt;
   BlockRuleRecord rule;
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    EGRESS_ASSIGN_OR_RETURN(std::string node_id, AccountNode(txn, account_id, /*lock=*/true));
-    const pqxx::row existing =
-        ExecPrepared1(txn, kExistingRules, account_id, network, protocol, spec.port);
-    if (!existing[0].is_null()) {
-      const uint64_t existing_id = existing[0].as<uint64_t>();
-      // A temporary rule that ends before the one asked for is extended
-      // (never outlasts every expiry); otherwise the request asks for
-      // nothing the rule does not already do.
-      const bool extends = !existing[1].is_null() &&
-                           (!spec.expires_at.has_value() ||
-                            absl::ToUnixMicros(*spec.expires_at) > existing[1].as<int64_t>());
-      if (!extends) {
-        return absl::AlreadyExistsError(absl::StrCat("destination: ", DescribeDestination(spec),
-                                                     " is already blocked by rule ", existing_id));
-      }
-      pqxx::result before = ExecPrepared(txn, kRuleJsonForUpdate, account_id, existing_id);
-      pqxx::result after = ExecPrepared(txn, kExtendRule, account_id, existing_id,
-                                        NullableText(OptionalMicros(spec.expires_at)));
-      BumpAccountRuleVersion(txn, account_id, node_id);
-      InsertAuditEvent(txn, account_id, actor.name, "block_rule.extend",
-                       before.at(0)[1].as<std::string>(), after.at(0)[0].as<std::string>());
-      EGRESS_ASSIGN_OR_RETURN(rule, LoadRule(txn, account_id, existing_id));
+    // Three statements between BEGIN and COMMIT: the version bump takes
+    // the account's row lock (lock order step 2); the next statement's
+    // snapshot, taken once the lock is granted, sees every rule committed
+    // before, checks, inserts, audits and queues the lookup in one round
+    // trip. A refusal rolls the bump back with everything else.
+    EGRESS_ASSIGN_OR_RETURN(const AccountRuleChange change,
+                            BeginAccountRuleChange(txn, account_id));
+    const pqxx::row created =
+        ExecPrepared1(txn, kCreateRule->c_str(), account_id, network, protocol, spec.port,
+                      spec.note, actor.name, NullableText(OptionalMicros(spec.expires_at)),
+                      kMaxBlockRulesPerAccount, NullableText(lookup), change.incarnation);
+    if (!created[0].is_null()) {
+      EGRESS_ASSIGN_OR_RETURN(rule, RuleFromRow(created));
       return absl::OkStatus();
     }
-    const int64_t count = existing[2].as<int64_t>();
-    if (count >= kMaxBlockRulesPerAccount) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("the account already has ", count, " block rules, the most allowed (",
-                       kMaxBlockRulesPerAccount, "); delete some first"));
-    }
-    pqxx::result inserted =
-        ExecPrepared(txn, kInsertRule, account_id, network, protocol, spec.port, spec.note,
-                     actor.name, NullableText(OptionalMicros(spec.expires_at)));
-    if (inserted.empty()) {
+    if (created[kCreateRuleExistingColumn].is_null()) {
+      const int64_t count = created[kCreateRuleExistingColumn + 2].as<int64_t>();
+      if (count >= kMaxBlockRulesPerAccount) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("the account already has ", count, " block rules, the most allowed (",
+                         kMaxBlockRulesPerAccount, "); delete some first"));
+      }
       // Unreachable while the account row is locked; kept for safety.
       return absl::AbortedError("destination: a concurrent change created the same rule");
     }
-    const uint64_t rule_id = inserted[0][0].as<uint64_t>();
-    BumpAccountRuleVersion(txn, account_id, node_id);
-    InsertAuditEvent(txn, account_id, actor.name, "block_rule.create", std::nullopt,
-                     inserted[0][1].as<std::string>());
-    if (spec.network.is_host()) {
-      ExecPrepared(txn, kQueueLookup, spec.network.address().ToString());
+    const uint64_t existing_id = created[kCreateRuleExistingColumn].as<uint64_t>();
+    const pqxx::field existing_expiry = created[kCreateRuleExistingColumn + 1];
+    // A temporary rule that ends before the one asked for is extended
+    // (never outlasts every expiry); otherwise the request asks for
+    // nothing the rule does not already do.
+    const bool extends = !existing_expiry.is_null() &&
+                         (!spec.expires_at.has_value() ||
+                          absl::ToUnixMicros(*spec.expires_at) > existing_expiry.as<int64_t>());
+    if (!extends) {
+      return absl::AlreadyExistsError(absl::StrCat("destination: ", DescribeDestination(spec),
+                                                   " is already blocked by rule ", existing_id));
     }
-    EGRESS_ASSIGN_OR_RETURN(rule, LoadRule(txn, account_id, rule_id));
+    pqxx::result before = ExecPrepared(txn, kRuleJsonForUpdate, account_id, existing_id);
+    pqxx::result after = ExecPrepared(txn, kExtendRule, account_id, existing_id,
+                                      NullableText(OptionalMicros(spec.expires_at)));
+    InsertAuditEvent(txn, account_id, actor.name, "block_rule.extend",
+                     before.at(0)[1].as<std::string>(), after.at(0)[0].as<std::string>());
+    EGRESS_ASSIGN_OR_RETURN(rule, LoadRule(txn, account_id, existing_id));
     return absl::OkStatus();
   }));
   return rule;

@@ -24,10 +24,12 @@ class Receiver : public pqxx::notification_receiver {
 
 RuleChangeListener::RuleChangeListener(std::string conninfo,
                                        std::function<void(const std::string&)> on_node,
-                                       std::function<void()> on_resync)
+                                       std::function<void()> on_resync,
+                                       absl::Duration recheck_interval)
     : conninfo_(std::move(conninfo)),
       on_node_(std::move(on_node)),
       on_resync_(std::move(on_resync)),
+      recheck_interval_(recheck_interval),
       thread_([this] { Run(); }) {}
 
 RuleChangeListener::~RuleChangeListener() {
@@ -46,10 +48,15 @@ void RuleChangeListener::Run() {
       backoff = absl::Milliseconds(100);
       LogInfo("rule_listener_connected");
       on_resync_();
+      absl::Time next_recheck = absl::Now() + recheck_interval_;
       while (!stop_) {
         // Wakes at least every 200 ms to notice stop_.
         connection.await_notification(0, 200000);
         if (!connection.is_open()) throw pqxx::broken_connection("listener connection closed");
+        if (absl::Now() >= next_recheck) {
+          on_resync_();
+          next_recheck = absl::Now() + recheck_interval_;
+        }
       }
     } catch (const std::exception& error) {
       if (listening_.exchange(false)) {

@@ -9,15 +9,21 @@
 #include <string>
 #include <thread>
 
+#include "absl/time/time.h"
+
 namespace egress {
 
 class RuleChangeListener {
  public:
   // `on_node` gets each announced node id; `on_resync` is called after every
-  // (re)connection, since notifications sent while disconnected are lost.
-  // Both run on the listener's thread and must not block for long.
+  // (re)connection, since notifications sent while disconnected are lost,
+  // and every `recheck_interval` while connected, since a change is
+  // announced after its commit and a writer that died in between (or whose
+  // notification failed) announced nothing. Both run on the listener's
+  // thread and must not block for long.
   RuleChangeListener(std::string conninfo, std::function<void(const std::string&)> on_node,
-                     std::function<void()> on_resync);
+                     std::function<void()> on_resync,
+                     absl::Duration recheck_interval = absl::Seconds(5));
   ~RuleChangeListener();  // stops and joins
 
   // True once LISTEN is active (for tests and start-up ordering).
@@ -29,6 +35,7 @@ class RuleChangeListener {
   const std::string conninfo_;
   const std::function<void(const std::string&)> on_node_;
   const std::function<void()> on_resync_;
+  const absl::Duration recheck_interval_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> listening_{false};
   std::thread thread_;

@@ -4,7 +4,7 @@
 // stream then; the new rule set must still reach the agent (seen in the
 // fault tests: a BlockDestination right after the agent started never
 // arrived). Real PostgreSQL and gRPC; the store is wrapped only to run the
-// change at exactly that moment.
+// change at exactly that moment. And a change whose announcement was lost.
 #include <atomic>
 
 #include "absl/time/clock.h"
@@ -109,6 +109,50 @@ TEST(CollectorRulePushRaceTest, ChangeBetweenWelcomeLoadAndRegistrationIsPushed)
   agent.CloseSend();
   collector.CloseAllStreams();
   server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  (void)agent.Finish();  // how the stream ends is not under test here
+}
+
+// A writer that dies between its commit and its announcement (or whose
+// NOTIFY fails) leaves a change nobody announced: the replica holding the
+// agent finds it by its periodic re-check (ServerOptions::rule_recheck_interval).
+TEST(CollectorRulePushRaceTest, AChangeNeverAnnouncedReachesTheAgentByTheRecheck) {
+  const std::string conninfo = FreshDatabase();
+  DatabaseOptions database_options;
+  database_options.conninfo = conninfo;
+  std::unique_ptr<Database> database = *Database::Connect(database_options);
+  ServerOptions server_options;
+  server_options.listen_address = "127.0.0.1:0";
+  server_options.rule_recheck_interval = absl::Milliseconds(300);
+  ServerDependencies deps{database.get(), &::egress::testing::TestSigner()};
+  absl::StatusOr<std::unique_ptr<EgressServer>> replica = EgressServer::Start(server_options, deps);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  auto channel = grpc::CreateChannel((*replica)->address(), grpc::InsecureChannelCredentials());
+  ASSERT_OK(::egress::testing::UpsertNode(channel, "web-01", "198.51.100.10"));
+
+  AgentClient agent(channel, NodeToken("web-01"));
+  ASSERT_TRUE(agent.SendHello("web-01"));
+  std::optional<v1::ServiceMessage> welcome = agent.Next();
+  ASSERT_TRUE(welcome.has_value());
+  ASSERT_TRUE(welcome->has_welcome());
+
+  // The change as a writer commits it, without the announcement.
+  uint64_t changed_version = 0;
+  {
+    pqxx::connection connection(conninfo);
+    pqxx::work txn(connection);
+    txn.exec0("UPDATE nodes SET config_version = config_version + 1 WHERE node_id = 'web-01'");
+    changed_version = txn.exec1("SELECT egress_node_rule_version('web-01')")[0].as<uint64_t>();
+    txn.commit();
+  }
+  ASSERT_GT(changed_version, welcome->welcome().rule_set().version());
+  const absl::Time committed = absl::Now();
+  std::optional<v1::ServiceMessage> pushed =
+      agent.NextOfKind(v1::ServiceMessage::kRuleSet, absl::Seconds(5));
+  ASSERT_TRUE(pushed.has_value()) << "an unannounced change never reached the agent";
+  EXPECT_EQ(pushed->rule_set().version(), changed_version);
+  EXPECT_LT(absl::Now() - committed, absl::Seconds(2)) << "found by the 300 ms re-check";
+
+  agent.CloseSend();
   (void)agent.Finish();  // how the stream ends is not under test here
 }
 
