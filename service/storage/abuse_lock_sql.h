@@ -2,7 +2,7 @@
 // PgRulesStore (support's calls, expiry) and PgAbuseStore (the detector's
 // incidents). The caller holds the account's row lock (lock_order.md step 2);
 // these write account_locks (step 3), the audit log (step 4) and bump the
-// account's rule version (notify at commit, step 5).
+// account's rule version (announced after the commit, step 5).
 #ifndef EGRESS_SERVICE_STORAGE_ABUSE_LOCK_SQL_H_
 #define EGRESS_SERVICE_STORAGE_ABUSE_LOCK_SQL_H_
 
