@@ -33,6 +33,17 @@ using ::egress::testing::FreshDatabase;
 using ::egress::testing::NodeToken;
 namespace v1 = ::egress::v1;
 
+// Commits a change of web-01's own settings the way a writer would, without
+// announcing it; returns the node's rule version after it.
+uint64_t CommitUnannouncedNodeChange(const std::string& conninfo) {
+  pqxx::connection connection(conninfo);
+  pqxx::work txn(connection);
+  txn.exec0("UPDATE nodes SET config_version = config_version + 1 WHERE node_id = 'web-01'");
+  const uint64_t version = txn.exec1("SELECT egress_node_rule_version('web-01')")[0].as<uint64_t>();
+  txn.commit();
+  return version;
+}
+
 // Runs `after_first_load` once, right after the first LoadRuleSet returned
 // its (by then stale) rule set.
 class ChangeAfterLoadStore : public PgCollectorStore {
@@ -71,11 +82,7 @@ TEST(CollectorRulePushRaceTest, ChangeBetweenWelcomeLoadAndRegistrationIsPushed)
   CollectorServiceImpl* service = nullptr;
   uint64_t changed_version = 0;
   ChangeAfterLoadStore store(database.get(), [&] {
-    pqxx::connection connection(conninfo);
-    pqxx::work txn(connection);
-    txn.exec0("UPDATE nodes SET config_version = config_version + 1 WHERE node_id = 'web-01'");
-    changed_version = txn.exec1("SELECT egress_node_rule_version('web-01')")[0].as<uint64_t>();
-    txn.commit();
+    changed_version = CommitUnannouncedNodeChange(conninfo);
     // The announcement of the change, before the stream is registered.
     service->NodeRulesChanged("web-01");
   });
@@ -136,14 +143,7 @@ TEST(CollectorRulePushRaceTest, AChangeNeverAnnouncedReachesTheAgentByTheRecheck
   ASSERT_TRUE(welcome->has_welcome());
 
   // The change as a writer commits it, without the announcement.
-  uint64_t changed_version = 0;
-  {
-    pqxx::connection connection(conninfo);
-    pqxx::work txn(connection);
-    txn.exec0("UPDATE nodes SET config_version = config_version + 1 WHERE node_id = 'web-01'");
-    changed_version = txn.exec1("SELECT egress_node_rule_version('web-01')")[0].as<uint64_t>();
-    txn.commit();
-  }
+  const uint64_t changed_version = CommitUnannouncedNodeChange(conninfo);
   ASSERT_GT(changed_version, welcome->welcome().rule_set().version());
   const absl::Time committed = absl::Now();
   std::optional<v1::ServiceMessage> pushed =

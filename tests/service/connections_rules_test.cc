@@ -5,6 +5,7 @@
 #include "gtest/gtest.h"
 #include "service/storage/rule_changes.h"
 #include "tests/service/connections_test_env.h"
+#include "tests/support/notification_listener.h"
 
 namespace egress {
 namespace {
@@ -468,18 +469,11 @@ TEST_F(ConnectionsRulesTest, StatusReportsEgressAddressesAndTheirOwners) {
 }
 
 TEST_F(ConnectionsRulesTest, EveryRuleChangeIsAnnouncedToTheReplicas) {
-  pqxx::connection listener(conninfo_);
-  struct Receiver : pqxx::notification_receiver {
-    Receiver(pqxx::connection_base& c) : pqxx::notification_receiver(c, kRulesChangedChannel) {}
-    void operator()(const std::string& payload, int) override { payloads.push_back(payload); }
-    std::vector<std::string> payloads;
-  } receiver(listener);
+  testing::NotificationListener listener(conninfo_, kRulesChangedChannel);
   v1::BlockRule rule;
   ASSERT_TRUE(Block("192.0.2.99", v1::PROTOCOL_TCP, 22, "", &rule).ok());
   ASSERT_TRUE(BlockAll(true).ok());
-  for (int i = 0; i < 50 && receiver.payloads.size() < 2; ++i)
-    listener.await_notification(0, 100000);
-  EXPECT_THAT(receiver.payloads, ElementsAre("web-01", "web-01"));
+  EXPECT_THAT(listener.WaitFor(2), ElementsAre("web-01", "web-01"));
 }
 
 TEST_F(ConnectionsRulesTest, AccountsOnlySeeTheirOwnAuditLog) {

@@ -16,12 +16,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
+#include "tests/support/notification_listener.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/status_matchers.h"
 
 namespace egress {
 namespace {
 
+using ::egress::testing::NotificationListener;
 using ::egress::testing::PostgresCluster;
 using ::testing::HasSubstr;
 
@@ -181,34 +183,6 @@ TEST(DatabaseTest, ARealDeadlockIsRetriedAndBothTransactionsCommit) {
   EXPECT_EQ(read.exec1("SELECT sum(n) FROM t")[0].as<int>(), 4) << "each committed exactly once";
 }
 
-// Receives notifications on one channel of its own connection.
-class Listener {
- public:
-  Listener(const std::string& conninfo, const std::string& channel) : connection_(conninfo) {
-    receiver_ = std::make_unique<Receiver>(connection_, channel, &payloads_);
-    connection_.get_notifs();  // sends the LISTEN
-  }
-  // Every payload received within `wait`.
-  std::vector<std::string> Drain(absl::Duration wait) {
-    const absl::Time until = absl::Now() + wait;
-    while (absl::Now() < until) connection_.await_notification(0, 20000);
-    std::vector<std::string> out;
-    out.swap(payloads_);
-    return out;
-  }
-
- private:
-  struct Receiver : pqxx::notification_receiver {
-    Receiver(pqxx::connection_base& c, const std::string& channel, std::vector<std::string>* to)
-        : pqxx::notification_receiver(c, channel), payloads(to) {}
-    void operator()(const std::string& payload, int) override { payloads->push_back(payload); }
-    std::vector<std::string>* payloads;
-  };
-  pqxx::connection connection_;
-  std::vector<std::string> payloads_;
-  std::unique_ptr<Receiver> receiver_;
-};
-
 TEST(DatabaseTest, NotificationsAreSentOnceAfterTheCommitAndNeverForARollback) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<PostgresCluster> cluster, PostgresCluster::Start());
   ASSERT_OK(cluster->CreateDatabase("egress"));
@@ -223,7 +197,7 @@ TEST(DatabaseTest, NotificationsAreSentOnceAfterTheCommitAndNeverForARollback) {
     pqxx::nontransaction work(connection);
     work.exec("CREATE TABLE t (x int)");
   }
-  Listener listener(conninfo, "changes");
+  NotificationListener listener(conninfo, "changes");
 
   // Committed: each distinct payload once, however often it was asked for,
   // and only once the row is visible to others.

@@ -5,6 +5,7 @@
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
 #include "service/storage/pg_rules_store.h"
+#include "tests/support/notification_listener.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/status_matchers.h"
 
@@ -98,18 +99,10 @@ TEST_F(PgAccountsStoreTest, ChangingANodeBumpsItsRuleVersionOnlyWhenSomethingCha
 }
 
 TEST_F(PgAccountsStoreTest, RuleChangesAreAnnouncedWithNotify) {
-  struct Receiver : pqxx::notification_receiver {
-    Receiver(pqxx::connection_base& c, std::vector<std::string>* out)
-        : pqxx::notification_receiver(c, kRulesChangedChannel), out_(out) {}
-    void operator()(const std::string& payload, int) override { out_->push_back(payload); }
-    std::vector<std::string>* out_;
-  };
-  pqxx::connection listener(conninfo_);
-  std::vector<std::string> payloads;
-  Receiver receiver(listener, &payloads);  // LISTENs from here on
+  testing::NotificationListener listener(conninfo_, kRulesChangedChannel);
   ASSERT_THAT(store_->UpsertNode(Node("web-01"), admin_), IsOk());
   ASSERT_THAT(store_->UpsertAccount(Account("alice", "web-01", 1001), admin_), IsOk());
-  for (int i = 0; i < 50 && payloads.size() < 2; ++i) listener.await_notification(0, 100000);
+  const std::vector<std::string> payloads = listener.WaitFor(2);
   EXPECT_THAT(payloads, ElementsAre("web-01", "web-01"));
 }
 
