@@ -1,5 +1,7 @@
 #include "service/storage/database.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <cstring>
 #include <random>
@@ -106,6 +108,24 @@ absl::Status CheckMultiHost(const std::string& conninfo) {
   return absl::OkStatus();
 }
 
+// An idle connection has nothing to read unless its server hung up (a
+// restart or shutdown sends a FATAL message, then closes): any byte, EOF or
+// error on its socket means it is not worth sending a statement on. One
+// poll(2) with no wait.
+bool ServerHungUp(const pqxx::connection& connection) {
+  const int socket = connection.sock();
+  if (socket < 0) return true;
+  pollfd entry{socket, POLLIN | POLLRDHUP, 0};
+  return poll(&entry, 1, 0) != 0;
+}
+
+// SQLSTATEs with which the server ends the session: class 08 (connection
+// exception) and 57P01-57P03 (terminated by an administrator, a crash of
+// another backend, or a shutdown).
+bool EndedTheSession(const std::string& state) {
+  return absl::StartsWith(state, "08") || state == "57P01" || state == "57P02" || state == "57P03";
+}
+
 }  // namespace
 
 absl::Status StatusFromException(const std::exception& error) {
@@ -179,6 +199,7 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Open() const {
 
 absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Acquire() {
   const absl::Time deadline = absl::Now() + options_.acquire_timeout;
+  std::vector<std::unique_ptr<pqxx::connection>> hung_up;
   {
     absl::MutexLock lock(&mutex_);
     auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
@@ -190,10 +211,14 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Acquire() {
                                             absl::FormatDuration(options_.acquire_timeout),
                                             " (pool of ", options_.pool_size, ")"));
     }
-    if (!idle_.empty()) {
+    while (!idle_.empty()) {
       std::unique_ptr<pqxx::connection> connection = std::move(idle_.back());
       idle_.pop_back();
-      return connection;
+      if (!ServerHungUp(*connection)) return connection;
+      // Closed outside the lock, at the end of this scope's next turn.
+      --open_;
+      ++idle_dropped_;
+      hung_up.push_back(std::move(connection));
     }
     ++open_;
   }
@@ -260,7 +285,11 @@ absl::Status Database::ReadSnapshot(const SnapshotBody& body) {
 }
 
 absl::Status Database::WriteOneStatement(const SnapshotBody& body) {
-  return Run<pqxx::nontransaction>(body);
+  return Run<pqxx::nontransaction>(body, BrokenMeans::kRunTwiceHarmless);
+}
+
+absl::Status Database::TransactInOneStatement(const SnapshotBody& body) {
+  return Run<pqxx::nontransaction>(body, BrokenMeans::kOutcomeUnknown);
 }
 
 void Database::NotifyAfterCommit(const std::string& channel, const std::string& payload) {
@@ -301,7 +330,7 @@ void Database::SendNotifications(
 }
 
 template <typename Txn, typename Body>
-absl::Status Database::Run(const Body& body) {
+absl::Status Database::Run(const Body& body, BrokenMeans broken) {
   absl::Status status;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
     if (attempt > 1) absl::SleepFor(RetryPause(options_.retry_pause, attempt - 1));
@@ -322,7 +351,12 @@ absl::Status Database::Run(const Body& body) {
       }
     } catch (const pqxx::sql_error& error) {
       status = StatusFromException(error);
-      if (IsRetryable(error)) {
+      if (broken == BrokenMeans::kOutcomeUnknown && EndedTheSession(error.sqlstate())) {
+        // Terminated while running (e.g. while its commit waited for a
+        // standby): the statement may have committed.
+        status = WithPrivateDetail(absl::UnavailableError(kCommitInDoubt), Detail(error));
+        ++commits_in_doubt_;
+      } else if (IsRetryable(error)) {
         retry = true;
         ++conflicts_retried_;
       } else if (error.sqlstate() == "25006") {
@@ -350,10 +384,17 @@ absl::Status Database::Run(const Body& body) {
       ++commits_in_doubt_;
       DropIdle();
     } catch (const pqxx::broken_connection& error) {
-      status = StatusFromException(error);
-      // Nothing was sent for commit: nothing was written.
-      retry = !committing;
-      if (retry) ++broken_connections_retried_;
+      if (broken == BrokenMeans::kOutcomeUnknown) {
+        // The statement was the transaction: it may have committed.
+        status = WithPrivateDetail(absl::UnavailableError(kCommitInDoubt), Detail(error));
+        ++commits_in_doubt_;
+      } else {
+        status = StatusFromException(error);
+        // Nothing was sent for commit: nothing was written (or the one
+        // statement is harmless to run again).
+        retry = !committing;
+        if (retry) ++broken_connections_retried_;
+      }
       // The server restarted or failed over: every idle connection is as
       // broken as this one. Dropping them now makes the retry (and the next
       // transactions) connect afresh instead of each finding a dead one.

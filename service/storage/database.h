@@ -116,6 +116,16 @@ class Database {
   // statement must be harmless to run twice.
   absl::Status WriteOneStatement(const SnapshotBody& body);
 
+  // Runs `body`, which sends one statement (typically a call of a PL/pgSQL
+  // function holding a whole change), outside a transaction block: the
+  // statement is the transaction, in one round trip instead of BEGIN, the
+  // statements and COMMIT. Retried on serialization failures and deadlocks
+  // (the statement was rolled back) and on a connection found broken before
+  // it was used. A connection that breaks while the statement runs leaves
+  // its outcome unknown, like a commit in doubt: UNAVAILABLE, not retried,
+  // so the statement need not be harmless to run twice.
+  absl::Status TransactInOneStatement(const SnapshotBody& body);
+
   // Runs `body` on a connection outside any transaction block (for
   // statements such as CREATE DATABASE that refuse to run inside one).
   absl::Status WithConnection(const std::function<absl::Status(pqxx::connection&)>& body);
@@ -151,9 +161,18 @@ class Database {
   explicit Database(DatabaseOptions options) : options_(std::move(options)) {}
 
   // Transact and ReadSnapshot: `body` in a transaction of type Txn.
+  // What a connection that breaks while `body` runs may have left written.
+  enum class BrokenMeans {
+    kNothingCommitted,  // a transaction block not yet committing: retry
+    kRunTwiceHarmless,  // WriteOneStatement: retry
+    kOutcomeUnknown,    // TransactInOneStatement: in doubt, no retry
+  };
   template <typename Txn, typename Body>
-  absl::Status Run(const Body& body);
+  absl::Status Run(const Body& body, BrokenMeans broken = BrokenMeans::kNothingCommitted);
 
+  // A pooled connection (idle ones checked for a server that went away, so
+  // a statement whose outcome would be unknown is not sent on a dead one),
+  // or a new one.
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
   void Release(std::unique_ptr<pqxx::connection> connection);
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Open() const;

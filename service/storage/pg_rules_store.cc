@@ -50,50 +50,30 @@ constexpr char kRulesPage[] = R"sql(
 
 constexpr char kCountRules[] = "SELECT count(*) FROM block_rules WHERE account_id = $1";
 
-// CreateBlockRule's one statement, run once it holds the account's row
-// lock: the rule already blocking the same destination, if any, and how
-// many rules the account has; unless either refuses, the new rule, its
-// audit event and (for one address the node never reported, $9) a queued
-// lookup, since nothing else would ever look it up: pending, picked up by
-// the enrichment worker's next poll, insert-only (lock order step 4).
-// Returns the new rule as RuleSelect does (NULLs if none was inserted),
-// then the existing rule's id and expiry and the account's rule count.
-// $7: the expiry in Unix microseconds, NULL for none; $8: the most rules
-// allowed; $10: the account's incarnation.
-constexpr char kCreateRuleWith[] = R"sql(
-WITH existing AS (
-  SELECT d.rule_id, (extract(epoch FROM d.expires_at) * 1000000)::int8 AS expires_us
-    FROM block_rules d
-   WHERE d.account_id = $1 AND d.network = $2::cidr AND d.protocol = $3 AND d.port = $4),
-counted AS (SELECT count(*) AS rules FROM block_rules c WHERE c.account_id = $1),
-r AS (
-  INSERT INTO block_rules AS r (account_id, network, protocol, port, note, created_by, expires_at)
-  SELECT $1, $2::cidr, $3, $4, $5, $6, 'epoch'::timestamptz + $7::int8 * interval '1 microsecond'
-   WHERE NOT EXISTS (SELECT 1 FROM existing) AND (SELECT rules FROM counted) < $8
-  ON CONFLICT ON CONSTRAINT block_rules_destination_unique DO NOTHING
-  RETURNING r.*),
-audited AS (
-  INSERT INTO audit_log (account_id, actor, action, before, after, incarnation)
-  SELECT $1, $6, 'block_rule.create', NULL, )sql" EGRESS_RULE_JSON R"sql(::jsonb, $10 FROM r),
-queued AS (
-  INSERT INTO ip_info (ip) SELECT $9::inet FROM r WHERE $9::inet IS NOT NULL
-  ON CONFLICT DO NOTHING)
-SELECT r.rule_id, r.network::text, r.protocol, r.port, r.note,
-       (extract(epoch FROM r.created_at) * 1000000)::int8, r.created_by,
-       (extract(epoch FROM r.updated_at) * 1000000)::int8,
-       (extract(epoch FROM r.expires_at) * 1000000)::int8,)sql";
+// CreateBlockRule's one statement, a transaction of its own: the function
+// (0011_create_block_rule_in_one_round_trip.sql) takes the account's row
+// lock, checks for a rule already blocking the same destination and the
+// account's rule count, and unless either refuses inserts the rule, bumps
+// the version, audits and queues the lookup ($9: one address the node never
+// reported). Returns no row for no such account, else the new rule as
+// RuleSelect does (NULLs if none was inserted), then the existing rule's id
+// and expiry, the account's rule count and its node. $7: the expiry in Unix
+// microseconds, NULL for none; $8: the most rules allowed.
 constexpr char kCreateRuleFrom[] = R"sql(,
-       e.rule_id, e.expires_us, (SELECT rules FROM counted)
-  FROM (SELECT 1) one
-  LEFT JOIN r ON true
-  LEFT JOIN existing e ON true
+       c.out_existing_rule_id, c.out_existing_expires_us, c.out_rules, c.out_node_id
+  FROM egress_create_block_rule($1, $2::cidr, $3::int2, $4::int4, $5, $6, $7::int8, $8::int8,
+                                $9::inet) c
+  CROSS JOIN LATERAL (SELECT (c.out_rule).*) r
   LEFT JOIN ip_info i ON i.ip = host(r.network)::inet)sql";
-// The column of the existing rule's id in kCreateRule's row (after the
-// rule's nine columns and ip_info's eight).
+// The columns of kCreateRule's row after the rule's nine and ip_info's eight.
 constexpr int kCreateRuleExistingColumn = 17;
+constexpr int kCreateRuleExpiryColumn = 18;
+constexpr int kCreateRuleCountColumn = 19;
+constexpr int kCreateRuleNodeColumn = 20;
 
 constexpr char kRuleJsonForUpdate[] =
     "SELECT r.note, " EGRESS_RULE_JSON
+    ", (extract(epoch FROM r.expires_at) * 1000000)::int8"
     " FROM block_rules r WHERE r.account_id = $1 AND r.rule_id = $2 FOR UPDATE";
 
 constexpr char kExtendRule[] =
@@ -238,7 +218,16 @@ std::string RuleSelect(absl::string_view where) {
 }
 
 const std::string* const kCreateRule =
-    new std::string(absl::StrCat(kCreateRuleWith, kIpInfoColumns, kCreateRuleFrom));
+    new std::string(absl::StrCat(kSelectRulePrefix, kIpInfoColumns, kCreateRuleFrom));
+
+// Whether a request for `asked` (nullopt: never) would extend a rule that
+// already blocks the destination until `existing_us` (NULL: never): a
+// temporary rule that ends sooner is extended; it never outlasts the
+// latest expiry asked for.
+bool ExtendsExisting(const pqxx::field& existing_us, const std::optional<absl::Time>& asked) {
+  return !existing_us.is_null() &&
+         (!asked.has_value() || absl::ToUnixMicros(*asked) > existing_us.as<int64_t>());
+}
 
 absl::StatusOr<BlockRuleRecord> RuleFromRow(const pqxx::row& row) {
   BlockRuleRecord rule;
@@ -273,6 +262,12 @@ std::optional<std::string> OptionalMicros(const std::optional<absl::Time>& time)
 std::string DescribeDestination(const BlockRuleSpec& spec) {
   return absl::StrCat(spec.network.ToString(), " ", ProtocolName(spec.protocol),
                       spec.port == 0 ? " every port" : absl::StrCat(" port ", spec.port));
+}
+
+// The refusal of a rule for a destination another rule already blocks.
+absl::Status AlreadyBlocked(const BlockRuleSpec& spec, uint64_t existing_id) {
+  return absl::AlreadyExistsError(absl::StrCat("destination: ", DescribeDestination(spec),
+                                               " is already blocked by rule ", existing_id));
 }
 
 absl::StatusOr<AccountStatusRecord> LoadStatus(pqxx::work& txn, const std::string& account_id) {
@@ -365,50 +360,55 @@ absl::StatusOr<BlockRuleRecord> PgRulesStore::CreateBlockRule(const std::string&
       spec.network.is_host() ? std::optional<std::string>(spec.network.address().ToString())
                              : std::nullopt;
   BlockRuleRecord rule;
+  std::optional<uint64_t> to_extend;
+  EGRESS_RETURN_IF_ERROR(
+      database_.TransactInOneStatement([&](pqxx::transaction_base& txn) -> absl::Status {
+        to_extend.reset();
+        const pqxx::result created =
+            ExecPrepared(txn, kCreateRule->c_str(), account_id, network, protocol, spec.port,
+                         spec.note, actor.name, NullableText(OptionalMicros(spec.expires_at)),
+                         kMaxBlockRulesPerAccount, NullableText(lookup));
+        if (created.empty()) return AccountNotFound(account_id);
+        const pqxx::row& row = created[0];
+        if (!row[0].is_null()) {
+          AnnounceRulesChanged(txn, row[kCreateRuleNodeColumn].as<std::string>());
+          EGRESS_ASSIGN_OR_RETURN(rule, RuleFromRow(row));
+          return absl::OkStatus();
+        }
+        // Refused: the function wrote nothing.
+        if (row[kCreateRuleExistingColumn].is_null()) {
+          const int64_t count = row[kCreateRuleCountColumn].as<int64_t>();
+          if (count >= kMaxBlockRulesPerAccount) {
+            return absl::ResourceExhaustedError(
+                absl::StrCat("the account already has ", count, " block rules, the most allowed (",
+                             kMaxBlockRulesPerAccount, "); delete some first"));
+          }
+          // Unreachable while the account row is locked; kept for safety.
+          return absl::AbortedError("destination: a concurrent change created the same rule");
+        }
+        const uint64_t existing_id = row[kCreateRuleExistingColumn].as<uint64_t>();
+        if (!ExtendsExisting(row[kCreateRuleExpiryColumn], spec.expires_at)) {
+          return AlreadyBlocked(spec, existing_id);
+        }
+        to_extend = existing_id;
+        return absl::OkStatus();
+      }));
+  if (!to_extend.has_value()) return rule;
+  // A temporary rule for the destination ends before the one asked for:
+  // extended in a transaction of its own (rare: a request repeated with a
+  // longer expiry), checked again under the account's row lock.
   EGRESS_RETURN_IF_ERROR(database_.Transact([&](pqxx::work& txn) -> absl::Status {
-    // Three statements between BEGIN and COMMIT: the version bump takes
-    // the account's row lock (lock order step 2); the next statement's
-    // snapshot, taken once the lock is granted, sees every rule committed
-    // before, checks, inserts, audits and queues the lookup in one round
-    // trip. A refusal rolls the bump back with everything else.
-    EGRESS_ASSIGN_OR_RETURN(const AccountRuleChange change,
-                            BeginAccountRuleChange(txn, account_id));
-    const pqxx::row created =
-        ExecPrepared1(txn, kCreateRule->c_str(), account_id, network, protocol, spec.port,
-                      spec.note, actor.name, NullableText(OptionalMicros(spec.expires_at)),
-                      kMaxBlockRulesPerAccount, NullableText(lookup), change.incarnation);
-    if (!created[0].is_null()) {
-      EGRESS_ASSIGN_OR_RETURN(rule, RuleFromRow(created));
-      return absl::OkStatus();
+    EGRESS_RETURN_IF_ERROR(BeginAccountRuleChange(txn, account_id).status());
+    pqxx::result before = ExecPrepared(txn, kRuleJsonForUpdate, account_id, *to_extend);
+    if (before.empty()) {
+      return absl::AbortedError("destination: a concurrent change deleted the rule; try again");
     }
-    if (created[kCreateRuleExistingColumn].is_null()) {
-      const int64_t count = created[kCreateRuleExistingColumn + 2].as<int64_t>();
-      if (count >= kMaxBlockRulesPerAccount) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat("the account already has ", count, " block rules, the most allowed (",
-                         kMaxBlockRulesPerAccount, "); delete some first"));
-      }
-      // Unreachable while the account row is locked; kept for safety.
-      return absl::AbortedError("destination: a concurrent change created the same rule");
-    }
-    const uint64_t existing_id = created[kCreateRuleExistingColumn].as<uint64_t>();
-    const pqxx::field existing_expiry = created[kCreateRuleExistingColumn + 1];
-    // A temporary rule that ends before the one asked for is extended
-    // (never outlasts every expiry); otherwise the request asks for
-    // nothing the rule does not already do.
-    const bool extends = !existing_expiry.is_null() &&
-                         (!spec.expires_at.has_value() ||
-                          absl::ToUnixMicros(*spec.expires_at) > existing_expiry.as<int64_t>());
-    if (!extends) {
-      return absl::AlreadyExistsError(absl::StrCat("destination: ", DescribeDestination(spec),
-                                                   " is already blocked by rule ", existing_id));
-    }
-    pqxx::result before = ExecPrepared(txn, kRuleJsonForUpdate, account_id, existing_id);
-    pqxx::result after = ExecPrepared(txn, kExtendRule, account_id, existing_id,
+    if (!ExtendsExisting(before[0][2], spec.expires_at)) return AlreadyBlocked(spec, *to_extend);
+    pqxx::result after = ExecPrepared(txn, kExtendRule, account_id, *to_extend,
                                       NullableText(OptionalMicros(spec.expires_at)));
     InsertAuditEvent(txn, account_id, actor.name, "block_rule.extend",
                      before.at(0)[1].as<std::string>(), after.at(0)[0].as<std::string>());
-    EGRESS_ASSIGN_OR_RETURN(rule, LoadRule(txn, account_id, existing_id));
+    EGRESS_ASSIGN_OR_RETURN(rule, LoadRule(txn, account_id, *to_extend));
     return absl::OkStatus();
   }));
   return rule;

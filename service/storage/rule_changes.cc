@@ -52,7 +52,7 @@ void RecordDeparture(pqxx::work& txn, const std::string& node_id, const std::str
   AnnounceRulesChanged(txn, node_id);
 }
 
-void AnnounceRulesChanged(pqxx::work&, const std::string& node_id) {
+void AnnounceRulesChanged(pqxx::transaction_base&, const std::string& node_id) {
   // After the commit, not in it (Database, "Notifications").
   Database::NotifyAfterCommit(kRulesChangedChannel, node_id);
 }

@@ -54,7 +54,7 @@ void RecordDeparture(pqxx::work& txn, const std::string& node_id, const std::str
 
 // Announces the node on kRulesChangedChannel (sent once the transaction
 // commits: Database::NotifyAfterCommit).
-void AnnounceRulesChanged(pqxx::work& txn, const std::string& node_id);
+void AnnounceRulesChanged(pqxx::transaction_base& txn, const std::string& node_id);
 
 // Appends to the account's audit log, as an event of the account's current
 // incarnation (so call it before deleting the account row). `before_json` /
