@@ -304,8 +304,14 @@ void Database::NotifyAfterCommit(const std::string& channel, const std::string& 
   }
 }
 
+Database::Database(DatabaseOptions options)
+    : options_(std::move(options)),
+      notifier_(std::make_unique<AfterCommitNotifier>(
+          [this](const std::vector<AfterCommitNotifier::Notification>& notifications) {
+            SendNotifications(notifications);
+          })) {}
+
 void Database::SendNotifications(
-    pqxx::connection& connection,
     const std::vector<std::pair<std::string, std::string>>& notifications) {
   // One prepared statement outside a transaction block, so a transaction
   // of its own (one round trip), which does not wait for its WAL flush
@@ -319,14 +325,24 @@ void Database::SendNotifications(
     channels.push_back(channel);
     payloads.push_back(payload);
   }
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> connection = Acquire();
+  if (!connection.ok()) {
+    // The changes themselves committed: listeners find them at their next
+    // re-check.
+    notifications_failed_ += notifications.size();
+    LogWarning("notify_after_commit_failed",
+               {{"detail", PrivateDetail(connection.status()).value_or("-")}});
+    return;
+  }
   try {
-    pqxx::nontransaction sender(connection);
+    pqxx::nontransaction sender(**connection);
     ExecPrepared(sender, kNotify, PgArrayLiteral(channels), PgArrayLiteral(payloads));
   } catch (const std::exception& error) {
-    // The change itself committed: report it as done; listeners re-check.
-    ++notifications_failed_;
+    notifications_failed_ += notifications.size();
     LogWarning("notify_after_commit_failed", {{"detail", error.what()}});
+    if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr) DropIdle();
   }
+  Release(*std::move(connection));
 }
 
 template <typename Txn, typename Body>
@@ -402,9 +418,9 @@ absl::Status Database::Run(const Body& body, BrokenMeans broken) {
     } catch (const std::exception& error) {
       status = StatusFromException(error);
     }
-    // Committed (the transaction object is gone: one at a time per connection).
-    if (status.ok() && !notifications.empty()) SendNotifications(**connection, notifications);
     Release(*std::move(connection));
+    // Committed: announce it (sent from the notifier's thread).
+    if (status.ok() && !notifications.empty()) notifier_->Enqueue(notifications);
     if (!retry) return status;
   }
   if (status.code() == absl::StatusCode::kAborted) {

@@ -28,7 +28,9 @@
 //
 // Notifications (NOTIFY) a body asks for with NotifyAfterCommit are sent
 // after its transaction committed, in a short transaction of their own
-// that does not wait for its WAL flush. Not inside the writer's transaction
+// that does not wait for its WAL flush, from a thread of their own
+// (AfterCommitNotifier: the writer does not wait for them, and those of
+// writers that commit meanwhile share one statement). Not inside the writer's transaction
 // because PostgreSQL serializes every committing transaction that issued a
 // NOTIFY on one database-wide lock, held through the commit's WAL flush:
 // with NOTIFY inside, concurrent writers could not share a flush (group
@@ -58,6 +60,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "pqxx/pqxx"
+#include "service/storage/after_commit_notifier.h"
 
 namespace egress {
 
@@ -158,7 +161,7 @@ class Database {
   PoolStats pool_stats() const;
 
  private:
-  explicit Database(DatabaseOptions options) : options_(std::move(options)) {}
+  explicit Database(DatabaseOptions options);
 
   // Transact and ReadSnapshot: `body` in a transaction of type Txn.
   // What a connection that breaks while `body` runs may have left written.
@@ -178,9 +181,9 @@ class Database {
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Open() const;
   // Closes every idle connection (see "Failover" above).
   void DropIdle();
-  // Sends what a committed body asked for with NotifyAfterCommit.
-  void SendNotifications(pqxx::connection& connection,
-                         const std::vector<std::pair<std::string, std::string>>& notifications);
+  // Sends what committed bodies asked for with NotifyAfterCommit (on
+  // notifier_'s thread).
+  void SendNotifications(const std::vector<std::pair<std::string, std::string>>& notifications);
 
   const DatabaseOptions options_;
   std::atomic<uint64_t> conflicts_retried_{0};
@@ -192,6 +195,9 @@ class Database {
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mutex_);
   int open_ ABSL_GUARDED_BY(mutex_) = 0;
   uint64_t idle_dropped_ ABSL_GUARDED_BY(mutex_) = 0;
+  // Last: destroyed first, sending what is still queued while the pool is
+  // still there.
+  std::unique_ptr<AfterCommitNotifier> notifier_;
 };
 
 // Maps a libpqxx / libpq exception to a status (see the header comment): a

@@ -1,0 +1,54 @@
+#include "service/storage/after_commit_notifier.h"
+
+#include <algorithm>
+
+namespace egress {
+
+AfterCommitNotifier::AfterCommitNotifier(Send send)
+    : send_(std::move(send)), thread_([this] { Loop(); }) {}
+
+AfterCommitNotifier::~AfterCommitNotifier() {
+  {
+    absl::MutexLock lock(&mutex_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+void AfterCommitNotifier::Enqueue(const std::vector<Notification>& notifications) {
+  absl::MutexLock lock(&mutex_);
+  for (const Notification& notification : notifications) {
+    if (std::find(queued_.begin(), queued_.end(), notification) == queued_.end()) {
+      queued_.push_back(notification);
+    }
+  }
+}
+
+void AfterCommitNotifier::Flush() {
+  absl::MutexLock lock(&mutex_);
+  // Whatever is queued now goes out in the batch after the ones taken.
+  const uint64_t wanted = taken_ + (queued_.empty() ? 0 : 1);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return sent_ >= wanted; };
+  mutex_.Await(absl::Condition(&done));
+}
+
+void AfterCommitNotifier::Loop() {
+  while (true) {
+    std::vector<Notification> batch;
+    {
+      absl::MutexLock lock(&mutex_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+        return !queued_.empty() || stopping_;
+      };
+      mutex_.Await(absl::Condition(&ready));
+      if (queued_.empty()) return;  // stopping, and nothing left to send
+      batch.swap(queued_);
+      ++taken_;
+    }
+    send_(batch);
+    absl::MutexLock lock(&mutex_);
+    ++sent_;
+  }
+}
+
+}  // namespace egress
