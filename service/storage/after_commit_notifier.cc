@@ -16,12 +16,29 @@ AfterCommitNotifier::~AfterCommitNotifier() {
 }
 
 void AfterCommitNotifier::Enqueue(const std::vector<Notification>& notifications) {
-  absl::MutexLock lock(&mutex_);
+  std::vector<Notification> batch;
+  {
+    absl::MutexLock lock(&mutex_);
+    if (sending_ || !queued_.empty()) {
+      for (const Notification& notification : notifications) {
+        if (std::find(queued_.begin(), queued_.end(), notification) == queued_.end()) {
+          queued_.push_back(notification);
+        }
+      }
+      return;
+    }
+    sending_ = true;
+    ++taken_;
+  }
   for (const Notification& notification : notifications) {
-    if (std::find(queued_.begin(), queued_.end(), notification) == queued_.end()) {
-      queued_.push_back(notification);
+    if (std::find(batch.begin(), batch.end(), notification) == batch.end()) {
+      batch.push_back(notification);
     }
   }
+  send_(batch);
+  absl::MutexLock lock(&mutex_);
+  sending_ = false;
+  ++sent_;
 }
 
 void AfterCommitNotifier::Flush() {
@@ -38,15 +55,17 @@ void AfterCommitNotifier::Loop() {
     {
       absl::MutexLock lock(&mutex_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-        return !queued_.empty() || stopping_;
+        return !sending_ && (!queued_.empty() || stopping_);
       };
       mutex_.Await(absl::Condition(&ready));
       if (queued_.empty()) return;  // stopping, and nothing left to send
       batch.swap(queued_);
+      sending_ = true;
       ++taken_;
     }
     send_(batch);
     absl::MutexLock lock(&mutex_);
+    sending_ = false;
     ++sent_;
   }
 }

@@ -1,17 +1,18 @@
-// Sends the notifications (NOTIFY) of committed transactions from a thread
-// of its own, so a writer returns as soon as its commit did, and writers
-// that commit while a send is under way share the next one.
+// Sends the notifications (NOTIFY) of committed transactions, one batch at
+// a time: a writer that commits while nothing is being sent sends its own
+// at once (no thread hand-off: a lone change reaches its listeners
+// soonest); one that commits while a send is under way queues its
+// notifications and returns, and this class's thread sends everything so
+// queued, de-duplicated, as the next batch.
 //
 // Why: a NOTIFY after the commit is a round trip (two context switches on
 // the database's host and two on ours) and a transaction of its own. Sent
 // by each writer, a node's 16 concurrent rule writers paid 16 of them for
-// what one NOTIFY of the node's id says; sent from here, what queued up
-// during one send goes out, de-duplicated, in the next.
+// what one NOTIFY of the node's id says.
 //
-// Nothing here waits for anyone: Enqueue returns at once; the thread sends
-// whatever is queued, one batch at a time. A batch that fails is counted and
-// logged by `send`; its notifications are dropped (the changes committed;
-// listeners re-check on their own, Database's "Notifications").
+// A batch that fails is counted and logged by `send`; its notifications are
+// dropped (the changes committed; listeners re-check on their own,
+// Database's "Notifications").
 #ifndef EGRESS_SERVICE_STORAGE_AFTER_COMMIT_NOTIFIER_H_
 #define EGRESS_SERVICE_STORAGE_AFTER_COMMIT_NOTIFIER_H_
 
@@ -39,7 +40,8 @@ class AfterCommitNotifier {
   AfterCommitNotifier(const AfterCommitNotifier&) = delete;
   AfterCommitNotifier& operator=(const AfterCommitNotifier&) = delete;
 
-  // Queues the notifications of one committed transaction.
+  // The notifications of one committed transaction: sent on the calling
+  // thread when no send is under way, else queued for the next batch.
   void Enqueue(const std::vector<Notification>& notifications);
 
   // Returns once everything queued before the call has been sent (or failed).
@@ -54,6 +56,8 @@ class AfterCommitNotifier {
   // Batches taken off the queue, and of those, sent (or failed).
   uint64_t taken_ ABSL_GUARDED_BY(mutex_) = 0;
   uint64_t sent_ ABSL_GUARDED_BY(mutex_) = 0;
+  // A batch is being sent (by a writer or the thread): one at a time.
+  bool sending_ ABSL_GUARDED_BY(mutex_) = false;
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };
