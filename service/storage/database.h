@@ -28,9 +28,9 @@
 //
 // Notifications (NOTIFY) a body asks for with NotifyAfterCommit are sent
 // after its transaction committed, in a short transaction of their own
-// that does not wait for its WAL flush, from a thread of their own
-// (AfterCommitNotifier: the writer does not wait for them, and those of
-// writers that commit meanwhile share one statement). Not inside the writer's transaction
+// that does not wait for its WAL flush (AfterCommitNotifier: by the
+// committing thread when no send is under way; else queued, and those of
+// every writer that commits meanwhile share the next statement). Not inside the writer's transaction
 // because PostgreSQL serializes every committing transaction that issued a
 // NOTIFY on one database-wide lock, held through the commit's WAL flush:
 // with NOTIFY inside, concurrent writers could not share a flush (group
