@@ -30,14 +30,13 @@
 // after its transaction committed, in a short transaction of their own
 // that does not wait for its WAL flush (AfterCommitNotifier: by the
 // committing thread when no send is under way; else queued, and those of
-// every writer that commits meanwhile share the next statement). Not inside the writer's transaction
-// because PostgreSQL serializes every committing transaction that issued a
-// NOTIFY on one database-wide lock, held through the commit's WAL flush:
-// with NOTIFY inside, concurrent writers could not share a flush (group
-// commit), and they queued on that lock (bench/rule_push_bench). The price:
-// a process that dies between the commit and the notification, or a
-// notification that fails, leaves the change unannounced; listeners must
-// re-check on their own now and then (RuleChangeListener does).
+// every writer that commits meanwhile share the next statement). Not inside the writer's
+// transaction because PostgreSQL serializes every committing transaction that issued a NOTIFY on
+// one database-wide lock, held through the commit's WAL flush: with NOTIFY inside, concurrent
+// writers could not share a flush (group commit), and they queued on that lock
+// (bench/rule_push_bench). The price: a process that dies between the commit and the notification,
+// or a notification that fails, leaves the change unannounced; listeners must re-check on their own
+// now and then (RuleChangeListener does).
 //
 // Failover: a broken connection, or a server found read-only (a demoted
 // primary), also drops every idle pooled connection, since they lead to the
