@@ -27,7 +27,9 @@ constexpr char kAccountNode[] = "SELECT node_id FROM accounts WHERE account_id =
 constexpr char kLockAccount[] =
     "SELECT node_id FROM accounts WHERE account_id = $1 FOR NO KEY UPDATE";
 
-// The rule as JSON for the audit log (`r` is a block_rules row).
+// The rule as JSON for the audit log (`r` is a block_rules row). A new
+// rule's is built by egress_create_block_rule (migration 0011) in the same
+// shape: keep the two alike.
 #define EGRESS_RULE_JSON                                                              \
   "jsonb_build_object('rule_id', r.rule_id, 'network', r.network::text, 'protocol', " \
   "CASE r.protocol WHEN 0 THEN 'any' WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' END, "      \
