@@ -262,7 +262,7 @@ TEST_F(AccountsServiceTest, HealthIsServingUntilShutdown) {
   EXPECT_FALSE(ctl::CheckHealth(channel_, "", absl::Seconds(1)).ok());
 }
 
-TEST_F(AccountsServiceTest, AKilledPooledConnectionIsReplacedAndTheCallRunsAgain) {
+TEST_F(AccountsServiceTest, AKilledPooledConnectionIsReplacedBeforeTheCallUsesIt) {
   ASSERT_TRUE(UpsertNode("web-01").ok());
   // A second replica whose one pooled connection gets killed under it.
   DatabaseOptions options;
@@ -277,8 +277,9 @@ TEST_F(AccountsServiceTest, AKilledPooledConnectionIsReplacedAndTheCallRunsAgain
                        EgressServer::Start(server_options, deps));
   pqxx::connection admin(conninfo_);
   pqxx::nontransaction work(admin);
+  // Waits (up to 5 s) until the backend has gone, so its socket is closed.
   work.exec(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+      "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE "
       "application_name = 'doomed-replica'");
   auto stub = v1::AccountsService::NewStub(
       grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials()));
@@ -289,10 +290,11 @@ TEST_F(AccountsServiceTest, AKilledPooledConnectionIsReplacedAndTheCallRunsAgain
   Authorize(&context, AdminToken());
   grpc::Status status = stub->GetNode(&context, request, &node);
   // The pooled connection was killed (as by a server restart or a failover):
-  // the call finds it broken before committing anything, so it runs again on
-  // a fresh connection and succeeds.
+  // the pool finds it dead before sending anything on it, and the call runs
+  // once, on a fresh connection, and succeeds.
   EXPECT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(doomed->retry_stats().broken_connections_retried, 1u);
+  EXPECT_EQ(doomed->retry_stats().idle_dropped, 1u);
+  EXPECT_EQ(doomed->retry_stats().broken_connections_retried, 0u);
   grpc::ClientContext again_context;
   Authorize(&again_context, AdminToken());
   EXPECT_TRUE(stub->GetNode(&again_context, request, &node).ok());
