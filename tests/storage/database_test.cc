@@ -196,6 +196,30 @@ TEST(DatabaseTest, AfterAServerRestartNoStatementIsSentOnADeadConnection) {
   EXPECT_EQ(database->retry_stats().idle_dropped, 5u);
 }
 
+// A connection that dies under a transaction before its commit was sent:
+// nothing was written, so the whole body runs again on a fresh connection.
+TEST(DatabaseTest, AConnectionLostBeforeTheCommitRunsTheBodyAgain) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PostgresCluster> cluster, PostgresCluster::Start());
+  ASSERT_OK(cluster->CreateDatabase("egress"));
+  DatabaseOptions options;
+  options.conninfo = cluster->ConnectionString("egress");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Database> database, Database::Connect(options));
+  pqxx::connection admin(cluster->ConnectionString("postgres"));
+  int runs = 0;
+  EXPECT_OK(database->Transact([&](pqxx::work& work) {
+    ++runs;
+    const int pid = work.exec("SELECT pg_backend_pid()")[0][0].as<int>();
+    if (runs == 1) {
+      pqxx::nontransaction(admin).exec_params("SELECT pg_terminate_backend($1, 5000)", pid);
+    }
+    work.exec("SELECT 1");
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(database->retry_stats().broken_connections_retried, 1u);
+  EXPECT_EQ(database->retry_stats().commits_in_doubt, 0u);
+}
+
 TEST(DatabaseTest, ARealDeadlockIsRetriedAndBothTransactionsCommit) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<PostgresCluster> cluster, PostgresCluster::Start());
   ASSERT_OK(cluster->CreateDatabase("egress"));
