@@ -288,6 +288,10 @@ absl::Status Database::WriteOneStatement(const SnapshotBody& body) {
   return Run<pqxx::nontransaction>(body, BrokenMeans::kRunTwiceHarmless);
 }
 
+absl::Status Database::ReadInOneStatement(const SnapshotBody& body) {
+  return Run<pqxx::nontransaction>(body, BrokenMeans::kRunTwiceHarmless);
+}
+
 absl::Status Database::TransactInOneStatement(const SnapshotBody& body) {
   return Run<pqxx::nontransaction>(body, BrokenMeans::kOutcomeUnknown);
 }

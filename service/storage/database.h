@@ -128,6 +128,11 @@ class Database {
   // so the statement need not be harmless to run twice.
   absl::Status TransactInOneStatement(const SnapshotBody& body);
 
+  // Runs `body`, which sends one read-only statement, outside a transaction
+  // block: one snapshot, one round trip (no BEGIN or COMMIT). Retried like
+  // WriteOneStatement (reading twice is harmless).
+  absl::Status ReadInOneStatement(const SnapshotBody& body);
+
   // Runs `body` on a connection outside any transaction block (for
   // statements such as CREATE DATABASE that refuse to run inside one).
   absl::Status WithConnection(const std::function<absl::Status(pqxx::connection&)>& body);

@@ -2,10 +2,10 @@
 // How versions are kept: 0005_rule_versions_without_shared_rows.sql and
 // lock_order.md.
 #include <algorithm>
+#include <optional>
 #include <tuple>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -23,24 +23,6 @@ constexpr char kSelectNodeSettings[] = R"sql(
 SELECT egress_node_rule_version(node_id), config_version,
        array_to_string(exempt_networks, ' '), host(server_ipv4), host(server_ipv6)
   FROM nodes WHERE node_id = $1)sql";
-
-// The same, with the version of each account of the node (what a partial
-// rule set is computed against), in the same round trip. The node's version
-// is egress_node_rule_version's sum, spelled out: the function would be
-// planned again on every call and read the node's accounts a second time.
-constexpr char kSelectNodeAndAccountVersions[] = R"sql(
-SELECT (n.config_version + v.sum
-        + coalesce((SELECT sum(d.version) FROM node_rule_departures d
-                     WHERE d.node_id = n.node_id), 0))::bigint,
-       n.config_version,
-       array_to_string(n.exempt_networks, ' '), host(n.server_ipv4), host(n.server_ipv6),
-       v.ids, v.versions
-  FROM nodes n,
-       LATERAL (SELECT coalesce(array_agg(a.account_id), '{}') AS ids,
-                       coalesce(array_agg(a.rule_version), '{}') AS versions,
-                       coalesce(sum(a.rule_version), 0) AS sum
-                  FROM accounts a WHERE a.node_id = n.node_id) v
- WHERE n.node_id = $1)sql";
 
 // Everything the node enforces for its accounts, in one statement (one round
 // trip): kind 0 the accounts, 1 their dedicated addresses, 2 their block
@@ -76,6 +58,49 @@ constexpr char kSelectAccountsOfNode[] = EGRESS_NODE_ACCOUNTS_SQL("");
 // set (4.5 ms at 23,000 rules; 0.3 ms this way).
 constexpr char kSelectAccountsListed[] = EGRESS_NODE_ACCOUNTS_SQL(
     " AND a.account_id = ANY($2::text[]) AND account_id = ANY($2::text[])");
+
+// A partial rule set in one statement (one snapshot, one round trip, no
+// BEGIN or COMMIT): what changed since the base an agent stream holds ($2
+// its config version, $3 and $4 its accounts and their versions). Rows of
+// kind -1: the node (n1 its rule set version, the sum
+// egress_node_rule_version computes, spelled out as that function would be
+// planned again on every call; n2 its config version; t its exempt
+// networks); -3: its server addresses (account_id IPv4, t IPv6); -2: an
+// account of the base no longer on the node; then the kinds 0-3 above for
+// every account whose version differs from the base's (every account of
+// the node when its own settings changed). The changed accounts are one
+// array (an InitPlan, computed once) matched by each table's own
+// account_id, so each part reads its rows by index, as
+// kSelectAccountsListed does.
+#define EGRESS_CHANGED_ACCOUNTS                               \
+  " AND a.account_id = ANY((SELECT ids FROM listed)::text[])" \
+  " AND account_id = ANY((SELECT ids FROM listed)::text[])"
+constexpr char kSelectChanges[] =
+    "WITH node AS ("
+    "  SELECT (n.config_version"
+    "          + coalesce((SELECT sum(a.rule_version) FROM accounts a WHERE a.node_id = $1), 0)"
+    "          + coalesce((SELECT sum(d.version) FROM node_rule_departures d"
+    "                       WHERE d.node_id = $1), 0))::int8 AS version,"
+    "         n.config_version, array_to_string(n.exempt_networks, ' ') AS exempt,"
+    "         host(n.server_ipv4) AS ipv4, host(n.server_ipv6) AS ipv6"
+    "    FROM nodes n WHERE n.node_id = $1),"
+    " base AS (SELECT * FROM unnest($3::text[], $4::int8[]) AS b (account_id, version)),"
+    " listed AS ("
+    "  SELECT coalesce(array_agg(a.account_id), '{}') AS ids"
+    "    FROM accounts a LEFT JOIN base b USING (account_id)"
+    "   WHERE a.node_id = $1"
+    "     AND ((SELECT config_version FROM node) <> $2::int8"
+    "          OR b.version IS DISTINCT FROM a.rule_version)),"
+    " removed AS ("
+    "  SELECT b.account_id FROM base b"
+    "    LEFT JOIN accounts a ON a.account_id = b.account_id AND a.node_id = $1"
+    "   WHERE a.account_id IS NULL)"
+    " SELECT -1 AS kind, NULL::text AS account_id, version AS n1, config_version AS n2,"
+    "        NULL::int8 AS n3, NULL::int8 AS n4, exempt AS t FROM node"
+    " UNION ALL SELECT -3, ipv4, NULL, NULL, NULL, NULL, ipv6 FROM node"
+    " UNION ALL SELECT -2, account_id, NULL, NULL, NULL, NULL, NULL FROM removed"
+    " UNION ALL" EGRESS_NODE_ACCOUNTS_SQL(EGRESS_CHANGED_ACCOUNTS);
+#undef EGRESS_CHANGED_ACCOUNTS
 #undef EGRESS_NODE_ACCOUNTS_SQL
 
 constexpr char kRulesFailed[] = "UPDATE nodes SET apply_error = $2 WHERE node_id = $1";
@@ -142,26 +167,11 @@ absl::StatusOr<NodeSettings> ReadNode(const pqxx::row& node, NodeRuleSet* out) {
   return settings;
 }
 
-// The elements of a one-dimensional text array read from PostgreSQL.
-std::vector<std::string> TextArray(const pqxx::field& field) {
-  std::vector<std::string> out;
-  pqxx::array_parser parser = field.as_array();
-  while (true) {
-    auto [juncture, value] = parser.get_next();
-    if (juncture == pqxx::array_parser::juncture::done) break;
-    if (juncture == pqxx::array_parser::juncture::string_value) out.push_back(std::move(value));
-  }
-  return out;
-}
-
-// Appends the node's accounts (all, or those in `only`) with their rules,
-// locks and egress addresses to `out->accounts`.
-absl::Status ReadAccounts(pqxx::transaction_base& txn, const std::string& node_id,
-                          const std::vector<std::string>* only, const NodeSettings& settings,
-                          NodeRuleSet* out) {
-  const pqxx::result rows =
-      only == nullptr ? ExecPrepared(txn, kSelectAccountsOfNode, node_id)
-                      : ExecPrepared(txn, kSelectAccountsListed, node_id, PgArrayLiteral(*only));
+// Appends the accounts in `rows` (kinds 0-3 of EGRESS_NODE_ACCOUNTS_SQL;
+// other kinds are skipped) with their rules, locks and egress addresses to
+// `out->accounts`.
+absl::Status ParseAccounts(const pqxx::result& rows, const NodeSettings& settings,
+                           NodeRuleSet* out) {
   // The accounts first (by uid, as agents order them), then what belongs
   // to them: rules by rule id, then the port locks' rules.
   const size_t first = out->accounts.size();
@@ -184,7 +194,7 @@ absl::Status ReadAccounts(pqxx::transaction_base& txn, const std::string& node_i
   absl::flat_hash_map<size_t, std::vector<uint16_t>> lock_ports;
   for (const pqxx::row& row : rows) {
     const int kind = row[0].as<int>();
-    if (kind == 0) continue;
+    if (kind <= 0) continue;
     auto it = index.find(row[1].as<std::string>());
     if (it == index.end()) continue;
     AccountRuleSet& account = out->accounts[it->second];
@@ -227,6 +237,16 @@ absl::Status ReadAccounts(pqxx::transaction_base& txn, const std::string& node_i
   return absl::OkStatus();
 }
 
+// Appends the node's accounts (all, or those in `only`) as ParseAccounts.
+absl::Status ReadAccounts(pqxx::transaction_base& txn, const std::string& node_id,
+                          const std::vector<std::string>* only, const NodeSettings& settings,
+                          NodeRuleSet* out) {
+  const pqxx::result rows =
+      only == nullptr ? ExecPrepared(txn, kSelectAccountsOfNode, node_id)
+                      : ExecPrepared(txn, kSelectAccountsListed, node_id, PgArrayLiteral(*only));
+  return ParseAccounts(rows, settings, out);
+}
+
 }  // namespace
 
 absl::StatusOr<NodeRuleSet> PgCollectorStore::LoadRuleSet(const std::string& node_id) {
@@ -243,40 +263,59 @@ absl::StatusOr<NodeRuleSet> PgCollectorStore::LoadRuleSet(const std::string& nod
 
 absl::StatusOr<NodeRuleSet> PgCollectorStore::LoadRuleSetChanges(const std::string& node_id,
                                                                  const RuleSetBase& base) {
+  std::vector<std::string> base_ids, base_versions;
+  base_ids.reserve(base.account_versions.size());
+  base_versions.reserve(base.account_versions.size());
+  for (const auto& [account_id, version] : base.account_versions) {
+    base_ids.push_back(account_id);
+    base_versions.push_back(std::to_string(version));
+  }
   NodeRuleSet rule_set;
-  EGRESS_RETURN_IF_ERROR(database_.ReadSnapshot([&](pqxx::transaction_base& txn) -> absl::Status {
-    rule_set = NodeRuleSet();
-    const pqxx::result node = ExecPrepared(txn, kSelectNodeAndAccountVersions, node_id);
-    if (node.empty()) return NodeNotFound(node_id);
-    EGRESS_ASSIGN_OR_RETURN(NodeSettings settings, ReadNode(node[0], &rule_set));
-    if (rule_set.config_version != base.config_version) {
-      // The node's own settings changed: every account may be affected.
-      return ReadAccounts(txn, node_id, nullptr, settings, &rule_set);
-    }
-    rule_set.partial = true;
-    rule_set.exempt_networks.clear();
-    if (rule_set.version == base.version) return absl::OkStatus();
-    const std::vector<std::string> ids = TextArray(node[0][5]);
-    const std::vector<std::string> versions = TextArray(node[0][6]);
-    if (ids.size() != versions.size()) return absl::InternalError("account versions misaligned");
-    std::vector<std::string> changed;
-    absl::flat_hash_set<absl::string_view> present;
-    for (size_t i = 0; i < ids.size(); ++i) {
-      uint64_t version = 0;
-      if (!absl::SimpleAtoi(versions[i], &version)) {
-        return absl::InternalError("bad account rule_version");
-      }
-      auto it = base.account_versions.find(ids[i]);
-      if (it == base.account_versions.end() || it->second != version) changed.push_back(ids[i]);
-      present.insert(ids[i]);
-    }
-    for (const auto& [account_id, version] : base.account_versions) {
-      if (!present.contains(account_id)) rule_set.removed_accounts.push_back(account_id);
-    }
-    std::sort(rule_set.removed_accounts.begin(), rule_set.removed_accounts.end());
-    if (changed.empty()) return absl::OkStatus();
-    return ReadAccounts(txn, node_id, &changed, settings, &rule_set);
-  }));
+  EGRESS_RETURN_IF_ERROR(
+      database_.ReadInOneStatement([&](pqxx::transaction_base& txn) -> absl::Status {
+        rule_set = NodeRuleSet();
+        const pqxx::result rows =
+            ExecPrepared(txn, kSelectChanges, node_id, static_cast<int64_t>(base.config_version),
+                         PgArrayLiteral(base_ids), PgArrayLiteral(base_versions));
+        std::optional<pqxx::row> node;  // a copy: the loop's row is its iterator
+        NodeSettings settings;
+        for (const pqxx::row& row : rows) {
+          const int kind = row[0].as<int>();
+          if (kind == -1) {
+            node = row;
+          } else if (kind == -3) {
+            if (!row[1].is_null()) {
+              EGRESS_ASSIGN_OR_RETURN(settings.server_ipv4, IpFromPg(row[1].c_str()));
+            }
+            if (!row[6].is_null()) {
+              EGRESS_ASSIGN_OR_RETURN(settings.server_ipv6, IpFromPg(row[6].c_str()));
+            }
+          } else if (kind == -2) {
+            rule_set.removed_accounts.push_back(row[1].as<std::string>());
+          }
+        }
+        if (!node.has_value()) return NodeNotFound(node_id);
+        rule_set.version = (*node)[2].as<uint64_t>();
+        rule_set.config_version = (*node)[3].as<uint64_t>();
+        if (rule_set.config_version != base.config_version) {
+          // The node's own settings changed: every account may be affected
+          // (the statement listed them all), and the exempt networks.
+          for (absl::string_view text :
+               absl::StrSplit((*node)[6].c_str(), ' ', absl::SkipEmpty())) {
+            EGRESS_ASSIGN_OR_RETURN(IpNetwork network, NetworkFromPg(text));
+            rule_set.exempt_networks.push_back(network);
+          }
+          rule_set.removed_accounts.clear();
+          return ParseAccounts(rows, settings, &rule_set);
+        }
+        rule_set.partial = true;
+        if (rule_set.version == base.version) {
+          rule_set.removed_accounts.clear();
+          return absl::OkStatus();
+        }
+        std::sort(rule_set.removed_accounts.begin(), rule_set.removed_accounts.end());
+        return ParseAccounts(rows, settings, &rule_set);
+      }));
   return rule_set;
 }
 
