@@ -119,11 +119,11 @@ bool ServerHungUp(const pqxx::connection& connection) {
   return poll(&entry, 1, 0) != 0;
 }
 
-// SQLSTATEs with which the server ends the session: class 08 (connection
-// exception) and 57P01-57P03 (terminated by an administrator, a crash of
-// another backend, or a shutdown).
+// SQLSTATEs with which the server ends a session while a statement runs:
+// class 08 (connection exception), 57P01 (terminated by an administrator or
+// a shutdown) and 57P02 (another backend crashed).
 bool EndedTheSession(const std::string& state) {
-  return absl::StartsWith(state, "08") || state == "57P01" || state == "57P02" || state == "57P03";
+  return absl::StartsWith(state, "08") || state == "57P01" || state == "57P02";
 }
 
 }  // namespace
@@ -215,7 +215,7 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Acquire() {
       std::unique_ptr<pqxx::connection> connection = std::move(idle_.back());
       idle_.pop_back();
       if (!ServerHungUp(*connection)) return connection;
-      // Closed outside the lock, at the end of this scope's next turn.
+      // Closed when Acquire returns, outside the lock (closing may wait).
       --open_;
       ++idle_dropped_;
       hung_up.push_back(std::move(connection));
