@@ -8,6 +8,7 @@
 #include "service/storage/database.h"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -43,51 +44,72 @@ bool TerminateSyncRepWaiter(const std::string& conninfo, absl::Duration timeout)
   return false;
 }
 
-TEST(DatabaseTest, ConnectionLostWhileCommittingIsInDoubtAndNeverRetried) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PostgresCluster> cluster, PostgresCluster::Start());
-  ASSERT_OK(cluster->CreateDatabase("egress"));
-  const std::string conninfo = cluster->ConnectionString("egress");
+// A cluster whose database "egress" holds a table t and where every commit
+// waits for a synchronous standby that never answers, as on a primary whose
+// standby is gone (the test cluster runs with synchronous_commit=off; a
+// database setting overrides that).
+absl::StatusOr<std::unique_ptr<PostgresCluster>> StartWithAStandbyThatNeverAnswers() {
+  absl::StatusOr<std::unique_ptr<PostgresCluster>> cluster = PostgresCluster::Start();
+  if (!cluster.ok()) return cluster.status();
+  if (absl::Status created = (*cluster)->CreateDatabase("egress"); !created.ok()) return created;
+  pqxx::connection connection((*cluster)->ConnectionString("egress"));
+  pqxx::nontransaction work(connection);
+  work.exec("CREATE TABLE t (x int)");
+  work.exec("ALTER DATABASE egress SET synchronous_commit = on");
+  work.exec("ALTER SYSTEM SET synchronous_standby_names = 'nobody'");
+  work.exec("SELECT pg_reload_conf()");
+  return cluster;
+}
+
+// Runs `write` while another thread terminates the backend that waits for
+// the standby (its commit).
+absl::Status WriteWhileTheWaiterIsTerminated(PostgresCluster& cluster,
+                                             const std::function<absl::Status()>& write) {
+  std::thread killer([&] {
+    EXPECT_TRUE(TerminateSyncRepWaiter(cluster.ConnectionString("postgres"), absl::Seconds(10)));
+  });
+  const absl::Status status = write();
+  killer.join();
+  return status;
+}
+
+// Commits stop waiting for the standby; returns the rows of t (what did
+// commit locally: a standby would or would not have it).
+int ForgetTheStandbyAndCountRows(PostgresCluster& cluster) {
   {
-    pqxx::connection connection(conninfo);
-    pqxx::nontransaction work(connection);
-    work.exec("CREATE TABLE t (x int)");
-    // Commits in this database wait for a synchronous standby that never
-    // answers, as on a primary whose standby is gone (the test cluster runs
-    // with synchronous_commit=off; a database setting overrides that).
-    work.exec("ALTER DATABASE egress SET synchronous_commit = on");
-    work.exec("ALTER SYSTEM SET synchronous_standby_names = 'nobody'");
+    pqxx::connection check(cluster.ConnectionString("postgres"));
+    pqxx::nontransaction work(check);
+    work.exec("ALTER SYSTEM RESET synchronous_standby_names");
     work.exec("SELECT pg_reload_conf()");
   }
+  pqxx::connection egress_db(cluster.ConnectionString("egress"));
+  return pqxx::nontransaction(egress_db).exec("SELECT count(*) FROM t")[0][0].as<int>();
+}
+
+TEST(DatabaseTest, ConnectionLostWhileCommittingIsInDoubtAndNeverRetried) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PostgresCluster> cluster,
+                       StartWithAStandbyThatNeverAnswers());
   DatabaseOptions options;
-  options.conninfo = conninfo;
+  options.conninfo = cluster->ConnectionString("egress");
   options.pool_size = 4;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Database> database, Database::Connect(options));
 
   std::atomic<int> runs{0};
-  std::thread killer([&] {
-    EXPECT_TRUE(TerminateSyncRepWaiter(cluster->ConnectionString("postgres"), absl::Seconds(10)));
+  const absl::Status status = WriteWhileTheWaiterIsTerminated(*cluster, [&] {
+    return database->Transact([&](pqxx::work& work) {
+      ++runs;
+      work.exec("INSERT INTO t VALUES (1)");
+      return absl::OkStatus();
+    });
   });
-  const absl::Status status = database->Transact([&](pqxx::work& work) {
-    ++runs;
-    work.exec("INSERT INTO t VALUES (1)");
-    return absl::OkStatus();
-  });
-  killer.join();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
   EXPECT_THAT(status.message(), HasSubstr("may or may not have been saved"));
   EXPECT_EQ(runs.load(), 1) << "an in-doubt commit must not run again";
   EXPECT_EQ(database->retry_stats().commits_in_doubt, 1u);
 
-  // It did commit locally (a standby would or would not have it): callers
-  // must make the retry of an in-doubt change harmless, as ingest does.
-  pqxx::connection check(cluster->ConnectionString("postgres"));
-  {
-    pqxx::nontransaction work(check);
-    work.exec("ALTER SYSTEM RESET synchronous_standby_names");
-    work.exec("SELECT pg_reload_conf()");
-  }
-  pqxx::connection egress_db(conninfo);
-  EXPECT_EQ(pqxx::nontransaction(egress_db).exec("SELECT count(*) FROM t")[0][0].as<int>(), 1);
+  // It did commit locally: callers must make the retry of an in-doubt
+  // change harmless, as ingest does.
+  EXPECT_EQ(ForgetTheStandbyAndCountRows(*cluster), 1);
 
   // The pool carries on with a fresh connection.
   EXPECT_OK(database->Transact([](pqxx::work& work) {
@@ -100,43 +122,25 @@ TEST(DatabaseTest, ConnectionLostWhileCommittingIsInDoubtAndNeverRetried) {
 // (TransactInOneStatement) cannot tell a connection lost before the commit
 // from one lost after it: in doubt, run once.
 TEST(DatabaseTest, ConnectionLostWhileAOneStatementTransactionRunsIsInDoubt) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PostgresCluster> cluster, PostgresCluster::Start());
-  ASSERT_OK(cluster->CreateDatabase("egress"));
-  const std::string conninfo = cluster->ConnectionString("egress");
-  {
-    pqxx::connection connection(conninfo);
-    pqxx::nontransaction work(connection);
-    work.exec("CREATE TABLE t (x int)");
-    work.exec("ALTER DATABASE egress SET synchronous_commit = on");
-    work.exec("ALTER SYSTEM SET synchronous_standby_names = 'nobody'");
-    work.exec("SELECT pg_reload_conf()");
-  }
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PostgresCluster> cluster,
+                       StartWithAStandbyThatNeverAnswers());
   DatabaseOptions options;
-  options.conninfo = conninfo;
+  options.conninfo = cluster->ConnectionString("egress");
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Database> database, Database::Connect(options));
 
   std::atomic<int> runs{0};
-  std::thread killer([&] {
-    EXPECT_TRUE(TerminateSyncRepWaiter(cluster->ConnectionString("postgres"), absl::Seconds(10)));
+  const absl::Status status = WriteWhileTheWaiterIsTerminated(*cluster, [&] {
+    return database->TransactInOneStatement([&](pqxx::transaction_base& txn) {
+      ++runs;
+      txn.exec("INSERT INTO t VALUES (1)");
+      return absl::OkStatus();
+    });
   });
-  const absl::Status status = database->TransactInOneStatement([&](pqxx::transaction_base& txn) {
-    ++runs;
-    txn.exec("INSERT INTO t VALUES (1)");
-    return absl::OkStatus();
-  });
-  killer.join();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
   EXPECT_THAT(status.message(), HasSubstr("may or may not have been saved"));
   EXPECT_EQ(runs.load(), 1) << "an in-doubt statement must not run again";
   EXPECT_EQ(database->retry_stats().commits_in_doubt, 1u);
-  {
-    pqxx::connection check(cluster->ConnectionString("postgres"));
-    pqxx::nontransaction work(check);
-    work.exec("ALTER SYSTEM RESET synchronous_standby_names");
-    work.exec("SELECT pg_reload_conf()");
-  }
-  pqxx::connection egress_db(conninfo);
-  EXPECT_EQ(pqxx::nontransaction(egress_db).exec("SELECT count(*) FROM t")[0][0].as<int>(), 1);
+  EXPECT_EQ(ForgetTheStandbyAndCountRows(*cluster), 1);
 }
 
 TEST(DatabaseTest, AfterAServerRestartNoStatementIsSentOnADeadConnection) {
