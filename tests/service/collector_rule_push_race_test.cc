@@ -8,6 +8,7 @@
 #include <atomic>
 
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 #include "egress/v1/accounts.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/server_credentials.h"
@@ -63,25 +64,40 @@ class ChangeAfterLoadStore : public PgCollectorStore {
   std::atomic<bool> fired_{false};
 };
 
-TEST(CollectorRulePushRaceTest, ChangeBetweenWelcomeLoadAndRegistrationIsPushed) {
-  const std::string conninfo = FreshDatabase();
+// A fresh database, a full replica on it (it applies the schema) re-checking
+// its agents' rule sets every `recheck_interval`, and the node web-01.
+struct ReplicaWithNode {
+  std::string conninfo;
+  std::unique_ptr<Database> database;
+  std::unique_ptr<EgressServer> server;
+  std::shared_ptr<grpc::Channel> channel;
+};
+absl::StatusOr<ReplicaWithNode> StartReplicaWithNode(absl::Duration recheck_interval) {
+  ReplicaWithNode replica;
+  replica.conninfo = FreshDatabase();
   DatabaseOptions database_options;
-  database_options.conninfo = conninfo;
-  std::unique_ptr<Database> database = *Database::Connect(database_options);
-  // A full replica applies the schema and creates the node.
+  database_options.conninfo = replica.conninfo;
+  EGRESS_ASSIGN_OR_RETURN(replica.database, Database::Connect(database_options));
   ServerOptions server_options;
   server_options.listen_address = "127.0.0.1:0";
-  ServerDependencies deps{database.get(), &::egress::testing::TestSigner()};
-  absl::StatusOr<std::unique_ptr<EgressServer>> replica = EgressServer::Start(server_options, deps);
-  ASSERT_TRUE(replica.ok()) << replica.status();
-  ASSERT_OK(::egress::testing::UpsertNode(
-      grpc::CreateChannel((*replica)->address(), grpc::InsecureChannelCredentials()), "web-01",
-      "198.51.100.10"));
+  server_options.rule_recheck_interval = recheck_interval;
+  ServerDependencies deps{replica.database.get(), &::egress::testing::TestSigner()};
+  EGRESS_ASSIGN_OR_RETURN(replica.server, EgressServer::Start(server_options, deps));
+  replica.channel =
+      grpc::CreateChannel(replica.server->address(), grpc::InsecureChannelCredentials());
+  EGRESS_RETURN_IF_ERROR(::egress::testing::UpsertNode(replica.channel, "web-01", "198.51.100.10"));
+  return replica;
+}
+
+TEST(CollectorRulePushRaceTest, ChangeBetweenWelcomeLoadAndRegistrationIsPushed) {
+  ASSERT_OK_AND_ASSIGN(ReplicaWithNode replica, StartReplicaWithNode(absl::Seconds(5)));
+  const std::string& conninfo = replica.conninfo;
+  Database* database = replica.database.get();
 
   // The collector under test, on its own server.
   CollectorServiceImpl* service = nullptr;
   uint64_t changed_version = 0;
-  ChangeAfterLoadStore store(database.get(), [&] {
+  ChangeAfterLoadStore store(database, [&] {
     changed_version = CommitUnannouncedNodeChange(conninfo);
     // The announcement of the change, before the stream is registered.
     service->NodeRulesChanged("web-01");
@@ -123,18 +139,9 @@ TEST(CollectorRulePushRaceTest, ChangeBetweenWelcomeLoadAndRegistrationIsPushed)
 // NOTIFY fails) leaves a change nobody announced: the replica holding the
 // agent finds it by its periodic re-check (ServerOptions::rule_recheck_interval).
 TEST(CollectorRulePushRaceTest, AChangeNeverAnnouncedReachesTheAgentByTheRecheck) {
-  const std::string conninfo = FreshDatabase();
-  DatabaseOptions database_options;
-  database_options.conninfo = conninfo;
-  std::unique_ptr<Database> database = *Database::Connect(database_options);
-  ServerOptions server_options;
-  server_options.listen_address = "127.0.0.1:0";
-  server_options.rule_recheck_interval = absl::Milliseconds(300);
-  ServerDependencies deps{database.get(), &::egress::testing::TestSigner()};
-  absl::StatusOr<std::unique_ptr<EgressServer>> replica = EgressServer::Start(server_options, deps);
-  ASSERT_TRUE(replica.ok()) << replica.status();
-  auto channel = grpc::CreateChannel((*replica)->address(), grpc::InsecureChannelCredentials());
-  ASSERT_OK(::egress::testing::UpsertNode(channel, "web-01", "198.51.100.10"));
+  ASSERT_OK_AND_ASSIGN(ReplicaWithNode replica, StartReplicaWithNode(absl::Milliseconds(300)));
+  const std::string& conninfo = replica.conninfo;
+  const std::shared_ptr<grpc::Channel>& channel = replica.channel;
 
   AgentClient agent(channel, NodeToken("web-01"));
   ASSERT_TRUE(agent.SendHello("web-01"));
