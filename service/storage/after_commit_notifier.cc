@@ -3,6 +3,19 @@
 #include <algorithm>
 
 namespace egress {
+namespace {
+
+// Appends each of `notifications` that `batch` does not hold yet.
+void AppendNew(const std::vector<AfterCommitNotifier::Notification>& notifications,
+               std::vector<AfterCommitNotifier::Notification>* batch) {
+  for (const AfterCommitNotifier::Notification& notification : notifications) {
+    if (std::find(batch->begin(), batch->end(), notification) == batch->end()) {
+      batch->push_back(notification);
+    }
+  }
+}
+
+}  // namespace
 
 AfterCommitNotifier::AfterCommitNotifier(Send send)
     : send_(std::move(send)), thread_([this] { Loop(); }) {}
@@ -20,21 +33,13 @@ void AfterCommitNotifier::Enqueue(const std::vector<Notification>& notifications
   {
     absl::MutexLock lock(&mutex_);
     if (sending_ || !queued_.empty()) {
-      for (const Notification& notification : notifications) {
-        if (std::find(queued_.begin(), queued_.end(), notification) == queued_.end()) {
-          queued_.push_back(notification);
-        }
-      }
+      AppendNew(notifications, &queued_);
       return;
     }
     sending_ = true;
     ++taken_;
   }
-  for (const Notification& notification : notifications) {
-    if (std::find(batch.begin(), batch.end(), notification) == batch.end()) {
-      batch.push_back(notification);
-    }
-  }
+  AppendNew(notifications, &batch);
   send_(batch);
   absl::MutexLock lock(&mutex_);
   sending_ = false;
